@@ -1,0 +1,57 @@
+# shmpool top-level Makefile (user space, tests, packaging).
+# The kernel module is built by ./Kbuild through kmod/build.mk.
+#
+# Each component adds its own rules in <dir>/build.mk, using double-colon
+# rules for the shared targets below so that fragments never edit each other.
+#
+#   make            build the library, tools and examples
+#   make test       install what the tests need, then run every suite
+#                   (host, module builds on every kernel, VM rounds)
+#   make demo       the hot-restart story (examples/)
+#   make bench      benchmarks (bench/)
+#   make install    PREFIX=/usr/local DESTDIR=
+
+PACKAGE_VERSION := 0.1.0
+
+PREFIX ?= /usr/local
+DESTDIR ?=
+BUILD ?= build
+
+CC ?= cc
+ifeq ($(origin CC),default)
+CC := gcc
+endif
+CSTD := -std=c11 -D_GNU_SOURCE
+WARN := -Wall -Wextra -Werror
+OPT ?= -O2 -g
+CPPFLAGS_COMMON := -Iinclude/uapi -Ilibshmdev
+CFLAGS_COMMON := $(CSTD) $(WARN) $(OPT) $(CPPFLAGS_COMMON)
+
+# Sanitizer build flavour used by the host test suites.
+SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+
+.PHONY: all deps test test-host test-kmod test-vm clean install uninstall demo bench
+.DEFAULT_GOAL := all
+
+all::
+
+# The README's test command.  It must work on a fresh machine: deps first.
+test:
+	@scripts/install-deps.sh
+	@$(MAKE) --no-print-directory test-host
+	@$(MAKE) --no-print-directory test-kmod
+	@$(MAKE) --no-print-directory test-vm
+
+deps:
+	@scripts/install-deps.sh
+
+test-host::
+test-kmod::
+test-vm::
+install::
+uninstall::
+
+clean::
+	rm -rf $(BUILD)
+
+include $(sort $(wildcard */build.mk */*/build.mk))

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Install every Debian package the build and the tests need.  Idempotent and
+# quiet when everything is present.  Kernel images and headers for the VM
+# bench are fetched separately by tests/vm/kernels.sh.
+set -euo pipefail
+
+PKGS=(
+	build-essential pkg-config
+	check libsubunit-dev
+	libinih-dev libkmod-dev
+	valgrind
+	qemu-system-x86 busybox-static cpio
+	debootstrap sparse bc flex bison libelf-dev kmod
+	linux-headers-amd64
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "install-deps: missing packages: ${missing[*]} (run as root, or install them)" >&2
+	exit 1
+fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q >/dev/null
+apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
