@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* libshmdev internals shared by its source files.  Not installed. */
+#ifndef SHMDEV_INTERNAL_H
+#define SHMDEV_INTERNAL_H
+
+#include <syslog.h>
+
+#include "shmdev.h"
+
+#define SHMDEV_EXPORT __attribute__((visibility("default")))
+
+#define SHMDEV_ERRMSG_MAX 512
+
+struct shmdev_ctx {
+	int refcount;
+	shmdev_log_fn log_fn;
+	void *log_data;
+	int log_priority;
+	char errmsg[SHMDEV_ERRMSG_MAX];
+};
+
+void shmdev_log(struct shmdev_ctx *ctx, int priority, const char *file,
+		int line, const char *fn, const char *format, ...)
+	__attribute__((format(printf, 6, 7)));
+
+/*
+ * Record a failure: format the message into ctx->errmsg, log it at LOG_ERR
+ * and return -@err (err is a positive errno), so that callers can write
+ * "return shmdev_fail(ctx, EINVAL, "...", ...);".
+ */
+int shmdev_fail_at(struct shmdev_ctx *ctx, int err, const char *file,
+		   int line, const char *fn, const char *format, ...)
+	__attribute__((format(printf, 6, 7)));
+
+#define shmdev_fail(ctx, err, ...) \
+	shmdev_fail_at(ctx, err, __FILE__, __LINE__, __func__, __VA_ARGS__)
+#define shmdev_info(ctx, ...) \
+	shmdev_log(ctx, LOG_INFO, __FILE__, __LINE__, __func__, __VA_ARGS__)
+#define shmdev_dbg(ctx, ...) \
+	shmdev_log(ctx, LOG_DEBUG, __FILE__, __LINE__, __func__, __VA_ARGS__)
+
+/* Clear the last error message (call at the start of a public entry point). */
+static inline void shmdev_clear_error(struct shmdev_ctx *ctx)
+{
+	ctx->errmsg[0] = '\0';
+}
+
+#endif /* SHMDEV_INTERNAL_H */

@@ -1,0 +1,287 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * libshmdev: typed object pools in shared memory that survive process
+ * restarts and crashes, on /dev/shmpool regions or a POSIX shm fallback.
+ *
+ * Conventions (libkmod and SQLite are the models):
+ *  - every symbol starts with shmdev_ / SHMDEV_; handles are opaque;
+ *  - no global state: everything hangs off a struct shmdev_ctx;
+ *  - functions that can fail return 0 or a negative errno; the context keeps
+ *    a message for the last failure (shmdev_errmsg()) and sends it to the log
+ *    callback as well;
+ *  - "the caller owns" means the caller frees it with the named function;
+ *    everything else is borrowed and valid as long as its parent object;
+ *  - threads: objects are not locked.  A context and everything made from it
+ *    is used by one thread at a time.  Other processes may attach read-only
+ *    to inspect a live pool.
+ */
+#ifndef SHMDEV_H
+#define SHMDEV_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- context --------------------------------------------------------- */
+
+struct shmdev_ctx;
+
+/* Log priorities are syslog's (LOG_ERR = 3 ... LOG_DEBUG = 7). */
+typedef void (*shmdev_log_fn)(void *data, int priority, const char *file,
+			      int line, const char *fn, const char *format,
+			      va_list args);
+
+/*
+ * Create a context.  The default log function writes LOG_ERR and more urgent
+ * messages to stderr; the environment variable SHMDEV_LOG (err, info, debug)
+ * changes the priority.  The caller owns *ctx: shmdev_ctx_unref().
+ */
+int shmdev_ctx_new(struct shmdev_ctx **ctx);
+struct shmdev_ctx *shmdev_ctx_ref(struct shmdev_ctx *ctx);
+struct shmdev_ctx *shmdev_ctx_unref(struct shmdev_ctx *ctx); /* returns NULL */
+void shmdev_set_log_fn(struct shmdev_ctx *ctx, shmdev_log_fn fn, void *data);
+void shmdev_set_log_priority(struct shmdev_ctx *ctx, int priority);
+int shmdev_get_log_priority(const struct shmdev_ctx *ctx);
+
+/*
+ * The message of the last failure in this context ("" if none).  Borrowed:
+ * valid until the next call on the context.
+ */
+const char *shmdev_errmsg(const struct shmdev_ctx *ctx);
+
+/* ---- configuration: memorypool.ini ----------------------------------- */
+
+struct shmdev_conf;
+
+/*
+ * Load memorypool.ini: read ProcessList, load each listed process's section,
+ * map every key to its process (a key used by two processes, or a BaseKey
+ * equal to any block key, fails naming the key and both processes), and keep
+ * @process's own section.  @process may be NULL to load and check only.
+ * Errors name the file, the line and the value.  The caller owns *conf:
+ * shmdev_conf_free().
+ */
+int shmdev_conf_load(struct shmdev_ctx *ctx, const char *path,
+		     const char *process, struct shmdev_conf **conf);
+/* The same, from a string; @name stands for the file name in messages. */
+int shmdev_conf_load_string(struct shmdev_ctx *ctx, const char *text,
+			    const char *name, const char *process,
+			    struct shmdev_conf **conf);
+void shmdev_conf_free(struct shmdev_conf *conf);
+
+enum shmdev_backend {
+	SHMDEV_BACKEND_AUTO = 0,	/* device if /dev/shmpool exists, else POSIX */
+	SHMDEV_BACKEND_DEVICE = 1,	/* /dev/shmpool */
+	SHMDEV_BACKEND_POSIX = 2,	/* shm_open + flock + clean-exit marker */
+};
+
+/* Per-process section of memorypool.ini, as loaded. Borrowed from conf. */
+struct shmdev_proc_conf {
+	const char *name;		/* section name, e.g. "zone" */
+	uint64_t base_key;		/* BaseKey: the base layout region */
+	uint64_t block_size;		/* BlockSize, bytes per block region */
+	size_t nr_blocks;
+	const uint64_t *block_keys;	/* nr_blocks keys, in config order */
+	enum shmdev_backend backend;	/* Backend = auto | device | posix */
+	bool huge_pages;		/* HugePages = yes: THP-backed regions */
+	uint64_t fixed_addr;		/* FixedAddress: 0, or map the base here */
+	uint32_t max_types;		/* MaxTypeInfoNum (default 64) */
+	uint32_t mode;			/* Mode: permission bits (default 0600) */
+};
+
+size_t shmdev_conf_nr_processes(const struct shmdev_conf *conf);
+/* i-th process of ProcessList, or NULL past the end. */
+const struct shmdev_proc_conf *shmdev_conf_process_at(const struct shmdev_conf *conf, size_t i);
+/* Section of the named process, or NULL. */
+const struct shmdev_proc_conf *shmdev_conf_process(const struct shmdev_conf *conf, const char *name);
+/* The section selected by shmdev_conf_load(@process), or NULL. */
+const struct shmdev_proc_conf *shmdev_conf_self(const struct shmdev_conf *conf);
+
+/*
+ * Render memorypool.ini.tmpl: ${NAME} is replaced by the value of NAME from
+ * @vars ("NAME=VALUE" strings, @nr_vars of them), and $((EXPR)) by the
+ * decimal value of an integer expression over numbers and ${NAME}s with
+ * + - * / % and parentheses.  An undefined name, a bad expression or an
+ * overflow fails naming the template, the line and the text.  The caller
+ * owns *out: free().
+ */
+int shmdev_template_render(struct shmdev_ctx *ctx, const char *tmpl,
+			   const char *name, const char *const *vars,
+			   size_t nr_vars, char **out);
+
+/* ---- regions: one keyed shared-memory segment ------------------------ */
+
+struct shmdev_region;
+
+enum shmdev_start {
+	SHMDEV_START_CREATED = 1,	/* cold start: the region is new */
+	SHMDEV_START_RESUMED_CLEAN = 2,	/* hot start after a clean exit */
+	SHMDEV_START_RESUMED_CRASH = 3,	/* hot start after a crash */
+	SHMDEV_START_RESUMED = 4,	/* opened without the lease: state unknown */
+};
+
+#define SHMDEV_REGION_CREATE	(1U << 0)
+#define SHMDEV_REGION_EXCL	(1U << 1)
+#define SHMDEV_REGION_OWNER	(1U << 2)
+#define SHMDEV_REGION_RDONLY	(1U << 3)
+#define SHMDEV_REGION_HUGE	(1U << 4)
+
+struct shmdev_region_info {
+	uint64_t key;
+	uint64_t size;
+	uint64_t generation;
+	uint64_t ctime_ns, atime_ns, dtime_ns;
+	uint32_t uid, gid, mode;
+	uint32_t owner_pid;
+	uint32_t nattch;
+	uint32_t nmaps;
+	enum shmdev_start last_start;	/* how the last attach found it */
+	bool owned;			/* a lease is held now */
+};
+
+/*
+ * Open (and with CREATE, create) region @key of @size bytes and map it
+ * shared.  @size 0 opens an existing region at its own size.  With OWNER
+ * the exclusive lease is taken (-EBUSY if held).  The caller owns *region:
+ * shmdev_region_close() (crash semantics if OWNER and not detached).
+ */
+int shmdev_region_open(struct shmdev_ctx *ctx, enum shmdev_backend backend,
+		       uint64_t key, uint64_t size, unsigned int flags,
+		       uint32_t mode, struct shmdev_region **region);
+void *shmdev_region_addr(const struct shmdev_region *region);
+uint64_t shmdev_region_size(const struct shmdev_region *region);
+enum shmdev_start shmdev_region_start(const struct shmdev_region *region);
+enum shmdev_backend shmdev_region_backend(const struct shmdev_region *region);
+uint64_t shmdev_region_generation(const struct shmdev_region *region);
+/* Leave cleanly: the next owner sees SHMDEV_START_RESUMED_CLEAN. */
+int shmdev_region_detach(struct shmdev_region *region);
+/* Unmap and close.  Without a prior detach an owner counts as crashed. */
+void shmdev_region_close(struct shmdev_region *region);
+int shmdev_region_stat(struct shmdev_ctx *ctx, enum shmdev_backend backend,
+		       uint64_t key, struct shmdev_region_info *info);
+/* IPC_RMID semantics: the key goes now, the memory with its last user. */
+int shmdev_region_destroy(struct shmdev_ctx *ctx, enum shmdev_backend backend,
+			  uint64_t key);
+/*
+ * Call @fn for every region of the backend in key order; a non-zero return
+ * from @fn stops the walk and is returned.
+ */
+int shmdev_region_list(struct shmdev_ctx *ctx, enum shmdev_backend backend,
+		       int (*fn)(const struct shmdev_region_info *info, void *data),
+		       void *data);
+
+/* ---- pools: the BaseKey layout and typed objects ---------------------- */
+
+struct shmdev_pool;
+
+/*
+ * A handle names one object: type (16 bits), slot (32 bits) and the slot's
+ * generation (16 bits).  0 is never a valid handle.  After the object is
+ * freed (and perhaps the slot reused) the old handle resolves to NULL.
+ */
+typedef uint64_t shmdev_handle_t;
+#define SHMDEV_HANDLE_NONE ((shmdev_handle_t)0)
+
+#define SHMDEV_TYPE_KEYED	(1U << 0) /* objects have a u64 user key: force_get/find */
+
+/* One object type, the seed's AddType. */
+struct shmdev_type {
+	uint16_t id;		/* 0 .. max_types-1, unique */
+	const char *name;	/* up to 31 bytes, stored in the layout */
+	uint32_t size;		/* object size in bytes */
+	uint32_t align;		/* power of two, 0 means 8 */
+	uint32_t version;	/* the user's schema version of the object */
+	uint64_t max_count;	/* capacity; may be raised on resume */
+	uint32_t flags;		/* SHMDEV_TYPE_* */
+};
+
+#define SHMDEV_POOL_RDONLY	(1U << 0) /* inspect a live pool: no lease, no writes */
+#define SHMDEV_POOL_FIXED_ADDR	(1U << 1) /* map at the address used last time */
+
+/*
+ * Open the pool of the process selected in @conf: attach the BaseKey region
+ * and the block regions, then cold-start (initialise the layout and carve
+ * the types) or resume (validate the layout against @conf and @types, repair
+ * after a crash).  An incompatible layout is refused with a message naming
+ * the type, the field, the old and the new value; nothing is changed then.
+ * Types in the layout that @types does not name are kept as they are.
+ * The caller owns *pool: shmdev_pool_close().
+ */
+int shmdev_pool_open(struct shmdev_ctx *ctx, const struct shmdev_conf *conf,
+		     const struct shmdev_type *types, size_t nr_types,
+		     unsigned int flags, struct shmdev_pool **pool);
+/* Clean exit: mark the layout clean, detach the lease, unmap, free. */
+int shmdev_pool_close(struct shmdev_pool *pool);
+/* Unmap and free without the clean mark (what a crash looks like). */
+void shmdev_pool_abandon(struct shmdev_pool *pool);
+/* Destroy every region of the pool; the next open is a cold start. */
+int shmdev_pool_destroy(struct shmdev_ctx *ctx, const struct shmdev_conf *conf);
+
+enum shmdev_start shmdev_pool_start(const struct shmdev_pool *pool);
+
+struct shmdev_pool_stats {
+	enum shmdev_start start;
+	uint64_t start_time_ns;		/* cold start time, kept across resumes */
+	uint64_t generation;		/* owner attaches of the base region */
+	uint64_t repaired_objects;	/* live objects found by the last repair */
+	uint64_t repair_ns;		/* time the last repair took, 0 if none */
+	uint64_t open_ns;		/* time shmdev_pool_open took */
+};
+void shmdev_pool_stats(const struct shmdev_pool *pool, struct shmdev_pool_stats *st);
+
+struct shmdev_type_stats {
+	uint16_t id;
+	char name[32];
+	uint32_t size, align, version;
+	uint64_t max_count;
+	uint64_t live_count;
+};
+/* -ENOENT if the type is not in the layout. */
+int shmdev_pool_type_stats(const struct shmdev_pool *pool, uint16_t type,
+			   struct shmdev_type_stats *st);
+
+/* Allocate a zeroed object (GetFree*). -ENOSPC when the type is full. */
+int shmdev_alloc(struct shmdev_pool *pool, uint16_t type, void **obj,
+		 shmdev_handle_t *handle);
+/* The object, or NULL if @handle is stale, freed or malformed (Get*). O(1). */
+void *shmdev_get(const struct shmdev_pool *pool, shmdev_handle_t handle);
+/* Free* ; -ESTALE if @handle no longer names a live object. */
+int shmdev_free(struct shmdev_pool *pool, shmdev_handle_t handle);
+/* The handle of a live object from its address, or SHMDEV_HANDLE_NONE. */
+shmdev_handle_t shmdev_handle_of(const struct shmdev_pool *pool, const void *obj);
+
+/*
+ * ForceGetObj on a KEYED type: the live object whose user key is @key, or a
+ * new zeroed one registered under @key.  *created tells which (may be NULL).
+ */
+int shmdev_force_get(struct shmdev_pool *pool, uint16_t type, uint64_t key,
+		     void **obj, shmdev_handle_t *handle, bool *created);
+/* The live object under @key of a KEYED type, or NULL. */
+void *shmdev_find(const struct shmdev_pool *pool, uint16_t type, uint64_t key,
+		  shmdev_handle_t *handle);
+
+/*
+ * Process*: call @fn for every live object of @type in slot order.  A
+ * non-zero return stops the walk and is returned.  @fn may free the object
+ * it is given, and nothing else.
+ */
+int shmdev_foreach(struct shmdev_pool *pool, uint16_t type,
+		   int (*fn)(void *obj, shmdev_handle_t handle, void *data),
+		   void *data);
+
+/*
+ * Full consistency check of the layout and every type's slots and indexes.
+ * Returns 0, or -EUCLEAN with the first problem in shmdev_errmsg().
+ */
+int shmdev_pool_check(struct shmdev_pool *pool);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SHMDEV_H */
