@@ -1,0 +1,1020 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * memorypool.ini: the seed's CMemoryConfMgr::InitByConfig.
+ *
+ * inih does the INI syntax.  Its handler only collects (section, key, value,
+ * line) entries, and the seed's four steps then run over them in order:
+ * (1) read ProcessList, (2) load each listed process's section, (3) map every
+ * key to its process and refuse a key used twice, (4) keep the caller's own
+ * section.  The format is documented in conf/memorypool.ini.
+ *
+ * Debian's inih does not pass line numbers to the handler, so the text is
+ * fed through our own reader, which counts lines.  Files are read whole
+ * first, so a syntax error can quote its line.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <ini.h>
+
+#include "conf_text.h"
+#include "internal.h"
+
+/* Limits, documented in conf/memorypool.ini. */
+#define CONF_MAX_FILE		(1U << 20)	/* bytes of memorypool.ini */
+#define CONF_MAX_ENTRIES	65536		/* key = value lines */
+#define CONF_MAX_SECTIONS	1024
+#define CONF_MAX_PROCESSES	256
+#define CONF_MAX_NAME		48		/* inih truncates section names at 50 */
+#define CONF_MAX_BLOCKS		4096		/* block keys per process */
+#define CONF_PAGE		4096ULL
+#define CONF_MAX_BLOCK_SIZE	(64ULL << 30)
+#define CONF_MAX_TYPES		4096
+#define CONF_DEFAULT_TYPES	64
+#define CONF_DEFAULT_MODE	0600
+#define CONF_MAX_FIXED_ADDR	0x7ffffffff000ULL /* x86-64 4-level user space */
+
+/* ---- the loaded configuration ---------------------------------------- */
+
+struct conf_proc {
+	struct shmdev_proc_conf pub;
+	char *name;
+	uint64_t *keys;
+	int *key_lines;		/* line of each block key */
+	size_t keys_cap;
+	int line;		/* first line of the section */
+	int list_line;		/* line of ProcessList that names it */
+	int base_line;
+	int size_line;
+	int backend_line, huge_line, fixed_line, types_line, mode_line;
+};
+
+struct shmdev_conf {
+	char *name;
+	size_t nr_procs;
+	struct conf_proc *procs;
+	struct conf_proc *self;
+};
+
+/* ---- what inih hands us ---------------------------------------------- */
+
+struct ini_sect {
+	char *name;
+	int line;		/* line of its first key */
+	bool listed;
+};
+
+struct ini_entry {
+	size_t sect;		/* index into sects, or SIZE_MAX for [global] */
+	char *key;
+	char *value;
+	int line;
+};
+
+struct loader {
+	struct shmdev_ctx *ctx;
+	const char *name;	/* file name for messages */
+	const char *text;
+	size_t len;
+	size_t pos;		/* reader position in text */
+	int lineno;		/* line last read */
+	int err;		/* first failure of the reader or handler */
+
+	struct ini_sect *sects;
+	size_t nr_sects, sects_cap;
+	size_t last_sect;	/* cache: inih repeats one section many times */
+	struct ini_entry *entries;
+	size_t nr_entries, entries_cap;
+
+	struct shmdev_conf *conf;
+};
+
+#define GLOBAL_SECT SIZE_MAX
+
+static void conf_proc_release(struct conf_proc *p)
+{
+	free(p->name);
+	free(p->keys);
+	free(p->key_lines);
+}
+
+SHMDEV_EXPORT void shmdev_conf_free(struct shmdev_conf *conf)
+{
+	size_t i;
+
+	if (!conf)
+		return;
+	for (i = 0; i < conf->nr_procs; i++)
+		conf_proc_release(&conf->procs[i]);
+	free(conf->procs);
+	free(conf->name);
+	free(conf);
+}
+
+static void loader_release(struct loader *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->nr_sects; i++)
+		free(l->sects[i].name);
+	free(l->sects);
+	for (i = 0; i < l->nr_entries; i++) {
+		free(l->entries[i].key);
+		free(l->entries[i].value);
+	}
+	free(l->entries);
+	shmdev_conf_free(l->conf);
+	l->conf = NULL;
+}
+
+static void *grow(void *array, size_t *cap, size_t need, size_t elem)
+{
+	size_t n = *cap ? *cap : 8;
+	void *p;
+
+	if (need <= *cap)
+		return array;
+	while (n < need)
+		n *= 2;
+	p = reallocarray(array, n, elem);
+	if (p)
+		*cap = n;
+	return p;
+}
+
+/*
+ * fgets() over the text that counts lines.  A line that does not fit in
+ * inih's buffer would be split silently by inih: refuse it instead.
+ */
+static char *reader(char *str, int num, void *stream)
+{
+	struct loader *l = stream;
+	const char *start = l->text + l->pos, *nl;
+	size_t n, content, rest = l->len - l->pos;
+
+	if (l->err || rest == 0 || num < 4)
+		return NULL;
+	nl = memchr(start, '\n', rest);
+	n = nl ? (size_t)(nl - start) + 1 : rest;
+	content = n;
+	if (content && start[content - 1] == '\n')
+		content--;
+	if (content && start[content - 1] == '\r')
+		content--;
+	l->lineno++;
+	/* inih wants room for '\r', '\n' and the NUL beyond the text. */
+	if (content > (size_t)num - 3) {
+		l->err = shmdev_fail(l->ctx, EINVAL,
+				     "%s:%d: line longer than %d bytes (split a long list over several lines of the same key)",
+				     l->name, l->lineno, num - 3);
+		return NULL;
+	}
+	memcpy(str, start, n);
+	str[n] = '\0';
+	l->pos += n;
+	return str;
+}
+
+static size_t find_sect(struct loader *l, const char *section)
+{
+	size_t i;
+
+	if (l->last_sect < l->nr_sects &&
+	    !strcmp(l->sects[l->last_sect].name, section))
+		return l->last_sect;
+	for (i = 0; i < l->nr_sects; i++)
+		if (!strcmp(l->sects[i].name, section))
+			return l->last_sect = i;
+	return SIZE_MAX;
+}
+
+static int handler(void *user, const char *section, const char *key,
+		   const char *value)
+{
+	struct loader *l = user;
+	struct ini_entry *e;
+	size_t sect;
+
+	if (l->err)
+		return 0;
+	if (!*section || !strcasecmp(section, "global")) {
+		sect = GLOBAL_SECT;
+	} else {
+		sect = find_sect(l, section);
+		if (sect == SIZE_MAX) {
+			struct ini_sect *s;
+
+			if (l->nr_sects >= CONF_MAX_SECTIONS) {
+				l->err = shmdev_fail(l->ctx, EINVAL,
+						     "%s:%d: more than %d sections",
+						     l->name, l->lineno, CONF_MAX_SECTIONS);
+				return 0;
+			}
+			s = grow(l->sects, &l->sects_cap, l->nr_sects + 1, sizeof(*s));
+			if (!s)
+				goto nomem;
+			l->sects = s;
+			s += l->nr_sects;
+			s->name = strdup(section);
+			if (!s->name)
+				goto nomem;
+			s->line = l->lineno;
+			s->listed = false;
+			sect = l->last_sect = l->nr_sects++;
+		}
+	}
+	if (l->nr_entries >= CONF_MAX_ENTRIES) {
+		l->err = shmdev_fail(l->ctx, EINVAL, "%s:%d: more than %d settings",
+				     l->name, l->lineno, CONF_MAX_ENTRIES);
+		return 0;
+	}
+	e = grow(l->entries, &l->entries_cap, l->nr_entries + 1, sizeof(*e));
+	if (!e)
+		goto nomem;
+	l->entries = e;
+	e += l->nr_entries;
+	e->sect = sect;
+	e->line = l->lineno;
+	e->key = strdup(key);
+	e->value = strdup(value ? value : "");
+	l->nr_entries++;
+	if (!e->key || !e->value)
+		goto nomem;
+	return 1;
+nomem:
+	l->err = shmdev_fail(l->ctx, ENOMEM, "%s:%d: out of memory", l->name,
+			     l->lineno);
+	return 0;
+}
+
+/* The text of line @lineno, for syntax errors. */
+static void line_text(const struct loader *l, int lineno, const char **s,
+		      size_t *len)
+{
+	const char *p = l->text, *end = l->text + l->len, *nl;
+	int n = 1;
+
+	while (n < lineno && p < end) {
+		nl = memchr(p, '\n', (size_t)(end - p));
+		if (!nl) {
+			p = end;
+			break;
+		}
+		p = nl + 1;
+		n++;
+	}
+	nl = memchr(p, '\n', (size_t)(end - p));
+	*s = p;
+	*len = nl ? (size_t)(nl - p) : (size_t)(end - p);
+	shmdev_text_trim(s, len);
+}
+
+/* ---- values ------------------------------------------------------------ */
+
+#define Q(buf, s) shmdev_text_quote(buf, s, strlen(s))
+
+static int fail_at(struct loader *l, int line, const char *key,
+		   const char *value, const char *why)
+{
+	char q[SHMDEV_QUOTE_MAX];
+
+	return shmdev_fail(l->ctx, EINVAL, "%s:%d: %s %s: %s", l->name, line,
+			   key, Q(q, value), why);
+}
+
+static int parse_key(struct loader *l, const struct ini_entry *e,
+		     const char *s, size_t len, uint64_t *out)
+{
+	char q[SHMDEV_QUOTE_MAX];
+	int r = shmdev_text_u64(s, len, out);
+
+	if (r == -ERANGE)
+		return shmdev_fail(l->ctx, EINVAL, "%s:%d: %s %s: key out of range (at most 64 bits)",
+				   l->name, e->line, e->key,
+				   shmdev_text_quote(q, s, len));
+	if (r < 0)
+		return shmdev_fail(l->ctx, EINVAL, "%s:%d: %s %s: not a key (a decimal or 0x number)",
+				   l->name, e->line, e->key,
+				   shmdev_text_quote(q, s, len));
+	if (*out == 0)
+		return shmdev_fail(l->ctx, EINVAL, "%s:%d: %s %s: key 0 is reserved",
+				   l->name, e->line, e->key,
+				   shmdev_text_quote(q, s, len));
+	return 0;
+}
+
+/* A byte count: a number with an optional K, M, G or T suffix (x1024). */
+static int parse_size(struct loader *l, const struct ini_entry *e,
+		      uint64_t *out)
+{
+	const char *s = e->value;
+	size_t len = strlen(s), n = len;
+	unsigned int shift = 0;
+	uint64_t v;
+	int r;
+
+	/* Accept 4K, 4KB, 4KiB, 4k. */
+	if (n >= 2 && (s[n - 1] == 'B' || s[n - 1] == 'b')) {
+		n--;
+		if (n >= 2 && s[n - 1] == 'i')
+			n--;
+	}
+	if (n >= 2) {
+		switch (s[n - 1]) {
+		case 'k': case 'K': shift = 10; break;
+		case 'm': case 'M': shift = 20; break;
+		case 'g': case 'G': shift = 30; break;
+		case 't': case 'T': shift = 40; break;
+		default: break;
+		}
+		if (shift)
+			n--;
+	}
+	if (!shift && n != len)
+		n = len;	/* "12B" alone: not a size */
+	r = shmdev_text_u64(s, n, &v);
+	if (r == -ERANGE || (r == 0 && shift && v > (UINT64_MAX >> shift)))
+		return fail_at(l, e->line, e->key, s, "size out of range");
+	if (r < 0)
+		return fail_at(l, e->line, e->key, s,
+			       "not a size (bytes, or a number with a K, M, G or T suffix)");
+	*out = v << shift;
+	return 0;
+}
+
+static int parse_bool(struct loader *l, const struct ini_entry *e, bool *out)
+{
+	static const char *const yes[] = { "yes", "true", "on", "1" };
+	static const char *const no[] = { "no", "false", "off", "0" };
+	size_t i;
+
+	for (i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+		if (!strcasecmp(e->value, yes[i])) {
+			*out = true;
+			return 0;
+		}
+		if (!strcasecmp(e->value, no[i])) {
+			*out = false;
+			return 0;
+		}
+	}
+	return fail_at(l, e->line, e->key, e->value, "not yes or no");
+}
+
+static int parse_backend(const char *s, enum shmdev_backend *out)
+{
+	if (!strcasecmp(s, "auto"))
+		*out = SHMDEV_BACKEND_AUTO;
+	else if (!strcasecmp(s, "device"))
+		*out = SHMDEV_BACKEND_DEVICE;
+	else if (!strcasecmp(s, "posix"))
+		*out = SHMDEV_BACKEND_POSIX;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+static int add_block_key(struct loader *l, struct conf_proc *p,
+			 const struct ini_entry *e, uint64_t key)
+{
+	if (p->pub.nr_blocks == p->keys_cap) {
+		size_t n = p->keys_cap ? 2 * p->keys_cap : 16;
+		uint64_t *k;
+		int *ln;
+
+		/* Both arrays grow to n; keys_cap moves only when both did. */
+		k = reallocarray(p->keys, n, sizeof(*k));
+		if (!k)
+			return shmdev_fail(l->ctx, ENOMEM, "out of memory");
+		p->keys = k;
+		ln = reallocarray(p->key_lines, n, sizeof(*ln));
+		if (!ln)
+			return shmdev_fail(l->ctx, ENOMEM, "out of memory");
+		p->key_lines = ln;
+		p->keys_cap = n;
+	}
+	p->keys[p->pub.nr_blocks] = key;
+	p->key_lines[p->pub.nr_blocks] = e->line;
+	p->pub.nr_blocks++;
+	return 0;
+}
+
+/*
+ * BlockKeys = 1001, 1002, 1010-1019: keys and inclusive ranges, separated by
+ * commas; a trailing comma is allowed so that a list can go on, indented, on
+ * the next line.
+ */
+static int parse_block_keys(struct loader *l, struct conf_proc *p,
+			    const struct ini_entry *e, bool single)
+{
+	const char *s = e->value;
+	char q[SHMDEV_QUOTE_MAX];
+	int r;
+
+	for (;;) {
+		const char *comma = strchr(s, ',');
+		const char *item = s, *dash;
+		size_t len = comma ? (size_t)(comma - s) : strlen(s);
+		uint64_t lo, hi, k;
+
+		shmdev_text_trim(&item, &len);
+		if (len == 0) {
+			if (!comma && s != e->value)
+				return 0;	/* trailing comma */
+			return shmdev_fail(l->ctx, EINVAL, "%s:%d: %s %s: empty item in the list",
+					   l->name, e->line, e->key, Q(q, e->value));
+		}
+		if (single && comma)
+			return fail_at(l, e->line, e->key, e->value,
+				       "one key per BlockKey line (use BlockKeys for lists)");
+		dash = memchr(item, '-', len);
+		if (dash && !single) {
+			const char *a = item, *b = dash + 1;
+			size_t alen = (size_t)(dash - item);
+			size_t blen = len - alen - 1;
+
+			shmdev_text_trim(&a, &alen);
+			shmdev_text_trim(&b, &blen);
+			r = parse_key(l, e, a, alen, &lo);
+			if (r < 0)
+				return r;
+			r = parse_key(l, e, b, blen, &hi);
+			if (r < 0)
+				return r;
+			if (lo > hi)
+				return shmdev_fail(l->ctx, EINVAL, "%s:%d: %s range %s: start above end",
+						   l->name, e->line, e->key,
+						   shmdev_text_quote(q, item, len));
+		} else {
+			r = parse_key(l, e, item, len, &lo);
+			if (r < 0)
+				return r;
+			hi = lo;
+		}
+		/* Check the count before expanding: a range may be huge. */
+		if (hi - lo >= CONF_MAX_BLOCKS - p->pub.nr_blocks)
+			return shmdev_fail(l->ctx, EINVAL, "%s:%d: %s %s: [%s] would have more than %d block keys",
+					   l->name, e->line, e->key,
+					   shmdev_text_quote(q, item, len),
+					   p->name, CONF_MAX_BLOCKS);
+		for (k = lo;; k++) {
+			r = add_block_key(l, p, e, k);
+			if (r < 0)
+				return r;
+			if (k == hi)
+				break;
+		}
+		if (!comma)
+			return 0;
+		s = comma + 1;
+	}
+}
+
+static int once(struct loader *l, const struct conf_proc *p,
+		const struct ini_entry *e, int *line)
+{
+	if (*line)
+		return shmdev_fail(l->ctx, EINVAL,
+				   "%s:%d: %s given twice in [%s] (first at line %d; an indented line continues the previous value)",
+				   l->name, e->line, e->key, p->name, *line);
+	*line = e->line;
+	return 0;
+}
+
+static const char known_keys[] =
+	"BaseKey, BlockSize, BlockKeys, BlockKey, Backend, HugePages, FixedAddress, MaxTypeInfoNum, Mode";
+
+static int proc_entry(struct loader *l, struct conf_proc *p,
+		      const struct ini_entry *e)
+{
+	struct shmdev_proc_conf *c = &p->pub;
+	const char *k = e->key;
+	uint64_t v;
+	int r;
+
+	if (!strcasecmp(k, "BlockKeys"))
+		return parse_block_keys(l, p, e, false);
+	if (!strcasecmp(k, "BlockKey"))
+		return parse_block_keys(l, p, e, true);
+
+	if (!strcasecmp(k, "BaseKey")) {
+		r = once(l, p, e, &p->base_line);
+		if (r == 0)
+			r = parse_key(l, e, e->value, strlen(e->value), &c->base_key);
+		return r;
+	}
+	if (!strcasecmp(k, "BlockSize")) {
+		r = once(l, p, e, &p->size_line);
+		if (r == 0)
+			r = parse_size(l, e, &c->block_size);
+		if (r < 0)
+			return r;
+		if (c->block_size < CONF_PAGE || c->block_size % CONF_PAGE)
+			return fail_at(l, e->line, k, e->value,
+				       "must be a multiple of 4096 bytes (4K)");
+		if (c->block_size > CONF_MAX_BLOCK_SIZE)
+			return fail_at(l, e->line, k, e->value,
+				       "larger than the 64G limit");
+		return 0;
+	}
+	if (!strcasecmp(k, "Backend")) {
+		r = once(l, p, e, &p->backend_line);
+		if (r == 0 && parse_backend(e->value, &c->backend) < 0)
+			r = fail_at(l, e->line, k, e->value,
+				    "not auto, device or posix");
+		return r;
+	}
+	if (!strcasecmp(k, "HugePages")) {
+		r = once(l, p, e, &p->huge_line);
+		if (r == 0)
+			r = parse_bool(l, e, &c->huge_pages);
+		return r;
+	}
+	if (!strcasecmp(k, "FixedAddress")) {
+		r = once(l, p, e, &p->fixed_line);
+		if (r < 0)
+			return r;
+		r = shmdev_text_u64(e->value, strlen(e->value), &v);
+		if (r < 0)
+			return fail_at(l, e->line, k, e->value,
+				       "not an address (0, or a 0x number)");
+		if (v % CONF_PAGE || v > CONF_MAX_FIXED_ADDR)
+			return fail_at(l, e->line, k, e->value,
+				       "not a page-aligned user-space address (0x1000 .. 0x7ffffffff000)");
+		c->fixed_addr = v;
+		return 0;
+	}
+	if (!strcasecmp(k, "MaxTypeInfoNum")) {
+		r = once(l, p, e, &p->types_line);
+		if (r < 0)
+			return r;
+		r = shmdev_text_u64(e->value, strlen(e->value), &v);
+		if (r < 0 || v < 1 || v > CONF_MAX_TYPES)
+			return fail_at(l, e->line, k, e->value,
+				       "not a number from 1 to 4096");
+		c->max_types = (uint32_t)v;
+		return 0;
+	}
+	if (!strcasecmp(k, "Mode")) {
+		const char *s = e->value;
+
+		r = once(l, p, e, &p->mode_line);
+		if (r < 0)
+			return r;
+		if (!*s || strspn(s, "01234567") != strlen(s) || strlen(s) > 4)
+			return fail_at(l, e->line, k, e->value,
+				       "not an octal mode such as 0600");
+		v = strtoul(s, NULL, 8);
+		if (v > 0777)
+			return fail_at(l, e->line, k, e->value,
+				       "only permission bits (0777 at most)");
+		if ((v & 0600) != 0600)
+			return fail_at(l, e->line, k, e->value,
+				       "the owner needs read and write (0600)");
+		c->mode = (uint32_t)v;
+		return 0;
+	}
+	{
+		char q[SHMDEV_QUOTE_MAX];
+
+		return shmdev_fail(l->ctx, EINVAL, "%s:%d: unknown key %s in [%s] (known: %s)",
+				   l->name, e->line, Q(q, k), p->name, known_keys);
+	}
+}
+
+/* ---- the four steps ---------------------------------------------------- */
+
+static bool valid_name(const char *s, size_t len)
+{
+	size_t i;
+
+	if (len == 0 || len > CONF_MAX_NAME)
+		return false;
+	for (i = 0; i < len; i++) {
+		char c = s[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.'))
+			return false;
+	}
+	return true;
+}
+
+static int add_process(struct loader *l, const struct ini_entry *e,
+		       const char *s, size_t len)
+{
+	struct shmdev_conf *conf = l->conf;
+	char q[SHMDEV_QUOTE_MAX];
+	struct conf_proc *p;
+	size_t i;
+
+	if (!valid_name(s, len))
+		return shmdev_fail(l->ctx, EINVAL, "%s:%d: ProcessList name %s: not a process name (1 to %d of A-Z a-z 0-9 _ - .)",
+				   l->name, e->line, shmdev_text_quote(q, s, len),
+				   CONF_MAX_NAME);
+	if (len == 6 && !strncasecmp(s, "global", 6))
+		return shmdev_fail(l->ctx, EINVAL, "%s:%d: ProcessList name \"%.*s\": reserved for the [global] section",
+				   l->name, e->line, (int)len, s);
+	for (i = 0; i < conf->nr_procs; i++)
+		if (strlen(conf->procs[i].name) == len &&
+		    !memcmp(conf->procs[i].name, s, len))
+			return shmdev_fail(l->ctx, EINVAL, "%s:%d: ProcessList names \"%.*s\" twice",
+					   l->name, e->line, (int)len, s);
+	if (conf->nr_procs >= CONF_MAX_PROCESSES)
+		return shmdev_fail(l->ctx, EINVAL, "%s:%d: ProcessList has more than %d processes",
+				   l->name, e->line, CONF_MAX_PROCESSES);
+	p = reallocarray(conf->procs, conf->nr_procs + 1, sizeof(*p));
+	if (!p)
+		return shmdev_fail(l->ctx, ENOMEM, "out of memory");
+	conf->procs = p;
+	p += conf->nr_procs;
+	memset(p, 0, sizeof(*p));
+	p->name = strndup(s, len);
+	if (!p->name)
+		return shmdev_fail(l->ctx, ENOMEM, "out of memory");
+	p->list_line = e->line;
+	p->pub.name = p->name;
+	p->pub.backend = SHMDEV_BACKEND_AUTO;
+	p->pub.max_types = CONF_DEFAULT_TYPES;
+	p->pub.mode = CONF_DEFAULT_MODE;
+	conf->nr_procs++;
+	return 0;
+}
+
+/* Step 1: ProcessList, from [global] or the lines before any section. */
+static int step_process_list(struct loader *l)
+{
+	char q[SHMDEV_QUOTE_MAX];
+	bool seen = false;
+	size_t i;
+	int r;
+
+	for (i = 0; i < l->nr_entries; i++) {
+		const struct ini_entry *e = &l->entries[i];
+		const char *s = e->value;
+
+		if (e->sect != GLOBAL_SECT)
+			continue;
+		if (strcasecmp(e->key, "ProcessList"))
+			return shmdev_fail(l->ctx, EINVAL, "%s:%d: unknown key %s in [global] (known: ProcessList)",
+					   l->name, e->line, Q(q, e->key));
+		/* Repeated lines (or indented continuations) add to the list. */
+		seen = true;
+		for (;;) {
+			const char *comma = strchr(s, ',');
+			const char *item = s;
+			size_t len = comma ? (size_t)(comma - s) : strlen(s);
+
+			shmdev_text_trim(&item, &len);
+			if (len == 0 && !comma && s != e->value)
+				break;	/* trailing comma */
+			if (len == 0)
+				return shmdev_fail(l->ctx, EINVAL, "%s:%d: ProcessList %s: empty item in the list",
+						   l->name, e->line, Q(q, e->value));
+			r = add_process(l, e, item, len);
+			if (r < 0)
+				return r;
+			if (!comma)
+				break;
+			s = comma + 1;
+		}
+	}
+	if (!seen)
+		return shmdev_fail(l->ctx, EINVAL, "%s: no ProcessList (put it in [global] or before the first section)",
+				   l->name);
+	return 0;
+}
+
+/* Step 2: each listed process's own section. */
+static int step_sections(struct loader *l)
+{
+	struct shmdev_conf *conf = l->conf;
+	size_t i, j;
+	int r;
+
+	for (i = 0; i < conf->nr_procs; i++) {
+		struct conf_proc *p = &conf->procs[i];
+		size_t sect = find_sect(l, p->name);
+
+		if (sect == SIZE_MAX)
+			return shmdev_fail(l->ctx, EINVAL, "%s:%d: ProcessList names \"%s\" but there is no [%s] section (or it is empty)",
+					   l->name, p->list_line, p->name, p->name);
+		l->sects[sect].listed = true;
+		p->line = l->sects[sect].line;
+		for (j = 0; j < l->nr_entries; j++) {
+			if (l->entries[j].sect != sect)
+				continue;
+			r = proc_entry(l, p, &l->entries[j]);
+			if (r < 0)
+				return r;
+		}
+		if (!p->base_line)
+			return shmdev_fail(l->ctx, EINVAL, "%s:%d: [%s] has no BaseKey",
+					   l->name, p->line, p->name);
+		if (!p->size_line)
+			return shmdev_fail(l->ctx, EINVAL, "%s:%d: [%s] has no BlockSize",
+					   l->name, p->line, p->name);
+		if (!p->pub.nr_blocks)
+			return shmdev_fail(l->ctx, EINVAL, "%s:%d: [%s] has no BlockKeys",
+					   l->name, p->line, p->name);
+		p->pub.block_keys = p->keys;
+	}
+	/* A section left out of ProcessList is a process switched off. */
+	for (i = 0; i < l->nr_sects; i++)
+		if (!l->sects[i].listed)
+			shmdev_log(l->ctx, LOG_WARNING, __FILE__, __LINE__, __func__,
+				   "%s:%d: [%s] is not in ProcessList: ignored",
+				   l->name, l->sects[i].line, l->sects[i].name);
+	return 0;
+}
+
+struct key_use {
+	uint64_t key;
+	uint32_t proc;
+	int line;
+	bool base;
+};
+
+static int cmp_use(const void *a, const void *b)
+{
+	const struct key_use *x = a, *y = b;
+
+	if (x->key != y->key)
+		return x->key < y->key ? -1 : 1;
+	if (x->line != y->line)
+		return x->line < y->line ? -1 : 1;
+	/* On one line only a BaseKey and ... nothing else: keep base first. */
+	return (int)y->base - (int)x->base;
+}
+
+/* Step 3: every key belongs to exactly one process, once. */
+static int step_keys(struct loader *l)
+{
+	struct shmdev_conf *conf = l->conf;
+	struct key_use *u;
+	size_t n = 0, i, j;
+	int r = 0;
+
+	for (i = 0; i < conf->nr_procs; i++)
+		n += 1 + conf->procs[i].pub.nr_blocks;
+	u = calloc(n, sizeof(*u));
+	if (!u)
+		return shmdev_fail(l->ctx, ENOMEM, "out of memory");
+	n = 0;
+	for (i = 0; i < conf->nr_procs; i++) {
+		const struct conf_proc *p = &conf->procs[i];
+
+		u[n++] = (struct key_use){ p->pub.base_key, (uint32_t)i,
+					   p->base_line, true };
+		for (j = 0; j < p->pub.nr_blocks; j++)
+			u[n++] = (struct key_use){ p->keys[j], (uint32_t)i,
+						   p->key_lines[j], false };
+	}
+	qsort(u, n, sizeof(*u), cmp_use);
+	for (i = 1; i < n; i++) {
+		const struct key_use *a = &u[i - 1], *b = &u[i];
+		const char *an = conf->procs[a->proc].name;
+		const char *bn = conf->procs[b->proc].name;
+
+		if (a->key != b->key)
+			continue;
+		if (a->proc == b->proc)
+			r = shmdev_fail(l->ctx, EINVAL, "%s:%d: key %llu (0x%llx) is used twice by %s (%s, line %d; %s, line %d)",
+					l->name, b->line,
+					(unsigned long long)a->key,
+					(unsigned long long)a->key, an,
+					a->base ? "BaseKey" : "block key", a->line,
+					b->base ? "BaseKey" : "block key", b->line);
+		else
+			r = shmdev_fail(l->ctx, EINVAL, "%s:%d: key %llu (0x%llx) is used by both %s (%s, line %d) and %s (%s, line %d)",
+					l->name, b->line,
+					(unsigned long long)a->key,
+					(unsigned long long)a->key,
+					an, a->base ? "BaseKey" : "block key", a->line,
+					bn, b->base ? "BaseKey" : "block key", b->line);
+		break;
+	}
+	free(u);
+	return r;
+}
+
+/* SHMDEV_BACKEND in the environment beats every section's Backend. */
+static int apply_env(struct loader *l)
+{
+	const char *env = getenv("SHMDEV_BACKEND");
+	enum shmdev_backend b;
+	char q[SHMDEV_QUOTE_MAX];
+	size_t i;
+
+	if (!env || !*env)
+		return 0;
+	if (parse_backend(env, &b) < 0)
+		return shmdev_fail(l->ctx, EINVAL, "SHMDEV_BACKEND %s: not auto, device or posix",
+				   Q(q, env));
+	for (i = 0; i < l->conf->nr_procs; i++) {
+		struct conf_proc *p = &l->conf->procs[i];
+
+		if (p->pub.backend != b)
+			shmdev_info(l->ctx, "SHMDEV_BACKEND=%s overrides the Backend of [%s]",
+				    env, p->name);
+		p->pub.backend = b;
+	}
+	return 0;
+}
+
+/* Step 4: the caller's own section. */
+static int step_self(struct loader *l, const char *process)
+{
+	struct shmdev_conf *conf = l->conf;
+	char known[256];
+	size_t i, o = 0;
+
+	if (!process)
+		return 0;
+	for (i = 0; i < conf->nr_procs; i++) {
+		if (!strcmp(conf->procs[i].name, process)) {
+			conf->self = &conf->procs[i];
+			return 0;
+		}
+	}
+	known[0] = '\0';
+	for (i = 0; i < conf->nr_procs && o < sizeof(known); i++) {
+		int n = snprintf(known + o, sizeof(known) - o, "%s%s",
+				 i ? ", " : "", conf->procs[i].name);
+
+		if (n < 0)
+			break;
+		o += (size_t)n;
+	}
+	if (o >= sizeof(known))
+		memcpy(known + sizeof(known) - 4, "...", 4);
+	{
+		char q[SHMDEV_QUOTE_MAX];
+
+		return shmdev_fail(l->ctx, ENOENT, "%s: process %s is not in ProcessList (line %d: %s)",
+				   l->name, Q(q, process),
+				   conf->procs[0].list_line, known);
+	}
+}
+
+static int load(struct shmdev_ctx *ctx, const char *text, size_t len,
+		const char *name, const char *process,
+		struct shmdev_conf **out)
+{
+	struct loader l = {
+		.ctx = ctx, .name = name, .text = text, .len = len,
+		.last_sect = SIZE_MAX,
+	};
+	int r;
+
+	l.conf = calloc(1, sizeof(*l.conf));
+	if (!l.conf)
+		return shmdev_fail(ctx, ENOMEM, "out of memory");
+	l.conf->name = strdup(name);
+	if (!l.conf->name) {
+		r = shmdev_fail(ctx, ENOMEM, "out of memory");
+		goto out;
+	}
+	r = ini_parse_stream(reader, &l, handler, &l);
+	if (l.err) {
+		r = l.err;
+		goto out;
+	}
+	if (r == -2) {
+		r = shmdev_fail(ctx, ENOMEM, "%s: out of memory", name);
+		goto out;
+	}
+	if (r != 0) {
+		const char *s;
+		size_t n;
+		char q[SHMDEV_QUOTE_MAX];
+
+		line_text(&l, r, &s, &n);
+		r = shmdev_fail(ctx, EINVAL, "%s:%d: syntax error at %s (expected [section], key = value or a comment)",
+				name, r, shmdev_text_quote(q, s, n));
+		goto out;
+	}
+	r = step_process_list(&l);
+	if (r == 0)
+		r = step_sections(&l);
+	if (r == 0)
+		r = step_keys(&l);
+	if (r == 0)
+		r = apply_env(&l);
+	if (r == 0)
+		r = step_self(&l, process);
+	if (r == 0) {
+		*out = l.conf;
+		l.conf = NULL;
+	}
+out:
+	loader_release(&l);
+	return r;
+}
+
+SHMDEV_EXPORT int shmdev_conf_load_string(struct shmdev_ctx *ctx,
+					  const char *text, const char *name,
+					  const char *process,
+					  struct shmdev_conf **conf)
+{
+	if (!ctx)
+		return -EINVAL;
+	shmdev_clear_error(ctx);
+	if (!text || !conf)
+		return shmdev_fail(ctx, EINVAL, "shmdev_conf_load_string: NULL %s",
+				   !text ? "text" : "conf");
+	*conf = NULL;
+	return load(ctx, text, strlen(text), name ? name : "<string>", process,
+		    conf);
+}
+
+SHMDEV_EXPORT int shmdev_conf_load(struct shmdev_ctx *ctx, const char *path,
+				   const char *process,
+				   struct shmdev_conf **conf)
+{
+	char *buf = NULL;
+	size_t len;
+	FILE *f;
+	int r;
+
+	if (!ctx)
+		return -EINVAL;
+	shmdev_clear_error(ctx);
+	if (!path || !conf)
+		return shmdev_fail(ctx, EINVAL, "shmdev_conf_load: NULL %s",
+				   !path ? "path" : "conf");
+	*conf = NULL;
+	f = fopen(path, "re");
+	if (!f) {
+		r = errno;
+		return shmdev_fail(ctx, r, "cannot open %s: %s", path, strerror(r));
+	}
+	buf = malloc(CONF_MAX_FILE + 1);
+	if (!buf) {
+		fclose(f);
+		return shmdev_fail(ctx, ENOMEM, "%s: out of memory", path);
+	}
+	len = fread(buf, 1, CONF_MAX_FILE + 1, f);
+	if (ferror(f)) {
+		r = shmdev_fail(ctx, EIO, "cannot read %s", path);
+		goto out;
+	}
+	if (len > CONF_MAX_FILE) {
+		r = shmdev_fail(ctx, EFBIG, "%s: larger than %u bytes", path,
+				CONF_MAX_FILE);
+		goto out;
+	}
+	buf[len] = '\0';
+	if (strlen(buf) != len) {
+		const char *nul = buf + strlen(buf), *p;
+		int line = 1;
+
+		for (p = buf; p < nul; p++)
+			line += *p == '\n';
+		r = shmdev_fail(ctx, EINVAL, "%s:%d: contains a NUL byte", path,
+				line);
+		goto out;
+	}
+	r = load(ctx, buf, len, path, process, conf);
+out:
+	free(buf);
+	fclose(f);
+	return r;
+}
+
+/* ---- accessors ----------------------------------------------------------- */
+
+SHMDEV_EXPORT size_t shmdev_conf_nr_processes(const struct shmdev_conf *conf)
+{
+	return conf ? conf->nr_procs : 0;
+}
+
+SHMDEV_EXPORT const struct shmdev_proc_conf *
+shmdev_conf_process_at(const struct shmdev_conf *conf, size_t i)
+{
+	if (!conf || i >= conf->nr_procs)
+		return NULL;
+	return &conf->procs[i].pub;
+}
+
+SHMDEV_EXPORT const struct shmdev_proc_conf *
+shmdev_conf_process(const struct shmdev_conf *conf, const char *name)
+{
+	size_t i;
+
+	if (!conf || !name)
+		return NULL;
+	for (i = 0; i < conf->nr_procs; i++)
+		if (!strcmp(conf->procs[i].name, name))
+			return &conf->procs[i].pub;
+	return NULL;
+}
+
+SHMDEV_EXPORT const struct shmdev_proc_conf *
+shmdev_conf_self(const struct shmdev_conf *conf)
+{
+	return conf && conf->self ? &conf->self->pub : NULL;
+}
