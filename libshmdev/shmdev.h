@@ -116,60 +116,122 @@ int shmdev_template_render(struct shmdev_ctx *ctx, const char *tmpl,
 
 /* ---- regions: one keyed shared-memory segment ------------------------ */
 
+/*
+ * A region is a keyed, persistent block of shared memory: it outlives the
+ * processes that use it until shmdev_region_destroy().  Two backends give
+ * the same semantics:
+ *
+ *  - DEVICE: /dev/shmpool (the shmpool kernel module).  The module keeps the
+ *    owner lease and notices a crashed owner when its file is released.
+ *  - POSIX: a shm_open() object named "/<prefix>.<key as 16 hex digits>",
+ *    prefix "shmpool.<euid>" unless the environment sets
+ *    SHMDEV_POSIX_PREFIX (letters, digits, '.', '_', '-'; tests use it to
+ *    keep parallel runs apart).  The object's first page is a header kept
+ *    from the user (magic, state, generation, times, owner pid); the user
+ *    data is the rest, mapped separately, so it starts page-aligned.  The
+ *    lease is an open-file-description lock (F_OFD_SETLK) on the object:
+ *    the kernel drops it when the holder exits, however it exits.  A new
+ *    owner that finds the header still saying "owned" knows its predecessor
+ *    crashed.  A new object is built under a temporary name and published
+ *    with renameat2(RENAME_NOREPLACE), so no other opener ever sees it
+ *    half-made.  nattch and nmaps are not known (reported as 0), and a
+ *    crashed owner's dtime is the time the crash was first noticed.
+ *
+ * Backend choice: SHMDEV_BACKEND_AUTO uses the device if /dev/shmpool opens,
+ * else POSIX.  The environment variable SHMDEV_BACKEND=auto|device|posix,
+ * if set, overrides the @backend argument of every region function.
+ *
+ * Every error message names the key (hex) and the backend.
+ */
+
 struct shmdev_region;
 
 enum shmdev_start {
 	SHMDEV_START_CREATED = 1,	/* cold start: the region is new */
-	SHMDEV_START_RESUMED_CLEAN = 2,	/* hot start after a clean exit */
+	SHMDEV_START_RESUMED_CLEAN = 2,	/* hot start after a clean exit (or
+					 * a region that never had an owner) */
 	SHMDEV_START_RESUMED_CRASH = 3,	/* hot start after a crash */
 	SHMDEV_START_RESUMED = 4,	/* opened without the lease: state unknown */
 };
 
-#define SHMDEV_REGION_CREATE	(1U << 0)
-#define SHMDEV_REGION_EXCL	(1U << 1)
-#define SHMDEV_REGION_OWNER	(1U << 2)
-#define SHMDEV_REGION_RDONLY	(1U << 3)
-#define SHMDEV_REGION_HUGE	(1U << 4)
+/* How the owner lease last ended, as shmdev_region_stat() reports it. */
+enum shmdev_region_state {
+	SHMDEV_STATE_NEW = 0,		/* never had an owner */
+	SHMDEV_STATE_OWNED = 1,		/* an owner holds the lease now */
+	SHMDEV_STATE_CLEAN = 2,		/* the last owner detached */
+	SHMDEV_STATE_CRASHED = 3,	/* the last owner went without detaching */
+};
+
+#define SHMDEV_REGION_CREATE	(1U << 0) /* create if absent (@size bytes) */
+#define SHMDEV_REGION_EXCL	(1U << 1) /* with CREATE: -EEXIST if present */
+#define SHMDEV_REGION_OWNER	(1U << 2) /* take the exclusive owner lease */
+#define SHMDEV_REGION_RDONLY	(1U << 3) /* PROT_READ mapping; not with OWNER */
+#define SHMDEV_REGION_HUGE	(1U << 4) /* on creation: THP-capable (device) */
 
 struct shmdev_region_info {
 	uint64_t key;
-	uint64_t size;
-	uint64_t generation;
-	uint64_t ctime_ns, atime_ns, dtime_ns;
+	uint64_t size;			/* user bytes */
+	uint64_t generation;		/* OWNER opens so far */
+	uint64_t ctime_ns, atime_ns, dtime_ns; /* CLOCK_REALTIME; 0 if never */
 	uint32_t uid, gid, mode;
-	uint32_t owner_pid;
-	uint32_t nattch;
-	uint32_t nmaps;
-	enum shmdev_start last_start;	/* how the last attach found it */
+	uint32_t owner_pid;		/* lease holder, 0 if none */
+	uint32_t nattch;		/* device only; 0 on POSIX */
+	uint32_t nmaps;			/* device only; 0 on POSIX */
+	enum shmdev_region_state state;
 	bool owned;			/* a lease is held now */
+	bool huge;			/* created with SHMDEV_REGION_HUGE */
 };
 
 /*
- * Open (and with CREATE, create) region @key of @size bytes and map it
- * shared.  @size 0 opens an existing region at its own size.  With OWNER
- * the exclusive lease is taken (-EBUSY if held).  The caller owns *region:
+ * Open (and with CREATE, create) region @key (non-zero) of @size bytes and
+ * map it shared.  @size is rounded up to pages on creation; on open, 0
+ * means "any size", and a size larger than the region is -EINVAL (smaller
+ * is fine: the whole region is mapped, see shmdev_region_size()).  @mode is
+ * the permission bits of a new region (0 means 0600).  With OWNER the
+ * exclusive lease is taken (-EBUSY if held) and shmdev_region_start() tells
+ * how the previous owner ended.  The caller owns *region:
  * shmdev_region_close() (crash semantics if OWNER and not detached).
+ * Errors: -ENOENT (absent, no CREATE), -EEXIST (CREATE|EXCL and present),
+ * -EBUSY, -EACCES, -EINVAL (bad key, size, mode or flags), -ENODEV (device
+ * asked for but absent), -ENOSPC/-EFBIG (device limits), -EPROTO (a POSIX
+ * object with that name that is not a region).
  */
 int shmdev_region_open(struct shmdev_ctx *ctx, enum shmdev_backend backend,
 		       uint64_t key, uint64_t size, unsigned int flags,
 		       uint32_t mode, struct shmdev_region **region);
 void *shmdev_region_addr(const struct shmdev_region *region);
 uint64_t shmdev_region_size(const struct shmdev_region *region);
+uint64_t shmdev_region_key(const struct shmdev_region *region);
 enum shmdev_start shmdev_region_start(const struct shmdev_region *region);
 enum shmdev_backend shmdev_region_backend(const struct shmdev_region *region);
 uint64_t shmdev_region_generation(const struct shmdev_region *region);
-/* Leave cleanly: the next owner sees SHMDEV_START_RESUMED_CLEAN. */
+/*
+ * Move the mapping to exactly @addr (page-aligned) with MAP_FIXED_NOREPLACE,
+ * for users who keep raw pointers.  -EEXIST, naming the address, if
+ * something is mapped there already; the old mapping is kept on failure.
+ */
+int shmdev_region_remap(struct shmdev_region *region, void *addr);
+/*
+ * Leave cleanly: the next owner sees SHMDEV_START_RESUMED_CLEAN.  The lease
+ * is released; the mapping stays until shmdev_region_close().  -EPERM if
+ * @region does not hold the lease.
+ */
 int shmdev_region_detach(struct shmdev_region *region);
 /* Unmap and close.  Without a prior detach an owner counts as crashed. */
 void shmdev_region_close(struct shmdev_region *region);
+/* The current facts of region @key without opening it.  -ENOENT if absent. */
 int shmdev_region_stat(struct shmdev_ctx *ctx, enum shmdev_backend backend,
 		       uint64_t key, struct shmdev_region_info *info);
-/* IPC_RMID semantics: the key goes now, the memory with its last user. */
+/*
+ * IPC_RMID semantics: the key goes now (new opens get -ENOENT or create a
+ * new region), the memory with its last mapping.  -ENOENT if absent.
+ */
 int shmdev_region_destroy(struct shmdev_ctx *ctx, enum shmdev_backend backend,
 			  uint64_t key);
 /*
  * Call @fn for every region of the backend in key order; a non-zero return
- * from @fn stops the walk and is returned.
+ * from @fn stops the walk and is returned.  POSIX lists the objects of the
+ * current prefix only.
  */
 int shmdev_region_list(struct shmdev_ctx *ctx, enum shmdev_backend backend,
 		       int (*fn)(const struct shmdev_region_info *info, void *data),

@@ -1,0 +1,306 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * Regions: public entry points.  Checks the arguments, picks the backend
+ * (argument, SHMDEV_BACKEND, AUTO rule) and hands over to region_posix.c or
+ * region_device.c.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "region.h"
+
+#define OPEN_FLAGS (SHMDEV_REGION_CREATE | SHMDEV_REGION_EXCL | \
+		    SHMDEV_REGION_OWNER | SHMDEV_REGION_RDONLY | \
+		    SHMDEV_REGION_HUGE)
+
+const char *shmdev_backend_name(enum shmdev_backend backend)
+{
+	switch (backend) {
+	case SHMDEV_BACKEND_AUTO:
+		return "auto";
+	case SHMDEV_BACKEND_DEVICE:
+		return "device";
+	case SHMDEV_BACKEND_POSIX:
+		return "posix";
+	}
+	return "unknown";
+}
+
+const char *shmdev_fmt_bytes(char buf[32], uint64_t n)
+{
+	static const char *const unit[] = { "bytes", "KiB", "MiB", "GiB", "TiB" };
+	unsigned int i = 0;
+	uint64_t v = n;
+
+	while (v && v % 1024 == 0 && i < 4) {
+		v /= 1024;
+		i++;
+	}
+	snprintf(buf, 32, "%" PRIu64 " %s", v, unit[i]);
+	return buf;
+}
+
+uint64_t shmdev_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * The backend to use for @key: SHMDEV_BACKEND from the environment wins over
+ * @asked; AUTO becomes DEVICE if /dev/shmpool opens, else POSIX.
+ */
+static int pick_backend(struct shmdev_ctx *ctx, enum shmdev_backend asked,
+			uint64_t key, enum shmdev_backend *out)
+{
+	const char *env = getenv("SHMDEV_BACKEND");
+	enum shmdev_backend b = asked;
+
+	if (env && *env) {
+		if (!strcasecmp(env, "auto"))
+			b = SHMDEV_BACKEND_AUTO;
+		else if (!strcasecmp(env, "device"))
+			b = SHMDEV_BACKEND_DEVICE;
+		else if (!strcasecmp(env, "posix"))
+			b = SHMDEV_BACKEND_POSIX;
+		else
+			return shmdev_fail(ctx, EINVAL,
+					   "region 0x%" PRIx64 ": SHMDEV_BACKEND=\"%s\" is not auto, device or posix",
+					   key, env);
+	} else if (b != SHMDEV_BACKEND_AUTO && b != SHMDEV_BACKEND_DEVICE &&
+		   b != SHMDEV_BACKEND_POSIX) {
+		return shmdev_fail(ctx, EINVAL,
+				   "region 0x%" PRIx64 ": backend %d is not AUTO, DEVICE or POSIX",
+				   key, (int)b);
+	}
+	if (b == SHMDEV_BACKEND_AUTO)
+		b = shmdev_device_available() ? SHMDEV_BACKEND_DEVICE :
+						 SHMDEV_BACKEND_POSIX;
+	*out = b;
+	return 0;
+}
+
+SHMDEV_EXPORT int shmdev_region_open(struct shmdev_ctx *ctx,
+				     enum shmdev_backend backend, uint64_t key,
+				     uint64_t size, unsigned int flags,
+				     uint32_t mode, struct shmdev_region **region)
+{
+	struct shmdev_region *r;
+	enum shmdev_backend b;
+	int ret;
+
+	if (!ctx || !region)
+		return -EINVAL;
+	*region = NULL;
+	shmdev_clear_error(ctx);
+	ret = pick_backend(ctx, backend, key, &b);
+	if (ret)
+		return ret;
+	if (key == 0)
+		return shmdev_fail(ctx, EINVAL, "region 0x0 (%s): key 0 is not a valid region key",
+				   shmdev_backend_name(b));
+	if (flags & ~OPEN_FLAGS)
+		return shmdev_fail(ctx, EINVAL, "region 0x%" PRIx64 " (%s): unknown open flags 0x%x",
+				   key, shmdev_backend_name(b), flags & ~OPEN_FLAGS);
+	if ((flags & SHMDEV_REGION_OWNER) && (flags & SHMDEV_REGION_RDONLY))
+		return shmdev_fail(ctx, EINVAL, "region 0x%" PRIx64 " (%s): OWNER and RDONLY exclude each other (the owner writes)",
+				   key, shmdev_backend_name(b));
+	if ((flags & SHMDEV_REGION_EXCL) && !(flags & SHMDEV_REGION_CREATE))
+		return shmdev_fail(ctx, EINVAL, "region 0x%" PRIx64 " (%s): EXCL needs CREATE",
+				   key, shmdev_backend_name(b));
+	if ((flags & SHMDEV_REGION_CREATE) && size == 0)
+		return shmdev_fail(ctx, EINVAL, "region 0x%" PRIx64 " (%s): size 0 cannot be created",
+				   key, shmdev_backend_name(b));
+	if (mode & ~0777U)
+		return shmdev_fail(ctx, EINVAL, "region 0x%" PRIx64 " (%s): mode 0%o has bits beyond 0777",
+				   key, shmdev_backend_name(b), mode);
+	if (mode == 0)
+		mode = 0600;
+
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return shmdev_fail(ctx, ENOMEM, "region 0x%" PRIx64 " (%s): out of memory",
+				   key, shmdev_backend_name(b));
+	r->ctx = shmdev_ctx_ref(ctx);
+	r->backend = b;
+	r->key = key;
+	r->flags = flags;
+	r->fd = -1;
+	if (b == SHMDEV_BACKEND_DEVICE)
+		ret = shmdev_device_open(r, size, mode);
+	else
+		ret = shmdev_posix_open(r, size, mode);
+	if (ret) {
+		shmdev_ctx_unref(r->ctx);
+		free(r);
+		return ret;
+	}
+	shmdev_dbg(ctx, "region 0x%" PRIx64 " (%s): %" PRIu64 " bytes at %p, start %d, generation %" PRIu64,
+		   key, shmdev_backend_name(b), r->size, r->addr, (int)r->start,
+		   r->generation);
+	*region = r;
+	return 0;
+}
+
+SHMDEV_EXPORT void *shmdev_region_addr(const struct shmdev_region *region)
+{
+	return region->addr;
+}
+
+SHMDEV_EXPORT uint64_t shmdev_region_size(const struct shmdev_region *region)
+{
+	return region->size;
+}
+
+SHMDEV_EXPORT uint64_t shmdev_region_key(const struct shmdev_region *region)
+{
+	return region->key;
+}
+
+SHMDEV_EXPORT enum shmdev_start shmdev_region_start(const struct shmdev_region *region)
+{
+	return region->start;
+}
+
+SHMDEV_EXPORT enum shmdev_backend shmdev_region_backend(const struct shmdev_region *region)
+{
+	return region->backend;
+}
+
+SHMDEV_EXPORT uint64_t shmdev_region_generation(const struct shmdev_region *region)
+{
+	return region->generation;
+}
+
+/* Offset of the user data in the backend's file: POSIX keeps a header page. */
+static off_t data_offset(const struct shmdev_region *r)
+{
+	return r->backend == SHMDEV_BACKEND_POSIX ? (off_t)r->hdr_len : 0;
+}
+
+SHMDEV_EXPORT int shmdev_region_remap(struct shmdev_region *r, void *addr)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	int prot = (r->flags & SHMDEV_REGION_RDONLY) ? PROT_READ :
+						       PROT_READ | PROT_WRITE;
+	void *p;
+
+	shmdev_clear_error(r->ctx);
+	if (addr == r->addr)
+		return 0;
+	if (!addr || (uintptr_t)addr % (uintptr_t)page)
+		return shmdev_fail(r->ctx, EINVAL, "region 0x%" PRIx64 " (%s): address %p is not page-aligned and non-NULL",
+				   r->key, shmdev_backend_name(r->backend), addr);
+	p = mmap(addr, r->size, prot, MAP_SHARED | MAP_FIXED_NOREPLACE, r->fd,
+		 data_offset(r));
+	if (p == MAP_FAILED) {
+		int err = errno;
+
+		return shmdev_fail(r->ctx, err, "region 0x%" PRIx64 " (%s): cannot map %" PRIu64 " bytes at %p: %s%s",
+				   r->key, shmdev_backend_name(r->backend), r->size, addr,
+				   strerror(err), err == EEXIST ? " (something is mapped there already)" : "");
+	}
+	if (p != addr) {
+		/* Kernels before 4.17 ignore MAP_FIXED_NOREPLACE: treat as taken. */
+		munmap(p, r->size);
+		return shmdev_fail(r->ctx, EEXIST, "region 0x%" PRIx64 " (%s): cannot map %" PRIu64 " bytes at %p: the kernel placed it at %p",
+				   r->key, shmdev_backend_name(r->backend), r->size, addr, p);
+	}
+	munmap(r->addr, r->size);
+	r->addr = p;
+	return 0;
+}
+
+SHMDEV_EXPORT int shmdev_region_detach(struct shmdev_region *r)
+{
+	shmdev_clear_error(r->ctx);
+	if (!r->leased)
+		return shmdev_fail(r->ctx, EPERM, "region 0x%" PRIx64 " (%s): cannot detach: this handle does not hold the owner lease%s",
+				   r->key, shmdev_backend_name(r->backend),
+				   (r->flags & SHMDEV_REGION_OWNER) ? " (already detached)" : " (not opened with OWNER)");
+	if (r->backend == SHMDEV_BACKEND_DEVICE)
+		return shmdev_device_detach(r);
+	return shmdev_posix_detach(r);
+}
+
+SHMDEV_EXPORT void shmdev_region_close(struct shmdev_region *r)
+{
+	if (!r)
+		return;
+	if (r->backend == SHMDEV_BACKEND_DEVICE)
+		shmdev_device_close(r);
+	else
+		shmdev_posix_close(r);
+	shmdev_ctx_unref(r->ctx);
+	free(r);
+}
+
+SHMDEV_EXPORT int shmdev_region_stat(struct shmdev_ctx *ctx,
+				     enum shmdev_backend backend, uint64_t key,
+				     struct shmdev_region_info *info)
+{
+	enum shmdev_backend b;
+	int ret;
+
+	if (!ctx || !info)
+		return -EINVAL;
+	shmdev_clear_error(ctx);
+	ret = pick_backend(ctx, backend, key, &b);
+	if (ret)
+		return ret;
+	if (key == 0)
+		return shmdev_fail(ctx, EINVAL, "region 0x0 (%s): key 0 is not a valid region key",
+				   shmdev_backend_name(b));
+	memset(info, 0, sizeof(*info));
+	if (b == SHMDEV_BACKEND_DEVICE)
+		return shmdev_device_stat(ctx, key, info);
+	return shmdev_posix_stat(ctx, key, info);
+}
+
+SHMDEV_EXPORT int shmdev_region_destroy(struct shmdev_ctx *ctx,
+					enum shmdev_backend backend, uint64_t key)
+{
+	enum shmdev_backend b;
+	int ret;
+
+	if (!ctx)
+		return -EINVAL;
+	shmdev_clear_error(ctx);
+	ret = pick_backend(ctx, backend, key, &b);
+	if (ret)
+		return ret;
+	if (key == 0)
+		return shmdev_fail(ctx, EINVAL, "region 0x0 (%s): key 0 is not a valid region key",
+				   shmdev_backend_name(b));
+	if (b == SHMDEV_BACKEND_DEVICE)
+		return shmdev_device_destroy(ctx, key);
+	return shmdev_posix_destroy(ctx, key);
+}
+
+SHMDEV_EXPORT int shmdev_region_list(struct shmdev_ctx *ctx,
+				     enum shmdev_backend backend,
+				     int (*fn)(const struct shmdev_region_info *info, void *data),
+				     void *data)
+{
+	enum shmdev_backend b;
+	int ret;
+
+	if (!ctx || !fn)
+		return -EINVAL;
+	shmdev_clear_error(ctx);
+	ret = pick_backend(ctx, backend, 0, &b);
+	if (ret)
+		return ret;
+	if (b == SHMDEV_BACKEND_DEVICE)
+		return shmdev_device_list(ctx, fn, data);
+	return shmdev_posix_list(ctx, fn, data);
+}

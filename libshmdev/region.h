@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Regions: the private interface between region.c (public entry points,
+ * argument checks, backend choice) and the two backends, region_posix.c and
+ * region_device.c.  Not installed.
+ */
+#ifndef SHMDEV_REGION_H
+#define SHMDEV_REGION_H
+
+#include <stdint.h>
+
+#include "internal.h"
+
+struct shmdev_region {
+	struct shmdev_ctx *ctx;		/* referenced */
+	enum shmdev_backend backend;	/* DEVICE or POSIX, never AUTO */
+	uint64_t key;
+	uint64_t size;			/* bytes mapped at addr */
+	void *addr;
+	unsigned int flags;		/* SHMDEV_REGION_* given to open */
+	enum shmdev_start start;
+	uint64_t generation;
+	bool leased;			/* OWNER and not yet detached */
+	int fd;				/* device file or shm object */
+	void *hdr;			/* POSIX: the mapped header page */
+	uint64_t hdr_len;
+};
+
+/* "device" or "posix", for messages. */
+const char *shmdev_backend_name(enum shmdev_backend backend);
+
+/* @n as "4 MiB", "12 KiB" or "4097 bytes" (exact), for messages. */
+const char *shmdev_fmt_bytes(char buf[32], uint64_t n);
+
+/* CLOCK_REALTIME in nanoseconds. */
+uint64_t shmdev_now_ns(void);
+
+/*
+ * Backend operations.  open fills a zeroed @r whose ctx, backend, key and
+ * flags are set; on failure it leaves nothing behind (no fd, no mapping, no
+ * object it created).  Every failure goes through shmdev_fail() with a
+ * message that names the key and the backend.
+ */
+int shmdev_posix_open(struct shmdev_region *r, uint64_t size, uint32_t mode);
+int shmdev_posix_detach(struct shmdev_region *r);
+void shmdev_posix_close(struct shmdev_region *r);
+int shmdev_posix_stat(struct shmdev_ctx *ctx, uint64_t key,
+		      struct shmdev_region_info *info);
+int shmdev_posix_destroy(struct shmdev_ctx *ctx, uint64_t key);
+int shmdev_posix_list(struct shmdev_ctx *ctx,
+		      int (*fn)(const struct shmdev_region_info *info, void *data),
+		      void *data);
+
+int shmdev_device_open(struct shmdev_region *r, uint64_t size, uint32_t mode);
+int shmdev_device_detach(struct shmdev_region *r);
+void shmdev_device_close(struct shmdev_region *r);
+int shmdev_device_stat(struct shmdev_ctx *ctx, uint64_t key,
+		       struct shmdev_region_info *info);
+int shmdev_device_destroy(struct shmdev_ctx *ctx, uint64_t key);
+int shmdev_device_list(struct shmdev_ctx *ctx,
+		       int (*fn)(const struct shmdev_region_info *info, void *data),
+		       void *data);
+/* Whether /dev/shmpool exists and opens (the AUTO rule). */
+bool shmdev_device_available(void);
+
+#endif /* SHMDEV_REGION_H */
