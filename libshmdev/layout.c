@@ -1,0 +1,576 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * The base layout: initialisation, verification, comparison with the
+ * configuration and the registered types, carving of slot chunks and hash
+ * buckets from the blocks, and the two-copy commit.  See layout.h for the
+ * byte layout.  Works on plain memory only.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "layout.h"
+
+#define REUSE_HINT "; the layout cannot be reused (destroy the pool for a cold start)"
+
+static uint64_t round_up(uint64_t v, uint64_t a)
+{
+	return (v + a - 1) / a * a;
+}
+
+static bool is_pow2(uint64_t v)
+{
+	return v && !(v & (v - 1));
+}
+
+void layout_geom(uint32_t max_types, uint32_t max_blocks, struct layout_geom *g)
+{
+	uint64_t table = sizeof(struct layout_table) +
+			 (uint64_t)max_types * sizeof(struct layout_type) +
+			 (uint64_t)max_blocks * sizeof(struct layout_block);
+
+	g->max_types = max_types;
+	g->max_blocks = max_blocks;
+	g->table_size = (uint32_t)round_up(table, 64);
+	g->hot_offset = round_up(SHMDEV_LAYOUT_HEADER_SIZE + 2ULL * g->table_size, 64);
+	g->base_size = g->hot_offset + (uint64_t)max_types * sizeof(struct layout_hot);
+}
+
+static uint32_t norm_align(uint32_t align)
+{
+	return align < 8 ? 8 : align;
+}
+
+void layout_slot_geom(uint32_t size, uint32_t align, uint32_t *slot_size,
+		      uint32_t *obj_offset)
+{
+	uint32_t a = norm_align(align);
+
+	*obj_offset = (uint32_t)round_up(SHMDEV_LAYOUT_SLOT_HDR, a);
+	*slot_size = (uint32_t)round_up((uint64_t)*obj_offset + size, a);
+}
+
+int layout_check_types(struct shmdev_ctx *ctx, const struct shmdev_type *types,
+		       size_t nr_types, uint32_t max_types)
+{
+	size_t i, j;
+
+	if (nr_types && !types)
+		return shmdev_fail(ctx, EINVAL, "%zu types but no type array", nr_types);
+	for (i = 0; i < nr_types; i++) {
+		const struct shmdev_type *t = &types[i];
+		const char *name = t->name ? t->name : "(null)";
+		size_t len = t->name ? strlen(t->name) : 0;
+
+		if (t->id >= max_types)
+			return shmdev_fail(ctx, EINVAL, "type %u \"%s\": id is beyond MaxTypeInfoNum %" PRIu32,
+					   t->id, name, max_types);
+		if (len == 0 || len >= SHMDEV_LAYOUT_NAME_MAX)
+			return shmdev_fail(ctx, EINVAL, "type %u: name \"%s\" must have 1 to %u bytes",
+					   t->id, name, SHMDEV_LAYOUT_NAME_MAX - 1);
+		if (t->size == 0 || t->size > (1U << 30))
+			return shmdev_fail(ctx, EINVAL, "type %u \"%s\": size %" PRIu32 " is not in 1..%u",
+					   t->id, name, t->size, 1U << 30);
+		if (t->align && (!is_pow2(t->align) || t->align > SHMDEV_LAYOUT_MAX_ALIGN))
+			return shmdev_fail(ctx, EINVAL, "type %u \"%s\": align %" PRIu32 " is not a power of two up to %u",
+					   t->id, name, t->align, SHMDEV_LAYOUT_MAX_ALIGN);
+		if (t->max_count == 0 || t->max_count > SHMDEV_LAYOUT_MAX_SLOTS)
+			return shmdev_fail(ctx, EINVAL, "type %u \"%s\": max_count %" PRIu64 " is not in 1..%llu",
+					   t->id, name, t->max_count, SHMDEV_LAYOUT_MAX_SLOTS);
+		if (t->flags & ~SHMDEV_TYPE_KEYED)
+			return shmdev_fail(ctx, EINVAL, "type %u \"%s\": unknown flags 0x%" PRIx32,
+					   t->id, name, t->flags & ~SHMDEV_TYPE_KEYED);
+		for (j = 0; j < i; j++)
+			if (types[j].id == t->id)
+				return shmdev_fail(ctx, EINVAL, "type id %u is registered twice (\"%s\" and \"%s\")",
+						   t->id, types[j].name, name);
+	}
+	return 0;
+}
+
+int layout_check_params(struct shmdev_ctx *ctx, const struct layout_params *p)
+{
+	size_t i, j;
+
+	if (!p->process || !*p->process || strlen(p->process) >= SHMDEV_LAYOUT_NAME_MAX)
+		return shmdev_fail(ctx, EINVAL, "process name \"%s\" must have 1 to %u bytes",
+				   p->process ? p->process : "(null)", SHMDEV_LAYOUT_NAME_MAX - 1);
+	if (p->max_types == 0 || p->max_types > 65536)
+		return shmdev_fail(ctx, EINVAL, "MaxTypeInfoNum %" PRIu32 " is not in 1..65536",
+				   p->max_types);
+	if (p->block_size < 4096 || p->block_size > (1ULL << 46))
+		return shmdev_fail(ctx, EINVAL, "BlockSize %" PRIu64 " is not in 4096..2^46", p->block_size);
+	if (p->nr_blocks > p->max_blocks)
+		return shmdev_fail(ctx, EINVAL, "%zu block keys exceed MaxBlockNum %" PRIu32,
+				   p->nr_blocks, p->max_blocks);
+	for (i = 0; i < p->nr_blocks; i++) {
+		if (!p->block_keys[i])
+			return shmdev_fail(ctx, EINVAL, "block %zu: key 0 is not a valid key", i);
+		for (j = 0; j < i; j++)
+			if (p->block_keys[j] == p->block_keys[i])
+				return shmdev_fail(ctx, EINVAL, "block key 0x%" PRIx64 " is listed twice",
+						   p->block_keys[i]);
+	}
+	return 0;
+}
+
+static uint64_t fnv1a(uint64_t h, const void *data, size_t len)
+{
+	const unsigned char *p = data;
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		h ^= p[i];
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+uint64_t layout_checksum(const struct layout_header *h, const struct layout_table *t)
+{
+	uint64_t sum = 0xcbf29ce484222325ULL;
+
+	sum = fnv1a(sum, h, SHMDEV_LAYOUT_COLD_SIZE);
+	return fnv1a(sum, (const char *)t + sizeof(t->checksum),
+		     h->table_size - sizeof(t->checksum));
+}
+
+void layout_init(void *base, const struct layout_params *p)
+{
+	struct layout_header *h = base;
+	struct layout_geom g;
+	struct layout_table *t;
+	struct layout_type *types;
+	struct layout_block *blocks;
+	uint32_t i;
+
+	layout_geom(p->max_types, p->max_blocks, &g);
+	__atomic_store_n(&h->magic, 0, __ATOMIC_RELEASE);
+	memset((char *)base + sizeof(h->magic), 0, g.base_size - sizeof(h->magic));
+	h->version = SHMDEV_LAYOUT_VERSION;
+	h->header_size = SHMDEV_LAYOUT_HEADER_SIZE;
+	h->base_size = g.base_size;
+	h->block_size = p->block_size;
+	h->start_time_ns = p->start_time_ns;
+	h->max_types = p->max_types;
+	h->max_blocks = p->max_blocks;
+	h->table_size = g.table_size;
+	h->max_chunks = SHMDEV_LAYOUT_MAX_CHUNKS;
+	strncpy(h->process, p->process, sizeof(h->process) - 1);
+
+	t = layout_table_at(base, h, 0);
+	t->seq = 1;
+	t->nr_blocks = (uint32_t)p->nr_blocks;
+	t->base_addr = p->base_addr;
+	types = layout_types(t);
+	for (i = 0; i < p->max_types; i++)
+		types[i].id = (uint16_t)i;
+	blocks = layout_blocks(t, p->max_types);
+	for (i = 0; i < p->max_blocks; i++) {
+		blocks[i].index = i;
+		if (i < p->nr_blocks) {
+			blocks[i].used = 1;
+			blocks[i].key = p->block_keys[i];
+			blocks[i].free_bytes = p->block_size;
+		}
+	}
+	t->checksum = layout_checksum(h, t);
+	h->active = 0;
+	__atomic_store_n(&h->magic, SHMDEV_LAYOUT_MAGIC, __ATOMIC_RELEASE);
+}
+
+/* Bounds of everything the table points at, so that a bad table is never used. */
+static int verify_table(struct shmdev_ctx *ctx, const struct layout_header *h,
+			struct layout_table *t)
+{
+	struct layout_type *types = layout_types(t);
+	struct layout_block *blocks = layout_blocks(t, h->max_types);
+	uint32_t i, c, nr_types = 0;
+
+	if (t->nr_blocks > h->max_blocks)
+		return shmdev_fail(ctx, EUCLEAN, "layout: %" PRIu32 " blocks exceed MaxBlockNum %" PRIu32,
+				   t->nr_blocks, h->max_blocks);
+	for (i = 0; i < h->max_blocks; i++) {
+		struct layout_block *b = &blocks[i];
+		bool want = i < t->nr_blocks;
+
+		if (b->index != i || b->used != want ||
+		    (want && (!b->key || b->carved > h->block_size ||
+			      b->free_bytes != h->block_size - b->carved)))
+			return shmdev_fail(ctx, EUCLEAN, "layout: block entry %" PRIu32 " is inconsistent", i);
+	}
+	for (i = 0; i < h->max_types; i++) {
+		struct layout_type *lt = &types[i];
+		uint32_t slot_size, obj_offset;
+		uint64_t total = 0;
+
+		if (lt->id != i || lt->used > 1)
+			return shmdev_fail(ctx, EUCLEAN, "layout: type entry %" PRIu32 " is inconsistent", i);
+		if (!lt->used)
+			continue;
+		nr_types++;
+		layout_slot_geom(lt->size, lt->align, &slot_size, &obj_offset);
+		if (lt->size == 0 || lt->size > (1U << 30) || !is_pow2(lt->align) ||
+		    lt->align < 8 || lt->align > SHMDEV_LAYOUT_MAX_ALIGN ||
+		    lt->slot_size != slot_size || lt->obj_offset != obj_offset ||
+		    lt->nr_chunks == 0 || lt->nr_chunks > SHMDEV_LAYOUT_MAX_CHUNKS ||
+		    lt->flags & ~SHMDEV_TYPE_KEYED ||
+		    memchr(lt->name, 0, sizeof(lt->name)) == NULL || !lt->name[0])
+			return shmdev_fail(ctx, EUCLEAN, "layout: type %" PRIu32 " entry is inconsistent", i);
+		for (c = 0; c < lt->nr_chunks; c++) {
+			struct layout_chunk *ch = &lt->chunks[c];
+
+			if (ch->block >= t->nr_blocks || ch->first_slot != total ||
+			    ch->nr_slots == 0 || ch->offset > h->block_size ||
+			    ch->nr_slots > (h->block_size - ch->offset) / slot_size ||
+			    ch->offset % norm_align(lt->align))
+				return shmdev_fail(ctx, EUCLEAN, "layout: type %" PRIu32 " chunk %" PRIu32 " is out of bounds",
+						   i, c);
+			total += ch->nr_slots;
+		}
+		if (total != lt->max_count || total > SHMDEV_LAYOUT_MAX_SLOTS)
+			return shmdev_fail(ctx, EUCLEAN, "layout: type %" PRIu32 " chunks hold %" PRIu64 " slots, max_count is %" PRIu64,
+					   i, total, lt->max_count);
+		if (lt->flags & SHMDEV_TYPE_KEYED) {
+			if (!is_pow2(lt->nr_buckets) || lt->hash_block >= t->nr_blocks ||
+			    lt->hash_offset % 4 || lt->hash_offset > h->block_size ||
+			    lt->nr_buckets > (h->block_size - lt->hash_offset) / 4)
+				return shmdev_fail(ctx, EUCLEAN, "layout: type %" PRIu32 " hash index is out of bounds", i);
+		} else if (lt->nr_buckets) {
+			return shmdev_fail(ctx, EUCLEAN, "layout: type %" PRIu32 " has a hash index but no KEYED flag", i);
+		}
+	}
+	if (nr_types != t->nr_types)
+		return shmdev_fail(ctx, EUCLEAN, "layout: %" PRIu32 " types in use, the table says %" PRIu32,
+				   nr_types, t->nr_types);
+	return 0;
+}
+
+int layout_verify(struct shmdev_ctx *ctx, const void *cbase, uint64_t size,
+		  struct layout_geom *g)
+{
+	void *base = (void *)cbase;
+	const struct layout_header *h = base;
+	struct layout_table *t;
+	uint64_t sum;
+	uint32_t active;
+
+	if (size < SHMDEV_LAYOUT_HEADER_SIZE)
+		return shmdev_fail(ctx, EUCLEAN, "base region of %" PRIu64 " bytes is too small for the layout header",
+				   size);
+	if (h->magic != SHMDEV_LAYOUT_MAGIC)
+		return shmdev_fail(ctx, EUCLEAN, "base region: bad magic 0x%016" PRIx64 " (not a shmpool layout)",
+				   h->magic);
+	if (h->version != SHMDEV_LAYOUT_VERSION)
+		return shmdev_fail(ctx, EPROTO, "layout version was %" PRIu32 ", now %u" REUSE_HINT,
+				   h->version, SHMDEV_LAYOUT_VERSION);
+	if (h->header_size != SHMDEV_LAYOUT_HEADER_SIZE || h->max_chunks != SHMDEV_LAYOUT_MAX_CHUNKS)
+		return shmdev_fail(ctx, EUCLEAN, "layout header: size %" PRIu32 " or chunk limit %" PRIu32 " is not this library's",
+				   h->header_size, h->max_chunks);
+	if (h->max_types == 0 || h->max_types > 65536 || h->max_blocks == 0 ||
+	    h->max_blocks > (1U << 20))
+		return shmdev_fail(ctx, EUCLEAN, "layout header: MaxTypeInfoNum %" PRIu32 " or MaxBlockNum %" PRIu32 " is out of range",
+				   h->max_types, h->max_blocks);
+	layout_geom(h->max_types, h->max_blocks, g);
+	if (h->table_size != g->table_size || h->base_size != g->base_size)
+		return shmdev_fail(ctx, EUCLEAN, "layout header: table size %" PRIu32 " / base size %" PRIu64 " do not match the geometry",
+				   h->table_size, h->base_size);
+	if (g->base_size > size)
+		return shmdev_fail(ctx, EUCLEAN, "layout of %" PRIu64 " bytes does not fit the base region of %" PRIu64 " bytes",
+				   g->base_size, size);
+	if (h->block_size < 4096 || memchr(h->process, 0, sizeof(h->process)) == NULL)
+		return shmdev_fail(ctx, EUCLEAN, "layout header: bad block size or process name");
+	active = __atomic_load_n(&h->active, __ATOMIC_ACQUIRE);
+	if (active > 1)
+		return shmdev_fail(ctx, EUCLEAN, "layout header: active table %" PRIu32 " is not 0 or 1", active);
+	t = layout_table_at(base, h, active);
+	sum = layout_checksum(h, t);
+	if (sum != t->checksum)
+		return shmdev_fail(ctx, EUCLEAN, "layout checksum mismatch: stored 0x%016" PRIx64 ", computed 0x%016" PRIx64,
+				   t->checksum, sum);
+	return verify_table(ctx, h, t);
+}
+
+/* First block (index order) that can hold @bytes aligned to @align; -1 if none. */
+static int64_t find_room(const struct layout_header *h, struct layout_table *t,
+			 uint64_t bytes, uint64_t align)
+{
+	struct layout_block *blocks = layout_blocks(t, h->max_types);
+	uint32_t i;
+
+	for (i = 0; i < t->nr_blocks; i++) {
+		uint64_t off = round_up(blocks[i].carved, align);
+
+		if (off <= h->block_size && h->block_size - off >= bytes)
+			return i;
+	}
+	return -1;
+}
+
+static uint64_t carve_at(const struct layout_header *h, struct layout_table *t,
+			 uint32_t block, uint64_t bytes, uint64_t align)
+{
+	struct layout_block *b = &layout_blocks(t, h->max_types)[block];
+	uint64_t off = round_up(b->carved, align);
+
+	b->carved = off + bytes;
+	b->free_bytes = h->block_size - b->carved;
+	return off;
+}
+
+static uint64_t blocks_free(const struct layout_header *h, struct layout_table *t)
+{
+	struct layout_block *blocks = layout_blocks(t, h->max_types);
+	uint64_t sum = 0;
+	uint32_t i;
+
+	for (i = 0; i < t->nr_blocks; i++)
+		sum += blocks[i].free_bytes;
+	return sum;
+}
+
+/* Add @n slots to @lt as chunks, filling blocks with free space in order. */
+static int carve_slots(struct shmdev_ctx *ctx, const struct layout_header *h,
+		       struct layout_table *t, struct layout_type *lt, uint64_t n)
+{
+	struct layout_block *blocks = layout_blocks(t, h->max_types);
+	uint64_t need = n, a = norm_align(lt->align);
+	uint32_t i;
+
+	for (i = 0; i < t->nr_blocks && need; i++) {
+		uint64_t off = round_up(blocks[i].carved, a), fit, take;
+		struct layout_chunk *ch;
+
+		if (off >= h->block_size)
+			continue;
+		fit = (h->block_size - off) / lt->slot_size;
+		if (!fit)
+			continue;
+		if (lt->nr_chunks == SHMDEV_LAYOUT_MAX_CHUNKS)
+			return shmdev_fail(ctx, ENOSPC, "type %u \"%s\": %" PRIu64 " slots would need more than %u chunks; raise BlockSize",
+					   lt->id, lt->name, lt->max_count + n, SHMDEV_LAYOUT_MAX_CHUNKS);
+		take = fit < need ? fit : need;
+		ch = &lt->chunks[lt->nr_chunks++];
+		ch->block = i;
+		ch->offset = carve_at(h, t, i, take * lt->slot_size, a);
+		ch->first_slot = lt->max_count + (n - need);
+		ch->nr_slots = take;
+		need -= take;
+	}
+	if (need)
+		return shmdev_fail(ctx, ENOSPC, "type %u \"%s\": no room for %" PRIu64 " slots of %" PRIu32 " bytes; %" PRIu64 " bytes are free in %" PRIu32 " blocks of %" PRIu64 " (add blocks or raise BlockSize)",
+				   lt->id, lt->name, n, lt->slot_size, blocks_free(h, t),
+				   t->nr_blocks, h->block_size);
+	lt->max_count += n;
+	return 0;
+}
+
+/* A bucket array for @lt's capacity: one bucket per slot, halved until it fits a block. */
+static int carve_buckets(struct shmdev_ctx *ctx, const struct layout_header *h,
+			 struct layout_table *t, struct layout_type *lt, uint64_t max_count)
+{
+	uint64_t nr = 16;
+	int64_t blk;
+
+	while (nr < max_count && nr < (1ULL << 31))
+		nr <<= 1;
+	for (;;) {
+		blk = find_room(h, t, nr * 4, 64);
+		if (blk >= 0 || nr == 16)
+			break;
+		nr >>= 1;
+	}
+	if (blk < 0)
+		return shmdev_fail(ctx, ENOSPC, "type %u \"%s\": no room for its hash index (%" PRIu64 " bytes) in any block",
+				   lt->id, lt->name, nr * 4);
+	lt->hash_block = (uint32_t)blk;
+	lt->hash_offset = carve_at(h, t, (uint32_t)blk, nr * 4, 64);
+	lt->nr_buckets = (uint32_t)nr;
+	return 0;
+}
+
+static int cmp_type_id(const void *a, const void *b)
+{
+	const struct shmdev_type *x = *(const struct shmdev_type *const *)a;
+	const struct shmdev_type *y = *(const struct shmdev_type *const *)b;
+
+	return (x->id > y->id) - (x->id < y->id);
+}
+
+static int compare_type(struct shmdev_ctx *ctx, const struct layout_type *lt,
+			const struct shmdev_type *ut)
+{
+	uint32_t align = norm_align(ut->align);
+
+	if (strcmp(lt->name, ut->name))
+		return shmdev_fail(ctx, EINVAL, "type %u \"%s\": name was \"%s\", now \"%s\"" REUSE_HINT,
+				   ut->id, ut->name, lt->name, ut->name);
+	if (lt->size != ut->size)
+		return shmdev_fail(ctx, EINVAL, "type %u \"%s\": size was %" PRIu32 ", now %" PRIu32 REUSE_HINT,
+				   ut->id, ut->name, lt->size, ut->size);
+	if (lt->align != align)
+		return shmdev_fail(ctx, EINVAL, "type %u \"%s\": align was %" PRIu32 ", now %" PRIu32 REUSE_HINT,
+				   ut->id, ut->name, lt->align, align);
+	if (lt->version != ut->version)
+		return shmdev_fail(ctx, EINVAL, "type %u \"%s\": version was %" PRIu32 ", now %" PRIu32 REUSE_HINT,
+				   ut->id, ut->name, lt->version, ut->version);
+	if (lt->flags != ut->flags)
+		return shmdev_fail(ctx, EINVAL, "type %u \"%s\": flags was 0x%" PRIx32 ", now 0x%" PRIx32 REUSE_HINT,
+				   ut->id, ut->name, lt->flags, ut->flags);
+	if (ut->max_count < lt->max_count)
+		return shmdev_fail(ctx, EINVAL, "type %u \"%s\": max_count was %" PRIu64 ", now %" PRIu64 "; lowering the capacity is refused" REUSE_HINT,
+				   ut->id, ut->name, lt->max_count, ut->max_count);
+	return 0;
+}
+
+static int plan_blocks(struct shmdev_ctx *ctx, const struct layout_header *h,
+		       struct layout_table *t, const struct layout_params *p,
+		       bool *changed)
+{
+	struct layout_block *blocks = layout_blocks(t, h->max_types);
+	uint32_t i;
+
+	if (strncmp(h->process, p->process, sizeof(h->process)))
+		return shmdev_fail(ctx, EINVAL, "process was \"%s\", now \"%s\"" REUSE_HINT,
+				   h->process, p->process);
+	if (h->block_size != p->block_size)
+		return shmdev_fail(ctx, EINVAL, "BlockSize was %" PRIu64 ", now %" PRIu64 REUSE_HINT,
+				   h->block_size, p->block_size);
+	if (h->max_types != p->max_types)
+		return shmdev_fail(ctx, EINVAL, "MaxTypeInfoNum was %" PRIu32 ", now %" PRIu32 REUSE_HINT,
+				   h->max_types, p->max_types);
+	for (i = 0; i < t->nr_blocks && i < p->nr_blocks; i++)
+		if (blocks[i].key != p->block_keys[i])
+			return shmdev_fail(ctx, EINVAL, "block %" PRIu32 ": key was 0x%" PRIx64 ", now 0x%" PRIx64 REUSE_HINT,
+					   i, blocks[i].key, p->block_keys[i]);
+	if (p->nr_blocks < t->nr_blocks)
+		return shmdev_fail(ctx, EINVAL, "block count was %" PRIu32 ", now %zu; blocks cannot be removed" REUSE_HINT,
+				   t->nr_blocks, p->nr_blocks);
+	if (p->nr_blocks > h->max_blocks)
+		return shmdev_fail(ctx, EINVAL, "block count was %" PRIu32 ", now %zu, beyond the layout's MaxBlockNum %" PRIu32 REUSE_HINT,
+				   t->nr_blocks, p->nr_blocks, h->max_blocks);
+	if (p->base_addr && t->base_addr && p->base_addr != t->base_addr)
+		return shmdev_fail(ctx, EINVAL, "FixedAddress was 0x%" PRIx64 ", now 0x%" PRIx64 REUSE_HINT,
+				   t->base_addr, p->base_addr);
+	if (p->base_addr && !t->base_addr) {
+		t->base_addr = p->base_addr;
+		*changed = true;
+	}
+	for (; i < p->nr_blocks; i++) {
+		blocks[i].used = 1;
+		blocks[i].key = p->block_keys[i];
+		blocks[i].carved = 0;
+		blocks[i].free_bytes = h->block_size;
+		blocks[i].map_addr = 0;
+		t->nr_blocks = i + 1;
+		*changed = true;
+	}
+	return 0;
+}
+
+int layout_plan(struct shmdev_ctx *ctx, const void *cbase,
+		const struct layout_params *p, const struct shmdev_type *types,
+		size_t nr_types, bool readonly, struct layout_table *scratch,
+		uint8_t *changes)
+{
+	void *base = (void *)cbase;
+	const struct layout_header *h = base;
+	const struct shmdev_type **order;
+	struct layout_type *ltypes;
+	bool changed = false;
+	size_t i;
+	int err;
+
+	memcpy(scratch, layout_active(base), h->table_size);
+	memset(changes, 0, h->max_types);
+	ltypes = layout_types(scratch);
+	err = plan_blocks(ctx, h, scratch, p, &changed);
+	if (err)
+		return err;
+	if (readonly && changed)
+		return shmdev_fail(ctx, EROFS, "the configuration adds blocks or a fixed address; a read-only open cannot change the layout");
+
+	/* Carve in id order, so that the result does not depend on the array order. */
+	order = calloc(nr_types ? nr_types : 1, sizeof(*order));
+	if (!order)
+		return shmdev_fail(ctx, ENOMEM, "out of memory planning %zu types", nr_types);
+	for (i = 0; i < nr_types; i++)
+		order[i] = &types[i];
+	qsort(order, nr_types, sizeof(*order), cmp_type_id);
+
+	for (i = 0; i < nr_types; i++) {
+		const struct shmdev_type *ut = order[i];
+		struct layout_type *lt = &ltypes[ut->id];
+
+		if (!lt->used) {
+			if (readonly) {
+				err = shmdev_fail(ctx, EROFS, "type %u \"%s\" is not in the layout; a read-only open cannot add it",
+						  ut->id, ut->name);
+				goto out;
+			}
+			memset(lt, 0, sizeof(*lt));
+			lt->id = ut->id;
+			lt->used = 1;
+			lt->flags = ut->flags;
+			strncpy(lt->name, ut->name, sizeof(lt->name) - 1);
+			lt->size = ut->size;
+			lt->align = norm_align(ut->align);
+			lt->version = ut->version;
+			layout_slot_geom(lt->size, lt->align, &lt->slot_size, &lt->obj_offset);
+			if (ut->flags & SHMDEV_TYPE_KEYED) {
+				err = carve_buckets(ctx, h, scratch, lt, ut->max_count);
+				if (err)
+					goto out;
+			}
+			err = carve_slots(ctx, h, scratch, lt, ut->max_count);
+			if (err)
+				goto out;
+			scratch->nr_types++;
+			changes[ut->id] = LAYOUT_ADDED;
+			changed = true;
+			continue;
+		}
+		err = compare_type(ctx, lt, ut);
+		if (err)
+			goto out;
+		if (ut->max_count == lt->max_count)
+			continue;
+		if (readonly) {
+			err = shmdev_fail(ctx, EROFS, "type %u \"%s\": max_count was %" PRIu64 ", now %" PRIu64 "; a read-only open cannot raise it",
+					  ut->id, ut->name, lt->max_count, ut->max_count);
+			goto out;
+		}
+		/* A bigger bucket array keeps chains short; the index is rebuilt. */
+		if (ut->flags & SHMDEV_TYPE_KEYED) {
+			err = carve_buckets(ctx, h, scratch, lt, ut->max_count);
+			if (err)
+				goto out;
+		}
+		err = carve_slots(ctx, h, scratch, lt, ut->max_count - lt->max_count);
+		if (err)
+			goto out;
+		changes[ut->id] = LAYOUT_RAISED;
+		changed = true;
+	}
+	err = changed;
+out:
+	free(order);
+	return err;
+}
+
+void layout_commit(void *base, const struct layout_table *scratch)
+{
+	struct layout_header *h = base;
+	uint32_t active = __atomic_load_n(&h->active, __ATOMIC_ACQUIRE) & 1;
+	struct layout_table *cur = layout_table_at(base, h, active);
+	struct layout_table *next = layout_table_at(base, h, !active);
+	uint64_t seq = cur->seq + 1;
+
+	memcpy(next, scratch, h->table_size);
+	next->seq = seq;
+	next->checksum = layout_checksum(h, next);
+	/* The flip is the commit point: everything above is visible first. */
+	__atomic_store_n(&h->active, !active, __ATOMIC_RELEASE);
+}

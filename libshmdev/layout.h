@@ -1,0 +1,375 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The base layout kept in the BaseKey region (the seed's InitBase /
+ * ResumeBase), and the slot format of the object chunks carved from the
+ * block regions.  Private to libshmdev; layout.c works on plain memory so
+ * that it can be tested without regions.
+ *
+ * All integers are little-endian (the host order: big-endian hosts are
+ * refused at build time).  Inside shared memory there are offsets and
+ * indexes only, never pointers.
+ *
+ * Base region
+ * -----------
+ *   0                 struct layout_header (256 bytes)
+ *   256               table copy 0  (table_size bytes)
+ *   256 + table_size  table copy 1  (table_size bytes)
+ *   hot_offset        struct layout_hot[max_types] (64 bytes each),
+ *                     hot_offset = 256 + 2 * table_size rounded up to 64
+ *
+ * struct layout_header
+ *   0   u64 magic          "SHMPOOL1" (0x314c4f4f504d4853); written last
+ *                          on a cold start, so 0 means "never initialised"
+ *   8   u32 version        SHMDEV_LAYOUT_VERSION
+ *   12  u32 header_size    256
+ *   16  u64 base_size      bytes of the whole layout (through the hot area)
+ *   24  u64 block_size     BlockSize
+ *   32  u64 start_time_ns  cold start time (CLOCK_REALTIME)
+ *   40  u32 max_types      MaxTypeInfoNum
+ *   44  u32 max_blocks     MaxBlockNum
+ *   48  u32 table_size     bytes of one table copy
+ *   52  u32 max_chunks     chunks per type (SHMDEV_LAYOUT_MAX_CHUNKS)
+ *   56  char process[32]   process (section) name, NUL-padded
+ *   88  u8  reserved[40]   zero
+ *   --- bytes 0..127 are "cold": covered by the table checksum ---
+ *   128 u32 active         the table copy in force (0 or 1); the commit point
+ *                          of a layout change
+ *   132 u32 reserved
+ *   136 u64 open_epoch     owner opens; bumped (and stored) at each owner open
+ *   144 u64 close_epoch    = open_epoch after a clean close.  open_epoch !=
+ *                          close_epoch means an owner went without closing:
+ *                          the next owner repairs.
+ *   152 u8  reserved[104]  zero
+ *
+ * struct layout_table (one copy; the other is the scratch for the next
+ * change: a change is written into the inactive copy, checksummed, then
+ * "active" is flipped with one aligned store, so a crash at any point leaves
+ * either the old or the new layout, never a mix)
+ *   0   u64 checksum       FNV-1a 64 over header bytes 0..127 then table
+ *                          bytes 8..table_size-1
+ *   8   u64 seq            layout changes so far (cold start = 1)
+ *   16  u32 nr_blocks      block keys in use (config order)
+ *   20  u32 nr_types       used TypeInfo entries
+ *   24  u64 base_addr      fixed mapping address of the base, 0 if none
+ *   32  struct layout_type types[max_types]   (608 bytes each)
+ *   32 + 608*max_types     struct layout_block blocks[max_blocks] (48 each)
+ *
+ * struct layout_type (TypeInfo; entry i describes type id i)
+ *   0   u16 id             = i
+ *   2   u16 used           1 if the type exists
+ *   4   u32 flags          SHMDEV_TYPE_*
+ *   8   char name[32]
+ *   40  u32 size           object size
+ *   44  u32 align          object alignment (power of two, >= 8)
+ *   48  u32 version        user schema version
+ *   52  u32 nr_chunks
+ *   56  u64 max_count      capacity (sum of the chunks' nr_slots)
+ *   64  u32 slot_size      stride of one slot
+ *   68  u32 obj_offset     object offset inside a slot (after the header)
+ *   72  u32 hash_block     block index of the hash buckets (KEYED)
+ *   76  u32 nr_buckets     power of two, 0 if not KEYED
+ *   80  u64 hash_offset    byte offset of the buckets in that block
+ *   88  u64 reserved
+ *   96  struct layout_chunk chunks[16] (32 bytes each):
+ *         0 u32 block, 4 u32 reserved, 8 u64 offset (in the block),
+ *         16 u64 first_slot, 24 u64 nr_slots
+ *
+ * struct layout_block (BlockBase; entry i is the i-th configured key)
+ *   0   u32 index          = i
+ *   4   u32 used           1 if configured
+ *   8   u64 key
+ *   16  u64 carved         bytes handed out from the start of the block
+ *   24  u64 free_bytes     block_size - carved (the free-block map is the
+ *                          set of blocks whose free_bytes is not 0)
+ *   32  u64 map_addr       fixed mapping address, 0 if none
+ *   40  u64 reserved
+ *
+ * Hot area (NOT covered by the checksum: it changes on every alloc/free;
+ * it is derived data that a repair rebuilds from the slots)
+ * struct layout_hot (one per type id)
+ *   0   u64 live_count
+ *   8   u64 watermark      slots [0, watermark) have been initialised; the
+ *                          ones above were never used and are not scanned
+ *   16  u32 free_head      slot + 1 of the first free slot, 0 = empty
+ *   20  u32 reserved
+ *   24  u64 free_count
+ *   32  u64 allocs, 40 u64 frees   (statistics)
+ *   48  u64 reserved[2]
+ *
+ * Checksum coverage: the cold header and the active table, i.e. everything
+ * that changes only on a cold start or a layout change.  It is O(1) in the
+ * object count, so a clean resume verifies it without touching objects.
+ *
+ * Slots (in block regions).  A chunk is nr_slots consecutive slots of
+ * slot_size bytes starting at its offset.  Slot n of a type lives in the
+ * chunk whose [first_slot, first_slot + nr_slots) holds n.
+ *   0   u64 key            user key (KEYED objects)
+ *   8   u32 tag            bits 0..7 state (FREE, LIVE, LIVE_KEYED),
+ *                          bits 16..31 generation (never 0 once used)
+ *   12  u32 next           slot + 1: the free list link of a FREE slot, the
+ *                          hash chain link of a LIVE_KEYED one, 0 = end
+ *   obj_offset             the object
+ * The tag is the commit point of alloc and free: it is written with one
+ * aligned release store after everything else about the slot.  Free lists,
+ * counters and hash chains are rebuilt from tags and keys after a crash.
+ *
+ * Handles: type << 48 | slot << 16 | generation.
+ */
+#ifndef SHMDEV_LAYOUT_H
+#define SHMDEV_LAYOUT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "internal.h"
+
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "the shmpool layout is little-endian; big-endian hosts are not supported"
+#endif
+
+#define SHMDEV_LAYOUT_MAGIC		0x314c4f4f504d4853ULL /* "SHMPOOL1" */
+#define SHMDEV_LAYOUT_VERSION		1U
+#define SHMDEV_LAYOUT_HEADER_SIZE	256U
+#define SHMDEV_LAYOUT_COLD_SIZE		128U
+#define SHMDEV_LAYOUT_MAX_CHUNKS	16U
+#define SHMDEV_LAYOUT_NAME_MAX		32U
+#define SHMDEV_LAYOUT_MIN_BLOCKS	256U	/* MaxBlockNum unless more keys */
+#define SHMDEV_LAYOUT_DEFAULT_TYPES	64U	/* MaxTypeInfoNum default */
+#define SHMDEV_LAYOUT_MAX_ALIGN		4096U
+#define SHMDEV_LAYOUT_MAX_SLOTS		0xfffffffeULL /* slot + 1 fits a u32 */
+#define SHMDEV_LAYOUT_SLOT_HDR		16U
+
+enum layout_slot_state {
+	LAYOUT_SLOT_FREE = 0,
+	LAYOUT_SLOT_LIVE = 1,
+	LAYOUT_SLOT_LIVE_KEYED = 2,
+};
+
+struct layout_header {
+	uint64_t magic;
+	uint32_t version;
+	uint32_t header_size;
+	uint64_t base_size;
+	uint64_t block_size;
+	uint64_t start_time_ns;
+	uint32_t max_types;
+	uint32_t max_blocks;
+	uint32_t table_size;
+	uint32_t max_chunks;
+	char process[SHMDEV_LAYOUT_NAME_MAX];
+	uint8_t reserved0[40];
+	/* hot */
+	uint32_t active;
+	uint32_t reserved1;
+	uint64_t open_epoch;
+	uint64_t close_epoch;
+	uint8_t reserved2[104];
+};
+
+struct layout_chunk {
+	uint32_t block;
+	uint32_t reserved;
+	uint64_t offset;
+	uint64_t first_slot;
+	uint64_t nr_slots;
+};
+
+struct layout_type {
+	uint16_t id;
+	uint16_t used;
+	uint32_t flags;
+	char name[SHMDEV_LAYOUT_NAME_MAX];
+	uint32_t size;
+	uint32_t align;
+	uint32_t version;
+	uint32_t nr_chunks;
+	uint64_t max_count;
+	uint32_t slot_size;
+	uint32_t obj_offset;
+	uint32_t hash_block;
+	uint32_t nr_buckets;
+	uint64_t hash_offset;
+	uint64_t reserved;
+	struct layout_chunk chunks[SHMDEV_LAYOUT_MAX_CHUNKS];
+};
+
+struct layout_block {
+	uint32_t index;
+	uint32_t used;
+	uint64_t key;
+	uint64_t carved;
+	uint64_t free_bytes;
+	uint64_t map_addr;
+	uint64_t reserved;
+};
+
+struct layout_table {
+	uint64_t checksum;
+	uint64_t seq;
+	uint32_t nr_blocks;
+	uint32_t nr_types;
+	uint64_t base_addr;
+	/* struct layout_type types[max_types]; struct layout_block blocks[]; */
+};
+
+struct layout_hot {
+	uint64_t live_count;
+	uint64_t watermark;
+	uint32_t free_head;
+	uint32_t reserved;
+	uint64_t free_count;
+	uint64_t allocs;
+	uint64_t frees;
+	uint64_t reserved2[2];
+};
+
+struct layout_slot {
+	uint64_t key;
+	uint32_t tag;
+	uint32_t next;
+};
+
+_Static_assert(sizeof(struct layout_header) == SHMDEV_LAYOUT_HEADER_SIZE, "header");
+_Static_assert(offsetof(struct layout_header, active) == SHMDEV_LAYOUT_COLD_SIZE, "cold");
+_Static_assert(offsetof(struct layout_header, process) == 56, "process");
+_Static_assert(sizeof(struct layout_chunk) == 32, "chunk");
+_Static_assert(offsetof(struct layout_type, chunks) == 96, "type chunks");
+_Static_assert(sizeof(struct layout_type) == 608, "type");
+_Static_assert(sizeof(struct layout_block) == 48, "block");
+_Static_assert(sizeof(struct layout_table) == 32, "table");
+_Static_assert(sizeof(struct layout_hot) == 64, "hot");
+_Static_assert(sizeof(struct layout_slot) == SHMDEV_LAYOUT_SLOT_HDR, "slot");
+
+static inline uint32_t layout_tag(uint32_t state, uint16_t gen)
+{
+	return state | (uint32_t)gen << 16;
+}
+
+static inline uint32_t layout_tag_state(uint32_t tag)
+{
+	return tag & 0xff;
+}
+
+static inline uint16_t layout_tag_gen(uint32_t tag)
+{
+	return (uint16_t)(tag >> 16);
+}
+
+static inline uint64_t layout_handle(uint16_t type, uint32_t slot, uint16_t gen)
+{
+	return (uint64_t)type << 48 | (uint64_t)slot << 16 | gen;
+}
+
+/* Geometry of a base region for @max_types and @max_blocks. */
+struct layout_geom {
+	uint32_t max_types;
+	uint32_t max_blocks;
+	uint32_t table_size;
+	uint64_t hot_offset;
+	uint64_t base_size;
+};
+
+void layout_geom(uint32_t max_types, uint32_t max_blocks, struct layout_geom *g);
+
+/* What the configuration says the layout must be. */
+struct layout_params {
+	const char *process;
+	uint64_t block_size;
+	size_t nr_blocks;
+	const uint64_t *block_keys;
+	uint32_t max_types;
+	uint32_t max_blocks;
+	uint64_t start_time_ns;
+	uint64_t base_addr;		/* 0, or record this fixed base address */
+};
+
+/* Accessors into a base region (the header and a table copy). */
+static inline struct layout_table *layout_table_at(void *base,
+						   const struct layout_header *h,
+						   uint32_t copy)
+{
+	return (struct layout_table *)((char *)base + SHMDEV_LAYOUT_HEADER_SIZE +
+				       (size_t)copy * h->table_size);
+}
+
+static inline struct layout_type *layout_types(struct layout_table *t)
+{
+	return (struct layout_type *)(t + 1);
+}
+
+static inline struct layout_block *layout_blocks(struct layout_table *t,
+						 uint32_t max_types)
+{
+	return (struct layout_block *)(layout_types(t) + max_types);
+}
+
+static inline struct layout_hot *layout_hot_at(void *base, const struct layout_geom *g)
+{
+	return (struct layout_hot *)((char *)base + g->hot_offset);
+}
+
+/* Slot geometry of a type: stride and object offset. */
+void layout_slot_geom(uint32_t size, uint32_t align, uint32_t *slot_size,
+		      uint32_t *obj_offset);
+
+/* Check user type descriptions alone (ids, names, sizes...). */
+int layout_check_types(struct shmdev_ctx *ctx, const struct shmdev_type *types,
+		       size_t nr_types, uint32_t max_types);
+
+/* Check the config parameters alone (block size, keys, limits). */
+int layout_check_params(struct shmdev_ctx *ctx, const struct layout_params *p);
+
+/* FNV-1a checksum of the cold header and table copy @t. */
+uint64_t layout_checksum(const struct layout_header *h, const struct layout_table *t);
+
+/*
+ * Write a fresh header and an empty table (blocks from @p, no types) into
+ * @base (at least layout geometry base_size bytes, zeroed by the caller or
+ * not).  The magic is written last.
+ */
+void layout_init(void *base, const struct layout_params *p);
+
+/*
+ * Verify a base region of @size bytes: magic, version, geometry, the active
+ * table's checksum.  -EUCLEAN / -EPROTO with a message otherwise.
+ * Fills @g on success.
+ */
+int layout_verify(struct shmdev_ctx *ctx, const void *base, uint64_t size,
+		  struct layout_geom *g);
+
+/* Per-type outcome of layout_plan(). */
+enum layout_change {
+	LAYOUT_SAME = 0,
+	LAYOUT_ADDED = 1,	/* new type: hot entry to initialise */
+	LAYOUT_RAISED = 2,	/* max_count raised: index to rebuild if KEYED */
+};
+
+/*
+ * Compare the active layout of @base with @p and @types.  Refuse a mismatch
+ * (-EINVAL... with "type 3 "Item": size was 128, now 136; ..."), else build
+ * the new table into @scratch (table_size bytes): blocks appended, new types
+ * carved, raised types extended.  Nothing in @base is written.  @changes has
+ * max_types entries.  Returns 1 if the layout changes, 0 if not.
+ * If @readonly, any change is refused with -EROFS.
+ */
+int layout_plan(struct shmdev_ctx *ctx, const void *base,
+		const struct layout_params *p, const struct shmdev_type *types,
+		size_t nr_types, bool readonly, struct layout_table *scratch,
+		uint8_t *changes);
+
+/*
+ * Make @scratch the layout: copy it into the inactive table, checksum it
+ * and flip "active".  The caller orders this after writing everything the
+ * new layout refers to.
+ */
+void layout_commit(void *base, const struct layout_table *scratch);
+
+/* The active table. */
+static inline struct layout_table *layout_active(void *base)
+{
+	struct layout_header *h = base;
+
+	return layout_table_at(base, h, __atomic_load_n(&h->active, __ATOMIC_ACQUIRE) & 1);
+}
+
+#endif /* SHMDEV_LAYOUT_H */
