@@ -1,0 +1,170 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/* Shared test helpers: see testutil.h. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+#define TU_KEYS 65536U
+
+/*
+ * Base of this run's keys.  Tests are processes, not libraries: a file-scope
+ * value set once in main() before Check forks is the simplest honest way.
+ */
+static uint64_t tu_key_base;
+
+void tu_init(const char *suite)
+{
+	struct timespec ts;
+	uint64_t salt;
+	char prefix[128];
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	salt = ((uint64_t)getpid() << 20) ^ (uint64_t)ts.tv_nsec;
+	if (!getenv("SHMDEV_POSIX_PREFIX")) {
+		snprintf(prefix, sizeof(prefix), "shmdevtest.%s.%d", suite, (int)getpid());
+		setenv("SHMDEV_POSIX_PREFIX", prefix, 1);
+	}
+	/* Keys 0x7e57xxxxxxxx0000 + i: far from anything a real config uses. */
+	tu_key_base = 0x7e57000000000000ULL | ((salt & 0xffffffffULL) << 16);
+}
+
+uint64_t tu_key(unsigned int i)
+{
+	return tu_key_base + 1 + (i % (TU_KEYS - 1));
+}
+
+enum shmdev_backend tu_backend(void)
+{
+	const char *s = getenv("SHMDEV_BACKEND");
+
+	if (s && !strcasecmp(s, "posix"))
+		return SHMDEV_BACKEND_POSIX;
+	if (s && !strcasecmp(s, "device"))
+		return SHMDEV_BACKEND_DEVICE;
+	return SHMDEV_BACKEND_AUTO;
+}
+
+struct shmdev_ctx *tu_ctx(void)
+{
+	struct shmdev_ctx *ctx = NULL;
+
+	if (shmdev_ctx_new(&ctx)) {
+		fprintf(stderr, "tu_ctx: shmdev_ctx_new failed\n");
+		abort();
+	}
+	if (!getenv("SHMDEV_LOG"))
+		shmdev_set_log_priority(ctx, -1);
+	return ctx;
+}
+
+void tu_destroy(uint64_t key)
+{
+	struct shmdev_ctx *ctx = tu_ctx();
+
+	shmdev_region_destroy(ctx, tu_backend(), key);
+	shmdev_ctx_unref(ctx);
+}
+
+static int destroy_ours(const struct shmdev_region_info *info, void *data)
+{
+	struct shmdev_ctx *ctx = data;
+
+	if (info->key > tu_key_base && info->key < tu_key_base + TU_KEYS)
+		shmdev_region_destroy(ctx, tu_backend(), info->key);
+	return 0;
+}
+
+void tu_destroy_all(void)
+{
+	struct shmdev_ctx *ctx = tu_ctx();
+
+	shmdev_region_list(ctx, tu_backend(), destroy_ours, ctx);
+	shmdev_ctx_unref(ctx);
+}
+
+void tu_child_start(struct tu_child *c, int (*fn)(void *arg), void *arg,
+		    bool hold)
+{
+	int p[2];
+
+	if (pipe(p)) {
+		perror("tu_child_start: pipe");
+		abort();
+	}
+	c->pid = fork();
+	if (c->pid < 0) {
+		perror("tu_child_start: fork");
+		abort();
+	}
+	if (c->pid == 0) {
+		int ret;
+
+		close(p[0]);
+		/* A held child must not outlive a test that failed early. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		ret = fn(arg);
+		if (write(p[1], &ret, sizeof(ret)) != sizeof(ret))
+			_exit(125);
+		if (hold)
+			for (;;)
+				pause();
+		_exit(ret & 0xff);
+	}
+	close(p[1]);
+	c->ready_fd = p[0];
+}
+
+int tu_child_wait_ready(struct tu_child *c)
+{
+	int ret;
+	ssize_t n;
+
+	do {
+		n = read(c->ready_fd, &ret, sizeof(ret));
+	} while (n < 0 && errno == EINTR);
+	return n == sizeof(ret) ? ret : -1;
+}
+
+int tu_child_wait(struct tu_child *c)
+{
+	int status;
+
+	while (waitpid(c->pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -1;
+	close(c->ready_fd);
+	c->ready_fd = -1;
+	if (WIFSIGNALED(status))
+		return 1000 + WTERMSIG(status);
+	return WEXITSTATUS(status);
+}
+
+void tu_child_kill(struct tu_child *c)
+{
+	kill(c->pid, SIGKILL);
+	tu_child_wait(c);
+}
+
+int tu_run_in_child(int (*fn)(void *arg), void *arg)
+{
+	struct tu_child c;
+
+	tu_child_start(&c, fn, arg, false);
+	return tu_child_wait(&c);
+}
+
+bool tu_quick(void)
+{
+	const char *s = getenv("SHMDEV_TEST_QUICK");
+
+	return s && *s && strcmp(s, "0");
+}
