@@ -11,7 +11,7 @@ PKGS=(
 	valgrind
 	qemu-system-x86 busybox-static cpio
 	debootstrap sparse bc flex bison libelf-dev kmod
-	linux-headers-amd64
+	linux-headers-amd64 dwarves
 )
 
 missing=()

@@ -1,0 +1,288 @@
+#!/usr/bin/env bash
+# Prepare the kernels of the VM bench: for each series, the newest Debian
+# kernel image (vmlinuz) and a headers tree usable with `make -C KDIR M=SRC`.
+#
+#   tests/vm/kernels.sh [SERIES...]      SERIES: 6.1 6.12 7.x (default: all)
+#
+#   6.1   bookworm's newest linux-image-6.1.*-amd64; headers installed with apt.
+#   6.12  the newest 6.12 of bookworm and bookworm-backports; headers unpacked
+#         into the cache (their package depends on the image, which we do not
+#         want installed on the host).
+#   7.x   trixie-backports' newest 7.x, built with trixie's gcc-14 inside a
+#         debootstrap'd trixie tree kept in the cache.
+#
+# Versions are resolved with apt-cache at run time; nothing is pinned.  The
+# mirror is the one of the machine's own apt sources.  A second run does no
+# network access unless the resolution is older than SHMPOOL_KERNELS_TTL
+# seconds (default one day) or SHMPOOL_KERNELS_REFRESH=1.
+#
+# Environment: SHMPOOL_CACHE (default /var/cache/shmpool/kernels),
+# SHMPOOL_MIRROR (override the derived mirror URI).
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+TTL=${SHMPOOL_KERNELS_TTL:-86400}
+REFRESH=${SHMPOOL_KERNELS_REFRESH:-0}
+HOST_SOURCES=/etc/apt/sources.list.d/shmpool-backports.sources
+TRIXIE_PKGS=gcc,make,libc6-dev,sparse,dwarves,ca-certificates
+
+log() { echo "kernels: $*"; }
+
+[ "$(id -u)" -eq 0 ] || vm_die "must run as root (apt, debootstrap, chroot)"
+[ "$(dpkg --print-architecture)" = amd64 ] || vm_die "only amd64 hosts are supported"
+
+SERIES=("$@")
+[ ${#SERIES[@]} -gt 0 ] || SERIES=("${VM_ALL_SERIES[@]}")
+for s in "${SERIES[@]}"; do vm_check_series "$s"; done
+
+mkdir -p "$SHMPOOL_CACHE"
+exec 8>"$SHMPOOL_CACHE/.kernels.lock"
+flock 8
+
+HOST_CODENAME=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
+[ -n "$HOST_CODENAME" ] || vm_die "cannot read VERSION_CODENAME from /etc/os-release"
+
+# The Debian mirror URI of the host's main suite, from deb822 sources or the
+# one-line format.  Never written to the repository, only to apt's config.
+find_mirror() {
+	local f
+	if [ -n "${SHMPOOL_MIRROR:-}" ]; then
+		echo "$SHMPOOL_MIRROR"
+		return 0
+	fi
+	for f in /etc/apt/sources.list.d/*.sources; do
+		[ -r "$f" ] && [ "$f" != "$HOST_SOURCES" ] || continue
+		awk -v suite="$HOST_CODENAME" '
+			/^[ \t]*$/ { uris = ""; suites = ""; types = ""; next }
+			tolower($1) == "uris:" { uris = $2 }
+			tolower($1) == "types:" { types = $0 }
+			tolower($1) == "suites:" { suites = $0 }
+			uris != "" && suites != "" && types ~ /[ \t]deb([ \t]|$)/ {
+				n = split(suites, a, /[ \t]+/)
+				for (i = 2; i <= n; i++)
+					if (a[i] == suite) { print uris; exit }
+			}' "$f"
+	done | head -n1 | grep . && return 0
+	cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
+		awk -v suite="$HOST_CODENAME" '
+			$1 == "deb" {
+				i = 2
+				if ($2 ~ /^\[/) while (i <= NF && $i !~ /\]$/) i++
+				if ($2 ~ /^\[/) i++
+				if ($(i + 1) == suite) { print $i; exit }
+			}' | grep . && return 0
+	return 1
+}
+
+MIRROR=$(find_mirror) || vm_die "no Debian mirror for suite '$HOST_CODENAME' in /etc/apt/sources.list{,.d}; set SHMPOOL_MIRROR"
+MIRROR=${MIRROR%/}
+
+# Is the resolution of this series stale (or forced)?
+stale() {
+	local env=$SHMPOOL_CACHE/$1/kernel.env
+	[ "$REFRESH" = 1 ] && return 0
+	[ -f "$env" ] || return 0
+	[ $(($(date +%s) - $(stat -c %Y "$env"))) -ge "$TTL" ]
+}
+
+# Is the series' cached kernel complete?
+complete() {
+	(vm_load_kernel "$1" && [ -f "$KDIR/Makefile" ] ||
+		{ [ -n "$KCHROOT" ] && [ -f "$KCHROOT$KDIR/Makefile" ]; }) >/dev/null 2>&1
+}
+
+# Print the name of the package with the highest candidate version among
+# those on stdin.  $1: command prefix to run apt-cache (empty or a chroot).
+newest_pkg() {
+	local -a names
+	local best='' bestv='' p v
+	mapfile -t names
+	[ ${#names[@]} -gt 0 ] || return 1
+	while read -r p v; do
+		if [ -z "$best" ] || dpkg --compare-versions "$v" gt "$bestv"; then
+			best=$p bestv=$v
+		fi
+	done < <("$@" apt-cache show --no-all-versions "${names[@]}" 2>/dev/null |
+		awk '/^Package:/ { p = $2 } /^Version:/ { print p, $2 }')
+	[ -n "$best" ] && echo "$best"
+}
+
+# Headers packages of a series, flavour amd64 only (not rt, not cloud).
+headers_names() { # series-regex, command prefix...
+	local re=$1
+	shift
+	"$@" apt-cache pkgnames linux-headers- |
+		grep -E "^linux-headers-$re\.[0-9][^ ]*-amd64\$" |
+		grep -Ev -- '-(rt|cloud)-amd64$' || true
+}
+
+# Extract the kernel image of a downloaded package to $2 (atomically).
+extract_vmlinuz() {
+	local deb=$1 out=$2 member
+	member=$(dpkg-deb -c "$deb" | awk '{ print $6 }' | grep -E '/vmlinuz[^/]*$' | head -n1) ||
+		vm_die "no vmlinuz in $deb"
+	dpkg-deb --fsys-tarfile "$deb" | tar -xOf - "$member" >"$out.tmp"
+	[ -s "$out.tmp" ] || vm_die "empty vmlinuz extracted from $deb"
+	mv -f "$out.tmp" "$out"
+}
+
+write_env() { # series krel kdir kchroot
+	local dir=$SHMPOOL_CACHE/$1
+	{
+		echo "# written by tests/vm/kernels.sh $(date -u +%FT%TZ)"
+		printf 'KREL=%q\nKDIR=%q\nVMLINUZ=%q\nKCHROOT=%q\n' "$2" "$3" "$dir/vmlinuz" "$4"
+	} >"$dir/kernel.env.tmp"
+	mv -f "$dir/kernel.env.tmp" "$dir/kernel.env"
+}
+
+HOST_APT_UPDATED=0
+host_apt_update() {
+	[ $HOST_APT_UPDATED -eq 0 ] || return 0
+	local want
+	want="# Added by shmpool tests/vm/kernels.sh (mirror taken from the existing sources)
+Types: deb
+URIs: $MIRROR
+Suites: $HOST_CODENAME-backports
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg"
+	if [ "$(cat "$HOST_SOURCES" 2>/dev/null)" != "$want" ]; then
+		log "adding $HOST_CODENAME-backports to apt sources ($HOST_SOURCES)"
+		echo "$want" >"$HOST_SOURCES"
+	fi
+	log "apt-get update (host)"
+	apt-get update -q >/dev/null
+	HOST_APT_UPDATED=1
+}
+
+# Download a package on the host into $2 and print the .deb path.
+host_download() {
+	(cd "$2" && apt-get download -q -o APT::Sandbox::User=root "$1" >/dev/null) ||
+		vm_die "apt-get download $1 failed"
+	ls "$2"/"${1}"_*.deb
+}
+
+prepare_host_series() { # series
+	local s=$1 dir=$SHMPOOL_CACHE/$1 hdr krel kdir img tmp deb
+	local re=${s//./\\.}
+	mkdir -p "$dir"
+	log "[$s] resolving the newest $s kernel"
+	host_apt_update
+	hdr=$(headers_names "$re" | newest_pkg) ||
+		vm_die "[$s] no linux-headers-$s.*-amd64 package in the apt sources"
+	krel=${hdr#linux-headers-}
+	log "[$s] newest is $krel ($(apt-cache show --no-all-versions "$hdr" | awk '/^Version:/ { print $2 }'))"
+
+	if [ "$s" = 6.1 ]; then
+		kdir=/usr/src/linux-headers-$krel
+		if ! dpkg-query -W -f='${Status}' "$hdr" 2>/dev/null | grep -q 'ok installed'; then
+			log "[$s] installing $hdr with apt"
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$hdr" >/dev/null
+		fi
+	else
+		kdir=$dir/root-$krel/usr/src/linux-headers-$krel
+		if [ ! -f "$dir/root-$krel/.shmpool-ready" ]; then
+			local common kbuild
+			common=linux-headers-${krel%-amd64}-common
+			kbuild=linux-kbuild-${krel%-amd64}
+			apt-cache show "$kbuild" >/dev/null 2>&1 || kbuild=linux-kbuild-$s
+			log "[$s] unpacking $hdr $common $kbuild into the cache"
+			tmp=$(mktemp -d "$dir/dl.XXXXXX")
+			vm_rm_tree "$dir/root-$krel"
+			for p in "$hdr" "$common" "$kbuild"; do
+				deb=$(host_download "$p" "$tmp")
+				dpkg -x "$deb" "$dir/root-$krel"
+			done
+			rm -rf "$tmp"
+			# The package's Makefile includes the common tree by absolute path.
+			sed -i "s#^include /usr/src/#include $dir/root-$krel/usr/src/#" "$kdir/Makefile"
+			[ -f "$kdir/Module.symvers" ] || vm_die "[$s] $kdir is not a headers tree"
+			touch "$dir/root-$krel/.shmpool-ready"
+		fi
+		# Older releases of the series are no longer used.
+		for old in "$dir"/root-*; do
+			[ "$old" = "$dir/root-$krel" ] || vm_rm_tree "$old"
+		done
+	fi
+	[ -f "$kdir/Makefile" ] || vm_die "[$s] headers tree $kdir missing"
+
+	if [ "$(. "$dir/kernel.env" 2>/dev/null && echo "$KREL")" != "$krel" ] || [ ! -s "$dir/vmlinuz" ]; then
+		img=''
+		for p in "linux-image-$krel" "linux-image-$krel-unsigned"; do
+			if apt-cache show "$p" >/dev/null 2>&1; then img=$p; break; fi
+		done
+		[ -n "$img" ] || vm_die "[$s] no image package for $krel"
+		log "[$s] downloading $img"
+		tmp=$(mktemp -d "$dir/dl.XXXXXX")
+		deb=$(host_download "$img" "$tmp")
+		extract_vmlinuz "$deb" "$dir/vmlinuz"
+		rm -rf "$tmp"
+	fi
+	write_env "$s" "$krel" "$kdir" ""
+	log "[$s] ready: $krel"
+}
+
+# The trixie tree: minbase + toolchain + sparse, and trixie-backports.
+prepare_trixie() {
+	if [ -f "$TRIXIE/.shmpool-ready" ] && [ "$(cat "$TRIXIE/.shmpool-ready")" = "$TRIXIE_PKGS" ]; then
+		return 0
+	fi
+	local tmp=$SHMPOOL_CACHE/trixie.tmp
+	log "[7.x] debootstrap trixie into $TRIXIE (takes a minute)"
+	vm_rm_tree "$tmp"
+	debootstrap --variant=minbase --include="$TRIXIE_PKGS" trixie "$tmp" "$MIRROR" \
+		>"$SHMPOOL_CACHE/debootstrap.log" 2>&1 ||
+		vm_die "debootstrap failed, see $SHMPOOL_CACHE/debootstrap.log"
+	cat >"$tmp/etc/apt/sources.list" <<-EOF
+		deb $MIRROR trixie main
+		deb $MIRROR trixie-updates main
+		deb $MIRROR trixie-backports main
+	EOF
+	vm_rm_tree "$TRIXIE"
+	mv "$tmp" "$TRIXIE"
+	echo "$TRIXIE_PKGS" >"$TRIXIE/.shmpool-ready"
+	rm -f "$SHMPOOL_CACHE/debootstrap.log"
+}
+
+prepare_7x() {
+	local s=7.x dir=$SHMPOOL_CACHE/7.x hdr krel tmp deb
+	mkdir -p "$dir"
+	prepare_trixie
+	log "[7.x] apt-get update (trixie tree)"
+	vm_in_trixie apt-get update -q >/dev/null
+	hdr=$(headers_names '7\.[0-9]+' vm_in_trixie | newest_pkg vm_in_trixie) ||
+		vm_die "[7.x] no linux-headers-7.*-amd64 in trixie/trixie-backports"
+	krel=${hdr#linux-headers-}
+	log "[7.x] newest is $krel"
+	if [ ! -f "$TRIXIE/usr/src/linux-headers-$krel/Makefile" ]; then
+		log "[7.x] installing $hdr in the trixie tree"
+		vm_in_trixie apt-get install -y -q -o Dpkg::Use-Pty=0 --no-install-recommends "$hdr" >/dev/null
+	fi
+	if [ "$(. "$dir/kernel.env" 2>/dev/null && echo "$KREL")" != "$krel" ] || [ ! -s "$dir/vmlinuz" ]; then
+		local img=linux-binary-unsigned-$krel
+		vm_in_trixie apt-cache show "$img" >/dev/null 2>&1 || img=linux-image-$krel-unsigned
+		log "[7.x] downloading $img"
+		tmp=$(mktemp -d "$TRIXIE/tmp/dl.XXXXXX")
+		vm_in_trixie sh -c "cd '${tmp#"$TRIXIE"}' && apt-get download -q -o APT::Sandbox::User=root '$img'" >/dev/null ||
+			vm_die "[7.x] apt-get download $img failed"
+		deb=$(ls "$tmp"/*.deb)
+		extract_vmlinuz "$deb" "$dir/vmlinuz"
+		rm -rf "$tmp"
+	fi
+	write_env 7.x "$krel" "/usr/src/linux-headers-$krel" "$TRIXIE"
+	log "[7.x] ready: $krel"
+}
+
+prepare() {
+	if [ "$1" = 7.x ]; then prepare_7x; else prepare_host_series "$1"; fi
+}
+
+for s in "${SERIES[@]}"; do
+	if complete "$s" && ! stale "$s"; then
+		log "[$s] cached: $(. "$SHMPOOL_CACHE/$s/kernel.env" && echo "$KREL")"
+	elif complete "$s"; then
+		# Offline or a broken mirror must not stop a bench that has kernels.
+		(prepare "$s") || log "[$s] refresh failed: keeping the cached $(. "$SHMPOOL_CACHE/$s/kernel.env" && echo "$KREL")"
+	else
+		prepare "$s"
+	fi
+done

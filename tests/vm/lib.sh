@@ -1,0 +1,65 @@
+# shellcheck shell=bash
+# Shared helpers of the VM bench scripts (sourced, not run).
+#
+# Cache layout (SHMPOOL_CACHE, default /var/cache/shmpool/kernels):
+#   <series>/kernel.env   what kernels.sh resolved: KREL, KDIR, VMLINUZ, KCHROOT
+#   <series>/vmlinuz      the kernel image booted by run.sh
+#   6.12/root-<krel>/     headers unpacked with dpkg -x (installing them with
+#                         apt would drag a kernel image onto the host)
+#   trixie/               debootstrap'd tree that builds the 7.x module
+
+VM_ALL_SERIES=(6.1 6.12 7.x)
+SHMPOOL_CACHE=${SHMPOOL_CACHE:-/var/cache/shmpool/kernels}
+TRIXIE=$SHMPOOL_CACHE/trixie
+
+vm_die() { echo "${0##*/}: error: $*" >&2; exit 1; }
+
+vm_check_series() {
+	local s
+	for s in "${VM_ALL_SERIES[@]}"; do
+		[ "$s" = "$1" ] && return 0
+	done
+	vm_die "unknown kernel series '$1' (known: ${VM_ALL_SERIES[*]})"
+}
+
+# Load <series>/kernel.env into KREL, KDIR, VMLINUZ, KCHROOT.
+vm_load_kernel() {
+	local env=$SHMPOOL_CACHE/$1/kernel.env
+	[ -r "$env" ] || vm_die "no kernel prepared for series $1 ($env missing): run tests/vm/kernels.sh $1"
+	KREL='' KDIR='' VMLINUZ='' KCHROOT=''
+	# shellcheck disable=SC1090
+	. "$env"
+	[ -n "$KREL" ] && [ -n "$KDIR" ] && [ -f "$VMLINUZ" ] ||
+		vm_die "incomplete kernel description $env: run tests/vm/kernels.sh $1"
+}
+
+# Run a command inside the trixie tree with /proc mounted (objtool reads it).
+# Holds a lock so that two users never unmount /proc under each other, and
+# unmounts on every exit path.
+vm_in_trixie() {
+	[ -f "$TRIXIE/.shmpool-ready" ] || vm_die "trixie tree $TRIXIE is not ready: run tests/vm/kernels.sh 7.x"
+	(
+		exec 9>"$SHMPOOL_CACHE/.trixie.lock"
+		flock 9
+		mounted=0
+		cleanup() { [ $mounted -eq 0 ] || umount "$TRIXIE/proc" || umount -l "$TRIXIE/proc"; }
+		trap cleanup EXIT
+		trap 'exit 130' INT TERM
+		if ! mountpoint -q "$TRIXIE/proc"; then
+			mount -t proc proc "$TRIXIE/proc"
+			mounted=1
+		fi
+		chroot "$TRIXIE" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
+			HOME=/root LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive "$@"
+	)
+}
+
+# rm -rf that never leaves its file system (a stale /proc mount inside a tree
+# must not be descended into) and refuses to run on a mounted /proc.
+vm_rm_tree() {
+	[ -e "$1" ] || return 0
+	if mountpoint -q "$1/proc" 2>/dev/null; then
+		umount "$1/proc" || vm_die "cannot unmount $1/proc; not removing $1"
+	fi
+	rm -rf --one-file-system "$1"
+}
