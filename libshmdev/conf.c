@@ -45,7 +45,7 @@ struct conf_proc {
 	uint64_t *keys;
 	int *key_lines;		/* line of each block key */
 	size_t keys_cap;
-	int line;		/* first line of the section */
+	int line;		/* line of the section's header */
 	int list_line;		/* line of ProcessList that names it */
 	int base_line;
 	int size_line;
@@ -63,7 +63,7 @@ struct shmdev_conf {
 
 struct ini_sect {
 	char *name;
-	int line;		/* line of its first key */
+	int line;		/* line of its header */
 	bool listed;
 };
 
@@ -81,6 +81,7 @@ struct loader {
 	size_t len;
 	size_t pos;		/* reader position in text */
 	int lineno;		/* line last read */
+	int header_line;	/* line of the last "[section]" read */
 	int err;		/* first failure of the reader or handler */
 
 	struct ini_sect *sects;
@@ -175,6 +176,10 @@ static char *reader(char *str, int num, void *stream)
 	memcpy(str, start, n);
 	str[n] = '\0';
 	l->pos += n;
+	/* Only to name a section's line in messages; inih does the parsing. */
+	start += strspn(start, " \t");
+	if (*start == '[')
+		l->header_line = l->lineno;
 	return str;
 }
 
@@ -221,7 +226,7 @@ static int handler(void *user, const char *section, const char *key,
 			s->name = strdup(section);
 			if (!s->name)
 				goto nomem;
-			s->line = l->lineno;
+			s->line = l->header_line ? l->header_line : l->lineno;
 			s->listed = false;
 			sect = l->last_sect = l->nr_sects++;
 		}
