@@ -1,0 +1,1224 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * Typed object pools on the base layout (layout.h): open (cold start,
+ * resume, repair after a crash), alloc/get/free, force_get/find through the
+ * shared hash index, foreach, handle_of, stats and the consistency check.
+ *
+ * Crash consistency: every slot has a header {key, tag, next}; the tag
+ * (state + generation) is written last with a release store and is the
+ * commit point of alloc and free.  Free lists, counters and hash chains are
+ * derived data.  An owner bumps open_epoch before it writes anything and a
+ * clean close sets close_epoch = open_epoch; an open that finds them
+ * different (or whose regions report a crash) rebuilds the derived data
+ * from the tags.  A clean resume only verifies the layout checksum: it does
+ * not look at objects.
+ *
+ * Test hook: SHMDEV_TEST_KILL_AT=N makes the owner raise SIGKILL at the Nth
+ * crash point (counted from open) inside alloc, free and force_get.  Inert
+ * when unset; the cost is one compare per crash point.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "layout.h"
+
+#define FIXED_SPACING (2ULL << 20)	/* blocks of a FixedAddress pool sit 2 MiB-aligned */
+
+struct pchunk {
+	uint64_t first;
+	uint64_t nr;
+	char *base;
+};
+
+/* Process-local view of one type: pointers computed from the layout. */
+struct ptype {
+	bool used;
+	bool keyed;
+	uint16_t id;
+	uint32_t size;
+	uint32_t slot_size;
+	uint32_t obj_offset;
+	uint32_t nr_chunks;
+	uint64_t cap;
+	uint32_t *buckets;
+	uint32_t nr_buckets;
+	unsigned int hash_shift;
+	struct layout_hot *hot;
+	const char *name;
+	struct pchunk chunks[SHMDEV_LAYOUT_MAX_CHUNKS];
+};
+
+/* Address range of one chunk's slots, for handle_of(). */
+struct prange {
+	uintptr_t start;
+	uintptr_t end;
+	uint16_t type;
+	uint32_t chunk;
+};
+
+struct shmdev_pool {
+	struct shmdev_ctx *ctx;
+	unsigned int flags;
+	bool rdonly;
+	enum shmdev_start start;
+	enum shmdev_backend backend;
+	struct shmdev_region *base_region;
+	struct shmdev_region **blocks;
+	size_t nr_blocks;
+	char *base;
+	struct layout_header *hdr;
+	struct layout_geom geom;
+	struct ptype *types;
+	struct prange *ranges;
+	size_t nr_ranges;
+	uint64_t kill_at;
+	uint64_t points;
+	uint64_t repaired_objects;
+	uint64_t repair_ns;
+	uint64_t open_ns;
+};
+
+/* One crash point of the SHMDEV_TEST_KILL_AT hook. */
+#define CRASH_POINT(p) do { \
+	if ((p)->kill_at && ++(p)->points == (p)->kill_at) \
+		raise(SIGKILL); \
+} while (0)
+
+static uint64_t now_ns(clockid_t clk)
+{
+	struct timespec ts;
+
+	clock_gettime(clk, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static uint32_t load_tag(const struct layout_slot *s)
+{
+	return __atomic_load_n(&s->tag, __ATOMIC_ACQUIRE);
+}
+
+static void store_tag(struct layout_slot *s, uint32_t tag)
+{
+	__atomic_store_n(&s->tag, tag, __ATOMIC_RELEASE);
+}
+
+static bool state_live(uint32_t st)
+{
+	return st == LAYOUT_SLOT_LIVE || st == LAYOUT_SLOT_LIVE_KEYED;
+}
+
+static struct layout_slot *slot_at(const struct ptype *pt, uint64_t slot)
+{
+	uint32_t c;
+
+	for (c = 0; c < pt->nr_chunks; c++) {
+		const struct pchunk *ch = &pt->chunks[c];
+
+		if (slot - ch->first < ch->nr)
+			return (struct layout_slot *)(ch->base + (slot - ch->first) * pt->slot_size);
+	}
+	return NULL;
+}
+
+static void *slot_obj(const struct ptype *pt, struct layout_slot *s)
+{
+	return (char *)s + pt->obj_offset;
+}
+
+static uint64_t watermark(const struct ptype *pt)
+{
+	uint64_t wm = __atomic_load_n(&pt->hot->watermark, __ATOMIC_ACQUIRE);
+
+	return wm < pt->cap ? wm : pt->cap;
+}
+
+static uint32_t bucket_of(const struct ptype *pt, uint64_t key)
+{
+	return (uint32_t)((key * 0x9e3779b97f4a7c15ULL) >> pt->hash_shift);
+}
+
+static const struct ptype *ptype_get(const struct shmdev_pool *p, uint16_t type)
+{
+	if (type >= p->geom.max_types || !p->types[type].used)
+		return NULL;
+	return &p->types[type];
+}
+
+static int cmp_range(const void *a, const void *b)
+{
+	const struct prange *x = a, *y = b;
+
+	return (x->start > y->start) - (x->start < y->start);
+}
+
+/* (Re)build the process-local view from the active table. */
+static int build_view(struct shmdev_pool *p)
+{
+	struct layout_table *t = layout_active(p->base);
+	struct layout_type *lt = layout_types(t);
+	struct layout_hot *hot = layout_hot_at(p->base, &p->geom);
+	struct prange *ranges;
+	size_t n = 0;
+	uint32_t i, c;
+
+	for (i = 0; i < p->geom.max_types; i++)
+		n += lt[i].used ? lt[i].nr_chunks : 0;
+	ranges = calloc(n ? n : 1, sizeof(*ranges));
+	if (!ranges)
+		return shmdev_fail(p->ctx, ENOMEM, "out of memory for %zu chunk ranges", n);
+	n = 0;
+	for (i = 0; i < p->geom.max_types; i++) {
+		struct ptype *pt = &p->types[i];
+
+		memset(pt, 0, sizeof(*pt));
+		if (!lt[i].used)
+			continue;
+		pt->used = true;
+		pt->id = (uint16_t)i;
+		pt->keyed = lt[i].flags & SHMDEV_TYPE_KEYED;
+		pt->size = lt[i].size;
+		pt->slot_size = lt[i].slot_size;
+		pt->obj_offset = lt[i].obj_offset;
+		pt->cap = lt[i].max_count;
+		pt->hot = &hot[i];
+		pt->name = lt[i].name;
+		pt->nr_chunks = lt[i].nr_chunks;
+		for (c = 0; c < lt[i].nr_chunks; c++) {
+			const struct layout_chunk *ch = &lt[i].chunks[c];
+			char *b = shmdev_region_addr(p->blocks[ch->block]);
+
+			pt->chunks[c].first = ch->first_slot;
+			pt->chunks[c].nr = ch->nr_slots;
+			pt->chunks[c].base = b + ch->offset;
+			ranges[n].start = (uintptr_t)pt->chunks[c].base;
+			ranges[n].end = ranges[n].start + ch->nr_slots * pt->slot_size;
+			ranges[n].type = (uint16_t)i;
+			ranges[n].chunk = c;
+			n++;
+		}
+		if (pt->keyed) {
+			pt->buckets = (uint32_t *)((char *)shmdev_region_addr(p->blocks[lt[i].hash_block]) +
+						   lt[i].hash_offset);
+			pt->nr_buckets = lt[i].nr_buckets;
+			pt->hash_shift = 64 - (unsigned int)__builtin_ctz(pt->nr_buckets);
+		}
+	}
+	qsort(ranges, n, sizeof(*ranges), cmp_range);
+	free(p->ranges);
+	p->ranges = ranges;
+	p->nr_ranges = n;
+	return 0;
+}
+
+/*
+ * Rebuild a type's derived data (free list, counters, hash chains) from the
+ * slot tags.  Slots at or above the watermark were never used.  Returns the
+ * number of live objects.
+ */
+static uint64_t repair_type(struct ptype *pt)
+{
+	struct layout_hot *hot = pt->hot;
+	uint64_t wm = watermark(pt), slot, live = 0, nfree = 0;
+	uint32_t free_head = 0;
+
+	if (pt->keyed)
+		memset(pt->buckets, 0, (size_t)pt->nr_buckets * sizeof(*pt->buckets));
+	/* Downwards, so that the lists come out in ascending slot order. */
+	for (slot = wm; slot-- > 0;) {
+		struct layout_slot *s = slot_at(pt, slot);
+		uint32_t tag = load_tag(s), st = layout_tag_state(tag);
+		uint16_t gen = layout_tag_gen(tag);
+
+		if (st == LAYOUT_SLOT_LIVE_KEYED && !pt->keyed)
+			store_tag(s, tag = layout_tag(st = LAYOUT_SLOT_LIVE, gen));
+		if (st == LAYOUT_SLOT_LIVE && gen) {
+			live++;
+		} else if (st == LAYOUT_SLOT_LIVE_KEYED && gen) {
+			uint32_t b = bucket_of(pt, s->key);
+
+			s->next = pt->buckets[b];
+			pt->buckets[b] = (uint32_t)slot + 1;
+			live++;
+		} else {
+			if (st != LAYOUT_SLOT_FREE || !gen)
+				store_tag(s, layout_tag(LAYOUT_SLOT_FREE, gen ? gen : 1));
+			s->next = free_head;
+			free_head = (uint32_t)slot + 1;
+			nfree++;
+		}
+	}
+	hot->watermark = wm;
+	hot->free_head = free_head;
+	hot->free_count = nfree;
+	hot->live_count = live;
+	return live;
+}
+
+static void close_regions(struct shmdev_pool *p)
+{
+	size_t i;
+
+	for (i = 0; i < p->nr_blocks; i++) {
+		if (p->blocks[i])
+			shmdev_region_close(p->blocks[i]);
+		p->blocks[i] = NULL;
+	}
+	if (p->base_region)
+		shmdev_region_close(p->base_region);
+	p->base_region = NULL;
+}
+
+static void pool_free(struct shmdev_pool *p)
+{
+	free(p->blocks);
+	free(p->types);
+	free(p->ranges);
+	shmdev_ctx_unref(p->ctx);
+	free(p);
+}
+
+static int open_base(struct shmdev_pool *p, const struct shmdev_proc_conf *pc,
+		     uint64_t size)
+{
+	int err, tries;
+
+	if (p->rdonly) {
+		err = shmdev_region_open(p->ctx, pc->backend, pc->base_key, 0,
+					 SHMDEV_REGION_RDONLY, 0, &p->base_region);
+		if (err == -ENOENT)
+			return shmdev_fail(p->ctx, ENOENT, "pool of process \"%s\" does not exist (BaseKey 0x%" PRIx64 ")",
+					   pc->name, pc->base_key);
+		return err;
+	}
+	/* Open first (at its own size), create only if absent: a resume must see the old size. */
+	for (tries = 0; tries < 3; tries++) {
+		err = shmdev_region_open(p->ctx, pc->backend, pc->base_key, 0,
+					 SHMDEV_REGION_OWNER, pc->mode, &p->base_region);
+		if (err != -ENOENT)
+			return err;
+		err = shmdev_region_open(p->ctx, pc->backend, pc->base_key, size,
+					 SHMDEV_REGION_CREATE | SHMDEV_REGION_EXCL |
+					 SHMDEV_REGION_OWNER, pc->mode, &p->base_region);
+		if (err != -EEXIST)
+			return err;
+	}
+	return err;
+}
+
+static int open_blocks(struct shmdev_pool *p, const struct shmdev_proc_conf *pc,
+		       bool *created, bool *crash)
+{
+	unsigned int fl = p->rdonly ? SHMDEV_REGION_RDONLY :
+				      SHMDEV_REGION_CREATE | SHMDEV_REGION_OWNER;
+	size_t i;
+	int err;
+
+	for (i = 0; i < pc->nr_blocks; i++) {
+		struct shmdev_region *r;
+
+		err = shmdev_region_open(p->ctx, pc->backend, pc->block_keys[i],
+					 p->rdonly ? 0 : pc->block_size, fl, pc->mode, &r);
+		if (err)
+			return err;
+		p->blocks[i] = r;
+		created[i] = shmdev_region_start(r) == SHMDEV_START_CREATED;
+		if (shmdev_region_start(r) == SHMDEV_START_RESUMED_CRASH)
+			*crash = true;
+		if (shmdev_region_size(r) < pc->block_size)
+			return shmdev_fail(p->ctx, EINVAL, "block %zu (key 0x%" PRIx64 ") has %" PRIu64 " bytes, BlockSize is %" PRIu64,
+					   i, pc->block_keys[i], shmdev_region_size(r), pc->block_size);
+	}
+	return 0;
+}
+
+static int remap_to(struct shmdev_pool *p, struct shmdev_region *r, uint64_t addr,
+		    const char *what, size_t index)
+{
+	int err;
+
+	if (!addr || (uintptr_t)shmdev_region_addr(r) == addr)
+		return 0;
+	err = shmdev_region_remap(r, (void *)(uintptr_t)addr);
+	if (err)
+		return shmdev_fail(p->ctx, -err, "%s %zu: cannot map at the fixed address 0x%" PRIx64 ": %s",
+				   what, index, addr, shmdev_errmsg(p->ctx));
+	return 0;
+}
+
+/*
+ * Fixed addresses: map the base and blocks where the layout recorded them
+ * (or, on a cold start with FixedAddress, where the config says), and fill
+ * the addresses to record into @scratch.
+ */
+static int place_fixed(struct shmdev_pool *p, const struct shmdev_proc_conf *pc,
+		       bool cold, struct layout_table *scratch)
+{
+	struct layout_table *t = layout_active(p->base);
+	struct layout_block *blocks;
+	uint64_t addr = t->base_addr, next;
+	size_t i;
+	int err;
+
+	if (!addr && pc->fixed_addr)
+		addr = pc->fixed_addr;
+	if (addr) {
+		err = remap_to(p, p->base_region, addr, "base", 0);
+		if (err)
+			return err;
+		p->base = shmdev_region_addr(p->base_region);
+		p->hdr = (struct layout_header *)p->base;
+		t = layout_active(p->base);
+	} else {
+		addr = (uintptr_t)p->base;
+	}
+	blocks = layout_blocks(t, p->hdr->max_types);
+	next = (addr + shmdev_region_size(p->base_region) + FIXED_SPACING - 1) & ~(FIXED_SPACING - 1);
+	for (i = 0; i < p->nr_blocks; i++) {
+		uint64_t want = i < t->nr_blocks ? blocks[i].map_addr : 0;
+
+		if (!want && pc->fixed_addr)
+			want = next;
+		err = remap_to(p, p->blocks[i], want, "block", i);
+		if (err)
+			return err;
+		next = ((uintptr_t)shmdev_region_addr(p->blocks[i]) + shmdev_region_size(p->blocks[i]) +
+			FIXED_SPACING - 1) & ~(FIXED_SPACING - 1);
+	}
+	if (scratch) {
+		blocks = layout_blocks(scratch, p->hdr->max_types);
+		scratch->base_addr = (uintptr_t)p->base;
+		for (i = 0; i < p->nr_blocks && i < scratch->nr_blocks; i++)
+			if (!blocks[i].map_addr)
+				blocks[i].map_addr = (uintptr_t)shmdev_region_addr(p->blocks[i]);
+	}
+	(void)cold;
+	return 0;
+}
+
+static bool fixed_changes(const struct shmdev_pool *p, const struct layout_table *scratch)
+{
+	struct layout_table *t = layout_active(p->base);
+
+	return memcmp(t, scratch, p->hdr->table_size) != 0;
+}
+
+SHMDEV_EXPORT int shmdev_pool_open(struct shmdev_ctx *ctx, const struct shmdev_conf *conf,
+				   const struct shmdev_type *types, size_t nr_types,
+				   unsigned int flags, struct shmdev_pool **out)
+{
+	const struct shmdev_proc_conf *pc;
+	struct layout_params lp;
+	struct layout_geom g;
+	struct shmdev_pool *p;
+	struct layout_table *scratch = NULL;
+	uint8_t *changes = NULL;
+	bool *created = NULL;
+	bool base_created = false, cold = false, crash = false, fixed;
+	uint64_t t0 = now_ns(CLOCK_MONOTONIC);
+	const char *env;
+	uint32_t i;
+	int err, changed;
+
+	if (!ctx || !out)
+		return -EINVAL;
+	*out = NULL;
+	shmdev_clear_error(ctx);
+	if (!conf)
+		return shmdev_fail(ctx, EINVAL, "pool open: no configuration");
+	if (flags & ~(SHMDEV_POOL_RDONLY | SHMDEV_POOL_FIXED_ADDR))
+		return shmdev_fail(ctx, EINVAL, "pool open: unknown flags 0x%x",
+				   flags & ~(SHMDEV_POOL_RDONLY | SHMDEV_POOL_FIXED_ADDR));
+	pc = shmdev_conf_self(conf);
+	if (!pc)
+		return shmdev_fail(ctx, EINVAL, "pool open: the configuration was loaded without a process name, so it has no own section");
+	memset(&lp, 0, sizeof(lp));
+	lp.process = pc->name;
+	lp.block_size = pc->block_size;
+	lp.nr_blocks = pc->nr_blocks;
+	lp.block_keys = pc->block_keys;
+	lp.max_types = pc->max_types ? pc->max_types : SHMDEV_LAYOUT_DEFAULT_TYPES;
+	lp.max_blocks = pc->nr_blocks > SHMDEV_LAYOUT_MIN_BLOCKS ? (uint32_t)pc->nr_blocks :
+								   SHMDEV_LAYOUT_MIN_BLOCKS;
+	lp.base_addr = pc->fixed_addr;
+	lp.start_time_ns = now_ns(CLOCK_REALTIME);
+	if (pc->nr_blocks > (1U << 20))
+		return shmdev_fail(ctx, EINVAL, "pool open: %zu blocks are too many", pc->nr_blocks);
+	if (pc->fixed_addr % 4096)
+		return shmdev_fail(ctx, EINVAL, "FixedAddress 0x%" PRIx64 " is not page-aligned", pc->fixed_addr);
+	err = layout_check_params(ctx, &lp);
+	if (err)
+		return err;
+	err = layout_check_types(ctx, types, nr_types, lp.max_types);
+	if (err)
+		return err;
+	layout_geom(lp.max_types, lp.max_blocks, &g);
+
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return shmdev_fail(ctx, ENOMEM, "pool open: out of memory");
+	p->ctx = shmdev_ctx_ref(ctx);
+	p->flags = flags;
+	p->rdonly = flags & SHMDEV_POOL_RDONLY;
+	p->backend = pc->backend;
+	p->nr_blocks = pc->nr_blocks;
+	fixed = (flags & SHMDEV_POOL_FIXED_ADDR) || pc->fixed_addr;
+	p->blocks = calloc(pc->nr_blocks ? pc->nr_blocks : 1, sizeof(*p->blocks));
+	created = calloc(pc->nr_blocks ? pc->nr_blocks : 1, sizeof(*created));
+	if (!p->blocks || !created) {
+		err = shmdev_fail(ctx, ENOMEM, "pool open: out of memory");
+		goto fail;
+	}
+
+	err = open_base(p, pc, g.base_size);
+	if (err)
+		goto fail;
+	p->backend = shmdev_region_backend(p->base_region);
+	base_created = shmdev_region_start(p->base_region) == SHMDEV_START_CREATED;
+	crash = shmdev_region_start(p->base_region) == SHMDEV_START_RESUMED_CRASH;
+	p->base = shmdev_region_addr(p->base_region);
+	p->hdr = (struct layout_header *)p->base;
+	if (__atomic_load_n(&p->hdr->magic, __ATOMIC_ACQUIRE) == 0) {
+		if (p->rdonly) {
+			err = shmdev_fail(ctx, ENODATA, "pool of process \"%s\": the base region 0x%" PRIx64 " was never initialised",
+					  pc->name, pc->base_key);
+			goto fail;
+		}
+		/* Created now, or a cold start that died before its magic. */
+		if (shmdev_region_size(p->base_region) < g.base_size) {
+			err = shmdev_fail(ctx, EINVAL, "base region 0x%" PRIx64 " has %" PRIu64 " bytes, the layout needs %" PRIu64,
+					  pc->base_key, shmdev_region_size(p->base_region), g.base_size);
+			goto fail;
+		}
+		cold = true;
+	}
+	err = open_blocks(p, pc, created, &crash);
+	if (err)
+		goto fail;
+	if (cold)
+		layout_init(p->base, &lp);
+	err = layout_verify(ctx, p->base, shmdev_region_size(p->base_region), &p->geom);
+	if (err)
+		goto fail;
+
+	scratch = malloc(p->hdr->table_size);
+	changes = calloc(p->hdr->max_types, 1);
+	p->types = calloc(p->hdr->max_types, sizeof(*p->types));
+	if (!scratch || !changes || !p->types) {
+		err = shmdev_fail(ctx, ENOMEM, "pool open: out of memory");
+		goto fail;
+	}
+	changed = layout_plan(ctx, p->base, &lp, types, nr_types, p->rdonly, scratch, changes);
+	if (changed < 0) {
+		err = changed;
+		goto fail;
+	}
+	if (fixed) {
+		err = place_fixed(p, pc, cold, p->rdonly ? NULL : scratch);
+		if (err)
+			goto fail;
+		if (!p->rdonly && fixed_changes(p, scratch))
+			changed = 1;
+	}
+
+	if (p->rdonly) {
+		p->start = SHMDEV_START_RESUMED;
+		err = build_view(p);
+		if (err)
+			goto fail;
+		goto done;
+	}
+
+	if (p->hdr->open_epoch != p->hdr->close_epoch)
+		crash = true;
+	/* From here on the pool is dirty until a clean close. */
+	__atomic_store_n(&p->hdr->open_epoch, p->hdr->open_epoch + 1, __ATOMIC_RELEASE);
+	if (changed) {
+		struct layout_hot *hot = layout_hot_at(p->base, &p->geom);
+
+		for (i = 0; i < p->hdr->max_types; i++)
+			if (changes[i] == LAYOUT_ADDED)
+				memset(&hot[i], 0, sizeof(hot[i]));
+		layout_commit(p->base, scratch);
+	}
+	err = build_view(p);
+	if (err)
+		goto fail;
+	if (crash && !cold) {
+		uint64_t r0 = now_ns(CLOCK_MONOTONIC);
+
+		p->repaired_objects = 0;
+		for (i = 0; i < p->hdr->max_types; i++)
+			if (p->types[i].used)
+				p->repaired_objects += repair_type(&p->types[i]);
+		p->repair_ns = now_ns(CLOCK_MONOTONIC) - r0;
+		shmdev_info(ctx, "pool \"%s\": repaired after a crash: %" PRIu64 " live objects in %" PRIu64 " ns",
+			    pc->name, p->repaired_objects, p->repair_ns);
+	} else {
+		/* New or bigger hash indexes start empty and are refilled from the slots. */
+		for (i = 0; i < p->hdr->max_types; i++)
+			if (changes[i] != LAYOUT_SAME && p->types[i].keyed)
+				repair_type(&p->types[i]);
+	}
+	p->start = cold ? SHMDEV_START_CREATED :
+		   crash ? SHMDEV_START_RESUMED_CRASH : SHMDEV_START_RESUMED_CLEAN;
+	env = getenv("SHMDEV_TEST_KILL_AT");
+	if (env && *env)
+		p->kill_at = strtoull(env, NULL, 10);
+done:
+	free(scratch);
+	free(changes);
+	free(created);
+	p->open_ns = now_ns(CLOCK_MONOTONIC) - t0;
+	*out = p;
+	return 0;
+
+fail:
+	/* Nothing half-created: regions made by this cold start go again. */
+	{
+		bool destroy = base_created && !p->rdonly;
+		uint64_t base_key = pc->base_key;
+		size_t b;
+
+		for (b = 0; b < p->nr_blocks; b++) {
+			if (!p->blocks[b])
+				continue;
+			if (!crash && !p->rdonly)
+				shmdev_region_detach(p->blocks[b]);
+			shmdev_region_close(p->blocks[b]);
+			if (destroy && created[b])
+				shmdev_region_destroy(ctx, p->backend, pc->block_keys[b]);
+		}
+		if (p->base_region) {
+			if (!crash && !p->rdonly)
+				shmdev_region_detach(p->base_region);
+			shmdev_region_close(p->base_region);
+			if (destroy)
+				shmdev_region_destroy(ctx, p->backend, base_key);
+		}
+	}
+	free(scratch);
+	free(changes);
+	free(created);
+	pool_free(p);
+	return err;
+}
+
+SHMDEV_EXPORT int shmdev_pool_close(struct shmdev_pool *p)
+{
+	int err = 0, e;
+	size_t i;
+
+	if (!p)
+		return 0;
+	shmdev_clear_error(p->ctx);
+	if (!p->rdonly) {
+		/* Every operation is complete here: the derived data is consistent. */
+		__atomic_store_n(&p->hdr->close_epoch, p->hdr->open_epoch, __ATOMIC_RELEASE);
+		for (i = 0; i < p->nr_blocks; i++) {
+			e = shmdev_region_detach(p->blocks[i]);
+			if (e && !err)
+				err = e;
+		}
+		e = shmdev_region_detach(p->base_region);
+		if (e && !err)
+			err = e;
+	}
+	close_regions(p);
+	pool_free(p);
+	return err;
+}
+
+SHMDEV_EXPORT void shmdev_pool_abandon(struct shmdev_pool *p)
+{
+	if (!p)
+		return;
+	close_regions(p);
+	pool_free(p);
+}
+
+SHMDEV_EXPORT int shmdev_pool_destroy(struct shmdev_ctx *ctx, const struct shmdev_conf *conf)
+{
+	const struct shmdev_proc_conf *pc;
+	size_t i, found = 0;
+	int err = 0, e;
+
+	if (!ctx)
+		return -EINVAL;
+	shmdev_clear_error(ctx);
+	pc = shmdev_conf_self(conf);
+	if (!pc)
+		return shmdev_fail(ctx, EINVAL, "pool destroy: the configuration was loaded without a process name, so it has no own section");
+	for (i = 0; i <= pc->nr_blocks; i++) {
+		uint64_t key = i < pc->nr_blocks ? pc->block_keys[i] : pc->base_key;
+
+		e = shmdev_region_destroy(ctx, pc->backend, key);
+		if (e == 0)
+			found++;
+		else if (e != -ENOENT && !err)
+			err = e;
+	}
+	if (err)
+		return err;
+	if (!found)
+		return shmdev_fail(ctx, ENOENT, "pool of process \"%s\" does not exist (BaseKey 0x%" PRIx64 ")",
+				   pc->name, pc->base_key);
+	return 0;
+}
+
+SHMDEV_EXPORT enum shmdev_start shmdev_pool_start(const struct shmdev_pool *p)
+{
+	return p->start;
+}
+
+SHMDEV_EXPORT void shmdev_pool_stats(const struct shmdev_pool *p, struct shmdev_pool_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->start = p->start;
+	st->start_time_ns = p->hdr->start_time_ns;
+	st->generation = shmdev_region_generation(p->base_region);
+	st->repaired_objects = p->repaired_objects;
+	st->repair_ns = p->repair_ns;
+	st->open_ns = p->open_ns;
+}
+
+SHMDEV_EXPORT int shmdev_pool_type_stats(const struct shmdev_pool *p, uint16_t type,
+					 struct shmdev_type_stats *st)
+{
+	const struct ptype *pt = ptype_get(p, type);
+	const struct layout_type *lt;
+
+	if (!pt)
+		return shmdev_fail(p->ctx, ENOENT, "type %u is not in the layout", type);
+	lt = &layout_types(layout_active(p->base))[type];
+	memset(st, 0, sizeof(*st));
+	st->id = type;
+	memcpy(st->name, lt->name, sizeof(st->name));
+	st->name[sizeof(st->name) - 1] = '\0';
+	st->size = lt->size;
+	st->align = lt->align;
+	st->version = lt->version;
+	st->max_count = lt->max_count;
+	st->live_count = __atomic_load_n(&pt->hot->live_count, __ATOMIC_RELAXED);
+	return 0;
+}
+
+/* Take a free slot (free list first, then the never-used ones) and commit it live. */
+static int alloc_slot(struct shmdev_pool *p, struct ptype *pt, uint32_t state,
+		      uint64_t key, void **obj, shmdev_handle_t *handle)
+{
+	struct layout_hot *hot = pt->hot;
+	struct layout_slot *s;
+	uint64_t slot, wm = watermark(pt);
+	uint32_t tag;
+	uint16_t gen;
+
+	if (hot->free_head) {
+		slot = hot->free_head - 1;
+		s = slot < wm ? slot_at(pt, slot) : NULL;
+		if (!s || layout_tag_state(load_tag(s)) != LAYOUT_SLOT_FREE)
+			return shmdev_fail(p->ctx, EUCLEAN, "type %u \"%s\": free list head %" PRIu64 " is not a free slot (the pool is corrupt)",
+					   pt->id, pt->name, slot);
+		CRASH_POINT(p);
+		hot->free_head = s->next;
+		CRASH_POINT(p);
+		hot->free_count--;
+	} else if (wm < pt->cap) {
+		slot = wm;
+		s = slot_at(pt, slot);
+		/* Initialise before the watermark covers it: the repair scans up to it. */
+		store_tag(s, layout_tag(LAYOUT_SLOT_FREE, 1));
+		CRASH_POINT(p);
+		__atomic_store_n(&hot->watermark, wm + 1, __ATOMIC_RELEASE);
+		CRASH_POINT(p);
+	} else {
+		return shmdev_fail(p->ctx, ENOSPC, "type %u \"%s\" is full: %" PRIu64 " objects (raise max_count)",
+				   pt->id, pt->name, pt->cap);
+	}
+	s->key = key;
+	s->next = 0;
+	memset(slot_obj(pt, s), 0, pt->size);
+	if (state == LAYOUT_SLOT_LIVE_KEYED)
+		s->next = pt->buckets[bucket_of(pt, key)];
+	CRASH_POINT(p);
+	tag = load_tag(s);
+	gen = layout_tag_gen(tag) ? layout_tag_gen(tag) : 1;
+	store_tag(s, layout_tag(state, gen));	/* commit */
+	CRASH_POINT(p);
+	if (state == LAYOUT_SLOT_LIVE_KEYED) {
+		pt->buckets[bucket_of(pt, key)] = (uint32_t)slot + 1;
+		CRASH_POINT(p);
+	}
+	hot->live_count++;
+	hot->allocs++;
+	*obj = slot_obj(pt, s);
+	if (handle)
+		*handle = layout_handle(pt->id, (uint32_t)slot, gen);
+	return 0;
+}
+
+static int writable(struct shmdev_pool *p, const char *what)
+{
+	if (p->rdonly)
+		return shmdev_fail(p->ctx, EROFS, "%s: the pool is open read-only", what);
+	return 0;
+}
+
+SHMDEV_EXPORT int shmdev_alloc(struct shmdev_pool *p, uint16_t type, void **obj,
+			       shmdev_handle_t *handle)
+{
+	struct ptype *pt;
+	int err;
+
+	if (!p || !obj)
+		return -EINVAL;
+	shmdev_clear_error(p->ctx);
+	err = writable(p, "alloc");
+	if (err)
+		return err;
+	pt = (struct ptype *)ptype_get(p, type);
+	if (!pt)
+		return shmdev_fail(p->ctx, ENOENT, "alloc: type %u is not in the layout", type);
+	return alloc_slot(p, pt, LAYOUT_SLOT_LIVE, 0, obj, handle);
+}
+
+/* The slot of a live handle, or NULL. */
+static struct layout_slot *live_slot(const struct shmdev_pool *p, shmdev_handle_t h,
+				     const struct ptype **ptp)
+{
+	const struct ptype *pt = ptype_get(p, (uint16_t)(h >> 48));
+	uint64_t slot = (h >> 16) & 0xffffffffULL;
+	uint16_t gen = (uint16_t)h;
+	struct layout_slot *s;
+	uint32_t tag;
+
+	if (!pt || !gen || slot >= watermark(pt))
+		return NULL;
+	s = slot_at(pt, slot);
+	if (!s)
+		return NULL;
+	tag = load_tag(s);
+	if (!state_live(layout_tag_state(tag)) || layout_tag_gen(tag) != gen)
+		return NULL;
+	*ptp = pt;
+	return s;
+}
+
+SHMDEV_EXPORT void *shmdev_get(const struct shmdev_pool *p, shmdev_handle_t h)
+{
+	const struct ptype *pt = NULL;
+	struct layout_slot *s;
+
+	if (!p)
+		return NULL;
+	s = live_slot(p, h, &pt);
+	return s ? slot_obj(pt, s) : NULL;
+}
+
+/* Unlink @slot from its hash chain; false if it is not there. */
+static bool hash_unlink(struct shmdev_pool *p, const struct ptype *pt,
+			struct layout_slot *s, uint64_t slot)
+{
+	uint32_t *link = &pt->buckets[bucket_of(pt, s->key)];
+	uint64_t steps = 0, wm = watermark(pt);
+
+	while (*link && steps++ <= wm) {
+		uint64_t cur = *link - 1;
+		struct layout_slot *c = cur < wm ? slot_at(pt, cur) : NULL;
+
+		if (!c)
+			return false;
+		if (cur == slot) {
+			CRASH_POINT(p);
+			*link = c->next;
+			CRASH_POINT(p);
+			return true;
+		}
+		link = &c->next;
+	}
+	return false;
+}
+
+SHMDEV_EXPORT int shmdev_free(struct shmdev_pool *p, shmdev_handle_t h)
+{
+	const struct ptype *pt = NULL;
+	struct layout_hot *hot;
+	struct layout_slot *s;
+	uint64_t slot = (h >> 16) & 0xffffffffULL;
+	uint32_t tag;
+	uint16_t gen;
+	int err;
+
+	if (!p)
+		return -EINVAL;
+	shmdev_clear_error(p->ctx);
+	err = writable(p, "free");
+	if (err)
+		return err;
+	s = live_slot(p, h, &pt);
+	if (!s)
+		return shmdev_fail(p->ctx, ESTALE, "free: handle 0x%016" PRIx64 " (type %u, slot %" PRIu64 ", generation %u) does not name a live object",
+				   h, (unsigned int)(h >> 48), slot, (unsigned int)(uint16_t)h);
+	hot = pt->hot;
+	tag = load_tag(s);
+	if (layout_tag_state(tag) == LAYOUT_SLOT_LIVE_KEYED && !hash_unlink(p, pt, s, slot))
+		return shmdev_fail(p->ctx, EUCLEAN, "free: type %u \"%s\" slot %" PRIu64 " is missing from the hash index (the pool is corrupt)",
+				   pt->id, pt->name, slot);
+	gen = (uint16_t)(layout_tag_gen(tag) + 1);
+	if (!gen)
+		gen = 1;
+	s->next = hot->free_head;
+	CRASH_POINT(p);
+	store_tag(s, layout_tag(LAYOUT_SLOT_FREE, gen));	/* commit */
+	CRASH_POINT(p);
+	hot->free_head = (uint32_t)slot + 1;
+	CRASH_POINT(p);
+	hot->free_count++;
+	hot->live_count--;
+	hot->frees++;
+	return 0;
+}
+
+SHMDEV_EXPORT shmdev_handle_t shmdev_handle_of(const struct shmdev_pool *p, const void *obj)
+{
+	uintptr_t a = (uintptr_t)obj;
+	size_t lo = 0, hi;
+	const struct prange *r = NULL;
+	const struct ptype *pt;
+	struct layout_slot *s;
+	uint64_t off, slot;
+	uint32_t tag;
+
+	if (!p || !obj)
+		return SHMDEV_HANDLE_NONE;
+	hi = p->nr_ranges;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (a < p->ranges[mid].start) {
+			hi = mid;
+		} else if (a >= p->ranges[mid].end) {
+			lo = mid + 1;
+		} else {
+			r = &p->ranges[mid];
+			break;
+		}
+	}
+	if (!r)
+		return SHMDEV_HANDLE_NONE;
+	pt = &p->types[r->type];
+	off = a - r->start;
+	if (off % pt->slot_size != pt->obj_offset)
+		return SHMDEV_HANDLE_NONE;
+	slot = pt->chunks[r->chunk].first + off / pt->slot_size;
+	if (slot >= watermark(pt))
+		return SHMDEV_HANDLE_NONE;
+	s = (struct layout_slot *)(a - pt->obj_offset);
+	tag = load_tag(s);
+	if (!state_live(layout_tag_state(tag)))
+		return SHMDEV_HANDLE_NONE;
+	return layout_handle(pt->id, (uint32_t)slot, layout_tag_gen(tag));
+}
+
+static struct layout_slot *hash_find(const struct ptype *pt, uint64_t key, uint64_t *slotp)
+{
+	uint64_t wm = watermark(pt), steps = 0;
+	uint32_t i = pt->buckets[bucket_of(pt, key)];
+
+	while (i && steps++ <= wm) {
+		uint64_t slot = i - 1;
+		struct layout_slot *s = slot < wm ? slot_at(pt, slot) : NULL;
+
+		if (!s)
+			return NULL;
+		if (layout_tag_state(load_tag(s)) == LAYOUT_SLOT_LIVE_KEYED && s->key == key) {
+			*slotp = slot;
+			return s;
+		}
+		i = s->next;
+	}
+	return NULL;
+}
+
+static int keyed_type(const struct shmdev_pool *p, uint16_t type, const char *what,
+		      const struct ptype **ptp)
+{
+	const struct ptype *pt = ptype_get(p, type);
+
+	if (!pt)
+		return shmdev_fail(p->ctx, ENOENT, "%s: type %u is not in the layout", what, type);
+	if (!pt->keyed)
+		return shmdev_fail(p->ctx, EINVAL, "%s: type %u \"%s\" is not KEYED", what, type, pt->name);
+	*ptp = pt;
+	return 0;
+}
+
+SHMDEV_EXPORT int shmdev_force_get(struct shmdev_pool *p, uint16_t type, uint64_t key,
+				   void **obj, shmdev_handle_t *handle, bool *created)
+{
+	const struct ptype *pt = NULL;
+	struct layout_slot *s;
+	uint64_t slot;
+	int err;
+
+	if (!p || !obj)
+		return -EINVAL;
+	shmdev_clear_error(p->ctx);
+	err = writable(p, "force_get");
+	if (err)
+		return err;
+	err = keyed_type(p, type, "force_get", &pt);
+	if (err)
+		return err;
+	s = hash_find(pt, key, &slot);
+	if (s) {
+		*obj = slot_obj(pt, s);
+		if (handle)
+			*handle = layout_handle(pt->id, (uint32_t)slot, layout_tag_gen(load_tag(s)));
+		if (created)
+			*created = false;
+		return 0;
+	}
+	err = alloc_slot(p, (struct ptype *)pt, LAYOUT_SLOT_LIVE_KEYED, key, obj, handle);
+	if (!err && created)
+		*created = true;
+	return err;
+}
+
+SHMDEV_EXPORT void *shmdev_find(const struct shmdev_pool *p, uint16_t type, uint64_t key,
+				shmdev_handle_t *handle)
+{
+	const struct ptype *pt = p ? ptype_get(p, type) : NULL;
+	struct layout_slot *s;
+	uint64_t slot;
+
+	if (!pt || !pt->keyed)
+		return NULL;
+	s = hash_find(pt, key, &slot);
+	if (!s)
+		return NULL;
+	if (handle)
+		*handle = layout_handle(pt->id, (uint32_t)slot, layout_tag_gen(load_tag(s)));
+	return slot_obj(pt, s);
+}
+
+SHMDEV_EXPORT int shmdev_foreach(struct shmdev_pool *p, uint16_t type,
+				 int (*fn)(void *obj, shmdev_handle_t handle, void *data),
+				 void *data)
+{
+	const struct ptype *pt;
+	uint64_t wm;
+	uint32_t c;
+
+	if (!p || !fn)
+		return -EINVAL;
+	shmdev_clear_error(p->ctx);
+	pt = ptype_get(p, type);
+	if (!pt)
+		return shmdev_fail(p->ctx, ENOENT, "foreach: type %u is not in the layout", type);
+	wm = watermark(pt);
+	for (c = 0; c < pt->nr_chunks; c++) {
+		const struct pchunk *ch = &pt->chunks[c];
+		uint64_t i;
+
+		for (i = 0; i < ch->nr && ch->first + i < wm; i++) {
+			struct layout_slot *s = (struct layout_slot *)(ch->base + i * pt->slot_size);
+			uint32_t tag = load_tag(s);
+			int ret;
+
+			if (!state_live(layout_tag_state(tag)))
+				continue;
+			ret = fn(slot_obj(pt, s), layout_handle(pt->id, (uint32_t)(ch->first + i),
+								layout_tag_gen(tag)), data);
+			if (ret)
+				return ret;
+		}
+	}
+	return 0;
+}
+
+/* ---- consistency check ------------------------------------------------ */
+
+struct extent {
+	uint64_t start, end;
+	uint32_t block;
+	uint16_t type;
+	const char *what;
+};
+
+static int cmp_extent(const void *a, const void *b)
+{
+	const struct extent *x = a, *y = b;
+
+	if (x->block != y->block)
+		return (x->block > y->block) - (x->block < y->block);
+	return (x->start > y->start) - (x->start < y->start);
+}
+
+/* Chunks and hash arrays must lie below each block's carved mark and never overlap. */
+static int check_extents(struct shmdev_pool *p)
+{
+	struct layout_table *t = layout_active(p->base);
+	struct layout_type *lt = layout_types(t);
+	struct layout_block *blocks = layout_blocks(t, p->hdr->max_types);
+	struct extent *ex;
+	size_t n = 0, i;
+	uint32_t ty, c;
+	int err = 0;
+
+	ex = calloc((size_t)p->hdr->max_types * (SHMDEV_LAYOUT_MAX_CHUNKS + 1) + 1, sizeof(*ex));
+	if (!ex)
+		return shmdev_fail(p->ctx, ENOMEM, "check: out of memory");
+	for (ty = 0; ty < p->hdr->max_types; ty++) {
+		if (!lt[ty].used)
+			continue;
+		for (c = 0; c < lt[ty].nr_chunks; c++) {
+			const struct layout_chunk *ch = &lt[ty].chunks[c];
+
+			ex[n++] = (struct extent){ ch->offset, ch->offset + ch->nr_slots * lt[ty].slot_size,
+						   ch->block, (uint16_t)ty, "slot chunk" };
+		}
+		if (lt[ty].nr_buckets)
+			ex[n++] = (struct extent){ lt[ty].hash_offset,
+						   lt[ty].hash_offset + 4ULL * lt[ty].nr_buckets,
+						   lt[ty].hash_block, (uint16_t)ty, "hash index" };
+	}
+	qsort(ex, n, sizeof(*ex), cmp_extent);
+	for (i = 0; i < n && !err; i++) {
+		if (ex[i].end > blocks[ex[i].block].carved)
+			err = shmdev_fail(p->ctx, EUCLEAN, "check: type %u %s ends at %" PRIu64 ", beyond the %" PRIu64 " bytes carved from block %" PRIu32,
+					  ex[i].type, ex[i].what, ex[i].end, blocks[ex[i].block].carved, ex[i].block);
+		else if (i && ex[i].block == ex[i - 1].block && ex[i].start < ex[i - 1].end)
+			err = shmdev_fail(p->ctx, EUCLEAN, "check: block %" PRIu32 ": type %u %s overlaps type %u %s",
+					  ex[i].block, ex[i].type, ex[i].what, ex[i - 1].type, ex[i - 1].what);
+	}
+	free(ex);
+	return err;
+}
+
+static int check_type(struct shmdev_pool *p, const struct ptype *pt)
+{
+	struct layout_hot *hot = pt->hot;
+	uint64_t wm = hot->watermark, slot, live = 0, nfree = 0, keyed = 0, steps;
+	uint8_t *seen = NULL;
+	uint32_t i, b;
+	int err = 0;
+
+#define BAD(...) do { err = shmdev_fail(p->ctx, EUCLEAN, __VA_ARGS__); goto out; } while (0)
+	if (wm > pt->cap)
+		BAD("check: type %u \"%s\": watermark %" PRIu64 " is beyond max_count %" PRIu64,
+		    pt->id, pt->name, wm, pt->cap);
+	seen = calloc(wm ? wm : 1, 1);
+	if (!seen)
+		return shmdev_fail(p->ctx, ENOMEM, "check: out of memory");
+	for (slot = 0; slot < wm; slot++) {
+		uint32_t tag = load_tag(slot_at(pt, slot));
+		uint32_t st = layout_tag_state(tag);
+
+		if (!layout_tag_gen(tag))
+			BAD("check: type %u \"%s\": slot %" PRIu64 " has generation 0", pt->id, pt->name, slot);
+		if (st == LAYOUT_SLOT_LIVE)
+			live++;
+		else if (st == LAYOUT_SLOT_LIVE_KEYED && pt->keyed)
+			live++, keyed++;
+		else if (st != LAYOUT_SLOT_FREE)
+			BAD("check: type %u \"%s\": slot %" PRIu64 " has bad state %" PRIu32,
+			    pt->id, pt->name, slot, st);
+		else
+			nfree++;
+	}
+	if (live != hot->live_count)
+		BAD("check: type %u \"%s\": %" PRIu64 " live slots, live count says %" PRIu64,
+		    pt->id, pt->name, live, hot->live_count);
+	if (nfree != hot->free_count)
+		BAD("check: type %u \"%s\": %" PRIu64 " free slots below the watermark, free count says %" PRIu64,
+		    pt->id, pt->name, nfree, hot->free_count);
+	/* The free list holds every free slot once and nothing else. */
+	steps = 0;
+	for (i = hot->free_head; i; i = slot_at(pt, i - 1)->next) {
+		slot = i - 1;
+		if (slot >= wm)
+			BAD("check: type %u \"%s\": free list reaches slot %" PRIu64 ", beyond the watermark %" PRIu64,
+			    pt->id, pt->name, slot, wm);
+		if (seen[slot])
+			BAD("check: type %u \"%s\": free list visits slot %" PRIu64 " twice", pt->id, pt->name, slot);
+		seen[slot] = 1;
+		if (layout_tag_state(load_tag(slot_at(pt, slot))) != LAYOUT_SLOT_FREE)
+			BAD("check: type %u \"%s\": free list holds live slot %" PRIu64, pt->id, pt->name, slot);
+		steps++;
+	}
+	if (steps != nfree)
+		BAD("check: type %u \"%s\": free list has %" PRIu64 " slots, %" PRIu64 " are free",
+		    pt->id, pt->name, steps, nfree);
+	if (!pt->keyed)
+		goto out;
+	/* Every keyed live slot is in its own bucket's chain once; keys are unique. */
+	steps = 0;
+	for (b = 0; b < pt->nr_buckets; b++) {
+		for (i = pt->buckets[b]; i; i = slot_at(pt, i - 1)->next) {
+			struct layout_slot *s;
+			uint64_t n;
+			uint32_t j;
+
+			slot = i - 1;
+			if (slot >= wm)
+				BAD("check: type %u \"%s\": bucket %" PRIu32 " reaches slot %" PRIu64 ", beyond the watermark",
+				    pt->id, pt->name, b, slot);
+			s = slot_at(pt, slot);
+			if (seen[slot])
+				BAD("check: type %u \"%s\": slot %" PRIu64 " is reached twice (free list or hash chains)",
+				    pt->id, pt->name, slot);
+			seen[slot] = 1;
+			if (layout_tag_state(load_tag(s)) != LAYOUT_SLOT_LIVE_KEYED)
+				BAD("check: type %u \"%s\": bucket %" PRIu32 " holds slot %" PRIu64 ", which is not a keyed live object",
+				    pt->id, pt->name, b, slot);
+			if (bucket_of(pt, s->key) != b)
+				BAD("check: type %u \"%s\": key %" PRIu64 " of slot %" PRIu64 " is in bucket %" PRIu32 ", not its own",
+				    pt->id, pt->name, s->key, slot, b);
+			for (j = s->next, n = 0; j && n <= wm; j = slot_at(pt, j - 1)->next, n++) {
+				if (j - 1 >= wm)
+					break;
+				if (slot_at(pt, j - 1)->key == s->key)
+					BAD("check: type %u \"%s\": key %" PRIu64 " is held by slots %" PRIu64 " and %" PRIu32,
+					    pt->id, pt->name, s->key, slot, j - 1);
+			}
+			steps++;
+		}
+	}
+	if (steps != keyed)
+		BAD("check: type %u \"%s\": hash index holds %" PRIu64 " objects, %" PRIu64 " keyed objects are live",
+		    pt->id, pt->name, steps, keyed);
+out:
+#undef BAD
+	free(seen);
+	return err;
+}
+
+SHMDEV_EXPORT int shmdev_pool_check(struct shmdev_pool *p)
+{
+	struct layout_geom g;
+	uint32_t i;
+	int err;
+
+	if (!p)
+		return -EINVAL;
+	shmdev_clear_error(p->ctx);
+	err = layout_verify(p->ctx, p->base, shmdev_region_size(p->base_region), &g);
+	if (err)
+		return err;
+	err = check_extents(p);
+	if (err)
+		return err;
+	for (i = 0; i < p->hdr->max_types; i++) {
+		if (!p->types[i].used)
+			continue;
+		err = check_type(p, &p->types[i]);
+		if (err)
+			return err;
+	}
+	return 0;
+}
