@@ -274,8 +274,11 @@ static int term(struct render *r, int64_t *v)
 		if (e < 0)
 			return e;
 		if (op == '*') {
-			if (__builtin_mul_overflow(*v, b, v))
+			int64_t p;
+
+			if (__builtin_mul_overflow(*v, b, &p))
 				return overflow(r, *v, op, b);
+			*v = p;
 			continue;
 		}
 		if (b == 0)
