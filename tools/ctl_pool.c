@@ -1,0 +1,287 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * shmpoolctl pool show and pool check: a live pool seen through a read-only
+ * attach (no lease, no writes), so that it is safe while its owner runs.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "shmpoolctl.h"
+
+struct pool_opts {
+	const char *conf;
+	const char *process;
+	bool json;
+};
+
+static int pool_opt(struct ctl *ctl, int opt, const char *arg, void *data)
+{
+	struct pool_opts *o = data;
+
+	(void)ctl;
+	switch (opt) {
+	case 'c':
+		o->conf = arg;
+		return 0;
+	case 'p':
+		o->process = arg;
+		return 0;
+	case 'j':
+		o->json = true;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+struct pool_view {
+	struct shmdev_conf *conf;
+	const struct shmdev_proc_conf *proc;
+	struct shmdev_pool *pool;
+	struct shmdev_region_info base;	/* the BaseKey region, for the lease state */
+};
+
+/* Load the config and attach the pool read-only; an exit code on failure. */
+static int pool_attach(struct ctl *ctl, const struct pool_opts *o, struct pool_view *v)
+{
+	int ret;
+
+	ret = shmdev_conf_load(ctl->ctx, o->conf, o->process, &v->conf);
+	if (ret < 0)
+		return ctl_fail(ctl, ret, "%s %s", ctl->cmd, o->conf);
+	v->proc = shmdev_conf_self(v->conf);
+	ret = shmdev_region_stat(ctl->ctx, v->proc->backend, v->proc->base_key, &v->base);
+	if (ret == -ENOENT) {
+		ret = ctl_err(ctl, CTL_EXIT_FAIL,
+			      "%s %s: no pool: base region 0x%" PRIx64 " does not exist",
+			      ctl->cmd, o->process, v->proc->base_key);
+		goto fail;
+	}
+	if (ret < 0) {
+		ret = ctl_fail(ctl, ret, "%s %s", ctl->cmd, o->process);
+		goto fail;
+	}
+	ret = shmdev_pool_open(ctl->ctx, v->conf, NULL, 0, SHMDEV_POOL_RDONLY, &v->pool);
+	if (ret < 0) {
+		ret = ctl_fail(ctl, ret, "%s %s", ctl->cmd, o->process);
+		goto fail;
+	}
+	return 0;
+fail:
+	shmdev_conf_free(v->conf);
+	v->conf = NULL;
+	return ret;
+}
+
+static void pool_detach(struct pool_view *v)
+{
+	/* A read-only attach holds no lease and marks nothing. */
+	if (v->pool)
+		shmdev_pool_abandon(v->pool);
+	shmdev_conf_free(v->conf);
+}
+
+static const char *last_run(const struct shmdev_region_info *base)
+{
+	switch (base->state) {
+	case SHMDEV_STATE_NEW:
+		return "never owned";
+	case SHMDEV_STATE_OWNED:
+		return "running";
+	case SHMDEV_STATE_CLEAN:
+		return "clean exit";
+	case SHMDEV_STATE_CRASHED:
+		return "crashed";
+	}
+	return "unknown";
+}
+
+/* True if the command is done (help, usage error) with exit code *code. */
+static bool parse_pool_args(struct ctl *ctl, int argc, char **argv, const char *shortopts,
+			    const struct option *opts, struct pool_opts *o,
+			    const char *usage, int *code)
+{
+	int i = ctl_getopt(ctl, argc, argv, shortopts, opts, pool_opt, o, usage);
+
+	if (i < 0)
+		*code = i == -1 ? CTL_EXIT_OK : CTL_EXIT_USAGE;
+	else if (i < argc)
+		*code = ctl_usage_err(ctl, "unexpected argument \"%s\"", argv[i]);
+	else if (!o->conf || !o->process)
+		*code = ctl_usage_err(ctl, "needs --conf FILE and --process NAME");
+	else
+		return false;
+	return true;
+}
+
+static void show_text(struct ctl *ctl, const struct pool_view *v, const struct shmdev_pool_stats *ps)
+{
+	const struct shmdev_proc_conf *p = v->proc;
+	struct shmdev_type_stats ts;
+	struct shmdev_region_info bi;
+	char t[32];
+	uint32_t id;
+	size_t b;
+
+	ctl_format_time(ps->start_time_ns, t, sizeof(t));
+	printf("pool:        %s\n"
+	       "base key:    0x%" PRIx64 "\n"
+	       "block size:  %" PRIu64 " bytes, %zu blocks\n"
+	       "started:     %s (cold start)\n"
+	       "generation:  %" PRIu64 "\n",
+	       p->name, p->base_key, p->block_size, p->nr_blocks, t, ps->generation);
+	if (v->base.state == SHMDEV_STATE_OWNED)
+		printf("owner:       running, pid %" PRIu32 "\n", v->base.owner_pid);
+	else
+		printf("last run:    %s\n", last_run(&v->base));
+	printf("\n%-4s %-31s %8s %6s %8s %12s %12s %6s\n",
+	       "type", "name", "size", "align", "version", "used", "max", "used%");
+	for (id = 0; id < p->max_types && id <= UINT16_MAX; id++) {
+		if (shmdev_pool_type_stats(v->pool, (uint16_t)id, &ts) < 0)
+			continue;
+		printf("%-4u %-31s %8" PRIu32 " %6" PRIu32 " %8" PRIu32 " %12" PRIu64
+		       " %12" PRIu64 " %5.1f%%\n",
+		       (unsigned int)ts.id, ts.name, ts.size, ts.align, ts.version,
+		       ts.live_count, ts.max_count,
+		       ts.max_count ? 100.0 * (double)ts.live_count / (double)ts.max_count : 0.0);
+	}
+	printf("\n%-5s %-18s %12s\n", "block", "key", "bytes");
+	for (b = 0; b < p->nr_blocks; b++) {
+		if (shmdev_region_stat(ctl->ctx, p->backend, p->block_keys[b], &bi) < 0)
+			bi.size = 0;
+		printf("%-5zu 0x%016" PRIx64 " %12" PRIu64 "\n", b, p->block_keys[b], bi.size);
+	}
+}
+
+static const char pool_show_usage[] =
+	"Usage: shmpoolctl pool show --conf FILE --process NAME [--json]\n"
+	"\n"
+	"Attach NAME's pool (from memorypool.ini FILE) read-only and show its\n"
+	"TypeInfo table (used and max per type) and its blocks, the cold start\n"
+	"time, the generation (owner attaches) and how the last run ended.\n"
+	"Safe while the owner runs: no lease is taken and nothing is written.\n"
+	"\n"
+	"  -c, --conf FILE      memorypool.ini\n"
+	"  -p, --process NAME   the process (section) whose pool to show\n"
+	"  -j, --json           one JSON object\n";
+
+static int pool_show(struct ctl *ctl, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		CTL_COMMON_OPTS,
+		{ "conf", required_argument, NULL, 'c' },
+		{ "process", required_argument, NULL, 'p' },
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct pool_opts o = { 0 };
+	struct pool_view v = { 0 };
+	struct shmdev_pool_stats ps;
+	struct shmdev_type_stats ts;
+	uint32_t id;
+	size_t b, n = 0;
+	int ret;
+
+	if (parse_pool_args(ctl, argc, argv, "c:p:j", opts, &o, pool_show_usage, &ret))
+		return ret;
+	ret = pool_attach(ctl, &o, &v);
+	if (ret)
+		return ret;
+	shmdev_pool_stats(v.pool, &ps);
+	if (!o.json) {
+		show_text(ctl, &v, &ps);
+		pool_detach(&v);
+		return CTL_EXIT_OK;
+	}
+	printf("{\"pool\":\"");
+	ctl_json_str(stdout, v.proc->name);
+	printf("\",\"base_key\":%" PRIu64 ",\"block_size\":%" PRIu64
+	       ",\"start_time_ns\":%" PRIu64 ",\"generation\":%" PRIu64
+	       ",\"last_run\":\"%s\",\"owner_pid\":%" PRIu32 ",\"types\":[",
+	       v.proc->base_key, v.proc->block_size, ps.start_time_ns,
+	       ps.generation, last_run(&v.base), v.base.owner_pid);
+	for (id = 0; id < v.proc->max_types && id <= UINT16_MAX; id++) {
+		if (shmdev_pool_type_stats(v.pool, (uint16_t)id, &ts) < 0)
+			continue;
+		printf("%s{\"id\":%u,\"name\":\"", n++ ? "," : "", (unsigned int)ts.id);
+		ctl_json_str(stdout, ts.name);
+		printf("\",\"size\":%" PRIu32 ",\"align\":%" PRIu32 ",\"version\":%" PRIu32
+		       ",\"used\":%" PRIu64 ",\"max\":%" PRIu64 "}",
+		       ts.size, ts.align, ts.version, ts.live_count, ts.max_count);
+	}
+	printf("],\"blocks\":[");
+	for (b = 0; b < v.proc->nr_blocks; b++)
+		printf("%s{\"index\":%zu,\"key\":%" PRIu64 "}", b ? "," : "", b,
+		       v.proc->block_keys[b]);
+	printf("]}\n");
+	pool_detach(&v);
+	return CTL_EXIT_OK;
+}
+
+static const char pool_check_usage[] =
+	"Usage: shmpoolctl pool check --conf FILE --process NAME\n"
+	"\n"
+	"Attach NAME's pool read-only and check the layout and every type's\n"
+	"slots, free lists and indexes.  Exits 0 if consistent; otherwise says\n"
+	"what is wrong and exits 1.  Run it while the owner is stopped: a\n"
+	"running owner may be caught half-way through an allocation.\n"
+	"\n"
+	"  -c, --conf FILE      memorypool.ini\n"
+	"  -p, --process NAME   the process (section) whose pool to check\n";
+
+static int pool_check(struct ctl *ctl, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		CTL_COMMON_OPTS,
+		{ "conf", required_argument, NULL, 'c' },
+		{ "process", required_argument, NULL, 'p' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct pool_opts o = { 0 };
+	struct pool_view v = { 0 };
+	int ret;
+
+	if (parse_pool_args(ctl, argc, argv, "c:p:", opts, &o, pool_check_usage, &ret))
+		return ret;
+	ret = pool_attach(ctl, &o, &v);
+	if (ret)
+		return ret;
+	ret = shmdev_pool_check(v.pool);
+	if (ret < 0)
+		ret = ctl_fail(ctl, ret, "pool check %s", o.process);
+	else
+		printf("pool %s: consistent\n", o.process);
+	pool_detach(&v);
+	return ret < 0 ? CTL_EXIT_FAIL : ret;
+}
+
+static const char pool_usage[] =
+	"Usage: shmpoolctl pool show --conf FILE --process NAME [--json]\n"
+	"       shmpoolctl pool check --conf FILE --process NAME\n"
+	"\n"
+	"Inspect or check a live pool through a read-only attach.\n"
+	"Run \"shmpoolctl pool show --help\" or \"pool check --help\" for details.\n";
+
+int cmd_pool(struct ctl *ctl, int argc, char **argv)
+{
+	if (argc < 2) {
+		fputs(pool_usage, stderr);
+		return CTL_EXIT_USAGE;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		fputs(pool_usage, stdout);
+		return CTL_EXIT_OK;
+	}
+	if (!strcmp(argv[1], "show")) {
+		ctl->cmd = "pool show";
+		return pool_show(ctl, argc - 1, argv + 1);
+	}
+	if (!strcmp(argv[1], "check")) {
+		ctl->cmd = "pool check";
+		return pool_check(ctl, argc - 1, argv + 1);
+	}
+	return ctl_usage_err(ctl, "unknown pool command \"%s\": use show or check", argv[1]);
+}
