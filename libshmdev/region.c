@@ -181,42 +181,46 @@ SHMDEV_EXPORT uint64_t shmdev_region_generation(const struct shmdev_region *regi
 	return region->generation;
 }
 
-/* Offset of the user data in the backend's file: POSIX keeps a header page. */
-static off_t data_offset(const struct shmdev_region *r)
-{
-	return r->backend == SHMDEV_BACKEND_POSIX ? (off_t)r->hdr_len : 0;
-}
-
+/*
+ * The whole file is mapped at once (POSIX: header page and data), so the
+ * move keeps the header just below @addr.  One mapping, not two, also keeps
+ * valgrind's address-space manager happy with adjacent mappings of a file.
+ */
 SHMDEV_EXPORT int shmdev_region_remap(struct shmdev_region *r, void *addr)
 {
 	long page = sysconf(_SC_PAGESIZE);
 	int prot = (r->flags & SHMDEV_REGION_RDONLY) ? PROT_READ :
 						       PROT_READ | PROT_WRITE;
+	char *want;
 	void *p;
 
 	shmdev_clear_error(r->ctx);
 	if (addr == r->addr)
 		return 0;
-	if (!addr || (uintptr_t)addr % (uintptr_t)page)
+	if (!addr || (uintptr_t)addr % (uintptr_t)page || (uintptr_t)addr <= r->hdr_len)
 		return shmdev_fail(r->ctx, EINVAL, "region 0x%" PRIx64 " (%s): address %p is not page-aligned and non-NULL",
 				   r->key, shmdev_backend_name(r->backend), addr);
-	p = mmap(addr, r->size, prot, MAP_SHARED | MAP_FIXED_NOREPLACE, r->fd,
-		 data_offset(r));
+	want = (char *)addr - r->hdr_len;
+	p = mmap(want, r->map_len, prot, MAP_SHARED | MAP_FIXED_NOREPLACE, r->fd, 0);
 	if (p == MAP_FAILED) {
 		int err = errno;
 
 		return shmdev_fail(r->ctx, err, "region 0x%" PRIx64 " (%s): cannot map %" PRIu64 " bytes at %p: %s%s",
 				   r->key, shmdev_backend_name(r->backend), r->size, addr,
-				   strerror(err), err == EEXIST ? " (something is mapped there already)" : "");
+				   strerror(err), err == EEXIST ? " (the address is taken)" : "");
 	}
-	if (p != addr) {
-		/* Kernels before 4.17 ignore MAP_FIXED_NOREPLACE: treat as taken. */
-		munmap(p, r->size);
-		return shmdev_fail(r->ctx, EEXIST, "region 0x%" PRIx64 " (%s): cannot map %" PRIu64 " bytes at %p: the kernel placed it at %p",
-				   r->key, shmdev_backend_name(r->backend), r->size, addr, p);
+	if (p != want) {
+		/* Without MAP_FIXED_NOREPLACE support the address is a hint. */
+		munmap(p, r->map_len);
+		return shmdev_fail(r->ctx, EEXIST, "region 0x%" PRIx64 " (%s): cannot map %" PRIu64 " bytes at %p: the address is taken (placed at %p instead)",
+				   r->key, shmdev_backend_name(r->backend), r->size, addr,
+				   (char *)p + r->hdr_len);
 	}
-	munmap(r->addr, r->size);
-	r->addr = p;
+	munmap(r->map, r->map_len);
+	r->map = p;
+	r->addr = (char *)p + r->hdr_len;
+	if (r->hdr)
+		r->hdr = p;
 	return 0;
 }
 

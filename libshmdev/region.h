@@ -15,15 +15,17 @@ struct shmdev_region {
 	struct shmdev_ctx *ctx;		/* referenced */
 	enum shmdev_backend backend;	/* DEVICE or POSIX, never AUTO */
 	uint64_t key;
-	uint64_t size;			/* bytes mapped at addr */
-	void *addr;
+	uint64_t size;			/* user bytes at addr */
+	void *addr;			/* map + hdr_len */
+	void *map;			/* the one mapping of the region */
+	uint64_t map_len;		/* hdr_len + size */
 	unsigned int flags;		/* SHMDEV_REGION_* given to open */
 	enum shmdev_start start;
 	uint64_t generation;
 	bool leased;			/* OWNER and not yet detached */
 	int fd;				/* device file or shm object */
-	void *hdr;			/* POSIX: the mapped header page */
-	uint64_t hdr_len;
+	void *hdr;			/* POSIX: the header page, at map */
+	uint64_t hdr_len;		/* POSIX: page size; device: 0 */
 };
 
 /* "device" or "posix", for messages. */

@@ -204,6 +204,8 @@ int shmdev_device_open(struct shmdev_region *r, uint64_t size, uint32_t mode)
 		return ret;
 	}
 	r->addr = p;
+	r->map = p;
+	r->map_len = r->size;
 	return 0;
 }
 
@@ -220,8 +222,8 @@ int shmdev_device_detach(struct shmdev_region *r)
 
 void shmdev_device_close(struct shmdev_region *r)
 {
-	if (r->addr)
-		munmap(r->addr, r->size);
+	if (r->map)
+		munmap(r->map, r->map_len);
 	if (r->fd >= 0)
 		close(r->fd);
 }

@@ -3,8 +3,10 @@
  * POSIX fallback backend: one shm_open() object per region.
  *
  * Object "/<prefix>.<key %016x>":
- *   [0, page)          struct posix_hdr, never exposed to the user
- *   [page, page+size)  user data, mapped on its own so it is page-aligned
+ *   [0, page)          struct posix_hdr, not part of what the user gets
+ *   [page, page+size)  user data: shmdev_region_addr() is page-aligned
+ * The object is mapped whole, once; a reader checks the header with pread()
+ * before mapping anything.
  *
  * The owner lease is an OFD lock (F_OFD_SETLK) on byte 0 of the object: it
  * belongs to the open file description, so the kernel drops it when the
@@ -175,13 +177,12 @@ static int check_hdr(struct shmdev_ctx *ctx, uint64_t key, const char *name,
 	return 0;
 }
 
-/* Map the header page of @fd and check it; *hdr is unmapped on failure. */
-static int map_hdr(struct shmdev_ctx *ctx, uint64_t key, const char *name,
-		   int fd, bool writable, struct posix_hdr **hdr)
+/* Read and check the header of @fd into @h. */
+static int read_hdr(struct shmdev_ctx *ctx, uint64_t key, const char *name,
+		    int fd, struct posix_hdr *h)
 {
 	struct stat st;
-	void *p;
-	int ret;
+	ssize_t n;
 
 	if (fstat(fd, &st))
 		return shmdev_fail(ctx, errno, "region 0x%" PRIx64 " (" BK "): fstat %s: %s",
@@ -189,18 +190,39 @@ static int map_hdr(struct shmdev_ctx *ctx, uint64_t key, const char *name,
 	if (st.st_size < page_size())
 		return shmdev_fail(ctx, EPROTO, "region 0x%" PRIx64 " (" BK "): " SHM_DIR "%s has %lld bytes, no room for a header: not a shmpool region; remove it",
 				   key, name, (long long)st.st_size);
-	p = mmap(NULL, (size_t)page_size(),
-		 writable ? PROT_READ | PROT_WRITE : PROT_READ, MAP_SHARED, fd, 0);
+	n = pread(fd, h, sizeof(*h), 0);
+	if (n != (ssize_t)sizeof(*h))
+		return shmdev_fail(ctx, n < 0 ? errno : EIO, "region 0x%" PRIx64 " (" BK "): cannot read the header of %s: %s",
+				   key, name, n < 0 ? strerror(errno) : "short read");
+	return check_hdr(ctx, key, name, h, (uint64_t)st.st_size);
+}
+
+/* Map all of region @r (header and data) from r->fd. */
+static int map_all(struct shmdev_region *r, uint64_t size)
+{
+	int prot = (r->flags & SHMDEV_REGION_RDONLY) ? PROT_READ :
+						       PROT_READ | PROT_WRITE;
+	char b[32];
+	void *p;
+
+	r->hdr_len = (uint64_t)page_size();
+	r->map_len = r->hdr_len + size;
+	p = mmap(NULL, r->map_len, prot, MAP_SHARED, r->fd, 0);
 	if (p == MAP_FAILED)
-		return shmdev_fail(ctx, errno, "region 0x%" PRIx64 " (" BK "): cannot map the header of %s: %s",
-				   key, name, strerror(errno));
-	ret = check_hdr(ctx, key, name, p, (uint64_t)st.st_size);
-	if (ret) {
-		munmap(p, (size_t)page_size());
-		return ret;
-	}
-	*hdr = p;
+		return shmdev_fail(r->ctx, errno, "region 0x%" PRIx64 " (" BK "): cannot map %s: %s",
+				   r->key, shmdev_fmt_bytes(b, size), strerror(errno));
+	r->map = p;
+	r->hdr = p;
+	r->addr = (char *)p + r->hdr_len;
+	r->size = size;
 	return 0;
+}
+
+static void unmap_all(struct shmdev_region *r)
+{
+	if (r->map)
+		munmap(r->map, r->map_len);
+	r->map = r->hdr = r->addr = NULL;
 }
 
 static int open_error(struct shmdev_ctx *ctx, uint64_t key, const char *name,
@@ -309,12 +331,11 @@ static int posix_create(struct shmdev_region *r, const char *name,
 				  r->key, tmp, strerror(-ret));
 		goto err_unlink;
 	}
-	h = mmap(NULL, page, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (h == MAP_FAILED) {
-		ret = shmdev_fail(ctx, errno, "region 0x%" PRIx64 " (" BK "): cannot map the header of %s: %s",
-				  r->key, tmp, strerror(errno));
+	r->fd = fd;
+	ret = map_all(r, size);
+	if (ret)
 		goto err_unlink;
-	}
+	h = r->hdr;
 	now = shmdev_now_ns();
 	h->version = POSIX_VERSION;
 	h->hdr_len = (uint32_t)page;
@@ -334,20 +355,18 @@ static int posix_create(struct shmdev_region *r, const char *name,
 
 	ret = publish(tmp, name);
 	if (ret) {
-		munmap(h, page);
+		unmap_all(r);
 		if (ret != -EEXIST)
 			ret = shmdev_fail(ctx, -ret, "region 0x%" PRIx64 " (" BK "): cannot publish %s as %s: %s",
 					  r->key, tmp, name, strerror(-ret));
 		goto err_unlink;
 	}
-	r->fd = fd;
-	r->hdr = h;
-	r->hdr_len = page;
 	return 0;
 
 err_unlink:
 	shm_unlink(tmp);
 	close(fd);
+	r->fd = -1;
 	return ret;
 }
 
@@ -390,10 +409,9 @@ int shmdev_posix_open(struct shmdev_region *r, uint64_t size, uint32_t mode)
 	struct shmdev_ctx *ctx = r->ctx;
 	bool rdonly = r->flags & SHMDEV_REGION_RDONLY;
 	char name[NAME_MAX_LEN];
-	struct posix_hdr *h;
+	struct posix_hdr h;
 	char want[32], have[32];
 	int attempt, ret;
-	void *data;
 
 	ret = make_name(ctx, r->key, name, sizeof(name));
 	if (ret)
@@ -414,7 +432,7 @@ int shmdev_posix_open(struct shmdev_region *r, uint64_t size, uint32_t mode)
 			r->start = SHMDEV_START_CREATED;
 			r->generation = ((struct posix_hdr *)r->hdr)->generation;
 			r->leased = r->flags & SHMDEV_REGION_OWNER;
-			goto map_data;
+			return 0;
 		}
 		if (ret != -EEXIST)
 			return ret;
@@ -422,63 +440,38 @@ int shmdev_posix_open(struct shmdev_region *r, uint64_t size, uint32_t mode)
 			break;
 	}
 	if (r->flags & SHMDEV_REGION_EXCL) {
-		if (r->fd >= 0)
-			close(r->fd);
-		r->fd = -1;
-		return shmdev_fail(ctx, EEXIST, "region 0x%" PRIx64 " (" BK "): already exists (CREATE|EXCL)",
-				   r->key);
+		ret = shmdev_fail(ctx, EEXIST, "region 0x%" PRIx64 " (" BK "): already exists (CREATE|EXCL)",
+				  r->key);
+		goto err_close;
 	}
 
-	ret = map_hdr(ctx, r->key, name, r->fd, !rdonly, &h);
+	ret = read_hdr(ctx, r->key, name, r->fd, &h);
 	if (ret)
 		goto err_close;
-	r->hdr = h;
-	r->hdr_len = h->hdr_len;
-	if (size > h->size) {
+	if (size > h.size) {
 		ret = shmdev_fail(ctx, EINVAL, "region 0x%" PRIx64 " (" BK "): requested %s but it holds %s; destroy it or fix the size",
 				  r->key, shmdev_fmt_bytes(want, size),
-				  shmdev_fmt_bytes(have, h->size));
-		goto err_unmap;
+				  shmdev_fmt_bytes(have, h.size));
+		goto err_close;
 	}
+	ret = map_all(r, h.size);
+	if (ret)
+		goto err_close;
 	if (r->flags & SHMDEV_REGION_OWNER) {
 		ret = posix_own(r, name);
 		if (ret)
 			goto err_unmap;
 	} else {
 		r->start = SHMDEV_START_RESUMED;
-		r->generation = h->generation;
+		r->generation = h.generation;
 	}
-
-map_data:
-	h = r->hdr;
-	r->size = h->size;
-	data = mmap(NULL, r->size, rdonly ? PROT_READ : PROT_READ | PROT_WRITE,
-		    MAP_SHARED, r->fd, (off_t)r->hdr_len);
-	if (data == MAP_FAILED) {
-		ret = shmdev_fail(ctx, errno, "region 0x%" PRIx64 " (" BK "): cannot map %s: %s",
-				  r->key, shmdev_fmt_bytes(have, r->size), strerror(errno));
-		goto err_unown;
-	}
-	r->addr = data;
 	return 0;
 
-err_unown:
-	if (r->start == SHMDEV_START_CREATED) {
-		/* Nobody else can have used it yet: take it back. */
-		shm_unlink(name);
-	} else if (r->leased) {
-		/* Leave the header as a failed open found it, minus our claim. */
-		h->state = r->start == SHMDEV_START_RESUMED_CRASH ?
-			   SHMDEV_STATE_CRASHED : SHMDEV_STATE_CLEAN;
-		h->owner_pid = 0;
-		lease_drop(r->fd);
-	}
-	r->leased = false;
 err_unmap:
-	munmap(r->hdr, r->hdr_len);
-	r->hdr = NULL;
+	unmap_all(r);
 err_close:
-	close(r->fd);
+	if (r->fd >= 0)
+		close(r->fd);
 	r->fd = -1;
 	return ret;
 }
@@ -498,10 +491,7 @@ int shmdev_posix_detach(struct shmdev_region *r)
 void shmdev_posix_close(struct shmdev_region *r)
 {
 	/* A lease still held is dropped by close(): the header says OWNED. */
-	if (r->addr)
-		munmap(r->addr, r->size);
-	if (r->hdr)
-		munmap(r->hdr, r->hdr_len);
+	unmap_all(r);
 	if (r->fd >= 0)
 		close(r->fd);
 }
@@ -510,48 +500,45 @@ void shmdev_posix_close(struct shmdev_region *r)
 static int stat_fd(struct shmdev_ctx *ctx, uint64_t key, const char *name,
 		   int fd, struct shmdev_region_info *info)
 {
-	struct posix_hdr *h;
+	struct posix_hdr h;
 	struct stat st;
 	int ret, held;
 
-	ret = map_hdr(ctx, key, name, fd, false, &h);
+	ret = read_hdr(ctx, key, name, fd, &h);
 	if (ret)
 		return ret;
-	if (fstat(fd, &st)) {
-		ret = shmdev_fail(ctx, errno, "region 0x%" PRIx64 " (" BK "): fstat %s: %s",
-				  key, name, strerror(errno));
-		goto out;
+	if (fstat(fd, &st))
+		return shmdev_fail(ctx, errno, "region 0x%" PRIx64 " (" BK "): fstat %s: %s",
+				   key, name, strerror(errno));
+	if (h.state == SHMDEV_STATE_OWNED) {
+		held = lease_held(fd);
+		if (held < 0)
+			return shmdev_fail(ctx, -held, "region 0x%" PRIx64 " (" BK "): cannot test the lease of %s: %s",
+					   key, name, strerror(-held));
+		/* Read again: the owner may have detached since. */
+		ret = read_hdr(ctx, key, name, fd, &h);
+		if (ret)
+			return ret;
+		if (h.state == SHMDEV_STATE_OWNED && !held) {
+			/* The header was never cleared: its owner died. */
+			h.state = SHMDEV_STATE_CRASHED;
+		}
 	}
 	memset(info, 0, sizeof(*info));
 	info->key = key;
-	info->size = h->size;
-	info->generation = h->generation;
-	info->ctime_ns = h->ctime_ns;
-	info->atime_ns = h->atime_ns;
-	info->dtime_ns = h->dtime_ns;
+	info->size = h.size;
+	info->generation = h.generation;
+	info->ctime_ns = h.ctime_ns;
+	info->atime_ns = h.atime_ns;
+	info->dtime_ns = h.dtime_ns;
 	info->uid = st.st_uid;
 	info->gid = st.st_gid;
 	info->mode = st.st_mode & 0777;
-	info->huge = h->flags & POSIX_HDR_HUGE;
-	info->state = (enum shmdev_region_state)__atomic_load_n(&h->state, __ATOMIC_ACQUIRE);
-	if (info->state == SHMDEV_STATE_OWNED) {
-		held = lease_held(fd);
-		if (held < 0) {
-			ret = shmdev_fail(ctx, -held, "region 0x%" PRIx64 " (" BK "): cannot test the lease of %s: %s",
-					  key, name, strerror(-held));
-			goto out;
-		}
-		if (held) {
-			info->owned = true;
-			info->owner_pid = h->owner_pid;
-		} else {
-			/* The header was not cleared: its owner died. */
-			info->state = SHMDEV_STATE_CRASHED;
-		}
-	}
-out:
-	munmap(h, (size_t)page_size());
-	return ret;
+	info->huge = h.flags & POSIX_HDR_HUGE;
+	info->state = (enum shmdev_region_state)h.state;
+	info->owned = h.state == SHMDEV_STATE_OWNED;
+	info->owner_pid = info->owned ? h.owner_pid : 0;
+	return 0;
 }
 
 int shmdev_posix_stat(struct shmdev_ctx *ctx, uint64_t key,
