@@ -126,11 +126,12 @@ extract_vmlinuz() {
 	mv -f "$out.tmp" "$out"
 }
 
-write_env() { # series krel kdir kchroot
+write_env() { # series krel kdir kchroot kcheck
 	local dir=$SHMPOOL_CACHE/$1
 	{
 		echo "# written by tests/vm/kernels.sh $(date -u +%FT%TZ)"
-		printf 'KREL=%q\nKDIR=%q\nVMLINUZ=%q\nKCHROOT=%q\n' "$2" "$3" "$dir/vmlinuz" "$4"
+		printf 'KREL=%q\nKDIR=%q\nVMLINUZ=%q\nKCHROOT=%q\nKCHECK=%q\n' \
+			"$2" "$3" "$dir/vmlinuz" "$4" "${5:-}"
 	} >"$dir/kernel.env.tmp"
 	mv -f "$dir/kernel.env.tmp" "$dir/kernel.env"
 }
@@ -217,7 +218,7 @@ prepare_host_series() { # series
 		extract_vmlinuz "$deb" "$dir/vmlinuz"
 		rm -rf "$tmp"
 	fi
-	write_env "$s" "$krel" "$kdir" ""
+	write_env "$s" "$krel" "$kdir" "" ""
 	log "[$s] ready: $krel"
 }
 
@@ -243,8 +244,76 @@ prepare_trixie() {
 	rm -f "$SHMPOOL_CACHE/debootstrap.log"
 }
 
+# 7.x headers make sparse parse __typeof_unqual__ (scripts/checker-valid.sh
+# probes it, and C=1 silently checks nothing if it fails).  Debian's sparse
+# 0.6.4 cannot; sid has 0.6.5~rc1, whose binary needs only libc.  It is
+# unpacked into the tree, not installed: its package pulls sid's gcc.
+SPARSE_PROBE='static inline int u(const int *q) { __typeof_unqual__(*q) v = *q; return v; }'
+SID_SPARSE=/opt/sparse-sid/usr/bin/sparse
+
+sparse_ok() { # sparse path inside the tree
+	local out
+	[ -x "$TRIXIE$1" ] || return 1
+	echo "$SPARSE_PROBE" >"$TRIXIE/tmp/shmpool-sparse-probe.c"
+	out=$(vm_in_trixie "$1" -m64 /tmp/shmpool-sparse-probe.c 2>&1) || return 1
+	! grep -q error <<<"$out"
+}
+
+# Print the sparse to use for 7.x ("" for the tree's own).
+prepare_sparse() {
+	local lists=/var/lib/shmpool-sid-lists tmp deb
+	local -a opts=(-o Dir::Etc::SourceList=/etc/apt/shmpool-sid.list
+		-o Dir::Etc::SourceParts=/nonexistent -o "Dir::State::Lists=$lists"
+		-o Acquire::Check-Valid-Until=false)
+	if sparse_ok /usr/bin/sparse; then
+		return 0
+	fi
+	if sparse_ok "$SID_SPARSE"; then
+		echo "$SID_SPARSE"
+		return 0
+	fi
+	log "[7.x] trixie's sparse cannot parse __typeof_unqual__: unpacking sid's sparse" >&2
+	echo "deb $MIRROR sid main" >"$TRIXIE/etc/apt/shmpool-sid.list"
+	mkdir -p "$TRIXIE$lists/partial"
+	# A mirror snapshot's sid Release is past its Valid-Until: accept it.
+	vm_in_trixie apt-get "${opts[@]}" update -q >/dev/null
+	tmp=$(mktemp -d "$TRIXIE/tmp/dl.XXXXXX")
+	vm_in_trixie sh -c "cd '${tmp#"$TRIXIE"}' && apt-get $(printf "'%s' " "${opts[@]}") download -q -o APT::Sandbox::User=root sparse" >/dev/null ||
+		vm_die "[7.x] cannot download sparse from sid"
+	deb=$(ls "$tmp"/sparse_*.deb)
+	vm_rm_tree "$TRIXIE/opt/sparse-sid"
+	dpkg -x "$deb" "$TRIXIE/opt/sparse-sid"
+	rm -rf "$tmp"
+	sparse_ok "$SID_SPARSE" || vm_die "[7.x] sid's sparse ($(basename "$deb")) fails the __typeof_unqual__ probe too"
+	echo "$SID_SPARSE"
+}
+
+# Debian's linux-kbuild-7.x lacks scripts/checker-valid.sh, which the 7.x
+# Makefile runs to decide whether C=1 may use sparse: without it C=1 checks
+# nothing.  Supply an equivalent in the tree (the cache, never the repo).
+install_checker_valid() { # krel
+	local scripts
+	scripts=$(readlink -f "$TRIXIE/usr/src/linux-headers-${1%-amd64}-common/scripts") ||
+		vm_die "[7.x] no scripts directory in the $1 headers"
+	case $scripts in "$TRIXIE"/*) ;; *) vm_die "[7.x] $1 scripts resolve outside the tree: $scripts" ;; esac
+	[ -e "$scripts/checker-valid.sh" ] && return 0
+	log "[7.x] adding the missing scripts/checker-valid.sh to the $1 headers"
+	cat >"$scripts/checker-valid.sh" <<-'EOF'
+		#!/bin/sh
+		# Added by shmpool's tests/vm/kernels.sh: Debian's linux-kbuild package
+		# does not ship this kbuild helper.  Prints 1 if the checker given as
+		# arguments parses __typeof_unqual__, as the 7.x headers need.
+		command -v "$1" >/dev/null 2>&1 || exit 1
+		f=$(mktemp) || exit 1
+		trap 'rm -f "$f"' EXIT
+		echo 'static inline int u(const int *q) { __typeof_unqual__(*q) v = *q; return v; }' >"$f"
+		if "$@" "$f" 2>&1 | grep -q error; then echo 0; else echo 1; fi
+	EOF
+	chmod 755 "$scripts/checker-valid.sh"
+}
+
 prepare_7x() {
-	local s=7.x dir=$SHMPOOL_CACHE/7.x hdr krel tmp deb
+	local s=7.x dir=$SHMPOOL_CACHE/7.x hdr krel tmp deb kcheck
 	mkdir -p "$dir"
 	prepare_trixie
 	log "[7.x] apt-get update (trixie tree)"
@@ -268,7 +337,9 @@ prepare_7x() {
 		extract_vmlinuz "$deb" "$dir/vmlinuz"
 		rm -rf "$tmp"
 	fi
-	write_env 7.x "$krel" "/usr/src/linux-headers-$krel" "$TRIXIE"
+	kcheck=$(prepare_sparse)
+	install_checker_valid "$krel"
+	write_env 7.x "$krel" "/usr/src/linux-headers-$krel" "$TRIXIE" "$kcheck"
 	log "[7.x] ready: $krel"
 }
 

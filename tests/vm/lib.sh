@@ -22,11 +22,12 @@ vm_check_series() {
 	vm_die "unknown kernel series '$1' (known: ${VM_ALL_SERIES[*]})"
 }
 
-# Load <series>/kernel.env into KREL, KDIR, VMLINUZ, KCHROOT.
+# Load <series>/kernel.env into KREL, KDIR, VMLINUZ, KCHROOT (the tree the
+# build runs in, if any) and KCHECK (the sparse to use, if not the default).
 vm_load_kernel() {
 	local env=$SHMPOOL_CACHE/$1/kernel.env
 	[ -r "$env" ] || vm_die "no kernel prepared for series $1 ($env missing): run tests/vm/kernels.sh $1"
-	KREL='' KDIR='' VMLINUZ='' KCHROOT=''
+	KREL='' KDIR='' VMLINUZ='' KCHROOT='' KCHECK=''
 	# shellcheck disable=SC1090
 	. "$env"
 	[ -n "$KREL" ] && [ -n "$KDIR" ] && [ -f "$VMLINUZ" ] ||
