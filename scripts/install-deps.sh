@@ -9,6 +9,7 @@ PKGS=(
 	check libsubunit-dev
 	libinih-dev libkmod-dev
 	valgrind
+	clang libclang-rt-14-dev
 	qemu-system-x86 busybox-static cpio
 	debootstrap sparse bc flex bison libelf-dev kmod
 	linux-headers-amd64 dwarves
