@@ -63,8 +63,14 @@ struct shmdev_conf;
  * map every key to its process (a key used by two processes, or a BaseKey
  * equal to any block key, fails naming the key and both processes), and keep
  * @process's own section.  @process may be NULL to load and check only.
- * Errors name the file, the line and the value.  The caller owns *conf:
- * shmdev_conf_free().
+ * The format and its limits are documented in conf/memorypool.ini.  Sections
+ * that ProcessList does not name are ignored (logged at LOG_WARNING).  The
+ * environment variable SHMDEV_BACKEND=auto|device|posix, when set and not
+ * empty, overrides the Backend of every section.
+ * Errors name the file, the line and the value: -ENOENT (no such file, or
+ * @process not in ProcessList), -EFBIG (file over 1 MiB), -EINVAL (anything
+ * wrong in the text, or in SHMDEV_BACKEND), -ENOMEM.  On failure *conf is
+ * NULL.  The caller owns *conf: shmdev_conf_free().
  */
 int shmdev_conf_load(struct shmdev_ctx *ctx, const char *path,
 		     const char *process, struct shmdev_conf **conf);
@@ -106,9 +112,12 @@ const struct shmdev_proc_conf *shmdev_conf_self(const struct shmdev_conf *conf);
  * Render memorypool.ini.tmpl: ${NAME} is replaced by the value of NAME from
  * @vars ("NAME=VALUE" strings, @nr_vars of them), and $((EXPR)) by the
  * decimal value of an integer expression over numbers and ${NAME}s with
- * + - * / % and parentheses.  An undefined name, a bad expression or an
- * overflow fails naming the template, the line and the text.  The caller
- * owns *out: free().
+ * + - * / %, unary minus and parentheses, in signed 64-bit (decimal and 0x
+ * numbers).  "$$" stands for a single '$'; any other '$' is an error.  When
+ * @vars names a variable twice the later one wins.  An undefined name, a bad
+ * expression, an overflow or a division by zero fails with -EINVAL naming
+ * the template (@name), the line and the text; an output over 16 MiB fails
+ * with -EFBIG.  On failure *out is NULL.  The caller owns *out: free().
  */
 int shmdev_template_render(struct shmdev_ctx *ctx, const char *tmpl,
 			   const char *name, const char *const *vars,
