@@ -132,7 +132,9 @@ uint64_t layout_checksum(const struct layout_header *h, const struct layout_tabl
 {
 	uint64_t sum = 0xcbf29ce484222325ULL;
 
-	sum = fnv1a(sum, h, SHMDEV_LAYOUT_COLD_SIZE);
+	/* The magic is left out: a cold start writes it after the checksum. */
+	sum = fnv1a(sum, (const char *)h + sizeof(h->magic),
+		    SHMDEV_LAYOUT_COLD_SIZE - sizeof(h->magic));
 	return fnv1a(sum, (const char *)t + sizeof(t->checksum),
 		     h->table_size - sizeof(t->checksum));
 }

@@ -31,7 +31,7 @@
  *   52  u32 max_chunks     chunks per type (SHMDEV_LAYOUT_MAX_CHUNKS)
  *   56  char process[32]   process (section) name, NUL-padded
  *   88  u8  reserved[40]   zero
- *   --- bytes 0..127 are "cold": covered by the table checksum ---
+ *   --- bytes 8..127 are "cold": covered by the table checksum ---
  *   128 u32 active         the table copy in force (0 or 1); the commit point
  *                          of a layout change
  *   132 u32 reserved
@@ -45,7 +45,7 @@
  * change: a change is written into the inactive copy, checksummed, then
  * "active" is flipped with one aligned store, so a crash at any point leaves
  * either the old or the new layout, never a mix)
- *   0   u64 checksum       FNV-1a 64 over header bytes 0..127 then table
+ *   0   u64 checksum       FNV-1a 64 over header bytes 8..127 then table
  *                          bytes 8..table_size-1
  *   8   u64 seq            layout changes so far (cold start = 1)
  *   16  u32 nr_blocks      block keys in use (config order)

@@ -295,16 +295,20 @@ static int open_base(struct shmdev_pool *p, const struct shmdev_proc_conf *pc,
 					   pc->name, pc->base_key);
 		return err;
 	}
-	/* Open first (at its own size), create only if absent: a resume must see the old size. */
+	/*
+	 * Create if absent.  An existing region smaller than this geometry
+	 * (MaxTypeInfoNum or the key count grew) is opened at its own size, so
+	 * that the layout check names what changed.
+	 */
 	for (tries = 0; tries < 3; tries++) {
+		err = shmdev_region_open(p->ctx, pc->backend, pc->base_key, size,
+					 SHMDEV_REGION_CREATE | SHMDEV_REGION_OWNER,
+					 pc->mode, &p->base_region);
+		if (err != -EINVAL)
+			return err;
 		err = shmdev_region_open(p->ctx, pc->backend, pc->base_key, 0,
 					 SHMDEV_REGION_OWNER, pc->mode, &p->base_region);
 		if (err != -ENOENT)
-			return err;
-		err = shmdev_region_open(p->ctx, pc->backend, pc->base_key, size,
-					 SHMDEV_REGION_CREATE | SHMDEV_REGION_EXCL |
-					 SHMDEV_REGION_OWNER, pc->mode, &p->base_region);
-		if (err != -EEXIST)
 			return err;
 	}
 	return err;
@@ -580,10 +584,13 @@ done:
 fail:
 	/* Nothing half-created: regions made by this cold start go again. */
 	{
+		char msg[SHMDEV_ERRMSG_MAX];
 		bool destroy = base_created && !p->rdonly;
 		uint64_t base_key = pc->base_key;
 		size_t b;
 
+		/* The region calls below reset the message: keep ours. */
+		memcpy(msg, ctx->errmsg, sizeof(msg));
 		for (b = 0; b < p->nr_blocks; b++) {
 			if (!p->blocks[b])
 				continue;
@@ -600,6 +607,7 @@ fail:
 			if (destroy)
 				shmdev_region_destroy(ctx, p->backend, base_key);
 		}
+		memcpy(ctx->errmsg, msg, sizeof(msg));
 	}
 	free(scratch);
 	free(changes);

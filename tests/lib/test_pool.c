@@ -1,0 +1,673 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * Typed object pools: alloc/get/free, stale handles, foreach order,
+ * force_get/find, handle_of, full types, cold start, clean resume and
+ * resume after SIGKILL across processes, read-only inspection, fixed
+ * addresses, stats.  Runs on the backend SHMDEV_BACKEND selects.
+ */
+#include <check.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+#define T_ITEM	0
+#define T_PLAYER 1
+
+struct item {
+	uint64_t stamp;
+	uint32_t n;
+	char text[20];
+};
+
+struct player {
+	uint64_t id;
+	uint64_t gold;
+	char name[48];
+};
+
+static const struct shmdev_type types[] = {
+	{ .id = T_ITEM, .name = "Item", .size = sizeof(struct item), .version = 1,
+	  .max_count = 100 },
+	{ .id = T_PLAYER, .name = "Player", .size = sizeof(struct player), .align = 16,
+	  .version = 3, .max_count = 50, .flags = SHMDEV_TYPE_KEYED },
+};
+#define NR_TYPES (sizeof(types) / sizeof(types[0]))
+
+static struct shmdev_ctx *ctx;
+
+static struct shmdev_conf *mkconf(unsigned int nblocks, const char *block_size,
+				  const char *extra)
+{
+	struct shmdev_conf *conf = NULL;
+	char text[4096];
+	int n, i, err;
+
+	n = snprintf(text, sizeof(text), "ProcessList = zone\n[zone]\nBaseKey = 0x%" PRIx64 "\nBlockSize = %s\n",
+		     tu_key(0), block_size);
+	for (i = 1; i <= (int)nblocks; i++)
+		n += snprintf(text + n, sizeof(text) - (size_t)n, "BlockKey = 0x%" PRIx64 "\n",
+			      tu_key((unsigned int)i));
+	snprintf(text + n, sizeof(text) - (size_t)n, "%s", extra ? extra : "");
+	err = shmdev_conf_load_string(ctx, text, "test.ini", "zone", &conf);
+	ck_assert_msg(err == 0, "conf: %s", shmdev_errmsg(ctx));
+	return conf;
+}
+
+static struct shmdev_pool *open_ok(struct shmdev_conf *conf, unsigned int flags,
+				   enum shmdev_start want)
+{
+	struct shmdev_pool *pool = NULL;
+	int err = shmdev_pool_open(ctx, conf, types, NR_TYPES, flags, &pool);
+
+	ck_assert_msg(err == 0, "pool open: %d %s", err, shmdev_errmsg(ctx));
+	ck_assert_int_eq(shmdev_pool_start(pool), want);
+	ck_assert_msg(shmdev_pool_check(pool) == 0, "check: %s", shmdev_errmsg(ctx));
+	return pool;
+}
+
+static void destroy_pool(void)
+{
+	struct shmdev_conf *conf = mkconf(4, "1M", NULL);
+
+	shmdev_pool_destroy(ctx, conf);
+	shmdev_conf_free(conf);
+}
+
+/* A failed test skips its teardown: start from nothing. */
+static void setup(void)
+{
+	ctx = tu_ctx();
+	destroy_pool();
+}
+
+static void teardown(void)
+{
+	destroy_pool();
+	ctx = shmdev_ctx_unref(ctx);
+}
+
+static void cleanup_regions(void)
+{
+	tu_destroy_all();
+}
+
+START_TEST(test_alloc_get_free)
+{
+	struct shmdev_conf *conf = mkconf(2, "1M", NULL);
+	struct shmdev_pool *pool = open_ok(conf, 0, SHMDEV_START_CREATED);
+	shmdev_handle_t h, h2;
+	struct item *it, *it2;
+	struct shmdev_type_stats ts;
+
+	ck_assert_int_eq(shmdev_alloc(pool, T_ITEM, (void **)&it, &h), 0);
+	ck_assert_uint_ne(h, SHMDEV_HANDLE_NONE);
+	ck_assert_uint_eq(h >> 48, T_ITEM);
+	ck_assert_ptr_eq(shmdev_get(pool, h), it);
+	ck_assert_uint_eq(it->stamp, 0);
+	ck_assert_uint_eq((uintptr_t)it % 8, 0);
+	it->stamp = 42;
+	strcpy(it->text, "sword");
+	ck_assert_int_eq(shmdev_pool_type_stats(pool, T_ITEM, &ts), 0);
+	ck_assert_uint_eq(ts.live_count, 1);
+	ck_assert_uint_eq(ts.max_count, 100);
+	ck_assert_str_eq(ts.name, "Item");
+	ck_assert_uint_eq(ts.size, sizeof(struct item));
+
+	/* Free, then the handle is stale even after the slot is reused. */
+	ck_assert_int_eq(shmdev_free(pool, h), 0);
+	ck_assert_ptr_null(shmdev_get(pool, h));
+	ck_assert_int_eq(shmdev_free(pool, h), -ESTALE);
+	ck_assert_ptr_nonnull(strstr(shmdev_errmsg(ctx), "does not name a live object"));
+	ck_assert_int_eq(shmdev_alloc(pool, T_ITEM, (void **)&it2, &h2), 0);
+	ck_assert_ptr_eq(it2, it);	/* the freed slot comes back first */
+	ck_assert_uint_ne(h2, h);
+	ck_assert_ptr_null(shmdev_get(pool, h));
+	ck_assert_ptr_eq(shmdev_get(pool, h2), it2);
+	ck_assert_uint_eq(it2->stamp, 0);	/* zeroed again */
+	ck_assert_str_eq(it2->text, "");
+
+	/* Malformed handles. */
+	ck_assert_ptr_null(shmdev_get(pool, SHMDEV_HANDLE_NONE));
+	ck_assert_ptr_null(shmdev_get(pool, h2 & ~0xffffULL));	/* generation 0 */
+	ck_assert_ptr_null(shmdev_get(pool, h2 + (1ULL << 48) * 7));	/* unknown type */
+	ck_assert_ptr_null(shmdev_get(pool, h2 + (99ULL << 16)));	/* slot never used */
+	ck_assert_int_eq(shmdev_alloc(pool, 9, (void **)&it, &h), -ENOENT);
+	ck_assert_int_eq(shmdev_pool_check(pool), 0);
+	ck_assert_int_eq(shmdev_pool_close(pool), 0);
+	shmdev_conf_free(conf);
+}
+END_TEST
+
+START_TEST(test_full_type)
+{
+	struct shmdev_conf *conf = mkconf(1, "1M", NULL);
+	struct shmdev_pool *pool = open_ok(conf, 0, SHMDEV_START_CREATED);
+	shmdev_handle_t hs[100], h;
+	void *obj;
+	int i;
+
+	for (i = 0; i < 100; i++)
+		ck_assert_int_eq(shmdev_alloc(pool, T_ITEM, &obj, &hs[i]), 0);
+	ck_assert_int_eq(shmdev_alloc(pool, T_ITEM, &obj, &h), -ENOSPC);
+	ck_assert_ptr_nonnull(strstr(shmdev_errmsg(ctx), "\"Item\" is full: 100 objects"));
+	ck_assert_int_eq(shmdev_free(pool, hs[37]), 0);
+	ck_assert_int_eq(shmdev_alloc(pool, T_ITEM, &obj, &h), 0);
+	ck_assert_uint_eq((h >> 16) & 0xffffffff, 37);
+	ck_assert_int_eq(shmdev_pool_check(pool), 0);
+	ck_assert_int_eq(shmdev_pool_close(pool), 0);
+	shmdev_conf_free(conf);
+}
+END_TEST
+
+struct walk {
+	int n;
+	shmdev_handle_t seen[128];
+	struct shmdev_pool *pool;
+	bool free_odd;
+};
+
+static int walk_fn(void *obj, shmdev_handle_t h, void *data)
+{
+	struct walk *w = data;
+
+	ck_assert_ptr_eq(obj, shmdev_get(w->pool, h));
+	w->seen[w->n++] = h;
+	if (w->free_odd && ((struct item *)obj)->n % 2)
+		ck_assert_int_eq(shmdev_free(w->pool, h), 0);
+	return 0;
+}
+
+static int stop_fn(void *obj, shmdev_handle_t h, void *data)
+{
+	(void)obj;
+	(void)h;
+	return ++*(int *)data == 3 ? 77 : 0;
+}
+
+START_TEST(test_foreach_order)
+{
+	struct shmdev_conf *conf = mkconf(1, "1M", NULL);
+	struct shmdev_pool *pool = open_ok(conf, 0, SHMDEV_START_CREATED);
+	shmdev_handle_t hs[20];
+	struct walk w = { .pool = NULL };
+	struct item *it;
+	int i, calls = 0;
+
+	for (i = 0; i < 20; i++) {
+		ck_assert_int_eq(shmdev_alloc(pool, T_ITEM, (void **)&it, &hs[i]), 0);
+		it->n = (uint32_t)i;
+	}
+	for (i = 0; i < 20; i += 3)
+		ck_assert_int_eq(shmdev_free(pool, hs[i]), 0);
+	/* Reuse two freed slots: order stays by slot, not by allocation time. */
+	ck_assert_int_eq(shmdev_alloc(pool, T_ITEM, (void **)&it, &hs[0]), 0);
+	it->n = 100;
+	w.pool = pool;
+	ck_assert_int_eq(shmdev_foreach(pool, T_ITEM, walk_fn, &w), 0);
+	ck_assert_int_eq(w.n, 20 - 7 + 1);
+	for (i = 1; i < w.n; i++)
+		ck_assert_uint_lt((w.seen[i - 1] >> 16) & 0xffffffff, (w.seen[i] >> 16) & 0xffffffff);
+	/* The callback may free what it is given. */
+	memset(&w, 0, sizeof(w));
+	w.pool = pool;
+	w.free_odd = true;
+	ck_assert_int_eq(shmdev_foreach(pool, T_ITEM, walk_fn, &w), 0);
+	memset(&w, 0, sizeof(w));
+	w.pool = pool;
+	ck_assert_int_eq(shmdev_foreach(pool, T_ITEM, walk_fn, &w), 0);
+	for (i = 0; i < w.n; i++)
+		ck_assert_uint_eq(((struct item *)shmdev_get(pool, w.seen[i]))->n % 2, 0);
+	ck_assert_int_eq(shmdev_foreach(pool, T_ITEM, stop_fn, &calls), 77);
+	ck_assert_int_eq(calls, 3);
+	ck_assert_int_eq(shmdev_foreach(pool, 33, stop_fn, &calls), -ENOENT);
+	ck_assert_int_eq(shmdev_pool_check(pool), 0);
+	ck_assert_int_eq(shmdev_pool_close(pool), 0);
+	shmdev_conf_free(conf);
+}
+END_TEST
+
+START_TEST(test_force_get_find)
+{
+	struct shmdev_conf *conf = mkconf(1, "1M", NULL);
+	struct shmdev_pool *pool = open_ok(conf, 0, SHMDEV_START_CREATED);
+	struct player *p, *q;
+	shmdev_handle_t h, h2;
+	bool created;
+	uint64_t k;
+	void *obj;
+
+	ck_assert_ptr_null(shmdev_find(pool, T_PLAYER, 1001, &h));
+	ck_assert_int_eq(shmdev_force_get(pool, T_PLAYER, 1001, (void **)&p, &h, &created), 0);
+	ck_assert(created);
+	ck_assert_uint_eq((uintptr_t)p % 16, 0);
+	p->id = 1001;
+	p->gold = 5;
+	ck_assert_int_eq(shmdev_force_get(pool, T_PLAYER, 1001, (void **)&q, &h2, &created), 0);
+	ck_assert(!created);
+	ck_assert_ptr_eq(q, p);
+	ck_assert_uint_eq(h2, h);
+	ck_assert_ptr_eq(shmdev_find(pool, T_PLAYER, 1001, &h2), p);
+	ck_assert_uint_eq(h2, h);
+	/* Many keys, all distinct objects, all findable (chains included). */
+	for (k = 1; k <= 48; k++) {
+		ck_assert_int_eq(shmdev_force_get(pool, T_PLAYER, k * 64, (void **)&q, NULL, &created), 0);
+		ck_assert(created);
+		q->id = k * 64;
+	}
+	ck_assert_int_eq(shmdev_force_get(pool, T_PLAYER, 77777, &obj, NULL, NULL), 0);
+	ck_assert_int_eq(shmdev_force_get(pool, T_PLAYER, 77778, &obj, NULL, NULL), -ENOSPC);
+	for (k = 1; k <= 48; k++) {
+		q = shmdev_find(pool, T_PLAYER, k * 64, NULL);
+		ck_assert_ptr_nonnull(q);
+		ck_assert_uint_eq(q->id, k * 64);
+	}
+	ck_assert_int_eq(shmdev_pool_check(pool), 0);
+	/* Free removes it from the index; a new force_get creates a new object. */
+	ck_assert_int_eq(shmdev_free(pool, h), 0);
+	ck_assert_ptr_null(shmdev_find(pool, T_PLAYER, 1001, NULL));
+	ck_assert_int_eq(shmdev_force_get(pool, T_PLAYER, 1001, (void **)&q, &h2, &created), 0);
+	ck_assert(created);
+	ck_assert_uint_eq(q->gold, 0);
+	ck_assert_uint_ne(h2, h);
+	/* Plain alloc of a keyed type: an object outside the index. */
+	ck_assert_int_eq(shmdev_free(pool, h2), 0);
+	ck_assert_int_eq(shmdev_alloc(pool, T_PLAYER, &obj, &h), 0);
+	ck_assert_ptr_null(shmdev_find(pool, T_PLAYER, 0, NULL));
+	/* force_get on a type without keys. */
+	ck_assert_int_eq(shmdev_force_get(pool, T_ITEM, 1, &obj, NULL, NULL), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(shmdev_errmsg(ctx), "not KEYED"));
+	ck_assert_ptr_null(shmdev_find(pool, T_ITEM, 1, NULL));
+	ck_assert_int_eq(shmdev_pool_check(pool), 0);
+	ck_assert_int_eq(shmdev_pool_close(pool), 0);
+	shmdev_conf_free(conf);
+}
+END_TEST
+
+START_TEST(test_handle_of)
+{
+	struct shmdev_conf *conf = mkconf(2, "1M", NULL);
+	struct shmdev_pool *pool = open_ok(conf, 0, SHMDEV_START_CREATED);
+	shmdev_handle_t h, h2;
+	struct item *it;
+	struct player *pl;
+	int local;
+
+	ck_assert_int_eq(shmdev_alloc(pool, T_ITEM, (void **)&it, &h), 0);
+	ck_assert_int_eq(shmdev_force_get(pool, T_PLAYER, 5, (void **)&pl, &h2, NULL), 0);
+	ck_assert_uint_eq(shmdev_handle_of(pool, it), h);
+	ck_assert_uint_eq(shmdev_handle_of(pool, pl), h2);
+	ck_assert_uint_eq(shmdev_handle_of(pool, (char *)it + 1), SHMDEV_HANDLE_NONE);
+	ck_assert_uint_eq(shmdev_handle_of(pool, &local), SHMDEV_HANDLE_NONE);
+	ck_assert_uint_eq(shmdev_handle_of(pool, NULL), SHMDEV_HANDLE_NONE);
+	ck_assert_int_eq(shmdev_free(pool, h), 0);
+	ck_assert_uint_eq(shmdev_handle_of(pool, it), SHMDEV_HANDLE_NONE);
+	ck_assert_int_eq(shmdev_pool_close(pool), 0);
+	shmdev_conf_free(conf);
+}
+END_TEST
+
+/* A type spanning several chunks in several small blocks. */
+START_TEST(test_chunks_across_blocks)
+{
+	static const struct shmdev_type big[] = {
+		{ .id = 2, .name = "Big", .size = 1000, .max_count = 40 },
+		{ .id = 3, .name = "Keyed", .size = 100, .max_count = 150,
+		  .flags = SHMDEV_TYPE_KEYED },
+	};
+	struct shmdev_conf *conf = mkconf(4, "16K", NULL);
+	struct shmdev_pool *pool = NULL;
+	shmdev_handle_t hs[40];
+	struct shmdev_type_stats ts;
+	uint64_t k;
+	void *obj;
+	int i;
+
+	ck_assert_int_eq(shmdev_pool_open(ctx, conf, big, 2, 0, &pool), 0);
+	for (i = 0; i < 40; i++) {
+		ck_assert_int_eq(shmdev_alloc(pool, 2, &obj, &hs[i]), 0);
+		memset(obj, i, 1000);
+	}
+	for (k = 0; k < 150; k++)
+		ck_assert_int_eq(shmdev_force_get(pool, 3, k, &obj, NULL, NULL), 0);
+	for (i = 0; i < 40; i++) {
+		unsigned char *b = shmdev_get(pool, hs[i]);
+
+		ck_assert_ptr_nonnull(b);
+		ck_assert_uint_eq(b[0], (unsigned)i);
+		ck_assert_uint_eq(b[999], (unsigned)i);
+		ck_assert_uint_eq(shmdev_handle_of(pool, b), hs[i]);
+	}
+	ck_assert_int_eq(shmdev_pool_type_stats(pool, 3, &ts), 0);
+	ck_assert_uint_eq(ts.live_count, 150);
+	ck_assert_int_eq(shmdev_pool_check(pool), 0);
+	ck_assert_int_eq(shmdev_pool_close(pool), 0);
+	shmdev_conf_free(conf);
+}
+END_TEST
+
+static int fill(struct shmdev_pool *pool)
+{
+	struct player *p;
+	struct item *it;
+	uint64_t k;
+
+	for (k = 1; k <= 30; k++) {
+		if (shmdev_force_get(pool, T_PLAYER, k, (void **)&p, NULL, NULL))
+			return 11;
+		p->id = k;
+		p->gold = k * 100;
+		snprintf(p->name, sizeof(p->name), "player-%" PRIu64, k);
+	}
+	for (k = 0; k < 60; k++) {
+		if (shmdev_alloc(pool, T_ITEM, (void **)&it, NULL))
+			return 12;
+		it->n = (uint32_t)k;
+		it->stamp = 0xabcdef00 + k;
+	}
+	return 0;
+}
+
+/* Open, fill, close cleanly. */
+static int child_fill_close(void *arg)
+{
+	struct shmdev_ctx *c = tu_ctx();
+	struct shmdev_pool *pool = NULL;
+	int ret;
+
+	if (shmdev_pool_open(c, arg, types, NR_TYPES, 0, &pool))
+		return 10;
+	ret = fill(pool);
+	if (shmdev_pool_close(pool))
+		return 13;
+	shmdev_ctx_unref(c);
+	return ret;
+}
+
+/* Open and fill, then report and wait (held) for SIGKILL with the pool open. */
+static int child_fill_hold(void *arg)
+{
+	struct shmdev_ctx *c = tu_ctx();
+	struct shmdev_pool *pool = NULL;
+
+	if (shmdev_pool_open(c, arg, types, NR_TYPES, 0, &pool))
+		return 10;
+	return fill(pool);
+}
+
+static int count_fn(void *obj, shmdev_handle_t h, void *data)
+{
+	struct item *it = obj;
+	uint32_t *n = data;
+
+	(void)h;
+	ck_assert_uint_eq(it->n, *n);
+	ck_assert_uint_eq(it->stamp, 0xabcdef00 + *n);
+	(*n)++;
+	return 0;
+}
+
+static void assert_filled(struct shmdev_pool *pool)
+{
+	struct shmdev_type_stats ts;
+	struct player *p;
+	uint32_t n = 0;
+	uint64_t k;
+
+	for (k = 1; k <= 30; k++) {
+		p = shmdev_find(pool, T_PLAYER, k, NULL);
+		ck_assert_ptr_nonnull(p);
+		ck_assert_uint_eq(p->gold, k * 100);
+	}
+	ck_assert_ptr_null(shmdev_find(pool, T_PLAYER, 31, NULL));
+	ck_assert_int_eq(shmdev_foreach(pool, T_ITEM, count_fn, &n), 0);
+	ck_assert_uint_eq(n, 60);
+	ck_assert_int_eq(shmdev_pool_type_stats(pool, T_PLAYER, &ts), 0);
+	ck_assert_uint_eq(ts.live_count, 30);
+	ck_assert_int_eq(shmdev_pool_type_stats(pool, T_ITEM, &ts), 0);
+	ck_assert_uint_eq(ts.live_count, 60);
+}
+
+START_TEST(test_resume_clean)
+{
+	struct shmdev_conf *conf = mkconf(2, "1M", NULL);
+	struct shmdev_pool *pool;
+	struct shmdev_pool_stats st;
+	uint64_t t0;
+
+	/* Cold start by the parent, filled by a child that closes cleanly. */
+	pool = open_ok(conf, 0, SHMDEV_START_CREATED);
+	shmdev_pool_stats(pool, &st);
+	t0 = st.start_time_ns;
+	ck_assert_uint_gt(t0, 0);
+	ck_assert_int_eq(shmdev_pool_close(pool), 0);
+
+	ck_assert_int_eq(tu_run_in_child(child_fill_close, conf), 0);
+	pool = open_ok(conf, 0, SHMDEV_START_RESUMED_CLEAN);
+	assert_filled(pool);
+	shmdev_pool_stats(pool, &st);
+	ck_assert_int_eq(st.start, SHMDEV_START_RESUMED_CLEAN);
+	ck_assert_uint_eq(st.start_time_ns, t0);
+	ck_assert_uint_eq(st.repair_ns, 0);
+	ck_assert_uint_eq(st.repaired_objects, 0);
+	ck_assert_uint_ge(st.generation, 3);
+	ck_assert_int_eq(shmdev_pool_close(pool), 0);
+	shmdev_conf_free(conf);
+}
+END_TEST
+
+START_TEST(test_resume_after_sigkill)
+{
+	struct shmdev_conf *conf = mkconf(2, "1M", NULL);
+	struct shmdev_pool *pool;
+	struct shmdev_pool_stats st;
+	struct tu_child c;
+
+	tu_child_start(&c, child_fill_hold, conf, true);
+	ck_assert_int_eq(tu_child_wait_ready(&c), 0);
+	tu_child_kill(&c);
+	pool = open_ok(conf, 0, SHMDEV_START_RESUMED_CRASH);
+	shmdev_pool_stats(pool, &st);
+	ck_assert_int_eq(st.start, SHMDEV_START_RESUMED_CRASH);
+	ck_assert_uint_eq(st.repaired_objects, 90);
+	assert_filled(pool);
+	ck_assert_int_eq(shmdev_pool_close(pool), 0);
+	/* After a clean close the next open is clean again. */
+	pool = open_ok(conf, 0, SHMDEV_START_RESUMED_CLEAN);
+	assert_filled(pool);
+	shmdev_pool_abandon(pool);
+	/* Abandon looks like a crash. */
+	pool = open_ok(conf, 0, SHMDEV_START_RESUMED_CRASH);
+	assert_filled(pool);
+	ck_assert_int_eq(shmdev_pool_close(pool), 0);
+	shmdev_conf_free(conf);
+}
+END_TEST
+
+START_TEST(test_rdonly_inspect)
+{
+	struct shmdev_conf *conf = mkconf(2, "1M", NULL);
+	struct shmdev_pool *ro = NULL, *pool;
+	struct tu_child c;
+	void *obj;
+
+	ck_assert_int_eq(shmdev_pool_open(ctx, conf, NULL, 0, SHMDEV_POOL_RDONLY, &ro), -ENOENT);
+	ck_assert_ptr_nonnull(strstr(shmdev_errmsg(ctx), "does not exist"));
+	tu_child_start(&c, child_fill_hold, conf, true);
+	ck_assert_int_eq(tu_child_wait_ready(&c), 0);
+	/* The owner lives: a second owner is refused, an inspector is not. */
+	ck_assert_int_eq(shmdev_pool_open(ctx, conf, types, NR_TYPES, 0, &pool), -EBUSY);
+	ck_assert_int_eq(shmdev_pool_open(ctx, conf, NULL, 0, SHMDEV_POOL_RDONLY, &ro), 0);
+	ck_assert_int_eq(shmdev_pool_start(ro), SHMDEV_START_RESUMED);
+	assert_filled(ro);
+	ck_assert_int_eq(shmdev_pool_check(ro), 0);
+	ck_assert_int_eq(shmdev_alloc(ro, T_ITEM, &obj, NULL), -EROFS);
+	ck_assert_int_eq(shmdev_force_get(ro, T_PLAYER, 1, &obj, NULL, NULL), -EROFS);
+	ck_assert_int_eq(shmdev_pool_close(ro), 0);
+	tu_child_kill(&c);
+	/* The inspector changed nothing: the owner's crash is still seen. */
+	pool = open_ok(conf, 0, SHMDEV_START_RESUMED_CRASH);
+	assert_filled(pool);
+	ck_assert_int_eq(shmdev_pool_close(pool), 0);
+	shmdev_conf_free(conf);
+}
+END_TEST
+
+START_TEST(test_destroy)
+{
+	struct shmdev_conf *conf = mkconf(2, "1M", NULL);
+	struct shmdev_pool *pool = open_ok(conf, 0, SHMDEV_START_CREATED);
+	struct shmdev_region_info info;
+	void *obj;
+
+	ck_assert_int_eq(shmdev_alloc(pool, T_ITEM, &obj, NULL), 0);
+	ck_assert_int_eq(shmdev_pool_close(pool), 0);
+	ck_assert_int_eq(shmdev_pool_destroy(ctx, conf), 0);
+	ck_assert_int_eq(shmdev_region_stat(ctx, tu_backend(), tu_key(0), &info), -ENOENT);
+	ck_assert_int_eq(shmdev_region_stat(ctx, tu_backend(), tu_key(2), &info), -ENOENT);
+	ck_assert_int_eq(shmdev_pool_destroy(ctx, conf), -ENOENT);
+	pool = open_ok(conf, 0, SHMDEV_START_CREATED);
+	ck_assert_int_eq(shmdev_foreach(pool, T_ITEM, stop_fn, &(int){ 0 }), 0);
+	ck_assert_int_eq(shmdev_pool_close(pool), 0);
+	shmdev_conf_free(conf);
+}
+END_TEST
+
+START_TEST(test_fixed_addr)
+{
+	struct shmdev_conf *conf = mkconf(2, "1M", NULL);
+	struct shmdev_pool *pool;
+	struct item *it;
+	shmdev_handle_t h;
+	void *blocker, *page;
+
+	pool = open_ok(conf, SHMDEV_POOL_FIXED_ADDR, SHMDEV_START_CREATED);
+	ck_assert_int_eq(shmdev_alloc(pool, T_ITEM, (void **)&it, &h), 0);
+	it->stamp = 99;
+	ck_assert_int_eq(shmdev_pool_close(pool), 0);
+	/* Occupy the address space around the old place so that a plain map differs. */
+	page = (void *)((uintptr_t)it & ~(uintptr_t)4095);
+	blocker = mmap(page, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	ck_assert_ptr_eq(blocker, page);
+	ck_assert_int_eq(shmdev_pool_open(ctx, conf, types, NR_TYPES, SHMDEV_POOL_FIXED_ADDR, &pool), -EEXIST);
+	ck_assert_msg(strstr(shmdev_errmsg(ctx), "fixed address"), "%s", shmdev_errmsg(ctx));
+	munmap(blocker, 4096);
+	pool = open_ok(conf, SHMDEV_POOL_FIXED_ADDR, SHMDEV_START_RESUMED_CLEAN);
+	ck_assert_ptr_eq(shmdev_get(pool, h), it);
+	ck_assert_uint_eq(it->stamp, 99);
+	ck_assert_int_eq(shmdev_pool_close(pool), 0);
+	shmdev_conf_free(conf);
+}
+END_TEST
+
+START_TEST(test_conf_fixed_address)
+{
+	/* An address far from the usual mmap area. */
+	struct shmdev_conf *conf = mkconf(2, "1M", "FixedAddress = 0x5e0000000000\n");
+	struct shmdev_pool *pool;
+	struct item *it;
+	shmdev_handle_t h;
+
+	pool = open_ok(conf, 0, SHMDEV_START_CREATED);
+	ck_assert_int_eq(shmdev_alloc(pool, T_ITEM, (void **)&it, &h), 0);
+	ck_assert_uint_ge((uintptr_t)it, 0x5e0000000000ULL);
+	ck_assert_uint_lt((uintptr_t)it, 0x5e0000000000ULL + (64ULL << 20));
+	ck_assert_int_eq(shmdev_pool_close(pool), 0);
+	pool = open_ok(conf, 0, SHMDEV_START_RESUMED_CLEAN);
+	ck_assert_ptr_eq(shmdev_get(pool, h), it);
+	ck_assert_int_eq(shmdev_pool_close(pool), 0);
+	shmdev_conf_free(conf);
+}
+END_TEST
+
+START_TEST(test_open_errors)
+{
+	struct shmdev_conf *conf = mkconf(1, "1M", NULL), *noself = NULL;
+	struct shmdev_pool *pool = NULL;
+	struct shmdev_type bad[2] = { types[0], types[1] };
+	char text[256];
+
+	ck_assert_int_eq(shmdev_pool_open(ctx, conf, types, NR_TYPES, 0x80, &pool), -EINVAL);
+	bad[1].id = 0;
+	ck_assert_int_eq(shmdev_pool_open(ctx, conf, bad, 2, 0, &pool), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(shmdev_errmsg(ctx), "type id 0 is registered twice"));
+	bad[1] = types[1];
+	bad[1].align = 24;
+	ck_assert_int_eq(shmdev_pool_open(ctx, conf, bad, 2, 0, &pool), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(shmdev_errmsg(ctx), "align 24"));
+	bad[1] = types[1];
+	bad[1].name = "";
+	ck_assert_int_eq(shmdev_pool_open(ctx, conf, bad, 2, 0, &pool), -EINVAL);
+	bad[1] = types[1];
+	bad[1].id = 64;
+	ck_assert_int_eq(shmdev_pool_open(ctx, conf, bad, 2, 0, &pool), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(shmdev_errmsg(ctx), "beyond MaxTypeInfoNum 64"));
+	bad[1] = types[1];
+	bad[1].max_count = 0;
+	ck_assert_int_eq(shmdev_pool_open(ctx, conf, bad, 2, 0, &pool), -EINVAL);
+	/* Too big for the blocks: refused, and nothing is left behind. */
+	bad[1] = types[1];
+	bad[1].max_count = 1000000;
+	ck_assert_int_eq(shmdev_pool_open(ctx, conf, bad, 2, 0, &pool), -ENOSPC);
+	ck_assert_msg(strstr(shmdev_errmsg(ctx), "type 1 \"Player\": no room"), "%s", shmdev_errmsg(ctx));
+	ck_assert_ptr_null(pool);
+	ck_assert_int_eq(shmdev_pool_destroy(ctx, conf), -ENOENT);
+	snprintf(text, sizeof(text), "ProcessList = zone\n[zone]\nBaseKey = 0x%" PRIx64 "\nBlockSize = 1M\nBlockKey = 0x%" PRIx64 "\n",
+		 tu_key(0), tu_key(1));
+	ck_assert_int_eq(shmdev_conf_load_string(ctx, text, "t.ini", NULL, &noself), 0);
+	ck_assert_int_eq(shmdev_pool_open(ctx, noself, types, NR_TYPES, 0, &pool), -EINVAL);
+	shmdev_conf_free(noself);
+	shmdev_conf_free(conf);
+}
+END_TEST
+
+static Suite *pool_suite(void)
+{
+	Suite *s = suite_create("pool");
+	TCase *tc;
+
+	tc = tcase_create("objects");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_unchecked_fixture(tc, NULL, cleanup_regions);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_alloc_get_free);
+	tcase_add_test(tc, test_full_type);
+	tcase_add_test(tc, test_foreach_order);
+	tcase_add_test(tc, test_force_get_find);
+	tcase_add_test(tc, test_handle_of);
+	tcase_add_test(tc, test_chunks_across_blocks);
+	tcase_add_test(tc, test_open_errors);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("lifecycle");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_unchecked_fixture(tc, NULL, cleanup_regions);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_resume_clean);
+	tcase_add_test(tc, test_resume_after_sigkill);
+	tcase_add_test(tc, test_rdonly_inspect);
+	tcase_add_test(tc, test_destroy);
+	tcase_add_test(tc, test_fixed_addr);
+	tcase_add_test(tc, test_conf_fixed_address);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr;
+	int failed;
+
+	tu_init("pool");
+	sr = srunner_create(pool_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	tu_destroy_all();
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
