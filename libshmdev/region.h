@@ -62,7 +62,7 @@ int shmdev_device_destroy(struct shmdev_ctx *ctx, uint64_t key);
 int shmdev_device_list(struct shmdev_ctx *ctx,
 		       int (*fn)(const struct shmdev_region_info *info, void *data),
 		       void *data);
-/* Whether /dev/shmpool exists and opens (the AUTO rule). */
+/* Whether /dev/shmpool opens, or would but for permissions (AUTO). */
 bool shmdev_device_available(void);
 
 #endif /* SHMDEV_REGION_H */

@@ -21,12 +21,16 @@
 #define BK "device"
 #define LIST_BATCH 32
 
+/*
+ * A node we may not open still counts: falling back to POSIX then would
+ * silently give this user other regions than everyone else's.
+ */
 bool shmdev_device_available(void)
 {
 	int fd = open(SHMPOOL_DEVICE_PATH, O_RDONLY | O_CLOEXEC);
 
 	if (fd < 0)
-		return false;
+		return errno == EACCES || errno == EPERM;
 	close(fd);
 	return true;
 }
@@ -129,6 +133,12 @@ static int attach_error(struct shmdev_region *r, int fd,
 					   shmdev_fmt_bytes(b2, a->info.size));
 		return shmdev_fail(ctx, EINVAL, "region 0x%" PRIx64 " (" BK "): the module refused flags 0x%x, size %" PRIu64 ", mode 0%o",
 				   r->key, a->flags, (uint64_t)a->req_size, a->mode);
+	case EOPNOTSUPP:
+		return shmdev_fail(ctx, EOPNOTSUPP, "region 0x%" PRIx64 " (" BK "): the module cannot back regions with huge pages here; create it without HUGE (HugePages = no)",
+				   r->key);
+	case ENOMEM:
+		return shmdev_fail(ctx, ENOMEM, "region 0x%" PRIx64 " (" BK "): not enough memory to commit %s (see vm.overcommit_memory)",
+				   r->key, shmdev_fmt_bytes(b1, a->req_size));
 	case ENOTTY:
 	case E2BIG:
 		return shmdev_fail(ctx, err, "region 0x%" PRIx64 " (" BK "): the module does not speak this library's ABI %d (%s)",

@@ -147,8 +147,10 @@ int shmdev_template_render(struct shmdev_ctx *ctx, const char *tmpl,
  *    crashed owner's dtime is the time the crash was first noticed.
  *
  * Backend choice: SHMDEV_BACKEND_AUTO uses the device if /dev/shmpool opens,
- * else POSIX.  The environment variable SHMDEV_BACKEND=auto|device|posix,
- * if set, overrides the @backend argument of every region function.
+ * else POSIX; a node this process may not open still selects the device
+ * (and -EACCES), never a silent switch to separate POSIX regions.  The
+ * environment variable SHMDEV_BACKEND=auto|device|posix, if set, overrides
+ * the @backend argument of every region function.
  *
  * Every error message names the key (hex) and the backend.
  */

@@ -32,7 +32,7 @@ static enum shmdev_backend real_backend(void)
 		return tu_backend();
 	fd = open("/dev/shmpool", O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return SHMDEV_BACKEND_POSIX;
+		return errno == EACCES ? SHMDEV_BACKEND_DEVICE : SHMDEV_BACKEND_POSIX;
 	close(fd);
 	return SHMDEV_BACKEND_DEVICE;
 }
@@ -574,6 +574,11 @@ START_TEST(test_stat_and_list)
 	ck_assert_uint_ne(info.ctime_ns, 0);
 	ck_assert_uint_ge(info.atime_ns, info.ctime_ns);
 	ck_assert_uint_ge(info.dtime_ns, info.atime_ns);
+	if (!is_posix()) {
+		/* Only the device counts users: r2 is still open and mapped. */
+		ck_assert_uint_eq(info.nattch, 1);
+		ck_assert_uint_eq(info.nmaps, 1);
+	}
 
 	ck_assert_int_eq(shmdev_region_list(ctx, tu_backend(), collect, &s), 0);
 	ck_assert_int_eq(s.n, 3);
@@ -813,6 +818,76 @@ START_TEST(test_remap_fixed)
 }
 END_TEST
 
+struct perm_args {
+	uint64_t key;
+	int open_ret, destroy_ret;
+	char open_msg[512], destroy_msg[512];
+};
+
+/* As nobody: open and destroy a region root made with mode 0600. */
+static int child_as_nobody(void *arg)
+{
+	struct perm_args *a = arg;
+	struct shmdev_ctx *c;
+	struct shmdev_region *r = NULL;
+
+	if (setgid(65534) || setuid(65534))
+		return 50;
+	c = tu_ctx();
+	a->open_ret = shmdev_region_open(c, tu_backend(), a->key, 0, 0, 0, &r);
+	snprintf(a->open_msg, sizeof(a->open_msg), "%s", shmdev_errmsg(c));
+	if (r)
+		shmdev_region_close(r);
+	a->destroy_ret = shmdev_region_destroy(c, tu_backend(), a->key);
+	snprintf(a->destroy_msg, sizeof(a->destroy_msg), "%s", shmdev_errmsg(c));
+	shmdev_ctx_unref(c);
+	/* Report through the exit status: 1 bit per expected refusal. */
+	return (a->open_ret == -EACCES ? 1 : 0) |
+	       (a->destroy_ret == -EPERM || a->destroy_ret == -EACCES ? 2 : 0) |
+	       (strstr(a->open_msg, "ermission denied") ? 4 : 0) |
+	       (strstr(a->destroy_msg, "0x") ? 8 : 0);
+}
+
+START_TEST(test_errors_permission)
+{
+	uint64_t key = tu_key(45);
+	struct perm_args a = { .key = key };
+	struct shmdev_region_info info;
+	struct shmdev_region *r;
+
+	if (geteuid() != 0)
+		return;	/* needs to switch users */
+	r = open_ok(key, MiB, SHMDEV_REGION_CREATE, SHMDEV_START_CREATED);
+	ck_assert_int_eq(tu_run_in_child(child_as_nobody, &a), 15);
+	/* Refused, so still there. */
+	ck_assert_int_eq(shmdev_region_stat(ctx, tu_backend(), key, &info), 0);
+	ck_assert_uint_eq(info.mode, 0600);
+	shmdev_region_close(r);
+	ck_assert_int_eq(shmdev_region_destroy(ctx, tu_backend(), key), 0);
+}
+END_TEST
+
+START_TEST(test_huge_flag)
+{
+	uint64_t key = tu_key(46);
+	struct shmdev_region_info info;
+	struct shmdev_region *r = NULL;
+	int ret;
+
+	ret = shmdev_region_open(ctx, tu_backend(), key, 2 * MiB,
+				 SHMDEV_REGION_CREATE | SHMDEV_REGION_HUGE, 0, &r);
+	if (ret == -EOPNOTSUPP && !is_posix()) {
+		ck_assert_errmsg(key, "huge pages");
+		return;
+	}
+	ck_assert_msg(ret == 0, "%s", shmdev_errmsg(ctx));
+	ck_assert_int_eq(shmdev_region_stat(ctx, tu_backend(), key, &info), 0);
+	ck_assert(info.huge);
+	shmdev_region_close(r);
+	ck_assert_int_eq(shmdev_region_destroy(ctx, tu_backend(), key), 0);
+}
+END_TEST
+
 /* ---- POSIX only: names, foreign objects, leftovers ----------------------- */
 
 static void posix_name(uint64_t key, const char *suffix, char *buf, size_t len)
@@ -954,6 +1029,8 @@ static Suite *region_suite(void)
 	tcase_add_test(tc, test_errors_detach);
 	tcase_add_test(tc, test_errors_stat_destroy);
 	tcase_add_test(tc, test_errors_backend_env);
+	tcase_add_test(tc, test_errors_permission);
+	tcase_add_test(tc, test_huge_flag);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("posix");
