@@ -13,6 +13,7 @@ PKGS=(
 	qemu-system-x86 busybox-static cpio
 	debootstrap sparse bc flex bison libelf-dev kmod
 	linux-headers-amd64 dwarves
+	dkms man-db
 )
 
 missing=()

@@ -5,3 +5,11 @@ test-install: all
 	@MAKE="$(MAKE)" BUILD="$(BUILD)" CC="$(CC)" tests/install/run.sh
 
 test-host:: test-install
+
+# DKMS (needs root and the kernels of tests/vm/kernels.sh, which it fetches
+# when missing): add, build and install for 6.1 and 6.12 in private trees.
+.PHONY: test-dkms
+test-dkms:
+	@MAKE="$(MAKE)" BUILD="$(BUILD)" tests/install/dkms.sh
+
+test-kmod:: test-dkms
