@@ -619,18 +619,28 @@ END_TEST
 
 /* ---- races -------------------------------------------------------------- */
 
+struct race_args {
+	uint64_t key;
+	int gate[2];		/* EOF on gate[0] starts the race */
+};
+
 static int child_race_create(void *arg)
 {
-	struct child_args *a = arg;
+	struct race_args *a = arg;
 	struct shmdev_ctx *c = tu_ctx();
 	struct shmdev_region *r;
+	char byte;
 	int start;
 
-	if (shmdev_region_open(c, tu_backend(), a->key, a->size,
+	close(a->gate[1]);
+	if (read(a->gate[0], &byte, 1) != 0)
+		return 12;
+	if (shmdev_region_open(c, tu_backend(), a->key, 256 * 1024,
 			       SHMDEV_REGION_CREATE, 0, &r)) {
 		shmdev_ctx_unref(c);
 		return 10;
 	}
+
 	start = (int)shmdev_region_start(r);
 	/* Whoever wins, the memory is whole: the full size is mapped. */
 	((volatile char *)shmdev_region_addr(r))[shmdev_region_size(r) - 1] = 1;
@@ -641,15 +651,19 @@ static int child_race_create(void *arg)
 
 START_TEST(test_concurrent_create)
 {
-	int round, i, rounds = tu_quick() ? 3 : 20;
+	int round, i, rounds = tu_quick() ? 5 : 50;
 
 	for (round = 0; round < rounds; round++) {
-		struct child_args a = { .key = tu_key(30), .size = 256 * 1024 };
+		struct race_args a = { .key = tu_key(30) };
 		struct tu_child c[4];
 		int created = 0, resumed = 0;
 
+		/* All four wait at the gate, then create at the same moment. */
+		ck_assert_int_eq(pipe(a.gate), 0);
 		for (i = 0; i < 4; i++)
 			tu_child_start(&c[i], child_race_create, &a, false);
+		close(a.gate[1]);
+		close(a.gate[0]);
 		for (i = 0; i < 4; i++) {
 			int st = tu_child_wait(&c[i]);
 
