@@ -64,6 +64,11 @@ static int pick_backend(struct shmdev_ctx *ctx, enum shmdev_backend asked,
 {
 	const char *env = getenv("SHMDEV_BACKEND");
 	enum shmdev_backend b = asked;
+	char what[40] = "regions";
+
+	/* Key 0 here means "no key" (list); open/stat/destroy refuse it later. */
+	if (key)
+		snprintf(what, sizeof(what), "region 0x%" PRIx64, key);
 
 	if (env && *env) {
 		if (!strcasecmp(env, "auto"))
@@ -74,13 +79,13 @@ static int pick_backend(struct shmdev_ctx *ctx, enum shmdev_backend asked,
 			b = SHMDEV_BACKEND_POSIX;
 		else
 			return shmdev_fail(ctx, EINVAL,
-					   "region 0x%" PRIx64 ": SHMDEV_BACKEND=\"%s\" is not auto, device or posix",
-					   key, env);
+					   "%s: SHMDEV_BACKEND=\"%s\" is not auto, device or posix",
+					   what, env);
 	} else if (b != SHMDEV_BACKEND_AUTO && b != SHMDEV_BACKEND_DEVICE &&
 		   b != SHMDEV_BACKEND_POSIX) {
 		return shmdev_fail(ctx, EINVAL,
-				   "region 0x%" PRIx64 ": backend %d is not AUTO, DEVICE or POSIX",
-				   key, (int)b);
+				   "%s: backend %d is not AUTO, DEVICE or POSIX",
+				   what, (int)b);
 	}
 	if (b == SHMDEV_BACKEND_AUTO)
 		b = shmdev_device_available() ? SHMDEV_BACKEND_DEVICE :

@@ -760,6 +760,13 @@ START_TEST(test_errors_stat_destroy)
 }
 END_TEST
 
+static int collect_none(const struct shmdev_region_info *info, void *data)
+{
+	(void)info;
+	(void)data;
+	return 0;
+}
+
 START_TEST(test_errors_backend_env)
 {
 	uint64_t key = tu_key(43);
@@ -772,6 +779,11 @@ START_TEST(test_errors_backend_env)
 	ck_assert_int_eq(ret, -EINVAL);
 	ck_assert_ptr_null(r);
 	ck_assert_msg(strstr(shmdev_errmsg(ctx), "SHMDEV_BACKEND=\"bogus\""),
+		      "%s", shmdev_errmsg(ctx));
+	ck_assert_msg(strstr(shmdev_errmsg(ctx), "region 0x"), "%s", shmdev_errmsg(ctx));
+	ck_assert_int_eq(shmdev_region_list(ctx, SHMDEV_BACKEND_AUTO, collect_none, NULL),
+			 -EINVAL);
+	ck_assert_msg(strstr(shmdev_errmsg(ctx), "regions: SHMDEV_BACKEND=\"bogus\""),
 		      "%s", shmdev_errmsg(ctx));
 	unsetenv("SHMDEV_BACKEND");
 	ret = shmdev_region_open(ctx, (enum shmdev_backend)9, key, MiB,
