@@ -35,11 +35,11 @@ const char *shmdev_backend_name(enum shmdev_backend backend)
 
 const char *shmdev_fmt_bytes(char buf[32], uint64_t n)
 {
-	static const char *const unit[] = { "bytes", "KiB", "MiB", "GiB", "TiB" };
+	static const char *const unit[] = { "bytes", "KiB", "MiB", "GiB", "TiB", "PiB" };
 	unsigned int i = 0;
 	uint64_t v = n;
 
-	while (v && v % 1024 == 0 && i < 4) {
+	while (v && v % 1024 == 0 && i < 5) {
 		v /= 1024;
 		i++;
 	}

@@ -326,6 +326,16 @@ static int posix_create(struct shmdev_region *r, const char *name,
 				  r->key, tmp, shmdev_fmt_bytes(sz, size), strerror(errno));
 		goto err_unlink;
 	}
+	/*
+	 * Reserve the pages now, as the device charges its commit at creation:
+	 * a full /dev/shm must fail here, not SIGBUS a server later.
+	 */
+	ret = posix_fallocate(fd, 0, (off_t)(page + size));
+	if (ret) {
+		ret = shmdev_fail(ctx, ret, "region 0x%" PRIx64 " (" BK "): cannot reserve %s in " SHM_DIR ": %s",
+				  r->key, shmdev_fmt_bytes(sz, size), strerror(ret));
+		goto err_unlink;
+	}
 	if ((r->flags & SHMDEV_REGION_OWNER) && (ret = lease_take(fd))) {
 		ret = shmdev_fail(ctx, -ret, "region 0x%" PRIx64 " (" BK "): cannot lock the new %s: %s",
 				  r->key, tmp, strerror(-ret));

@@ -5,6 +5,7 @@
  * assertions hold for both.
  */
 #include <check.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -725,6 +726,47 @@ START_TEST(test_errors_open)
 }
 END_TEST
 
+/* Entries of /dev/shm that start with this run's POSIX prefix. */
+static int count_posix_objects(void)
+{
+	const char *prefix = getenv("SHMDEV_POSIX_PREFIX");
+	struct dirent *de;
+	int n = 0;
+	DIR *d = opendir("/dev/shm");
+
+	if (!d)
+		return 0;
+	while ((de = readdir(d)))
+		n += !strncmp(de->d_name, prefix, strlen(prefix));
+	closedir(d);
+	return n;
+}
+
+START_TEST(test_errors_too_big)
+{
+	uint64_t key = tu_key(47);
+	struct shmdev_region_info info;
+	struct shmdev_region *r = NULL;
+	int before = count_posix_objects();
+	int ret;
+
+	/* 1 PiB: above any module limit and any /dev/shm. */
+	ret = shmdev_region_open(ctx, tu_backend(), key, 1ULL << 50,
+				 SHMDEV_REGION_CREATE | SHMDEV_REGION_OWNER, 0, &r);
+	ck_assert_ptr_null(r);
+	if (is_posix()) {
+		ck_assert_int_eq(ret, -ENOSPC);
+		ck_assert_errmsg(key, "cannot reserve 1 PiB");
+	} else {
+		ck_assert_int_eq(ret, -EFBIG);
+		ck_assert_errmsg(key, "max_region_bytes");
+	}
+	/* Nothing half-made is left: no region, no temporary. */
+	ck_assert_int_eq(shmdev_region_stat(ctx, tu_backend(), key, &info), -ENOENT);
+	ck_assert_int_eq(count_posix_objects(), before);
+}
+END_TEST
+
 START_TEST(test_errors_detach)
 {
 	uint64_t key = tu_key(41);
@@ -1053,6 +1095,7 @@ static Suite *region_suite(void)
 	tcase_add_unchecked_fixture(tc, NULL, cleanup_regions);
 	tcase_add_test(tc, test_errors_open);
 	tcase_add_test(tc, test_errors_detach);
+	tcase_add_test(tc, test_errors_too_big);
 	tcase_add_test(tc, test_errors_stat_destroy);
 	tcase_add_test(tc, test_errors_backend_env);
 	tcase_add_test(tc, test_errors_permission);
