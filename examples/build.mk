@@ -1,0 +1,77 @@
+# examples/: the hot-restart demo zone server and `make demo`.
+#
+#   $(BUILD)/examples/zone_server{,_v2,_grown}   the server, three builds
+#   $(BUILD)/examples/zone_demo                 the story: one binary holding
+#                                               the three builds and the driver
+#   $(BUILD)/vm/demo/zone_demo                  the same, static, for the VM
+#
+#   make demo                 the story on /dev/shmpool, here or in the VM
+#   make demo BACKEND=posix   the story on the host with the POSIX fallback
+#   make demo BACKEND=vm      force the VM even where /dev/shmpool exists
+
+EXAMPLES_DIR := $(BUILD)/examples
+EXAMPLES_CFLAGS := $(CFLAGS_COMMON) -I$(EXAMPLES_DIR)
+# name:defines of the three builds of zone_server.c
+EXAMPLES_VARIANTS := v1: v2:-DDEMO_V2 grown:-DDEMO_PLAYER_GROWN
+ZONE_BINS := $(EXAMPLES_DIR)/zone_server $(EXAMPLES_DIR)/zone_server_v2 \
+	$(EXAMPLES_DIR)/zone_server_grown
+ZONE_DEMO := $(EXAMPLES_DIR)/zone_demo
+ZONE_DEMO_STATIC := $(BUILD)/vm/demo/zone_demo
+ZONE_DEMO_OBJS := $(EXAMPLES_DIR)/zone_demo.o \
+	$(foreach v,$(EXAMPLES_VARIANTS),$(EXAMPLES_DIR)/zone_$(firstword $(subst :, ,$(v))).o)
+ZONE_DEPS := examples/zone_server.c $(EXAMPLES_DIR)/zone_tmpl.h libshmdev/shmdev.h
+
+all:: $(ZONE_BINS) $(ZONE_DEMO)
+
+# The template, compiled in as a C string.
+$(EXAMPLES_DIR)/zone_tmpl.h: examples/zone.ini.tmpl
+	@mkdir -p $(@D)
+	{ echo '/* generated from examples/zone.ini.tmpl by examples/build.mk */'; \
+	  echo 'static const char zone_tmpl[] ='; \
+	  sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/\t"/' -e 's/$$/\\n"/' $<; \
+	  echo ';'; } >$@.tmp && mv $@.tmp $@
+
+$(EXAMPLES_DIR)/zone_server: $(ZONE_DEPS) $(LIBSHMDEV_A)
+	$(CC) $(EXAMPLES_CFLAGS) -o $@ $< $(LIBSHMDEV_A) $(LIBSHMDEV_LIBS) -lrt
+$(EXAMPLES_DIR)/zone_server_v2: $(ZONE_DEPS) $(LIBSHMDEV_A)
+	$(CC) $(EXAMPLES_CFLAGS) -DDEMO_V2 -o $@ $< $(LIBSHMDEV_A) $(LIBSHMDEV_LIBS) -lrt
+$(EXAMPLES_DIR)/zone_server_grown: $(ZONE_DEPS) $(LIBSHMDEV_A)
+	$(CC) $(EXAMPLES_CFLAGS) -DDEMO_PLAYER_GROWN -o $@ $< $(LIBSHMDEV_A) $(LIBSHMDEV_LIBS) -lrt
+
+# zone_demo: each build's main renamed, plus the story driver.
+define ZONE_VARIANT_RULE
+$(EXAMPLES_DIR)/zone_$(1).o: $(ZONE_DEPS)
+	@mkdir -p $$(@D)
+	$$(CC) $$(EXAMPLES_CFLAGS) $(2) -DZONE_MAIN=zone_main_$(1) -c -o $$@ $$<
+endef
+$(foreach v,$(EXAMPLES_VARIANTS),$(eval $(call ZONE_VARIANT_RULE,$(firstword $(subst :, ,$(v))),$(word 2,$(subst :, ,$(v))))))
+
+$(EXAMPLES_DIR)/zone_demo.o: examples/zone_demo.c libshmdev/shmdev.h
+	@mkdir -p $(@D)
+	$(CC) $(EXAMPLES_CFLAGS) -c -o $@ $<
+
+$(ZONE_DEMO): $(ZONE_DEMO_OBJS) $(LIBSHMDEV_A)
+	$(CC) -o $@ $(ZONE_DEMO_OBJS) $(LIBSHMDEV_A) $(LIBSHMDEV_LIBS) -lrt
+
+$(ZONE_DEMO_STATIC): $(ZONE_DEMO_OBJS) $(LIBSHMDEV_A)
+	@mkdir -p $(@D)
+	$(CC) -static -o $@ $(ZONE_DEMO_OBJS) $(LIBSHMDEV_A) $(LIBSHMDEV_LIBS_STATIC)
+
+BACKEND ?= auto
+
+.PHONY: demo demo-build test-demo
+demo-build: $(ZONE_BINS) $(ZONE_DEMO) $(ZONE_DEMO_STATIC)
+
+# A fresh machine has no compiler deps yet: install them, then build.
+demo:
+	@scripts/install-deps.sh
+	@$(MAKE) --no-print-directory demo-build >/dev/null
+	@BUILD=$(BUILD) examples/demo.sh $(BACKEND)
+
+# The demo story at a small scale on the POSIX backend, so that it cannot rot.
+test-demo: $(ZONE_DEMO)
+	@echo "== zone_demo story (small, posix)"
+	@SHMDEV_BACKEND=posix SHMDEV_POSIX_PREFIX=shmpool-test-demo.$$$$ \
+		$(ZONE_DEMO) story --small --zone 901
+
+test-host:: test-demo
