@@ -500,9 +500,6 @@ SHMDEV_EXPORT int shmdev_pool_open(struct shmdev_ctx *ctx, const struct shmdev_c
 		}
 		cold = true;
 	}
-	err = open_blocks(p, pc, created, &crash);
-	if (err)
-		goto fail;
 	if (cold)
 		layout_init(p->base, &lp);
 	err = layout_verify(ctx, p->base, shmdev_region_size(p->base_region), &p->geom);
@@ -516,11 +513,15 @@ SHMDEV_EXPORT int shmdev_pool_open(struct shmdev_ctx *ctx, const struct shmdev_c
 		err = shmdev_fail(ctx, ENOMEM, "pool open: out of memory");
 		goto fail;
 	}
+	/* Refuse a mismatch before the blocks are touched (their size may be what changed). */
 	changed = layout_plan(ctx, p->base, &lp, types, nr_types, p->rdonly, scratch, changes);
 	if (changed < 0) {
 		err = changed;
 		goto fail;
 	}
+	err = open_blocks(p, pc, created, &crash);
+	if (err)
+		goto fail;
 	if (fixed) {
 		err = place_fixed(p, pc, cold, p->rdonly ? NULL : scratch);
 		if (err)

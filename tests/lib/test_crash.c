@@ -124,8 +124,10 @@ static int child_run(void *varg)
 
 	snprintf(num, sizeof(num), "%" PRIu64, a->kill_at);
 	setenv("SHMDEV_TEST_KILL_AT", num, 1);
-	if (shmdev_pool_open(c, a->conf, types, 2, 0, &pool))
+	if (shmdev_pool_open(c, a->conf, types, 2, 0, &pool)) {
+		shmdev_ctx_unref(c);
 		return 10;
+	}
 	memset(live, 0, sizeof(live));
 	shmdev_foreach(pool, T_PLAIN, collect, live);
 	shmdev_foreach(pool, T_KEYED, collect, live);
@@ -181,7 +183,9 @@ static int child_run(void *varg)
 		__atomic_store_n(&e->state, ST_DONE, __ATOMIC_SEQ_CST);
 	}
 	/* Not killed: leave cleanly. */
-	return shmdev_pool_close(pool) ? 11 : 0;
+	i = shmdev_pool_close(pool) ? 11 : 0;
+	shmdev_ctx_unref(c);
+	return (int)i;
 }
 
 static ssize_t model_find(const struct model *m, uint64_t handle)
