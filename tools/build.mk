@@ -28,3 +28,8 @@ uninstall::
 	rm -f $(DESTDIR)$(BINDIR)/shmpoolctl $(DESTDIR)$(MANDIR)/man8/shmpoolctl.8
 
 -include $(SHMPOOLCTL_OBJS:.o=.d) $(BUILD)/tools/main.d
+
+# The tool's objects under ASan+UBSan, for tests/tools' sanitizer runner.
+$(BUILD)/san/tools/%.o: tools/%.c $(wildcard tools/*.h) libshmdev/shmdev.h include/uapi/linux/shmpool.h
+	@mkdir -p $(@D)
+	$(CC) $(SHMPOOLCTL_CFLAGS) $(SAN_FLAGS) -c -o $@ $<

@@ -1,0 +1,850 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * shmpoolctl, run as a program: exit codes, messages and output of every
+ * subcommand.  The tool is the binary named by $SHMPOOLCTL (the host build),
+ * or this very binary in multicall mode ("__shmpoolctl ARGS", the VM build,
+ * where it is the only file).  Regions are made and checked with libshmdev.
+ *
+ * On the host (SHMDEV_BACKEND=posix) everything but the module; in the VM
+ * (/dev/shmpool present) also load/unload through libkmod with --ko
+ * $SHMPOOL_KO, status, permission denied as uid 65534 and "module absent".
+ */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "shmpoolctl.h"
+#include "testutil.h"
+
+#define MULTICALL "__shmpoolctl"
+
+struct run {
+	int status;		/* exit status, or 1000 + signal */
+	char out[65536];
+	char err[8192];
+};
+
+static char tmpdir[256];
+
+static void slurp(int fd, char *buf, size_t len)
+{
+	ssize_t n;
+	size_t got = 0;
+
+	lseek(fd, 0, SEEK_SET);
+	while (got + 1 < len && (n = read(fd, buf + got, len - 1 - got)) > 0)
+		got += (size_t)n;
+	buf[got] = '\0';
+	close(fd);
+}
+
+/* Run shmpoolctl with @args (NULL-terminated), as @uid unless it is -1. */
+static int ctl_runv(struct run *r, long uid, const char *const *args)
+{
+	const char *bin = getenv("SHMPOOLCTL");
+	const char *argv[64];
+	int out, err, st, n = 0, i;
+	pid_t pid;
+
+	argv[n++] = "shmpoolctl";
+	if (!bin || !*bin) {
+		bin = "/proc/self/exe";
+		argv[n++] = MULTICALL;
+	}
+	for (i = 0; args[i] && n < 63; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	out = memfd_create("out", MFD_CLOEXEC);
+	err = memfd_create("err", MFD_CLOEXEC);
+	ck_assert(out >= 0 && err >= 0);
+	pid = fork();
+	ck_assert(pid >= 0);
+	if (pid == 0) {
+		dup2(out, 1);
+		dup2(err, 2);
+		if (uid >= 0 && (setgid((gid_t)uid) || setuid((uid_t)uid)))
+			_exit(120);
+		execv(bin, (char *const *)argv);
+		_exit(127);
+	}
+	ck_assert(waitpid(pid, &st, 0) == pid);
+	r->status = WIFEXITED(st) ? WEXITSTATUS(st) : 1000 + WTERMSIG(st);
+	slurp(out, r->out, sizeof(r->out));
+	slurp(err, r->err, sizeof(r->err));
+	return r->status;
+}
+
+#define CTL(r, ...) ctl_runv(r, -1, (const char *const[]){ __VA_ARGS__, NULL })
+#define CTL_AS(r, uid, ...) ctl_runv(r, uid, (const char *const[]){ __VA_ARGS__, NULL })
+
+#define ck_run(r, code, ...) do { \
+	int rc_ = CTL(r, __VA_ARGS__); \
+	ck_assert_msg(rc_ == (code), "exit %d (want %d)\nstdout: %s\nstderr: %s", \
+		      rc_, (code), (r)->out, (r)->err); \
+} while (0)
+
+#define ck_contains(hay, needle) \
+	ck_assert_msg(strstr((hay), (needle)), "\"%s\" not in:\n%s", (needle), (hay))
+
+static const char *hex(uint64_t key, char *buf)
+{
+	sprintf(buf, "0x%" PRIx64, key);
+	return buf;
+}
+
+static const char *dec(uint64_t key, char *buf)
+{
+	sprintf(buf, "%" PRIu64, key);
+	return buf;
+}
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	ck_assert_msg(f, "%s: %s", path, strerror(errno));
+	fputs(text, f);
+	ck_assert(fclose(f) == 0);
+}
+
+static char *path_of(const char *name, char *buf)
+{
+	snprintf(buf, 512, "%s/%s", tmpdir, name);
+	return buf;
+}
+
+static bool have_device(void)
+{
+	return access("/dev/shmpool", F_OK) == 0;
+}
+
+/* Create region @key of @size bytes filled from @seed; closed again. */
+static void make_region(uint64_t key, uint64_t size, uint32_t mode, unsigned int seed)
+{
+	struct shmdev_ctx *ctx = tu_ctx();
+	struct shmdev_region *r;
+	unsigned char *p;
+	uint64_t i;
+	int ret;
+
+	ret = shmdev_region_open(ctx, tu_backend(), key, size,
+				 SHMDEV_REGION_CREATE | SHMDEV_REGION_EXCL, mode, &r);
+	ck_assert_msg(ret == 0, "create 0x%" PRIx64 ": %s", key, shmdev_errmsg(ctx));
+	p = shmdev_region_addr(r);
+	for (i = 0; i < shmdev_region_size(r); i++)
+		p[i] = (unsigned char)((i * 131 + seed * 7 + (i >> 12)) & 0xff);
+	shmdev_region_close(r);
+	shmdev_ctx_unref(ctx);
+}
+
+/* Whether region @key holds the pattern of make_region(@seed). */
+static bool region_has(uint64_t key, uint64_t size, unsigned int seed)
+{
+	struct shmdev_ctx *ctx = tu_ctx();
+	struct shmdev_region *r;
+	const unsigned char *p;
+	bool ok;
+	uint64_t i;
+
+	ck_assert_msg(shmdev_region_open(ctx, tu_backend(), key, 0, SHMDEV_REGION_RDONLY, 0, &r) == 0,
+		      "open 0x%" PRIx64 ": %s", key, shmdev_errmsg(ctx));
+	p = shmdev_region_addr(r);
+	ok = shmdev_region_size(r) == size;
+	for (i = 0; ok && i < size; i++)
+		ok = p[i] == (unsigned char)((i * 131 + seed * 7 + (i >> 12)) & 0xff);
+	shmdev_region_close(r);
+	shmdev_ctx_unref(ctx);
+	return ok;
+}
+
+static int region_stat(uint64_t key, struct shmdev_region_info *in)
+{
+	struct shmdev_ctx *ctx = tu_ctx();
+	int ret = shmdev_region_stat(ctx, tu_backend(), key, in);
+
+	shmdev_ctx_unref(ctx);
+	return ret;
+}
+
+static void setup(void)
+{
+	snprintf(tmpdir, sizeof(tmpdir), "%s/ctltest.XXXXXX",
+		 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	ck_assert(mkdtemp(tmpdir));
+}
+
+static void teardown(void)
+{
+	char cmd[600];
+
+	tu_destroy_all();
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+	if (system(cmd))
+		fprintf(stderr, "cannot remove %s\n", tmpdir);
+}
+
+/* ---- command line ------------------------------------------------------ */
+
+START_TEST(test_help)
+{
+	static const char *const cmds[][2] = {
+		{ "list", NULL }, { "stat", NULL }, { "rm", NULL }, { "load", NULL },
+		{ "unload", NULL }, { "status", NULL }, { "dump", NULL }, { "restore", NULL },
+		{ "conf", "check" }, { "conf", "render" }, { "pool", "show" }, { "pool", "check" },
+	};
+	struct run r;
+	char want[64];
+	size_t i;
+
+	ck_run(&r, 0, "--help");
+	ck_contains(r.out, "Usage: shmpoolctl");
+	ck_contains(r.out, "Exit status: 0 success, 1 failure,\n2 usage error");
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		if (cmds[i][1]) {
+			ck_run(&r, 0, cmds[i][0], cmds[i][1], "--help");
+			snprintf(want, sizeof(want), "Usage: shmpoolctl %s %s", cmds[i][0], cmds[i][1]);
+		} else {
+			ck_run(&r, 0, cmds[i][0], "--help");
+			snprintf(want, sizeof(want), "Usage: shmpoolctl %s", cmds[i][0]);
+		}
+		ck_contains(r.out, want);
+		ck_assert_str_eq(r.err, "");
+	}
+	ck_run(&r, 0, "conf", "--help");
+	ck_run(&r, 0, "pool", "-h");
+	ck_run(&r, 0, "--version");
+	ck_contains(r.out, "shmpoolctl ");
+}
+END_TEST
+
+START_TEST(test_usage_errors)
+{
+	struct run r;
+
+	ck_assert_int_eq(ctl_runv(&r, -1, (const char *const[]){ NULL }), 2);
+	ck_contains(r.err, "Usage: shmpoolctl");
+	ck_run(&r, 2, "frobnicate");
+	ck_assert_str_eq(r.err, "shmpoolctl: usage: unknown command \"frobnicate\"\nTry 'shmpoolctl --help'.\n");
+	ck_run(&r, 2, "list", "--bogus");
+	ck_contains(r.err, "shmpoolctl: list: unknown option --bogus");
+	ck_run(&r, 2, "--backend", "nfs", "list");
+	ck_contains(r.err, "bad backend \"nfs\"");
+	ck_run(&r, 2, "list", "--backend");
+	ck_contains(r.err, "option --backend needs a value");
+	ck_run(&r, 2, "stat");
+	ck_run(&r, 2, "stat", "1", "2");
+	ck_run(&r, 2, "conf");
+	ck_run(&r, 2, "conf", "lint");
+	ck_contains(r.err, "unknown conf command \"lint\"");
+	ck_run(&r, 2, "pool", "show", "--conf", "x.ini");
+	ck_contains(r.err, "needs --conf FILE and --process NAME");
+	ck_run(&r, 2, "load", "max_regions");
+	ck_contains(r.err, "bad parameter \"max_regions\": expected NAME=VALUE");
+	ck_run(&r, 2, "dump", "1");
+	ck_run(&r, 2, "restore");
+}
+END_TEST
+
+START_TEST(test_bad_keys)
+{
+	static const char *const bad[] = {
+		"abc", "0", "0x", "-1", "+5", "12z", "0x1g", " 7", "99999999999999999999",
+		"0x10000000000000000", "",
+	};
+	char want[128];
+	struct run r;
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		/* "--" so that "-1" is a key, not an option. */
+		ck_run(&r, 2, "stat", "--", bad[i]);
+		snprintf(want, sizeof(want), "shmpoolctl: stat: bad key \"%s\"", bad[i]);
+		ck_contains(r.err, want);
+		ck_run(&r, 2, "rm", "1", bad[i]);
+		ck_run(&r, 2, "dump", bad[i], "f");
+	}
+	ck_run(&r, 2, "restore", "--key", "zero", "f");
+	ck_contains(r.err, "bad key \"zero\"");
+}
+END_TEST
+
+/* ---- conf check / conf render ------------------------------------------ */
+
+static const char good_ini[] =
+	"; two processes\n"
+	"ProcessList = zone, scene\n"
+	"[zone]\n"
+	"BaseKey = 0x1000\n"
+	"BlockSize = 1M\n"
+	"BlockKeys = 0x1001-0x1004, 0x1010\n"
+	"[scene]\n"
+	"BaseKey = 4096000\n"
+	"BlockSize = 256K\n"
+	"BlockKey = 4096001\n"
+	"Mode = 0640\n";
+
+START_TEST(test_conf_check)
+{
+	char p[512], q[512];
+	struct run r;
+
+	write_file(path_of("good.ini", p), good_ini);
+	ck_run(&r, 0, "conf", "check", p);
+	ck_contains(r.out, "good.ini: ok, 2 processes");
+	ck_contains(r.out, "[zone]\n  base key:    0x1000\n  block size:  1048576 bytes\n"
+		    "  blocks:      5 (0x1001-0x1004,0x1010)");
+	ck_contains(r.out, "[scene]");
+	ck_contains(r.out, "mode:        0640");
+	ck_assert_str_eq(r.err, "");
+
+	ck_run(&r, 0, "conf", "check", "--process", "scene", p);
+	ck_contains(r.out, "[scene]");
+	ck_assert_ptr_null(strstr(r.out, "[zone]"));
+	ck_run(&r, 1, "conf", "check", "-p", "lobby", p);
+	ck_contains(r.err, "shmpoolctl: conf check: ");
+	ck_contains(r.err, "lobby");
+
+	/* The conflict report: the key and both processes. */
+	write_file(path_of("conflict.ini", q),
+		   "ProcessList = a, b\n[a]\nBaseKey = 0x100\nBlockSize = 4096\nBlockKeys = 0x101-0x103\n"
+		   "[b]\nBaseKey = 0x200\nBlockSize = 4096\nBlockKeys = 0x103\n");
+	ck_run(&r, 1, "conf", "check", q);
+	ck_contains(r.err, "shmpoolctl: conf check: ");
+	ck_contains(r.err, "conflict.ini:9: key 259 (0x103) is used by both a");
+	ck_contains(r.err, " and b ");
+	ck_assert_str_eq(r.out, "");
+
+	/* A base key that is also a block key. */
+	write_file(q, "ProcessList = a, b\n[a]\nBaseKey = 0x100\nBlockSize = 4096\nBlockKeys = 0x101\n"
+		   "[b]\nBaseKey = 0x101\nBlockSize = 4096\nBlockKeys = 0x201\n");
+	ck_run(&r, 1, "conf", "check", q);
+	ck_contains(r.err, "0x101");
+
+	/* Bad values name the line and the value. */
+	write_file(q, "ProcessList = a\n[a]\nBaseKey = 0x100\nBlockSize = lots\nBlockKeys = 0x101\n");
+	ck_run(&r, 1, "conf", "check", q);
+	ck_contains(r.err, ":4:");
+	ck_contains(r.err, "lots");
+
+	ck_run(&r, 1, "conf", "check", path_of("missing.ini", q));
+	ck_contains(r.err, "missing.ini");
+	ck_contains(r.err, "No such file or directory");
+}
+END_TEST
+
+START_TEST(test_conf_render)
+{
+	char t[512], o[512], buf[4096];
+	struct run r;
+	FILE *f;
+	size_t n;
+
+	write_file(path_of("pool.tmpl", t),
+		   "ProcessList = zone\n[zone]\nBaseKey = $((${WORLD} * 1000 + 1))\n"
+		   "BlockSize = 64K\nBlockKeys = $((${WORLD} * 1000 + 2))-$((${WORLD} * 1000 + 5))\n");
+	ck_run(&r, 0, "conf", "render", "--set", "WORLD=7", t);
+	ck_assert_str_eq(r.out, "ProcessList = zone\n[zone]\nBaseKey = 7001\n"
+			 "BlockSize = 64K\nBlockKeys = 7002-7005\n");
+
+	ck_run(&r, 0, "conf", "render", "-s", "WORLD=3", "--check", "-o", path_of("out.ini", o), t);
+	ck_assert_str_eq(r.out, "");
+	f = fopen(o, "r");
+	ck_assert(f);
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	ck_contains(buf, "BaseKey = 3001\n");
+	ck_run(&r, 0, "conf", "check", o);
+
+	ck_run(&r, 1, "conf", "render", t);
+	ck_contains(r.err, "shmpoolctl: conf render: ");
+	ck_contains(r.err, "pool.tmpl:3");
+	ck_contains(r.err, "WORLD");
+	ck_run(&r, 2, "conf", "render", "--set", "WORLD", t);
+	ck_contains(r.err, "bad --set \"WORLD\": expected NAME=VALUE");
+	/* --check: a rendered file that does not load fails, nothing written. */
+	write_file(t, "ProcessList = a, b\n[a]\nBaseKey = ${K}\nBlockSize = 4K\nBlockKeys = 9\n"
+		   "[b]\nBaseKey = ${K}\nBlockSize = 4K\nBlockKeys = 10\n");
+	unlink(o);
+	ck_run(&r, 1, "conf", "render", "--set", "K=5", "--check", "-o", o, t);
+	ck_contains(r.err, "does not load");
+	ck_assert_int_ne(access(o, F_OK), 0);
+}
+END_TEST
+
+/* ---- regions: list / stat / rm ----------------------------------------- */
+
+START_TEST(test_list_stat_rm)
+{
+	uint64_t k1 = tu_key(1), k2 = tu_key(2);
+	char h1[32], h2[32], d1[32], want[256];
+	struct run r;
+
+	make_region(k1, 8192, 0640, 1);
+	make_region(k2, 4096, 0600, 2);
+
+	ck_run(&r, 0, "list");
+	ck_contains(r.out, "key ");
+	snprintf(want, sizeof(want), "0x%016" PRIx64 "         8192 ", k1);
+	ck_contains(r.out, want);
+	ck_contains(r.out, " 0640 ");
+	ck_contains(r.out, " new ");
+
+	ck_run(&r, 0, "list", "--json");
+	ck_assert_int_eq(r.out[0], '[');
+	snprintf(want, sizeof(want), "{\"key\":%" PRIu64 ",\"key_hex\":\"0x%" PRIx64 "\",\"size\":8192,",
+		 k1, k1);
+	ck_contains(r.out, want);
+	ck_contains(r.out, "\"mode\":\"0640\"");
+	ck_contains(r.out, "\"state\":\"new\"");
+
+	/* Decimal and hex name the same region. */
+	ck_run(&r, 0, "stat", hex(k1, h1));
+	ck_contains(r.out, "size:        8192 bytes\n");
+	ck_contains(r.out, "mode:        0640\n");
+	ck_contains(r.out, "state:       new\n");
+	ck_run(&r, 0, "stat", dec(k1, d1));
+	ck_contains(r.out, h1);
+	ck_run(&r, 0, "stat", "--json", h1);
+	ck_contains(r.out, "\"size\":8192");
+
+	ck_run(&r, 0, "rm", h1, hex(k2, h2));
+	ck_assert_int_ne(region_stat(k1, &(struct shmdev_region_info){ 0 }), 0);
+	ck_run(&r, 1, "stat", h1);
+	snprintf(want, sizeof(want), "shmpoolctl: stat %s: no such region\n", h1);
+	ck_assert_str_eq(r.err, want);
+	ck_run(&r, 1, "rm", h1);
+	snprintf(want, sizeof(want), "shmpoolctl: rm %s: no such region\n", h1);
+	ck_assert_str_eq(r.err, want);
+}
+END_TEST
+
+START_TEST(test_rm_all)
+{
+	struct shmdev_region_info in;
+	char h[32];
+	struct run r;
+
+	make_region(tu_key(3), 4096, 0600, 3);
+	make_region(tu_key(4), 4096, 0600, 4);
+	ck_run(&r, 2, "rm", "--all");
+	ck_contains(r.err, "--all destroys every region: confirm with --yes");
+	ck_assert_int_eq(region_stat(tu_key(3), &in), 0);
+	ck_run(&r, 2, "rm", "--all", "--yes", hex(tu_key(3), h));
+	ck_run(&r, 0, "rm", "--all", "--yes");
+	ck_contains(r.out, "removed ");
+	ck_assert_int_eq(region_stat(tu_key(3), &in), -ENOENT);
+	ck_assert_int_eq(region_stat(tu_key(4), &in), -ENOENT);
+	ck_run(&r, 0, "list", "--json");
+	ck_assert_str_eq(r.out, "[\n]\n");
+}
+END_TEST
+
+/* ---- dump / restore ----------------------------------------------------- */
+
+static long file_size(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) ? -1 : (long)st.st_size;
+}
+
+static void flip_byte(const char *path, long off)
+{
+	int fd = open(path, O_RDWR);
+	unsigned char c;
+
+	ck_assert(fd >= 0);
+	ck_assert(pread(fd, &c, 1, off) == 1);
+	c ^= 0x5a;
+	ck_assert(pwrite(fd, &c, 1, off) == 1);
+	close(fd);
+}
+
+START_TEST(test_dump_restore)
+{
+	const uint64_t size = 5 * 4096;
+	uint64_t k = tu_key(10), k2 = tu_key(11);
+	struct shmdev_region_info in;
+	char h[32], h2[32], f[512], bad[512], want[256], cmd[1200];
+	struct run r;
+
+	make_region(k, size, 0640, 10);
+	ck_run(&r, 0, "dump", hex(k, h), path_of("r.dump", f));
+	ck_contains(r.out, "dumped ");
+	ck_assert_int_eq(file_size(f), 64 + (long)size);
+
+	/* Refused over an existing region, unless --force. */
+	ck_run(&r, 1, "restore", f);
+	snprintf(want, sizeof(want), "shmpoolctl: restore %s: the region exists (--force replaces it)\n", h);
+	ck_assert_str_eq(r.err, want);
+
+	ck_run(&r, 0, "rm", h);
+	ck_run(&r, 0, "restore", f);
+	ck_contains(r.out, "restored ");
+	ck_assert_msg(region_has(k, size, 10), "restored region differs");
+	ck_assert_int_eq(region_stat(k, &in), 0);
+	ck_assert_int_eq(in.mode, 0640);
+	ck_assert_int_eq(in.size, size);
+
+	/* --force replaces an existing region (with other contents). */
+	ck_run(&r, 0, "rm", h);
+	make_region(k, 4096, 0600, 99);
+	ck_run(&r, 0, "restore", "--force", f);
+	ck_assert_msg(region_has(k, size, 10), "forced restore differs");
+
+	/* Under another key, and the round trip again from there. */
+	ck_run(&r, 0, "restore", "--key", hex(k2, h2), f);
+	ck_assert_msg(region_has(k2, size, 10), "restore --key differs");
+	ck_run(&r, 0, "dump", h2, path_of("r2.dump", bad));
+	snprintf(cmd, sizeof(cmd), "cmp -s -i 64 '%s' '%s'", f, bad);
+	ck_assert_msg(system(cmd) == 0, "dumps of identical regions differ");
+	ck_run(&r, 0, "rm", h2);
+
+	/* A damaged file is refused before anything is created. */
+	snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", f, path_of("bad.dump", bad));
+	ck_assert(system(cmd) == 0);
+	flip_byte(bad, 64 + 3 * 4096 + 17);
+	ck_run(&r, 1, "restore", "--key", h2, bad);
+	ck_contains(r.err, "data checksum mismatch");
+	ck_assert_int_eq(region_stat(k2, &in), -ENOENT);
+
+	ck_assert(system(cmd) == 0);
+	flip_byte(bad, 20);
+	ck_run(&r, 1, "restore", "--key", h2, bad);
+	ck_contains(r.err, "header checksum mismatch");
+
+	ck_assert(system(cmd) == 0);
+	ck_assert(truncate(bad, 64 + 4096) == 0);
+	ck_run(&r, 1, "restore", "--key", h2, bad);
+	ck_contains(r.err, "truncated");
+
+	write_file(bad, "not a dump at all, but long enough to hold a header of sixty-four bytes...\n");
+	ck_run(&r, 1, "restore", bad);
+	ck_contains(r.err, "bad magic");
+	ck_run(&r, 1, "restore", path_of("nonexistent", bad));
+	ck_contains(r.err, "No such file or directory");
+	ck_assert_int_eq(region_stat(k2, &in), -ENOENT);
+
+	ck_run(&r, 1, "dump", h2, bad);
+	snprintf(want, sizeof(want), "shmpoolctl: dump %s: no such region\n", h2);
+	ck_assert_str_eq(r.err, want);
+}
+END_TEST
+
+static int hold_owner(void *arg)
+{
+	struct shmdev_ctx *ctx = tu_ctx();
+	struct shmdev_region *r;
+
+	return shmdev_region_open(ctx, tu_backend(), *(uint64_t *)arg, 0,
+				  SHMDEV_REGION_OWNER, 0, &r) ? 1 : 0;
+}
+
+START_TEST(test_restore_owned)
+{
+	uint64_t k = tu_key(12);
+	struct tu_child c;
+	char h[32], f[512];
+	struct run r;
+
+	make_region(k, 4096, 0600, 12);
+	ck_run(&r, 0, "dump", hex(k, h), path_of("o.dump", f));
+	tu_child_start(&c, hold_owner, &k, true);
+	ck_assert_int_eq(tu_child_wait_ready(&c), 0);
+	/* Dumping a live region warns; replacing it is refused. */
+	ck_run(&r, 0, "dump", h, f);
+	ck_contains(r.err, "warning: dump");
+	ck_contains(r.err, "owned by pid");
+	ck_run(&r, 1, "restore", "--force", f);
+	ck_contains(r.err, "owned by running pid");
+	tu_child_kill(&c);
+	ck_run(&r, 0, "stat", h);
+	ck_contains(r.out, "state:       crashed\n");
+	ck_run(&r, 0, "restore", "--force", f);
+	ck_assert(region_has(k, 4096, 12));
+}
+END_TEST
+
+/* ---- pools ---------------------------------------------------------------- */
+
+static const struct shmdev_type pool_types[] = {
+	{ .id = 0, .name = "Item", .size = 40, .version = 2, .max_count = 100 },
+	{ .id = 3, .name = "Player", .size = 200, .align = 16, .version = 5,
+	  .max_count = 20, .flags = SHMDEV_TYPE_KEYED },
+};
+
+static void pool_conf_text(char *buf, size_t len)
+{
+	snprintf(buf, len, "ProcessList = zone\n[zone]\nBaseKey = 0x%" PRIx64
+		 "\nBlockSize = 64K\nBlockKey = 0x%" PRIx64 "\nBlockKey = 0x%" PRIx64 "\n",
+		 tu_key(20), tu_key(21), tu_key(22));
+}
+
+/* The pool's owner: 7 items and 2 players; with @arg != NULL, a clean exit. */
+static int pool_owner(void *arg)
+{
+	struct shmdev_ctx *ctx = tu_ctx();
+	struct shmdev_conf *conf;
+	struct shmdev_pool *pool;
+	char text[512];
+	void *obj;
+	shmdev_handle_t hd;
+	int i;
+
+	pool_conf_text(text, sizeof(text));
+	if (shmdev_conf_load_string(ctx, text, "pool.ini", "zone", &conf) ||
+	    shmdev_pool_open(ctx, conf, pool_types, 2, 0, &pool))
+		return 1;
+	for (i = 0; i < 7; i++)
+		if (shmdev_alloc(pool, 0, &obj, &hd))
+			return 2;
+	if (shmdev_force_get(pool, 3, 1001, &obj, &hd, NULL) ||
+	    shmdev_force_get(pool, 3, 1002, &obj, &hd, NULL))
+		return 3;
+	if (arg)
+		return shmdev_pool_close(pool) ? 4 : 0;
+	return 0;	/* held: the parent kills us */
+}
+
+static void destroy_test_pool(void)
+{
+	struct shmdev_ctx *ctx = tu_ctx();
+	struct shmdev_conf *conf;
+	char text[512];
+
+	pool_conf_text(text, sizeof(text));
+	if (!shmdev_conf_load_string(ctx, text, "pool.ini", "zone", &conf)) {
+		shmdev_pool_destroy(ctx, conf);
+		shmdev_conf_free(conf);
+	}
+	shmdev_ctx_unref(ctx);
+}
+
+START_TEST(test_pool_show_check)
+{
+	char ini[512], text[512], want[128];
+	struct tu_child c;
+	struct run r;
+	int one = 1;
+
+	pool_conf_text(text, sizeof(text));
+	write_file(path_of("pool.ini", ini), text);
+	ck_run(&r, 1, "pool", "show", "--conf", ini, "--process", "zone");
+	ck_contains(r.err, "no pool: base region");
+
+	/* A pool whose owner is running. */
+	tu_child_start(&c, pool_owner, NULL, true);
+	ck_assert_int_eq(tu_child_wait_ready(&c), 0);
+	ck_run(&r, 0, "pool", "show", "--conf", ini, "--process", "zone");
+	snprintf(want, sizeof(want), "owner:       running, pid %d\n", (int)c.pid);
+	ck_contains(r.out, want);
+	ck_contains(r.out, "pool:        zone\n");
+	ck_contains(r.out, "generation:  1\n");
+	ck_contains(r.out, "Item ");
+	ck_contains(r.out, "Player ");
+	ck_contains(r.out, "           7          100   7.0%");
+	ck_contains(r.out, "           2           20  10.0%");
+	ck_run(&r, 0, "pool", "show", "--json", "-c", ini, "-p", "zone");
+	ck_contains(r.out, "\"last_run\":\"running\"");
+	ck_contains(r.out, "{\"id\":0,\"name\":\"Item\",\"size\":40,");
+	ck_contains(r.out, "\"used\":7,\"max\":100}");
+	ck_contains(r.out, "{\"id\":3,\"name\":\"Player\"");
+	ck_run(&r, 0, "pool", "check", "--conf", ini, "--process", "zone");
+	ck_contains(r.out, "pool zone: consistent");
+
+	/* Killed: the next look says it crashed. */
+	tu_child_kill(&c);
+	ck_run(&r, 0, "pool", "show", "--conf", ini, "--process", "zone");
+	ck_contains(r.out, "last run:    crashed\n");
+
+	/* A clean run (resume, repair, close) says so. */
+	ck_assert_int_eq(tu_run_in_child(pool_owner, &one), 0);
+	ck_run(&r, 0, "pool", "show", "--conf", ini, "--process", "zone");
+	ck_contains(r.out, "last run:    clean exit\n");
+	ck_contains(r.out, "generation:  2\n");
+	ck_run(&r, 0, "pool", "check", "--conf", ini, "--process", "zone");
+	destroy_test_pool();
+}
+END_TEST
+
+/* Corrupt one live slot's tag: the check must find it and say so. */
+START_TEST(test_pool_check_corrupt)
+{
+	struct shmdev_ctx *ctx = tu_ctx();
+	struct shmdev_region *blk;
+	char ini[512], text[512];
+	unsigned char *p;
+	uint64_t i;
+	struct run r;
+	int one = 1;
+
+	pool_conf_text(text, sizeof(text));
+	write_file(path_of("pool.ini", ini), text);
+	ck_assert_int_eq(tu_run_in_child(pool_owner, &one), 0);
+	ck_run(&r, 0, "pool", "check", "--conf", ini, "--process", "zone");
+
+	/* Scribble over the first block (where the slots live). */
+	ck_assert_int_eq(shmdev_region_open(ctx, tu_backend(), tu_key(21), 0, 0, 0, &blk), 0);
+	p = shmdev_region_addr(blk);
+	for (i = 0; i < 4096; i++)
+		p[i] ^= 0xa5;
+	shmdev_region_close(blk);
+	ck_run(&r, 1, "pool", "check", "--conf", ini, "--process", "zone");
+	ck_contains(r.err, "shmpoolctl: pool check zone: ");
+	ck_assert_str_eq(r.out, "");
+	shmdev_ctx_unref(ctx);
+	destroy_test_pool();
+}
+END_TEST
+
+/* ---- the module (VM only) ------------------------------------------------ */
+
+START_TEST(test_status)
+{
+	struct run r;
+
+	ck_run(&r, 0, "status");
+	ck_contains(r.out, "module:           loaded (live)\n");
+	ck_contains(r.out, "abi version:      1\n");
+	ck_contains(r.out, "max_regions");
+	ck_run(&r, 0, "status", "--json");
+	ck_contains(r.out, "{\"loaded\":true,");
+	ck_contains(r.out, "\"abi_version\":1,");
+}
+END_TEST
+
+START_TEST(test_permission_denied)
+{
+	uint64_t k = tu_key(30);
+	char h[32];
+	struct run r;
+
+	make_region(k, 4096, 0600, 30);
+	hex(k, h);
+	/* nobody may not read a 0600 region of root's, nor destroy it. */
+	ck_assert_int_eq(CTL_AS(&r, 65534, "dump", h, "/tmp/nobody.dump"), 1);
+	ck_assert_msg(strstr(r.err, "ermission denied"), "stderr: %s", r.err);
+	ck_assert_int_ne(access("/tmp/nobody.dump", F_OK), 0);
+	ck_assert_int_eq(CTL_AS(&r, 65534, "rm", h), 1);
+	ck_assert_msg(strstr(r.err, "ermission denied") || strstr(r.err, "not permitted"),
+		      "stderr: %s", r.err);
+	ck_assert(region_has(k, 4096, 30));
+}
+END_TEST
+
+START_TEST(test_load_unload)
+{
+	const char *ko = getenv("SHMPOOL_KO");
+	char h[32];
+	struct run r;
+
+	ck_assert_msg(ko && *ko, "SHMPOOL_KO is not set");
+	/* Refused while a region exists, with the count. */
+	make_region(tu_key(40), 4096, 0600, 40);
+	ck_run(&r, 1, "unload");
+	ck_contains(r.err, "shmpoolctl: unload: module shmpool is in use: ");
+	ck_contains(r.err, "(shmpoolctl rm --all --yes)");
+	ck_run(&r, 0, "rm", hex(tu_key(40), h));
+
+	ck_run(&r, 0, "unload");
+	ck_assert_int_ne(access("/sys/module/shmpool", F_OK), 0);
+	/* Module absent: every path says so. */
+	ck_run(&r, 1, "unload");
+	ck_assert_str_eq(r.err, "shmpoolctl: unload: module shmpool is not loaded\n");
+	ck_run(&r, 1, "status");
+	ck_contains(r.out, "module:           not loaded");
+	ck_run(&r, 1, "list", "--backend", "device");
+	ck_contains(r.err, "/dev/shmpool");
+	ck_contains(r.err, "is the shmpool module loaded?");
+	ck_run(&r, 1, "stat", "--backend", "device", "0x1");
+	ck_contains(r.err, "is the shmpool module loaded?");
+	/* No depmod'ed tree in the VM: the lookup fails clearly. */
+	ck_run(&r, 1, "load");
+	ck_contains(r.err, "module shmpool not found for kernel");
+	ck_run(&r, 1, "load", "--ko", "/nonexistent/shmpool.ko");
+	ck_contains(r.err, "/nonexistent/shmpool.ko");
+
+	ck_run(&r, 0, "load", "--ko", ko, "max_regions=7", "max_region_bytes=65536");
+	ck_run(&r, 0, "status");
+	ck_contains(r.out, "regions:          0 of 7\n");
+	ck_contains(r.out, "max region bytes: 65536\n");
+	ck_run(&r, 1, "load", "--ko", ko);
+	ck_contains(r.err, "already loaded");
+	ck_run(&r, 0, "unload");
+	ck_run(&r, 1, "load", "--ko", ko, "no_such_param=1");
+	ck_run(&r, 0, "load", "--ko", ko);
+	ck_run(&r, 0, "status");
+	ck_contains(r.out, "regions:          0 of 4096\n");
+}
+END_TEST
+
+static Suite *ctl_suite(void)
+{
+	Suite *s = suite_create("shmpoolctl");
+	TCase *tc;
+
+	tc = tcase_create("cli");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_help);
+	tcase_add_test(tc, test_usage_errors);
+	tcase_add_test(tc, test_bad_keys);
+	tcase_add_test(tc, test_conf_check);
+	tcase_add_test(tc, test_conf_render);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("regions");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_list_stat_rm);
+	tcase_add_test(tc, test_rm_all);
+	tcase_add_test(tc, test_dump_restore);
+	tcase_add_test(tc, test_restore_owned);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("pool");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_pool_show_check);
+	tcase_add_test(tc, test_pool_check_corrupt);
+	suite_add_tcase(s, tc);
+
+	if (have_device()) {
+		tc = tcase_create("module");
+		tcase_add_checked_fixture(tc, setup, teardown);
+		tcase_set_timeout(tc, 60);
+		tcase_add_test(tc, test_status);
+		if (geteuid() == 0)
+			tcase_add_test(tc, test_permission_denied);
+		if (getenv("SHMPOOL_KO"))
+			tcase_add_test(tc, test_load_unload);
+		suite_add_tcase(s, tc);
+	}
+	return s;
+}
+
+int main(int argc, char **argv)
+{
+	SRunner *sr;
+	int failed;
+
+	/* Multicall: this binary is shmpoolctl too (the VM has no other). */
+	if (argc > 1 && !strcmp(argv[1], MULTICALL))
+		return shmpoolctl_main(argc - 1, argv + 1);
+	tu_init("ctl");
+	sr = srunner_create(ctl_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
