@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -343,15 +344,18 @@ static int open_blocks(struct shmdev_pool *p, const struct shmdev_proc_conf *pc,
 static int remap_to(struct shmdev_pool *p, struct shmdev_region *r, uint64_t addr,
 		    const char *what, size_t index)
 {
+	char why[SHMDEV_ERRMSG_MAX];
 	int err;
 
 	if (!addr || (uintptr_t)shmdev_region_addr(r) == addr)
 		return 0;
 	err = shmdev_region_remap(r, (void *)(uintptr_t)addr);
-	if (err)
-		return shmdev_fail(p->ctx, -err, "%s %zu: cannot map at the fixed address 0x%" PRIx64 ": %s",
-				   what, index, addr, shmdev_errmsg(p->ctx));
-	return 0;
+	if (!err)
+		return 0;
+	/* The region's message goes inside ours: copy it out of the context first. */
+	snprintf(why, sizeof(why), "%s", shmdev_errmsg(p->ctx));
+	return shmdev_fail(p->ctx, -err, "%s %zu: cannot map at the fixed address 0x%" PRIx64 ": %s",
+			   what, index, addr, why);
 }
 
 /*
