@@ -284,6 +284,33 @@ struct shmdev_type {
  * the type, the field, the old and the new value; nothing is changed then.
  * Types in the layout that @types does not name are kept as they are.
  * The caller owns *pool: shmdev_pool_close().
+ *
+ * Resume rules: new types are appended (carved from free block space); a
+ * raised max_count adds capacity in new space (for a KEYED type its hash
+ * index is rebuilt, one pass over that type); a lowered max_count, or a
+ * changed name, size, align, version or flags, BlockSize, MaxTypeInfoNum,
+ * block key, or fewer blocks is refused.  Blocks appended to BlockKeys are
+ * added.  The layout is described byte by byte in libshmdev/layout.h.
+ *
+ * A clean resume costs O(1) in the object count (a checksum of the layout
+ * tables).  After a crash (the owner went without shmdev_pool_close()) the
+ * free lists, counters and hash indexes are rebuilt from the slots; see
+ * shmdev_pool_stats().
+ *
+ * SHMDEV_POOL_RDONLY: no lease and no writes, @types may be NULL (the ones
+ * given must match; a change is -EROFS); start is SHMDEV_START_RESUMED.
+ * SHMDEV_POOL_FIXED_ADDR (or FixedAddress in the config): the base and the
+ * blocks are mapped where the layout recorded them (recorded on first use),
+ * -EEXIST naming the address if something else is mapped there.
+ *
+ * Errors: -EINVAL (bad argument or incompatible layout), -EUCLEAN (corrupt
+ * layout), -EPROTO (other layout version), -ENOSPC (the blocks cannot hold
+ * the types), -EBUSY (another owner holds the pool), -ENOENT (RDONLY and no
+ * pool), -EROFS, -EEXIST, and the region errors.
+ *
+ * Test hook: the environment variable SHMDEV_TEST_KILL_AT=N makes the owner
+ * raise SIGKILL at the Nth crash point inside alloc, free and force_get
+ * (crash-injection tests).  Inert when unset.
  */
 int shmdev_pool_open(struct shmdev_ctx *ctx, const struct shmdev_conf *conf,
 		     const struct shmdev_type *types, size_t nr_types,
@@ -318,14 +345,20 @@ struct shmdev_type_stats {
 int shmdev_pool_type_stats(const struct shmdev_pool *pool, uint16_t type,
 			   struct shmdev_type_stats *st);
 
-/* Allocate a zeroed object (GetFree*). -ENOSPC when the type is full. */
+/*
+ * Allocate a zeroed object (GetFree*). -ENOSPC when the type is full.  On a
+ * KEYED type the object has no key and is not in the index.
+ */
 int shmdev_alloc(struct shmdev_pool *pool, uint16_t type, void **obj,
 		 shmdev_handle_t *handle);
 /* The object, or NULL if @handle is stale, freed or malformed (Get*). O(1). */
 void *shmdev_get(const struct shmdev_pool *pool, shmdev_handle_t handle);
 /* Free* ; -ESTALE if @handle no longer names a live object. */
 int shmdev_free(struct shmdev_pool *pool, shmdev_handle_t handle);
-/* The handle of a live object from its address, or SHMDEV_HANDLE_NONE. */
+/*
+ * The handle of a live object from its address (the address alloc/get
+ * returned, not one inside the object), or SHMDEV_HANDLE_NONE.
+ */
 shmdev_handle_t shmdev_handle_of(const struct shmdev_pool *pool, const void *obj);
 
 /*
