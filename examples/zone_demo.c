@@ -317,7 +317,7 @@ static const char *backend_label(void)
 static int story(int argc, char **argv, bool no_args)
 {
 	struct story s = { .scale = no_args ? "small" : "full", .t0 = mono_ms() };
-	char buf[LINE_MAX_LEN], line[LINE_MAX_LEN], inflight[32];
+	char buf[LINE_MAX_LEN], line[LINE_MAX_LEN], inflight[64];
 	unsigned long long objects, players, ticks;
 	const char *env = getenv("ZONE_DEMO_SCALE"), *tmp = getenv("TMPDIR");
 	struct utsname u;
@@ -380,9 +380,9 @@ static int story(int argc, char **argv, bool no_args)
 			run = wait_phase(&s, "running");
 		while (cnt(run, "ticks") < s.min_ticks);
 		ticks = cnt(run, "ticks");
-		say("[1/7] cold start: pool created in %.0f us; populated %llu objects (%llu players, "
+		say("[1/7] cold start: pool created in %.0f µs; populated %llu objects (%llu players, "
 		    "%llu items, %llu scenes) in %.0f ms; ticking: %llu changes per tick (%.1f%% of "
-		    "the objects), %.0f us per tick, %llu ticks so far",
+		    "the objects), %.0f µs per tick, %llu ticks so far",
 		    num(line, "open_us"), objects, cnt(buf, "players"), cnt(buf, "items"),
 		    cnt(buf, "scenes"), num(buf, "ms"), cnt(ticking, "ops_per_tick"),
 		    100.0 * (double)cnt(ticking, "ops_per_tick") / (double)objects,
@@ -417,13 +417,19 @@ static int story(int argc, char **argv, bool no_args)
 	say("[3/7] resumed after crash: %llu objects, repaired in %.1f ms, all checksums match",
 	    cnt(buf, "objects"), num(buf, "repair_ms"));
 	snprintf(inflight, sizeof(inflight), "%s", field(buf, "inflight"));
+	if (!strcmp(inflight, "none"))
+		snprintf(inflight, sizeof(inflight), "no change in flight");
+	else if (!strcmp(inflight, "logout"))
+		snprintf(inflight, sizeof(inflight), "a logout in flight (finished)");
+	else
+		snprintf(inflight, sizeof(inflight), "an %s in flight%s", field(buf, "inflight"),
+			 cnt(buf, "undone") ? " (undone)" : "");
 	if (cnt(buf, "crashed_tick"))
-		say("      the kill hit tick %llu at change %llu of %llu, with a%s %s in flight%s; "
-		    "%llu orphan item%s freed; the library rebuilt its lists and indexes over "
-		    "%llu objects in %.1f ms; ready %.1f ms after process start",
+		say("      the kill hit tick %llu at change %llu of %llu, %s; %llu orphan item%s "
+		    "freed; the library rebuilt its lists and indexes over %llu objects in %.1f ms; "
+		    "ready %.1f ms after process start",
 		    cnt(buf, "crashed_tick"), cnt(buf, "crashed_op") + 1, cnt(buf, "ops_per_tick"),
-		    inflight[0] == 'u' || inflight[0] == 'a' ? "n" : "", inflight, cnt(buf, "undone") ? " (undone)" : "",
-		    cnt(buf, "orphans"), cnt(buf, "orphans") == 1 ? " was" : "s were",
+		    inflight, cnt(buf, "orphans"), cnt(buf, "orphans") == 1 ? " was" : "s were",
 		    cnt(buf, "lib_objects"), num(buf, "lib_repair_ms"), num(line, "ready_us") / 1e3);
 	else
 		say("      the kill came between two ticks; the library rebuilt its lists and "
@@ -448,8 +454,8 @@ static int story(int argc, char **argv, bool no_args)
 	wait_phase(&s, "verify");
 	objects = cnt(wait_phase(&s, "stop"), "objects");
 	expect_exit(&s, 0);
-	say("[4/7] SIGTERM: clean stop at tick %llu (close %.0f us); restart: resumed clean in "
-	    "%.0f us (pool open %.0f us), %llu objects, all checksums match",
+	say("[4/7] SIGTERM: clean stop at tick %llu (close %.0f µs); restart: resumed clean in "
+	    "%.0f µs (pool open %.0f µs), %llu objects, all checksums match",
 	    cnt(buf, "ticks"), num(buf, "close_us"), num(line, "ready_us"), num(line, "open_us"),
 	    cnt(line, "objects"));
 
@@ -464,7 +470,7 @@ static int story(int argc, char **argv, bool no_args)
 	wait_phase(&s, "verify");
 	objects = cnt(wait_phase(&s, "stop"), "objects");
 	expect_exit(&s, 0);
-	say("[5/7] new build v2 adds the type Guild: resumed clean in %.0f us with all %llu "
+	say("[5/7] new build v2 adds the type Guild: resumed clean in %.0f µs with all %llu "
 	    "objects, carved Guild and created %llu guilds, ran 10 ticks",
 	    num(line, "ready_us"), cnt(line, "objects"), cnt(buf, "guilds"));
 
@@ -503,7 +509,7 @@ static int story(int argc, char **argv, bool no_args)
 	spawn(&s, "v1", "--destroy", NULL);
 	wait_phase(&s, "destroyed");
 	expect_exit(&s, 0);
-	say("[7/7] destroyed: the next start is cold (pool created in %.0f us, %llu objects "
+	say("[7/7] destroyed: the next start is cold (pool created in %.0f µs, %llu objects "
 	    "populated in %.0f ms); destroyed again, nothing left behind",
 	    num(line, "open_us"), cnt(buf, "objects"), num(buf, "ms"));
 
