@@ -40,10 +40,13 @@ $(EXAMPLES_DIR)/zone_server_grown: $(ZONE_DEPS) $(LIBSHMDEV_A)
 
 # zone_demo: each build's main renamed, plus the story driver.
 define ZONE_VARIANT_RULE
+ZONE_OBJ_FLAGS_zone_$(1) := $(2) -DZONE_MAIN=zone_main_$(1)
+ZONE_OBJ_SRC_zone_$(1) := examples/zone_server.c
 $(EXAMPLES_DIR)/zone_$(1).o: $(ZONE_DEPS)
 	@mkdir -p $$(@D)
-	$$(CC) $$(EXAMPLES_CFLAGS) $(2) -DZONE_MAIN=zone_main_$(1) -c -o $$@ $$<
+	$$(CC) $$(EXAMPLES_CFLAGS) $$(ZONE_OBJ_FLAGS_zone_$(1)) -c -o $$@ $$<
 endef
+ZONE_OBJ_SRC_zone_demo := examples/zone_demo.c
 $(foreach v,$(EXAMPLES_VARIANTS),$(eval $(call ZONE_VARIANT_RULE,$(firstword $(subst :, ,$(v))),$(word 2,$(subst :, ,$(v))))))
 
 $(EXAMPLES_DIR)/zone_demo.o: examples/zone_demo.c libshmdev/shmdev.h
@@ -57,6 +60,21 @@ $(ZONE_DEMO_STATIC): $(ZONE_DEMO_OBJS) $(LIBSHMDEV_A)
 	@mkdir -p $(@D)
 	$(CC) -static -o $@ $(ZONE_DEMO_OBJS) $(LIBSHMDEV_A) $(LIBSHMDEV_LIBS_STATIC)
 
+# The story at a small scale runs in every VM round too: the device path
+# (crash noticed by the module, resume, refusal, destroy) on each kernel.
+VM_TEST_BINS += $(ZONE_DEMO_STATIC)
+
+# And under ASan+UBSan on the host.
+ZONE_DEMO_SAN := $(BUILD)/san/examples/zone_demo
+ZONE_DEMO_SAN_OBJS := $(ZONE_DEMO_OBJS:$(EXAMPLES_DIR)/%=$(BUILD)/san/examples/%)
+
+$(BUILD)/san/examples/%.o: $(EXAMPLES_DIR)/%.o
+	@mkdir -p $(@D)
+	$(CC) $(EXAMPLES_CFLAGS) $(SAN_FLAGS) $(ZONE_OBJ_FLAGS_$*) -c -o $@ $(ZONE_OBJ_SRC_$*)
+
+$(ZONE_DEMO_SAN): $(ZONE_DEMO_SAN_OBJS) $(LIBSHMDEV_SAN_A)
+	$(CC) $(SAN_FLAGS) -o $@ $(ZONE_DEMO_SAN_OBJS) $(LIBSHMDEV_SAN_A) $(LIBSHMDEV_LIBS) -lrt
+
 BACKEND ?= auto
 
 .PHONY: demo demo-build test-demo
@@ -69,9 +87,13 @@ demo:
 	@BUILD=$(BUILD) examples/demo.sh $(BACKEND)
 
 # The demo story at a small scale on the POSIX backend, so that it cannot rot.
-test-demo: $(ZONE_DEMO)
+test-demo: $(ZONE_DEMO) $(ZONE_DEMO_SAN)
 	@echo "== zone_demo story (small, posix)"
 	@SHMDEV_BACKEND=posix SHMDEV_POSIX_PREFIX=shmpool-test-demo.$$$$ \
 		$(ZONE_DEMO) story --small --zone 901
+	@echo "== zone_demo story (small, posix, ASan+UBSan)"
+	@SHMDEV_BACKEND=posix SHMDEV_POSIX_PREFIX=shmpool-test-demo-san.$$$$ \
+		ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		$(ZONE_DEMO_SAN) story --small --zone 902
 
 test-host:: test-demo
