@@ -1,0 +1,234 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * shmpool ioctls.  Every argument struct starts with its own size and is
+ * read with copy_struct_from_user() semantics (see the UAPI header).
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/fs.h>
+#include <linux/kernel.h>
+#include <linux/minmax.h>
+#include <linux/mm.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include <linux/uaccess.h>
+
+#include "compat.h"
+#include "shmpool.h"
+
+/*
+ * A struct larger than this is E2BIG even with a zero tail: it bounds the
+ * tail scan, as clone3() does.
+ */
+#define SHMPOOL_MAX_USIZE	PAGE_SIZE
+
+/* LIST fills at most this many entries per call; the cursor continues. */
+#define SHMPOOL_LIST_BATCH	256U
+
+/*
+ * Read the caller's struct into @k (@ksize bytes).  @minsize is the size of
+ * the first published version of the struct.
+ */
+static int shmpool_copy_in(void *k, size_t ksize, size_t minsize,
+			   void __user *u, u32 *usize)
+{
+	u32 sz;
+	int err;
+
+	if (get_user(sz, (u32 __user *)u))
+		return -EFAULT;
+	if (sz < minsize)
+		return -EINVAL;
+	if (sz > SHMPOOL_MAX_USIZE)
+		return -E2BIG;
+	err = copy_struct_from_user(k, ksize, u, sz);
+	if (err)
+		return err;
+	*usize = sz;
+	return 0;
+}
+
+/* Write @k back, truncated to the caller's size. */
+static int shmpool_copy_out(void __user *u, const void *k, size_t ksize,
+			    u32 usize)
+{
+	if (copy_to_user(u, k, min_t(size_t, ksize, usize)))
+		return -EFAULT;
+	return 0;
+}
+
+static long shmpool_ioc_attach(struct shmpool_file *sf, void __user *u)
+{
+	struct shmpool_attach a;
+	bool copy_out;
+	u32 usize;
+	int err;
+
+	err = shmpool_copy_in(&a, sizeof(a), sizeof(a), u, &usize);
+	if (err)
+		return err;
+	/*
+	 * Fault the output area in (rewriting what the caller passed) before
+	 * anything changes, so that a bad pointer leaves no half-done attach.
+	 */
+	if (shmpool_copy_out(u, &a, sizeof(a), usize))
+		return -EFAULT;
+	err = shmpool_attach(sf, &a, &copy_out);
+	if (copy_out && shmpool_copy_out(u, &a, sizeof(a), usize))
+		return err ? err : -EFAULT;
+	return err;
+}
+
+static long shmpool_ioc_detach(struct shmpool_file *sf, void __user *u)
+{
+	struct shmpool_detach d;
+	u32 usize;
+	int err;
+
+	err = shmpool_copy_in(&d, sizeof(d), sizeof(d), u, &usize);
+	if (err)
+		return err;
+	if (d.flags)
+		return -EINVAL;
+	return shmpool_detach(sf);
+}
+
+static long shmpool_ioc_query(struct shmpool_file *sf, void __user *u)
+{
+	struct shmpool_query q;
+	u32 usize;
+	int err;
+
+	err = shmpool_copy_in(&q, sizeof(q), sizeof(q), u, &usize);
+	if (err)
+		return err;
+	if (q.flags)
+		return -EINVAL;
+	err = shmpool_query(sf, &q);
+	if (err)
+		return err;
+	return shmpool_copy_out(u, &q, sizeof(q), usize);
+}
+
+static long shmpool_ioc_stat(struct shmpool_file *sf, void __user *u)
+{
+	struct shmpool_stat s;
+	u32 usize;
+	int err;
+
+	err = shmpool_copy_in(&s, sizeof(s), sizeof(s), u, &usize);
+	if (err)
+		return err;
+	if (s.flags)
+		return -EINVAL;
+	err = shmpool_stat(sf->ns, s.key, &s.info);
+	if (err)
+		return err;
+	return shmpool_copy_out(u, &s, sizeof(s), usize);
+}
+
+static long shmpool_ioc_list(struct shmpool_file *sf, void __user *u)
+{
+	const size_t isize = sizeof(struct shmpool_region_info);
+	struct shmpool_region_info *buf;
+	struct shmpool_list l;
+	char __user *dst;
+	unsigned int n, filled, i;
+	bool end;
+	u32 usize;
+	int err;
+
+	err = shmpool_copy_in(&l, sizeof(l), sizeof(l), u, &usize);
+	if (err)
+		return err;
+	if (l.flags || l.entry_size < isize || l.entry_size > SHMPOOL_MAX_USIZE)
+		return -EINVAL;
+
+	n = min(l.count, SHMPOOL_LIST_BATCH);
+	buf = kvmalloc_array(max(n, 1U), isize, GFP_KERNEL);
+	if (!buf)
+		return -ENOMEM;
+	/* Collect under the table lock, copy out after dropping it. */
+	err = shmpool_list(sf->ns, &l.cursor, buf, n, &filled, &end);
+	if (err)
+		goto out;
+
+	dst = u64_to_user_ptr(l.entries);
+	for (i = 0; i < filled; i++, dst += l.entry_size) {
+		if (copy_to_user(dst, &buf[i], isize) ||
+		    clear_user(dst + isize, l.entry_size - isize)) {
+			err = -EFAULT;
+			goto out;
+		}
+	}
+	l.count = filled;
+	l.flags = end ? SHMPOOL_LIST_END : 0;
+	err = shmpool_copy_out(u, &l, sizeof(l), usize);
+out:
+	kvfree(buf);
+	return err;
+}
+
+static long shmpool_ioc_destroy(struct shmpool_file *sf, void __user *u)
+{
+	struct shmpool_destroy d;
+	u32 usize;
+	int err;
+
+	err = shmpool_copy_in(&d, sizeof(d), sizeof(d), u, &usize);
+	if (err)
+		return err;
+	if (d.flags)
+		return -EINVAL;
+	return shmpool_destroy(sf->ns, d.key);
+}
+
+static long shmpool_ioc_info(struct shmpool_file *sf, void __user *u)
+{
+	struct shmpool_ns *ns = sf->ns;
+	struct shmpool_info in;
+	u32 usize;
+	int err;
+
+	err = shmpool_copy_in(&in, sizeof(in), sizeof(in), u, &usize);
+	if (err)
+		return err;
+	if (in.flags)
+		return -EINVAL;
+	in.abi_version = SHMPOOL_ABI_VERSION;
+	mutex_lock(&ns->lock);
+	in.nr_regions = ns->nr_regions;
+	mutex_unlock(&ns->lock);
+	in.max_regions = shmpool_limit_regions();
+	in.huge_supported = shmpool_huge_mnt ? 1 : 0;
+	in.max_region_bytes = shmpool_limit_region_bytes();
+	in.max_total_bytes = shmpool_limit_total_bytes();
+	in.total_bytes = atomic64_read(&ns->total_bytes);
+	memset(in.version, 0, sizeof(in.version));
+	strscpy(in.version, SHMPOOL_VERSION, sizeof(in.version));
+	return shmpool_copy_out(u, &in, sizeof(in), usize);
+}
+
+long shmpool_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
+{
+	struct shmpool_file *sf = file->private_data;
+	void __user *u = (void __user *)arg;
+
+	switch (cmd) {
+	case SHMPOOL_IOC_ATTACH:
+		return shmpool_ioc_attach(sf, u);
+	case SHMPOOL_IOC_DETACH:
+		return shmpool_ioc_detach(sf, u);
+	case SHMPOOL_IOC_QUERY:
+		return shmpool_ioc_query(sf, u);
+	case SHMPOOL_IOC_STAT:
+		return shmpool_ioc_stat(sf, u);
+	case SHMPOOL_IOC_LIST:
+		return shmpool_ioc_list(sf, u);
+	case SHMPOOL_IOC_DESTROY:
+		return shmpool_ioc_destroy(sf, u);
+	case SHMPOOL_IOC_INFO:
+		return shmpool_ioc_info(sf, u);
+	}
+	return -ENOTTY;
+}

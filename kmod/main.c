@@ -1,0 +1,172 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * shmpool: keyed, persistent, shmem-backed memory regions behind the misc
+ * device /dev/shmpool.  Module setup, limits and the device's file
+ * operations.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/fs.h>
+#include <linux/init.h>
+#include <linux/miscdevice.h>
+#include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/moduleparam.h>
+#include <linux/mount.h>
+#include <linux/slab.h>
+
+#include "compat.h"
+#include "shmpool.h"
+
+static unsigned int max_regions = 4096;
+module_param(max_regions, uint, 0644);
+MODULE_PARM_DESC(max_regions, "Maximum number of regions (ENOSPC beyond)");
+
+static unsigned long long max_region_bytes = 1ULL << 40;
+module_param(max_region_bytes, ullong, 0644);
+MODULE_PARM_DESC(max_region_bytes, "Maximum bytes per region (EFBIG beyond)");
+
+static unsigned long long max_total_bytes;
+module_param(max_total_bytes, ullong, 0644);
+MODULE_PARM_DESC(max_total_bytes,
+		 "Maximum bytes of all regions (ENOSPC beyond); 0: half of RAM");
+
+/* Half of RAM, computed at load time: the default of max_total_bytes. */
+static u64 shmpool_default_total_bytes;
+
+struct shmpool_ns shmpool_global_ns;
+struct vfsmount *shmpool_huge_mnt;
+struct kmem_cache *shmpool_region_cache;
+
+u32 shmpool_limit_regions(void)
+{
+	return READ_ONCE(max_regions);
+}
+
+u64 shmpool_limit_region_bytes(void)
+{
+	return READ_ONCE(max_region_bytes);
+}
+
+u64 shmpool_limit_total_bytes(void)
+{
+	u64 v = READ_ONCE(max_total_bytes);
+
+	return v ? v : shmpool_default_total_bytes;
+}
+
+static int shmpool_open(struct inode *inode, struct file *file)
+{
+	struct shmpool_file *sf;
+
+	sf = kzalloc(sizeof(*sf), GFP_KERNEL);
+	if (!sf)
+		return -ENOMEM;
+	sf->ns = &shmpool_global_ns;
+	file->private_data = sf;
+	return nonseekable_open(inode, file);
+}
+
+static int shmpool_release(struct inode *inode, struct file *file)
+{
+	struct shmpool_file *sf = file->private_data;
+
+	/* An owner released without DETACH marks its region crashed. */
+	shmpool_file_release(sf);
+	kfree(sf);
+	return 0;
+}
+
+static const struct file_operations shmpool_fops = {
+	.owner			= THIS_MODULE,
+	.open			= shmpool_open,
+	.release		= shmpool_release,
+	.unlocked_ioctl		= shmpool_ioctl,
+	.compat_ioctl		= compat_ptr_ioctl,
+	.mmap			= shmpool_mmap,
+	.get_unmapped_area	= shmpool_get_unmapped_area,
+};
+
+static struct miscdevice shmpool_misc = {
+	.minor	= MISC_DYNAMIC_MINOR,
+	.name	= SHMPOOL_DEVICE_NAME,
+	.fops	= &shmpool_fops,
+	.mode	= 0660,
+};
+
+/*
+ * A private tmpfs mount with huge=within_size, so that HUGE regions get
+ * transparent huge pages whatever /sys/kernel/mm/transparent_hugepage/
+ * shmem_enabled says.  Without it, HUGE creations fail with EOPNOTSUPP.
+ */
+static void shmpool_huge_init(void)
+{
+	struct file_system_type *type;
+	struct vfsmount *mnt;
+
+	if (!IS_ENABLED(CONFIG_TRANSPARENT_HUGEPAGE))
+		return;
+	type = get_fs_type("tmpfs");
+	if (!type)
+		return;
+	mnt = shmpool_kern_mount_huge(type);
+	module_put(type->owner);	/* put_filesystem() is not exported */
+	if (IS_ERR(mnt)) {
+		pr_info("no huge page mount (%ld): HUGE regions unsupported\n",
+			PTR_ERR(mnt));
+		return;
+	}
+	shmpool_huge_mnt = mnt;
+}
+
+static int __init shmpool_init(void)
+{
+	int err;
+
+	shmpool_default_total_bytes = ((u64)totalram_pages() << PAGE_SHIFT) / 2;
+	shmpool_ns_init(&shmpool_global_ns);
+
+	shmpool_region_cache = KMEM_CACHE(shmpool_region, 0);
+	if (!shmpool_region_cache)
+		return -ENOMEM;
+
+	shmpool_huge_init();
+
+	err = shmpool_procfs_init();
+	if (err)
+		goto err_huge;
+	err = misc_register(&shmpool_misc);
+	if (err)
+		goto err_proc;
+	pr_info("version %s loaded\n", SHMPOOL_VERSION);
+	return 0;
+
+err_proc:
+	shmpool_procfs_exit();
+err_huge:
+	if (shmpool_huge_mnt)
+		kern_unmount(shmpool_huge_mnt);
+	kmem_cache_destroy(shmpool_region_cache);
+	return err;
+}
+
+static void __exit shmpool_exit(void)
+{
+	misc_deregister(&shmpool_misc);
+	shmpool_procfs_exit();
+	/* Each region pins the module: none can be left here. */
+	if (!RB_EMPTY_ROOT(&shmpool_global_ns.regions))
+		pr_err("regions left at exit\n");
+	/* Destroyed regions still mapped keep the mount alive by themselves. */
+	if (shmpool_huge_mnt)
+		kern_unmount(shmpool_huge_mnt);
+	kmem_cache_destroy(shmpool_region_cache);
+}
+
+module_init(shmpool_init);
+module_exit(shmpool_exit);
+
+MODULE_LICENSE("GPL");
+MODULE_VERSION(SHMPOOL_VERSION);
+MODULE_DESCRIPTION("Keyed persistent shared memory regions with crash detection");
+MODULE_AUTHOR("shmpool developers");

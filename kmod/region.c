@@ -1,0 +1,466 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * shmpool key table and region lifetime: create, resume, the owner lease,
+ * DETACH, DESTROY, and the facts reported about a region.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/capability.h>
+#include <linux/cred.h>
+#include <linux/file.h>
+#include <linux/fs.h>
+#include <linux/module.h>
+#include <linux/pid.h>
+#include <linux/sched.h>
+#include <linux/shmem_fs.h>
+#include <linux/slab.h>
+#include <linux/timekeeping.h>
+#include <linux/user_namespace.h>
+
+#include "compat.h"
+#include "shmpool.h"
+
+void shmpool_ns_init(struct shmpool_ns *ns)
+{
+	mutex_init(&ns->lock);
+	ns->regions = RB_ROOT;
+	ns->nr_regions = 0;
+	atomic64_set(&ns->total_bytes, 0);
+	ns->user_ns = &init_user_ns;
+}
+
+const char *shmpool_state_name(u32 state)
+{
+	switch (state) {
+	case SHMPOOL_STATE_NEW:
+		return "new";
+	case SHMPOOL_STATE_OWNED:
+		return "owned";
+	case SHMPOOL_STATE_CLEAN:
+		return "clean";
+	case SHMPOOL_STATE_CRASHED:
+		return "crashed";
+	}
+	return "unknown";
+}
+
+static struct shmpool_region *shmpool_lookup(struct shmpool_ns *ns, u64 key)
+{
+	struct rb_node *n = ns->regions.rb_node;
+
+	lockdep_assert_held(&ns->lock);
+	while (n) {
+		struct shmpool_region *r = rb_entry(n, struct shmpool_region, node);
+
+		if (key < r->key)
+			n = n->rb_left;
+		else if (key > r->key)
+			n = n->rb_right;
+		else
+			return r;
+	}
+	return NULL;
+}
+
+static void shmpool_insert(struct shmpool_ns *ns, struct shmpool_region *new)
+{
+	struct rb_node **link = &ns->regions.rb_node, *parent = NULL;
+
+	while (*link) {
+		struct shmpool_region *r = rb_entry(*link, struct shmpool_region, node);
+
+		parent = *link;
+		if (new->key < r->key)
+			link = &parent->rb_left;
+		else
+			link = &parent->rb_right;
+	}
+	rb_link_node(&new->node, parent, link);
+	rb_insert_color(&new->node, &ns->regions);
+}
+
+/* The first region whose key is >= @key, or NULL. */
+static struct shmpool_region *shmpool_lookup_ge(struct shmpool_ns *ns, u64 key)
+{
+	struct rb_node *n = ns->regions.rb_node;
+	struct shmpool_region *best = NULL;
+
+	while (n) {
+		struct shmpool_region *r = rb_entry(n, struct shmpool_region, node);
+
+		if (r->key >= key) {
+			best = r;
+			n = n->rb_left;
+		} else {
+			n = n->rb_right;
+		}
+	}
+	return best;
+}
+
+static void shmpool_region_free(struct kref *ref)
+{
+	struct shmpool_region *r = container_of(ref, struct shmpool_region, ref);
+
+	/* Mappings keep their own reference on the shmem file. */
+	fput(r->shm_file);
+	atomic64_sub(r->size, &r->ns->total_bytes);
+	kmem_cache_free(shmpool_region_cache, r);
+	/*
+	 * Safe: every caller runs in a file operation or ioctl of an open
+	 * /dev/shmpool, whose own module reference outlives this call.
+	 */
+	module_put(THIS_MODULE);
+}
+
+static void shmpool_region_put(struct shmpool_region *r)
+{
+	kref_put(&r->ref, shmpool_region_free);
+}
+
+unsigned int shmpool_region_nmaps(const struct shmpool_region *r)
+{
+	/* Every VMA holds a reference on the shmem file; the region one. */
+	long n = shmpool_file_refs(r->shm_file) - 1;
+
+	return n > 0 ? (unsigned int)n : 0;
+}
+
+void shmpool_fill_info(const struct shmpool_region *r,
+		       struct shmpool_region_info *info)
+{
+	struct user_namespace *uns = current_user_ns();
+
+	memset(info, 0, sizeof(*info));
+	info->key = r->key;
+	info->size = r->size;
+	info->generation = r->generation;
+	info->ctime_ns = r->ctime_ns;
+	info->atime_ns = r->atime_ns;
+	info->dtime_ns = r->dtime_ns;
+	info->uid = from_kuid_munged(uns, r->uid);
+	info->gid = from_kgid_munged(uns, r->gid);
+	info->mode = r->mode;
+	info->state = r->state;
+	info->owner_pid = r->owner_pid ? pid_vnr(r->owner_pid) : 0;
+	info->nattch = r->nattch;
+	info->nmaps = shmpool_region_nmaps(r);
+	info->flags = r->flags;
+}
+
+/*
+ * SysV ipcperms(): user bits if the caller's euid owns the region, group bits
+ * if its egid or a supplementary group matches, other bits otherwise;
+ * CAP_IPC_OWNER overrides.
+ */
+static bool shmpool_may_access(const struct shmpool_region *r, bool write)
+{
+	u32 requested = write ? 06 : 04;
+	u32 granted = r->mode;
+
+	if (uid_eq(current_euid(), r->uid))
+		granted >>= 6;
+	else if (in_egroup_p(r->gid))
+		granted >>= 3;
+	if (!(requested & ~granted & 07))
+		return true;
+	return ns_capable(r->ns->user_ns, CAP_IPC_OWNER);
+}
+
+static bool shmpool_may_destroy(const struct shmpool_region *r)
+{
+	return uid_eq(current_euid(), r->uid) ||
+	       ns_capable(r->ns->user_ns, CAP_IPC_OWNER) ||
+	       ns_capable(r->ns->user_ns, CAP_SYS_ADMIN);
+}
+
+/*
+ * Create region @a->key.  Every limit is checked before anything is
+ * allocated, and nothing is left behind on failure.
+ *
+ * Accounting: the shmem file is set up without VM_NORESERVE, so the whole
+ * size is charged to the commit limit at creation (as SysV shm does unless
+ * SHM_NORESERVE).  A region meant to hold state across restarts should fail
+ * at creation with ENOMEM under strict overcommit, not SIGBUS later.
+ */
+static struct shmpool_region *shmpool_create(struct shmpool_ns *ns,
+					     const struct shmpool_attach *a)
+{
+	bool huge = a->flags & SHMPOOL_ATTACH_HUGE;
+	u64 limit = shmpool_limit_region_bytes();
+	struct shmpool_region *r;
+	char name[32];
+	struct file *file;
+	u64 size;
+
+	lockdep_assert_held(&ns->lock);
+	if (!a->req_size)
+		return ERR_PTR(-EINVAL);
+	if (ns->nr_regions >= shmpool_limit_regions())
+		return ERR_PTR(-ENOSPC);
+	if (a->req_size > limit || a->req_size > (u64)(MAX_LFS_FILESIZE - PAGE_SIZE))
+		return ERR_PTR(-EFBIG);
+	size = round_up(a->req_size, (u64)PAGE_SIZE);
+	if (size > limit)
+		return ERR_PTR(-EFBIG);
+	if (size > shmpool_limit_total_bytes() ||
+	    atomic64_read(&ns->total_bytes) + size > shmpool_limit_total_bytes())
+		return ERR_PTR(-ENOSPC);
+	if (huge && !shmpool_huge_mnt)
+		return ERR_PTR(-EOPNOTSUPP);
+
+	r = kmem_cache_zalloc(shmpool_region_cache, GFP_KERNEL);
+	if (!r)
+		return ERR_PTR(-ENOMEM);
+
+	snprintf(name, sizeof(name), "shmpool:%llu", a->key);
+	if (huge)
+		file = shmem_file_setup_with_mnt(shmpool_huge_mnt, name, size,
+						 SHMPOOL_SHMEM_ACCT_FLAGS);
+	else
+		file = shmem_file_setup(name, size, SHMPOOL_SHMEM_ACCT_FLAGS);
+	if (IS_ERR(file)) {
+		kmem_cache_free(shmpool_region_cache, r);
+		return ERR_CAST(file);
+	}
+
+	kref_init(&r->ref);		/* the table's reference */
+	r->ns = ns;
+	r->key = a->key;
+	r->size = size;
+	r->shm_file = file;
+	r->uid = current_euid();
+	r->gid = current_egid();
+	r->mode = a->mode;
+	r->state = SHMPOOL_STATE_NEW;
+	r->flags = huge ? SHMPOOL_REGION_HUGE : 0;
+	r->ctime_ns = ktime_get_real_ns();
+
+	__module_get(THIS_MODULE);	/* rmmod is refused while regions exist */
+	shmpool_insert(ns, r);
+	ns->nr_regions++;
+	atomic64_add(size, &ns->total_bytes);
+	return r;
+}
+
+int shmpool_attach(struct shmpool_file *sf, struct shmpool_attach *a,
+		   bool *copy_out)
+{
+	struct shmpool_ns *ns = sf->ns;
+	u32 fl = a->flags;
+	struct shmpool_region *r;
+	u32 result, prev_state;
+	int err = 0;
+
+	*copy_out = false;
+	if (fl & ~SHMPOOL_ATTACH_ALL)
+		return -EINVAL;
+	if ((fl & SHMPOOL_ATTACH_OWNER) && (fl & SHMPOOL_ATTACH_RDONLY))
+		return -EINVAL;
+	if (!a->key || (a->mode & ~0777U))
+		return -EINVAL;
+
+	mutex_lock(&ns->lock);
+	if (sf->region) {
+		err = -EALREADY;
+		goto out;
+	}
+
+	r = shmpool_lookup(ns, a->key);
+	if (r) {
+		if ((fl & SHMPOOL_ATTACH_CREATE) && (fl & SHMPOOL_ATTACH_EXCL)) {
+			err = -EEXIST;
+			goto out;
+		}
+		if (!shmpool_may_access(r, !(fl & SHMPOOL_ATTACH_RDONLY))) {
+			err = -EACCES;
+			goto out;
+		}
+		if (a->req_size > r->size) {
+			/* Never a resize: report the actual size. */
+			shmpool_fill_info(r, &a->info);
+			*copy_out = true;
+			err = -EINVAL;
+			goto out;
+		}
+		if ((fl & SHMPOOL_ATTACH_OWNER) && r->owner) {
+			err = -EBUSY;
+			goto out;
+		}
+		kref_get(&r->ref);
+		result = SHMPOOL_RESULT_RESUMED;
+	} else {
+		if (!(fl & SHMPOOL_ATTACH_CREATE)) {
+			err = -ENOENT;
+			goto out;
+		}
+		/* The creator is not checked against the mode it sets. */
+		r = shmpool_create(ns, a);
+		if (IS_ERR(r)) {
+			err = PTR_ERR(r);
+			goto out;
+		}
+		kref_get(&r->ref);
+		result = SHMPOOL_RESULT_CREATED;
+	}
+
+	prev_state = r->state;
+	if (fl & SHMPOOL_ATTACH_OWNER) {
+		r->owner = sf;
+		r->owner_pid = get_pid(task_tgid(current));
+		r->state = SHMPOOL_STATE_OWNED;
+		r->generation++;
+		r->atime_ns = ktime_get_real_ns();
+	}
+	r->nattch++;
+
+	sf->attach_flags = fl;
+	sf->result = result;
+	sf->state_at_attach = prev_state;
+	sf->rdonly = fl & SHMPOOL_ATTACH_RDONLY;
+	/* Pairs with smp_load_acquire() in the lockless mmap path. */
+	smp_store_release(&sf->region, r);
+
+	a->result = result;
+	shmpool_fill_info(r, &a->info);
+	a->info.state = prev_state;
+	*copy_out = true;
+out:
+	mutex_unlock(&ns->lock);
+	return err;
+}
+
+/* Caller holds ns->lock; @r->owner is @sf. */
+static void shmpool_lease_end(struct shmpool_region *r, u32 state)
+{
+	r->owner = NULL;
+	put_pid(r->owner_pid);
+	r->owner_pid = NULL;
+	r->state = state;
+	r->dtime_ns = ktime_get_real_ns();
+}
+
+int shmpool_detach(struct shmpool_file *sf)
+{
+	struct shmpool_ns *ns = sf->ns;
+	struct shmpool_region *r;
+	int err = 0;
+
+	mutex_lock(&ns->lock);
+	r = sf->region;
+	if (!r) {
+		err = -ENOTCONN;
+	} else if (r->owner != sf) {
+		err = -EPERM;
+	} else {
+		shmpool_lease_end(r, SHMPOOL_STATE_CLEAN);
+		/* The file stays attached, for reading only. */
+		WRITE_ONCE(sf->rdonly, true);
+	}
+	mutex_unlock(&ns->lock);
+	return err;
+}
+
+int shmpool_query(struct shmpool_file *sf, struct shmpool_query *q)
+{
+	struct shmpool_ns *ns = sf->ns;
+	struct shmpool_region *r;
+	int err = 0;
+
+	mutex_lock(&ns->lock);
+	r = sf->region;
+	if (!r) {
+		err = -ENOTCONN;
+	} else {
+		q->result = sf->result;
+		q->attach_flags = sf->attach_flags;
+		shmpool_fill_info(r, &q->info);
+		q->info.state = sf->state_at_attach;
+	}
+	mutex_unlock(&ns->lock);
+	return err;
+}
+
+int shmpool_stat(struct shmpool_ns *ns, u64 key,
+		 struct shmpool_region_info *info)
+{
+	struct shmpool_region *r;
+	int err = 0;
+
+	if (!key)
+		return -EINVAL;
+	mutex_lock(&ns->lock);
+	r = shmpool_lookup(ns, key);
+	if (r)
+		shmpool_fill_info(r, info);
+	else
+		err = -ENOENT;
+	mutex_unlock(&ns->lock);
+	return err;
+}
+
+int shmpool_list(struct shmpool_ns *ns, u64 *cursor,
+		 struct shmpool_region_info *out, unsigned int max,
+		 unsigned int *filled, bool *end)
+{
+	struct shmpool_region *r;
+	struct rb_node *n;
+	unsigned int i = 0;
+
+	mutex_lock(&ns->lock);
+	r = shmpool_lookup_ge(ns, *cursor);
+	n = r ? &r->node : NULL;
+	while (n && i < max) {
+		r = rb_entry(n, struct shmpool_region, node);
+		shmpool_fill_info(r, &out[i++]);
+		/* U64_MAX is the last possible key: nothing can follow it. */
+		if (r->key != U64_MAX)
+			*cursor = r->key + 1;
+		n = rb_next(n);
+	}
+	*end = !n;
+	*filled = i;
+	mutex_unlock(&ns->lock);
+	return 0;
+}
+
+int shmpool_destroy(struct shmpool_ns *ns, u64 key)
+{
+	struct shmpool_region *r;
+
+	if (!key)
+		return -EINVAL;
+	mutex_lock(&ns->lock);
+	r = shmpool_lookup(ns, key);
+	if (!r) {
+		mutex_unlock(&ns->lock);
+		return -ENOENT;
+	}
+	if (!shmpool_may_destroy(r)) {
+		mutex_unlock(&ns->lock);
+		return -EPERM;
+	}
+	rb_erase(&r->node, &ns->regions);
+	RB_CLEAR_NODE(&r->node);
+	ns->nr_regions--;
+	r->flags |= SHMPOOL_REGION_DESTROYED;
+	mutex_unlock(&ns->lock);
+
+	shmpool_region_put(r);		/* the table's reference */
+	return 0;
+}
+
+void shmpool_file_release(struct shmpool_file *sf)
+{
+	struct shmpool_ns *ns = sf->ns;
+	struct shmpool_region *r = sf->region;
+
+	if (!r)
+		return;
+	mutex_lock(&ns->lock);
+	if (r->owner == sf)
+		shmpool_lease_end(r, SHMPOOL_STATE_CRASHED);
+	r->nattch--;
+	mutex_unlock(&ns->lock);
+	shmpool_region_put(r);
+}

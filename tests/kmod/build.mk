@@ -1,0 +1,23 @@
+# Check suites for shmpool.ko.  They run only inside the VM bench (the host
+# kernel has no module support): every tests/kmod/test_*.c becomes a static
+# $(BUILD)/vm/bin/kmod_test_*, linked with tests/kmod/kutil.c, and joins
+# VM_TEST_BINS.  Contract: the module is loaded before the first binary runs
+# (SHMPOOL_KO names the .ko for reloads); each binary exits 0 on success and
+# leaves the module loaded with no region behind.
+#
+# Knobs (environment, inside the VM): SHMPOOL_TEST_SEED (fuzz seed),
+# SHMPOOL_FUZZ_OPS (default 100000), SHMPOOL_STRESS_SECONDS (default 20),
+# SHMPOOL_STRESS_PROCS (default 4).
+KMODTEST_SRCS := $(sort $(wildcard tests/kmod/test_*.c))
+KMODTEST_UTIL := tests/kmod/kutil.c
+KMODTEST_BINS := $(patsubst tests/kmod/test_%.c,$(BUILD)/vm/bin/kmod_test_%,$(KMODTEST_SRCS))
+VM_TEST_BINS += $(KMODTEST_BINS)
+
+KMODTEST_CFLAGS := $(CFLAGS_COMMON) -Itests/kmod -pthread
+
+$(BUILD)/vm/bin/kmod_test_%: tests/kmod/test_%.c $(KMODTEST_UTIL) tests/kmod/kutil.h include/uapi/linux/shmpool.h
+	@mkdir -p $(@D)
+	$(CC) $(KMODTEST_CFLAGS) -static -o $@ $< $(KMODTEST_UTIL) -lcheck -lsubunit -lrt -lm -lpthread
+
+.PHONY: kmod-tests
+kmod-tests: $(KMODTEST_BINS)
