@@ -459,6 +459,23 @@ static long file_size(const char *path)
 	return stat(path, &st) ? -1 : (long)st.st_size;
 }
 
+/* Whether two dump files carry the same @size data bytes after their headers. */
+static bool same_data(const char *a, const char *b, uint64_t size)
+{
+	char *x = malloc(size), *y = malloc(size);
+	int fa = open(a, O_RDONLY), fb = open(b, O_RDONLY);
+	bool same;
+
+	ck_assert(x && y && fa >= 0 && fb >= 0);
+	same = pread(fa, x, size, 64) == (ssize_t)size &&
+	       pread(fb, y, size, 64) == (ssize_t)size && !memcmp(x, y, size);
+	close(fa);
+	close(fb);
+	free(x);
+	free(y);
+	return same;
+}
+
 static void flip_byte(const char *path, long off)
 {
 	int fd = open(path, O_RDWR);
@@ -507,8 +524,7 @@ START_TEST(test_dump_restore)
 	ck_run(&r, 0, "restore", "--key", hex(k2, h2), f);
 	ck_assert_msg(region_has(k2, size, 10), "restore --key differs");
 	ck_run(&r, 0, "dump", h2, path_of("r2.dump", bad));
-	snprintf(cmd, sizeof(cmd), "cmp -s -i 64 '%s' '%s'", f, bad);
-	ck_assert_msg(system(cmd) == 0, "dumps of identical regions differ");
+	ck_assert_msg(same_data(f, bad, size), "dumps of identical regions differ");
 	ck_run(&r, 0, "rm", h2);
 
 	/* A damaged file is refused before anything is created. */
@@ -782,7 +798,8 @@ START_TEST(test_load_unload)
 	ck_run(&r, 1, "load", "--ko", ko);
 	ck_contains(r.err, "already loaded");
 	ck_run(&r, 0, "unload");
-	ck_run(&r, 1, "load", "--ko", ko, "no_such_param=1");
+	ck_run(&r, 1, "load", "--ko", ko, "max_regions=many");
+	ck_contains(r.err, "invalid argument");
 	ck_run(&r, 0, "load", "--ko", ko);
 	ck_run(&r, 0, "status");
 	ck_contains(r.out, "regions:          0 of 4096\n");
