@@ -103,7 +103,7 @@ pack() { # root cpio
 	(cd "$1" && find . -print0 | LC_ALL=C sort -z | cpio -o -0 -H newc --quiet -R 0:0) >"$2"
 }
 
-CMDLINE="console=ttyS0 panic=-1 panic_on_warn=1 oops=panic loglevel=5 ${SHMPOOL_VM_APPEND:-}"
+CMDLINE="console=ttyS0 panic=-1 panic_on_warn=1 oops=panic loglevel=5 slab_nomerge ${SHMPOOL_VM_APPEND:-}"
 
 # The qemu command line, in QEMU[].
 qemu_cmd() { # accel vmlinuz cpio
@@ -151,7 +151,7 @@ pick_accel() {
 }
 
 # Lines of the kernel log that fail a round.
-KERNEL_BAD='BUG:|kernel BUG|WARNING:|Oops|still has objects|Call Trace:|Kernel panic|general protection fault|UBSAN:|KASAN:|refcount_t:|list_(add|del) corruption'
+KERNEL_BAD='\<BUG\>|WARNING:|Oops|still has objects|Call Trace:|Kernel panic|general protection fault|UBSAN:|KASAN:|refcount_t:|list_(add|del) corruption'
 
 TOTAL_CHECKS=0 TOTAL_FAILS=0 TOTAL_ERRS=0 PASSED=0 FAILED=0
 SUMMARY=()
@@ -171,7 +171,7 @@ judge() { # log nbins qemu-rc
 		[ "$st" = status=0 ] || echo "$name failed ($st)"
 	done < <(grep '^SHMPOOL-VM: END ' "$log" || true)
 	[ "$begun" -eq "$ended" ] || echo "$(grep '^SHMPOOL-VM: BEGIN ' "$log" | tail -n1 | cut -d' ' -f3) never ended"
-	[ "$ended" -eq "$nbins" ] || echo "$ended of $nbins test binaries ran"
+	[ "$ended" -eq "$nbins" ] || echo "$ended of $nbins test binaries finished"
 	grep -q '^SHMPOOL-VM: RMMOD ok' "$log" || ! grep -q '^SHMPOOL-VM: RESULT ' "$log" ||
 		echo "rmmod failed: regions left behind"
 	grep -vE '^SHMPOOL-VM: (BEGIN|END) ' "$log" | grep -nE "$KERNEL_BAD" | head -n 3 |
