@@ -705,8 +705,11 @@ SHMDEV_EXPORT int shmdev_pool_type_stats(const struct shmdev_pool *p, uint16_t t
 	const struct ptype *pt = ptype_get(p, type);
 	const struct layout_type *lt;
 
-	if (!pt)
-		return shmdev_fail(p->ctx, ENOENT, "type %u is not in the layout", type);
+	if (!pt) {
+		/* A normal probe (tools walk every id): message, but no log line. */
+		snprintf(p->ctx->errmsg, sizeof(p->ctx->errmsg), "type %u is not in the layout", type);
+		return -ENOENT;
+	}
 	lt = &layout_types(layout_active(p->base))[type];
 	memset(st, 0, sizeof(*st));
 	st->id = type;
