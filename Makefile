@@ -54,4 +54,10 @@ uninstall::
 clean::
 	rm -rf $(BUILD)
 
-include $(sort $(wildcard */build.mk */*/build.mk))
+# The library first (others link against $(LIBSHMDEV_A)), the VM bench last
+# (it consumes the VM_TEST_BINS every other fragment appends to).
+FRAGMENTS_FIRST := libshmdev/build.mk
+FRAGMENTS_LAST := tests/vm/build.mk
+include $(FRAGMENTS_FIRST)
+include $(filter-out $(FRAGMENTS_FIRST) $(FRAGMENTS_LAST),$(sort $(wildcard */build.mk */*/build.mk)))
+include $(wildcard $(FRAGMENTS_LAST))
