@@ -364,7 +364,7 @@ static int remap_to(struct shmdev_pool *p, struct shmdev_region *r, uint64_t add
  * the addresses to record into @scratch.
  */
 static int place_fixed(struct shmdev_pool *p, const struct shmdev_proc_conf *pc,
-		       bool cold, struct layout_table *scratch)
+		       struct layout_table *scratch)
 {
 	struct layout_table *t = layout_active(p->base);
 	struct layout_block *blocks;
@@ -404,7 +404,6 @@ static int place_fixed(struct shmdev_pool *p, const struct shmdev_proc_conf *pc,
 			if (!blocks[i].map_addr)
 				blocks[i].map_addr = (uintptr_t)shmdev_region_addr(p->blocks[i]);
 	}
-	(void)cold;
 	return 0;
 }
 
@@ -527,7 +526,7 @@ SHMDEV_EXPORT int shmdev_pool_open(struct shmdev_ctx *ctx, const struct shmdev_c
 	if (err)
 		goto fail;
 	if (fixed) {
-		err = place_fixed(p, pc, cold, p->rdonly ? NULL : scratch);
+		err = place_fixed(p, pc, p->rdonly ? NULL : scratch);
 		if (err)
 			goto fail;
 		if (!p->rdonly && fixed_changes(p, scratch))
