@@ -37,7 +37,8 @@ fi
 
 mkdir -p "$OUT"
 echo "section,op,impl,size,live,value,unit,note" >"$CSV.tmp"
-log "machine: $(nproc) CPUs, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), $(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -n1), kernel $(uname -r)"
+MACHINE="$(nproc) CPUs, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), $(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -n1), kernel $(uname -r), $(date -u +%F)"
+log "machine: $MACHINE"
 log "1/3 object pool (sizes $SIZES, live $COUNTS, $RUNS runs of $OPS ops)"
 SHMDEV_BACKEND=posix "$OUT/bench_pool" pool --sizes "$SIZES" --counts "$COUNTS" --runs "$RUNS" --ops "$OPS" >>"$CSV.tmp"
 [ ! -x "$OUT/bench_boost" ] ||
@@ -120,6 +121,12 @@ END {
 		split(kr[i], c, ",")
 		printf "| %s | %s | %d MiB | %s %s | %s |\n", c[2], c[3], c[4] / 1048576, fmt(c[6]), c[7], c[8]
 	}
-}' "$CSV" >"$OUT/results.md"
+}' "$CSV" >"$OUT/results.md.tmp"
+{
+	echo "Machine: $MACHINE.  Host figures: POSIX backend; kernel figures: the $SERIES kernel in qemu (software emulation)."
+	echo
+	cat "$OUT/results.md.tmp"
+} >"$OUT/results.md"
+rm -f "$OUT/results.md.tmp"
 cat "$OUT/results.md"
 log "CSV: $CSV; markdown: $OUT/results.md"

@@ -124,7 +124,7 @@ static void bench_node(const opts &o, bip::managed_shared_memory &seg, uint64_t 
 static void bench_size(const opts &o, uint64_t size, uint64_t want)
 {
 	std::string note;
-	uint64_t live = fit_count(want, size + 64, note);
+	uint64_t live = fit_count(want, size + 16 + 16, note); // as bench_pool: same counts
 	uint64_t seg_size = live * (size + 64) * 5 / 4 + (16 << 20);
 
 	bip::shared_memory_object::remove(o.name.c_str());
