@@ -51,8 +51,22 @@ device_here() {
 # The story lines among the console output of the VM.
 STORY_RE='^(zone_demo[: ]|\[[0-9]/7\]|      |  (server|\||stderr))'
 
+# run.sh's own lines, each once (it repeats its summary), as they come.
+show_run() {
+	local -A seen=()
+	local l
+	while IFS= read -r l; do
+		case $l in "== VM rounds" | [0-9]*"%: Kernels"*) continue ;; esac
+		[ -z "${seen[$l]:-}" ] || continue
+		seen[$l]=1
+		# The verdict waits until the story lines are all out.
+		case $l in *": PASS "* | *": FAIL "* | "    - "*) echo "demo: $l" >>"$summary"; continue ;; esac
+		echo "demo: $l"
+	done
+}
+
 in_vm() {
-	local log=$BUILD/vm/logs/$SERIES.log seen rc=0 tailpid
+	local log=$BUILD/vm/logs/$SERIES.log seen summary rc=0 tailpid
 	[ "$(id -u)" -eq 0 ] || die "the VM needs root (apt for the kernel, qemu); or: make demo BACKEND=posix"
 	[ -x "$DEMO_STATIC" ] || die "$DEMO_STATIC is missing: run 'make demo-build'"
 	echo "demo: no /dev/shmpool on this kernel ($(uname -r)): running the story in a VM"
@@ -60,6 +74,7 @@ in_vm() {
 	tests/vm/kernels.sh "$SERIES" | sed 's/^/demo:   /'
 	BUILD=$BUILD tests/vm/build-kmod.sh "$SERIES" | sed 's/^/demo:   /'
 	seen=$(mktemp)
+	summary=$(mktemp)
 	rm -f "$log.raw"
 	# Follow the console as it is written (run.sh keeps it in $log.raw
 	# until qemu ends), printing the story lines live.
@@ -68,15 +83,15 @@ in_vm() {
 	echo "demo: booting the $SERIES kernel in qemu (software emulation: slower than the host)"
 	BUILD=$BUILD VM_TEST_BINS=$DEMO_STATIC SHMPOOL_VM_ENV="ZONE_DEMO_SCALE=$SCALE" \
 		SHMPOOL_VM_TIMEOUT=${SHMPOOL_VM_TIMEOUT:-900} tests/vm/run.sh "$SERIES" |
-		awk '/^== VM rounds|^[0-9]+%: Kernels/ { next } !seen[$0]++ { print "demo: " $0; fflush() }' ||
-		rc=$?
+		show_run || rc=$?
 	sleep 1
 	{ kill "$tailpid" && wait "$tailpid"; } 2>/dev/null || true
 	# Whatever the live view missed (the log is final now).
 	if [ -f "$log" ]; then
 		grep -E "$STORY_RE" "$log" | tail -n +$(($(wc -l <"$seen") + 1)) || true
 	fi
-	rm -f "$seen"
+	cat "$summary"
+	rm -f "$seen" "$summary"
 	[ "$rc" -eq 0 ] || die "the VM round failed; console log: $log"
 }
 
