@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "layout.h"
+#include "region.h"
 
 #define FIXED_SPACING (2ULL << 20)	/* blocks of a FixedAddress pool sit 2 MiB-aligned */
 
@@ -286,7 +287,7 @@ static void pool_free(struct shmdev_pool *p)
 static int open_base(struct shmdev_pool *p, const struct shmdev_proc_conf *pc,
 		     uint64_t size)
 {
-	int err, tries;
+	int err;
 
 	if (p->rdonly) {
 		err = shmdev_region_open(p->ctx, pc->backend, pc->base_key, 0,
@@ -297,22 +298,14 @@ static int open_base(struct shmdev_pool *p, const struct shmdev_proc_conf *pc,
 		return err;
 	}
 	/*
-	 * Create if absent.  An existing region smaller than this geometry
-	 * (MaxTypeInfoNum or the key count grew) is opened at its own size, so
-	 * that the layout check names what changed.
+	 * Create if absent.  An existing region opens at its own size, even
+	 * one smaller than this geometry (MaxTypeInfoNum or the key count
+	 * grew): the layout check then names what changed, and its message is
+	 * the only one the user sees (no "requested N bytes" from below).
 	 */
-	for (tries = 0; tries < 3; tries++) {
-		err = shmdev_region_open(p->ctx, pc->backend, pc->base_key, size,
-					 SHMDEV_REGION_CREATE | SHMDEV_REGION_OWNER,
-					 pc->mode, &p->base_region);
-		if (err != -EINVAL)
-			return err;
-		err = shmdev_region_open(p->ctx, pc->backend, pc->base_key, 0,
-					 SHMDEV_REGION_OWNER, pc->mode, &p->base_region);
-		if (err != -ENOENT)
-			return err;
-	}
-	return err;
+	return shmdev_region_open_any_size(p->ctx, pc->backend, pc->base_key, size,
+					   SHMDEV_REGION_CREATE | SHMDEV_REGION_OWNER,
+					   pc->mode, &p->base_region);
 }
 
 static int open_blocks(struct shmdev_pool *p, const struct shmdev_proc_conf *pc,
@@ -719,6 +712,32 @@ SHMDEV_EXPORT int shmdev_pool_type_stats(const struct shmdev_pool *p, uint16_t t
 	st->version = lt->version;
 	st->max_count = lt->max_count;
 	st->live_count = __atomic_load_n(&pt->hot->live_count, __ATOMIC_RELAXED);
+	return 0;
+}
+
+SHMDEV_EXPORT int shmdev_pool_block_stats(const struct shmdev_pool *p, uint32_t index,
+					  struct shmdev_block_stats *st)
+{
+	struct layout_table *t;
+	const struct layout_block *b;
+
+	if (!p || !st)
+		return -EINVAL;
+	/* The active table: a read-only inspector sees the owner's last commit. */
+	t = layout_active(p->base);
+	if (index >= t->nr_blocks) {
+		/* The end of a walk (tools probe until here): message, but no log line. */
+		snprintf(p->ctx->errmsg, sizeof(p->ctx->errmsg), "block %" PRIu32 " is not in the layout (it has %" PRIu32 " blocks)",
+			 index, t->nr_blocks);
+		return -ENOENT;
+	}
+	b = &layout_blocks(t, p->hdr->max_types)[index];
+	memset(st, 0, sizeof(*st));
+	st->index = index;
+	st->key = b->key;
+	st->size = p->hdr->block_size;
+	st->used_bytes = b->carved;
+	st->free_bytes = b->free_bytes;
 	return 0;
 }
 

@@ -94,10 +94,9 @@ static int pick_backend(struct shmdev_ctx *ctx, enum shmdev_backend asked,
 	return 0;
 }
 
-SHMDEV_EXPORT int shmdev_region_open(struct shmdev_ctx *ctx,
-				     enum shmdev_backend backend, uint64_t key,
-				     uint64_t size, unsigned int flags,
-				     uint32_t mode, struct shmdev_region **region)
+static int region_open(struct shmdev_ctx *ctx, enum shmdev_backend backend,
+		       uint64_t key, uint64_t size, unsigned int flags,
+		       uint32_t mode, bool any_size, struct shmdev_region **region)
 {
 	struct shmdev_region *r;
 	enum shmdev_backend b;
@@ -140,6 +139,7 @@ SHMDEV_EXPORT int shmdev_region_open(struct shmdev_ctx *ctx,
 	r->key = key;
 	r->flags = flags;
 	r->fd = -1;
+	r->any_size = any_size;
 	if (b == SHMDEV_BACKEND_DEVICE)
 		ret = shmdev_device_open(r, size, mode);
 	else
@@ -154,6 +154,21 @@ SHMDEV_EXPORT int shmdev_region_open(struct shmdev_ctx *ctx,
 		   r->generation);
 	*region = r;
 	return 0;
+}
+
+SHMDEV_EXPORT int shmdev_region_open(struct shmdev_ctx *ctx,
+				     enum shmdev_backend backend, uint64_t key,
+				     uint64_t size, unsigned int flags,
+				     uint32_t mode, struct shmdev_region **region)
+{
+	return region_open(ctx, backend, key, size, flags, mode, false, region);
+}
+
+int shmdev_region_open_any_size(struct shmdev_ctx *ctx, enum shmdev_backend backend,
+				uint64_t key, uint64_t size, unsigned int flags,
+				uint32_t mode, struct shmdev_region **region)
+{
+	return region_open(ctx, backend, key, size, flags, mode, true, region);
 }
 
 SHMDEV_EXPORT void *shmdev_region_addr(const struct shmdev_region *region)

@@ -26,7 +26,18 @@ struct shmdev_region {
 	int fd;				/* device file or shm object */
 	void *hdr;			/* POSIX: the header page, at map */
 	uint64_t hdr_len;		/* POSIX: page size; device: 0 */
+	bool any_size;			/* shmdev_region_open_any_size() */
 };
+
+/*
+ * shmdev_region_open() for the pool layer: @size is the size of a region
+ * this call creates; an existing region opens at its own size, larger or
+ * smaller, without an error.  The caller judges the size: the pool names
+ * the layout setting that changed, which the region layer cannot.
+ */
+int shmdev_region_open_any_size(struct shmdev_ctx *ctx, enum shmdev_backend backend,
+				uint64_t key, uint64_t size, unsigned int flags,
+				uint32_t mode, struct shmdev_region **region);
 
 /* "device" or "posix", for messages. */
 const char *shmdev_backend_name(enum shmdev_backend backend);

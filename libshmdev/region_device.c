@@ -159,7 +159,7 @@ int shmdev_device_open(struct shmdev_region *r, uint64_t size, uint32_t mode)
 	};
 	char b[32];
 	void *p;
-	int fd, ret;
+	int fd, ret, tries;
 
 	if (r->flags & SHMDEV_REGION_CREATE)
 		a.flags |= SHMPOOL_ATTACH_CREATE;
@@ -175,8 +175,29 @@ int shmdev_device_open(struct shmdev_region *r, uint64_t size, uint32_t mode)
 	fd = open_device(r->ctx, r->key, rdonly ? O_RDONLY : O_RDWR);
 	if (fd < 0)
 		return fd;
-	if (ioctl(fd, SHMPOOL_IOC_ATTACH, &a)) {
-		ret = attach_error(r, fd, &a, errno);
+	for (tries = 0; ioctl(fd, SHMPOOL_IOC_ATTACH, &a); tries++) {
+		int err = errno;
+
+		/*
+		 * any_size: an existing region of another size is opened at its
+		 * own (req_size 0), quietly; if it went in between, create again.
+		 * A failed ATTACH binds nothing, so the file can try again.
+		 */
+		if (r->any_size && tries < 4 && err == EINVAL && a.req_size &&
+		    a.info.size && a.req_size > a.info.size) {
+			a.req_size = 0;
+			a.flags &= ~(__u32)SHMPOOL_ATTACH_CREATE;
+			memset(&a.info, 0, sizeof(a.info));
+			continue;
+		}
+		if (r->any_size && tries < 4 && err == ENOENT && !a.req_size &&
+		    (r->flags & SHMDEV_REGION_CREATE)) {
+			a.req_size = size;
+			a.flags |= SHMPOOL_ATTACH_CREATE;
+			memset(&a.info, 0, sizeof(a.info));
+			continue;
+		}
+		ret = attach_error(r, fd, &a, err);
 		close(fd);
 		return ret;
 	}

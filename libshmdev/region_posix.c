@@ -458,7 +458,7 @@ int shmdev_posix_open(struct shmdev_region *r, uint64_t size, uint32_t mode)
 	ret = read_hdr(ctx, r->key, name, r->fd, &h);
 	if (ret)
 		goto err_close;
-	if (size > h.size) {
+	if (size > h.size && !r->any_size) {
 		ret = shmdev_fail(ctx, EINVAL, "region 0x%" PRIx64 " (" BK "): requested %s but it holds %s; destroy it or fix the size",
 				  r->key, shmdev_fmt_bytes(want, size),
 				  shmdev_fmt_bytes(have, h.size));

@@ -346,6 +346,30 @@ int shmdev_pool_type_stats(const struct shmdev_pool *pool, uint16_t type,
 			   struct shmdev_type_stats *st);
 
 /*
+ * One entry of the BlockBase table.  Types are carved from the start of a
+ * block: used_bytes (slot chunks, hash indexes and the alignment padding
+ * between them) never shrinks, and free_bytes is the room left for new types
+ * and raised max_counts.  used_bytes + free_bytes == size.
+ */
+struct shmdev_block_stats {
+	uint32_t index;			/* position in BlockKeys (config order) */
+	uint64_t key;			/* the block's region key */
+	uint64_t size;			/* BlockSize: the bytes the layout carves */
+	uint64_t used_bytes;		/* carved so far */
+	uint64_t free_bytes;		/* size - used_bytes */
+};
+
+/*
+ * Fill @st (the caller's memory) for the @index-th block of the layout,
+ * counting from 0 in BlockKeys order; blocks appended to BlockKeys are
+ * there once an owner has opened the pool with them.  Walk from 0 until
+ * -ENOENT: past the last block is a normal end, so it sets
+ * shmdev_errmsg() but logs nothing.  -EINVAL if @pool or @st is NULL.
+ */
+int shmdev_pool_block_stats(const struct shmdev_pool *pool, uint32_t index,
+			    struct shmdev_block_stats *st);
+
+/*
  * Allocate a zeroed object (GetFree*). -ENOSPC when the type is full.  On a
  * KEYED type the object has no key and is not in the index.
  */

@@ -3,15 +3,18 @@
  * Typed object pools: alloc/get/free, stale handles, foreach order,
  * force_get/find, handle_of, full types, cold start, clean resume and
  * resume after SIGKILL across processes, read-only inspection, fixed
- * addresses, stats.  Runs on the backend SHMDEV_BACKEND selects.
+ * addresses, type and block stats, one error line per refusal.  Runs on
+ * the backend SHMDEV_BACKEND selects.
  */
 #include <check.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include "testutil.h"
@@ -626,6 +629,147 @@ START_TEST(test_open_errors)
 }
 END_TEST
 
+/* The BlockBase table of @pool into @st (up to @max entries); returns the count. */
+static uint32_t block_table(struct shmdev_pool *pool, struct shmdev_block_stats *st, uint32_t max)
+{
+	uint32_t i;
+	int err;
+
+	for (i = 0; i < max; i++) {
+		err = shmdev_pool_block_stats(pool, i, &st[i]);
+		if (err == -ENOENT)
+			break;
+		ck_assert_msg(err == 0, "block_stats %u: %d %s", i, err, shmdev_errmsg(ctx));
+		ck_assert_uint_eq(st[i].index, i);
+		ck_assert_uint_eq(st[i].key, tu_key(i + 1));
+		ck_assert_uint_eq(st[i].size, 1 << 20);
+		ck_assert_uint_eq(st[i].used_bytes + st[i].free_bytes, st[i].size);
+	}
+	return i;
+}
+
+/* Log callback that counts lines and keeps the first error. */
+struct logcap {
+	int lines;
+	int errors;
+	char first_error[512];
+};
+
+static void capture_log(void *data, int priority, const char *file, int line,
+			const char *fn, const char *format, va_list args)
+{
+	struct logcap *lc = data;
+
+	(void)file;
+	(void)line;
+	(void)fn;
+	lc->lines++;
+	if (priority <= LOG_ERR && lc->errors++ == 0)
+		vsnprintf(lc->first_error, sizeof(lc->first_error), format, args);
+}
+
+START_TEST(test_block_stats)
+{
+	struct shmdev_conf *conf = mkconf(2, "1M", NULL), *conf3 = mkconf(3, "1M", NULL);
+	struct shmdev_type raised[NR_TYPES] = { types[0], types[1] };
+	struct shmdev_block_stats b[8], b2[8];
+	struct shmdev_pool *pool = NULL;
+	struct logcap lc = { 0 };
+
+	/* Cold start with Item only: it is carved from the start of block 0. */
+	ck_assert_int_eq(shmdev_pool_open(ctx, conf, types, 1, 0, &pool), 0);
+	ck_assert_uint_eq(block_table(pool, b, 8), 2);
+	ck_assert_uint_ge(b[0].used_bytes, 100 * sizeof(struct item));
+	ck_assert_uint_lt(b[0].free_bytes, 1 << 20);
+	ck_assert_uint_eq(b[1].used_bytes, 0);
+	ck_assert_uint_eq(b[1].free_bytes, 1 << 20);
+	/* Past the end: -ENOENT with a message, and no log line (a probe). */
+	shmdev_set_log_fn(ctx, capture_log, &lc);
+	shmdev_set_log_priority(ctx, LOG_DEBUG);
+	ck_assert_int_eq(shmdev_pool_block_stats(pool, 2, &b2[0]), -ENOENT);
+	ck_assert_int_eq(shmdev_pool_block_stats(pool, UINT32_MAX, &b2[0]), -ENOENT);
+	ck_assert_int_eq(lc.lines, 0);
+	ck_assert_msg(strstr(shmdev_errmsg(ctx), "block 4294967295 is not in the layout (it has 2 blocks)"),
+		      "%s", shmdev_errmsg(ctx));
+	shmdev_set_log_fn(ctx, NULL, NULL);
+	shmdev_set_log_priority(ctx, -1);
+	ck_assert_int_eq(shmdev_pool_block_stats(pool, 0, NULL), -EINVAL);
+	ck_assert_int_eq(shmdev_pool_block_stats(NULL, 0, &b2[0]), -EINVAL);
+	ck_assert_int_eq(shmdev_pool_close(pool), 0);
+
+	/* Resume adding Player (index and slots): block 0's free bytes shrink. */
+	pool = open_ok(conf, 0, SHMDEV_START_RESUMED_CLEAN);
+	ck_assert_uint_eq(block_table(pool, b2, 8), 2);
+	ck_assert_uint_lt(b2[0].free_bytes, b[0].free_bytes);
+	ck_assert_uint_gt(b2[0].used_bytes - b[0].used_bytes, 50 * sizeof(struct player));
+	ck_assert_uint_eq(b2[1].free_bytes, 1 << 20);
+	ck_assert_int_eq(shmdev_pool_close(pool), 0);
+
+	/* Raising a max_count carves again. */
+	raised[0].max_count = 300;
+	ck_assert_int_eq(shmdev_pool_open(ctx, conf, raised, NR_TYPES, 0, &pool), 0);
+	ck_assert_uint_eq(block_table(pool, b, 8), 2);
+	ck_assert_uint_ge(b[0].used_bytes - b2[0].used_bytes, 200 * sizeof(struct item));
+	ck_assert_uint_eq(b[1].free_bytes, 1 << 20);
+	ck_assert_int_eq(shmdev_pool_close(pool), 0);
+
+	/* A block appended to BlockKeys appears, empty, on resume. */
+	ck_assert_int_eq(shmdev_pool_open(ctx, conf3, raised, NR_TYPES, 0, &pool), 0);
+	ck_assert_int_eq(shmdev_pool_start(pool), SHMDEV_START_RESUMED_CLEAN);
+	ck_assert_uint_eq(block_table(pool, b2, 8), 3);
+	ck_assert_uint_eq(b2[0].used_bytes, b[0].used_bytes);
+	ck_assert_uint_eq(b2[2].key, tu_key(3));
+	ck_assert_uint_eq(b2[2].used_bytes, 0);
+	ck_assert_uint_eq(b2[2].free_bytes, 1 << 20);
+	ck_assert_int_eq(shmdev_pool_close(pool), 0);
+
+	/* A read-only inspector sees the same table. */
+	ck_assert_int_eq(shmdev_pool_open(ctx, conf3, NULL, 0, SHMDEV_POOL_RDONLY, &pool), 0);
+	ck_assert_uint_eq(block_table(pool, b, 8), 3);
+	ck_assert_int_eq(memcmp(b, b2, 3 * sizeof(b[0])), 0);
+	ck_assert_int_eq(shmdev_pool_close(pool), 0);
+	shmdev_conf_free(conf3);
+	shmdev_conf_free(conf);
+}
+END_TEST
+
+/*
+ * MaxTypeInfoNum changed on resume: the base region has another size than
+ * the new geometry.  The user must see one error, the layout's precise one,
+ * not the region layer's "requested N bytes" first.
+ */
+START_TEST(test_max_types_changed_one_error)
+{
+	static const char *const extra[] = { "MaxTypeInfoNum = 128\n", "MaxTypeInfoNum = 32\n" };
+	static const char *const want[] = { "MaxTypeInfoNum was 64, now 128", "MaxTypeInfoNum was 64, now 32" };
+	struct shmdev_conf *conf = mkconf(2, "1M", NULL), *changed;
+	struct shmdev_pool *pool = NULL;
+	unsigned int i;
+
+	pool = open_ok(conf, 0, SHMDEV_START_CREATED);
+	ck_assert_int_eq(shmdev_pool_close(pool), 0);
+	for (i = 0; i < 2; i++) {
+		struct logcap lc = { 0 };
+
+		changed = mkconf(2, "1M", extra[i]);
+		shmdev_set_log_fn(ctx, capture_log, &lc);
+		shmdev_set_log_priority(ctx, LOG_DEBUG);
+		ck_assert_int_eq(shmdev_pool_open(ctx, changed, types, NR_TYPES, 0, &pool), -EINVAL);
+		shmdev_set_log_fn(ctx, NULL, NULL);
+		shmdev_set_log_priority(ctx, -1);
+		ck_assert_ptr_null(pool);
+		ck_assert_msg(strstr(shmdev_errmsg(ctx), want[i]), "%s", shmdev_errmsg(ctx));
+		ck_assert_msg(lc.errors == 1, "%d error lines, the first: %s", lc.errors, lc.first_error);
+		ck_assert_str_eq(lc.first_error, shmdev_errmsg(ctx));
+		shmdev_conf_free(changed);
+	}
+	/* The refusals changed nothing: the old config resumes cleanly. */
+	pool = open_ok(conf, 0, SHMDEV_START_RESUMED_CLEAN);
+	ck_assert_int_eq(shmdev_pool_close(pool), 0);
+	shmdev_conf_free(conf);
+}
+END_TEST
+
 static Suite *pool_suite(void)
 {
 	Suite *s = suite_create("pool");
@@ -654,6 +798,8 @@ static Suite *pool_suite(void)
 	tcase_add_test(tc, test_destroy);
 	tcase_add_test(tc, test_fixed_addr);
 	tcase_add_test(tc, test_conf_fixed_address);
+	tcase_add_test(tc, test_block_stats);
+	tcase_add_test(tc, test_max_types_changed_one_error);
 	suite_add_tcase(s, tc);
 	return s;
 }
