@@ -59,8 +59,11 @@ else
 	mapfile -t BINS < <(find "$BUILD/vm/bin" -maxdepth 1 -type f -perm -u+x 2>/dev/null | LC_ALL=C sort)
 fi
 [ ${#BINS[@]} -gt 0 ] || [ "$MODE" = shell ] || vm_die "no test binaries (VM_TEST_BINS empty, nothing in $BUILD/vm/bin)"
+declare -A SEEN=()
 for b in "${BINS[@]}"; do
 	[ -x "$b" ] || vm_die "test binary $b missing or not executable"
+	[ -z "${SEEN[${b##*/}]:-}" ] || vm_die "two test binaries named ${b##*/}: ${SEEN[${b##*/}]} and $b"
+	SEEN[${b##*/}]=$b
 done
 
 WORK=$BUILD/vm/work
@@ -77,7 +80,7 @@ copy_bin() { # file dest-dir root
 	done
 }
 
-# make_initramfs root-dir ko conf-mode -> root-dir populated
+# The initramfs tree of one round.
 make_root() { # root ko mode
 	local root=$1 ko=$2 b
 	rm -rf "$root"
