@@ -117,14 +117,13 @@ static bool parse_pool_args(struct ctl *ctl, int argc, char **argv, const char *
 	return true;
 }
 
-static void show_text(struct ctl *ctl, const struct pool_view *v, const struct shmdev_pool_stats *ps)
+static void show_text(const struct pool_view *v, const struct shmdev_pool_stats *ps)
 {
 	const struct shmdev_proc_conf *p = v->proc;
 	struct shmdev_type_stats ts;
-	struct shmdev_region_info bi;
+	struct shmdev_block_stats bs;
 	char t[32];
-	uint32_t id;
-	size_t b;
+	uint32_t id, b;
 
 	ctl_format_time(ps->start_time_ns, t, sizeof(t));
 	printf("pool:        %s\n"
@@ -148,20 +147,21 @@ static void show_text(struct ctl *ctl, const struct pool_view *v, const struct s
 		       ts.live_count, ts.max_count,
 		       ts.max_count ? 100.0 * (double)ts.live_count / (double)ts.max_count : 0.0);
 	}
-	printf("\n%-5s %-18s %12s\n", "block", "key", "bytes");
-	for (b = 0; b < p->nr_blocks; b++) {
-		if (shmdev_region_stat(ctl->ctx, p->backend, p->block_keys[b], &bi) < 0)
-			bi.size = 0;
-		printf("%-5zu 0x%016" PRIx64 " %12" PRIu64 "\n", b, p->block_keys[b], bi.size);
-	}
+	/* The layout's BlockBase table: what is carved, what is left for new types. */
+	printf("\n%-5s %-18s %12s %12s %12s %6s\n", "block", "key", "size", "used", "free", "free%");
+	for (b = 0; shmdev_pool_block_stats(v->pool, b, &bs) == 0; b++)
+		printf("%-5" PRIu32 " 0x%016" PRIx64 " %12" PRIu64 " %12" PRIu64 " %12" PRIu64 " %5.1f%%\n",
+		       bs.index, bs.key, bs.size, bs.used_bytes, bs.free_bytes,
+		       bs.size ? 100.0 * (double)bs.free_bytes / (double)bs.size : 0.0);
 }
 
 static const char pool_show_usage[] =
 	"Usage: shmpoolctl pool show --conf FILE --process NAME [--json]\n"
 	"\n"
 	"Attach NAME's pool (from memorypool.ini FILE) read-only and show its\n"
-	"TypeInfo table (used and max per type) and its blocks, the cold start\n"
-	"time, the generation (owner attaches) and how the last run ended.\n"
+	"TypeInfo table (used and max per type), its BlockBase table (bytes\n"
+	"carved and free per block), the cold start time, the generation\n"
+	"(owner attaches) and how the last run ended.\n"
 	"Safe while the owner runs: no lease is taken and nothing is written.\n"
 	"\n"
 	"  -c, --conf FILE      memorypool.ini\n"
@@ -181,8 +181,9 @@ static int pool_show(struct ctl *ctl, int argc, char **argv)
 	struct pool_view v = { 0 };
 	struct shmdev_pool_stats ps;
 	struct shmdev_type_stats ts;
-	uint32_t id;
-	size_t b, n = 0;
+	struct shmdev_block_stats bs;
+	uint32_t id, b;
+	size_t n = 0;
 	int ret;
 
 	if (parse_pool_args(ctl, argc, argv, "c:p:j", opts, &o, pool_show_usage, &ret))
@@ -192,7 +193,7 @@ static int pool_show(struct ctl *ctl, int argc, char **argv)
 		return ret;
 	shmdev_pool_stats(v.pool, &ps);
 	if (!o.json) {
-		show_text(ctl, &v, &ps);
+		show_text(&v, &ps);
 		pool_detach(&v);
 		return CTL_EXIT_OK;
 	}
@@ -213,9 +214,10 @@ static int pool_show(struct ctl *ctl, int argc, char **argv)
 		       ts.size, ts.align, ts.version, ts.live_count, ts.max_count);
 	}
 	printf("],\"blocks\":[");
-	for (b = 0; b < v.proc->nr_blocks; b++)
-		printf("%s{\"index\":%zu,\"key\":%" PRIu64 "}", b ? "," : "", b,
-		       v.proc->block_keys[b]);
+	for (b = 0; shmdev_pool_block_stats(v.pool, b, &bs) == 0; b++)
+		printf("%s{\"index\":%" PRIu32 ",\"key\":%" PRIu64 ",\"size\":%" PRIu64
+		       ",\"used_bytes\":%" PRIu64 ",\"free_bytes\":%" PRIu64 "}",
+		       b ? "," : "", bs.index, bs.key, bs.size, bs.used_bytes, bs.free_bytes);
 	printf("]}\n");
 	pool_detach(&v);
 	return CTL_EXIT_OK;

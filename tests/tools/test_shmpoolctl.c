@@ -647,11 +647,51 @@ static void destroy_test_pool(void)
 	shmdev_ctx_unref(ctx);
 }
 
+/*
+ * pool show's block table (text @out, JSON @json) must be the library's
+ * BlockBase table: the pool's owner carved Item and Player from block 0,
+ * and block 1 is untouched.
+ */
+static void check_block_table(const char *out, const char *json)
+{
+	struct shmdev_ctx *ctx = tu_ctx();
+	struct shmdev_block_stats bs[3];
+	struct shmdev_conf *conf = NULL;
+	struct shmdev_pool *pool = NULL;
+	char text[512], want[256];
+	uint32_t b;
+
+	pool_conf_text(text, sizeof(text));
+	ck_assert_int_eq(shmdev_conf_load_string(ctx, text, "pool.ini", "zone", &conf), 0);
+	ck_assert_msg(shmdev_pool_open(ctx, conf, NULL, 0, SHMDEV_POOL_RDONLY, &pool) == 0,
+		      "%s", shmdev_errmsg(ctx));
+	for (b = 0; b < 3 && shmdev_pool_block_stats(pool, b, &bs[b]) == 0; b++) {
+		snprintf(want, sizeof(want), "\n%-5u 0x%016" PRIx64 " %12d %12" PRIu64 " %12" PRIu64 " ",
+			 b, tu_key(21 + b), 65536, bs[b].used_bytes, bs[b].free_bytes);
+		ck_contains(out, want);
+		snprintf(want, sizeof(want), "{\"index\":%u,\"key\":%" PRIu64 ",\"size\":65536,\"used_bytes\":%" PRIu64
+			 ",\"free_bytes\":%" PRIu64 "}", b, tu_key(21 + b), bs[b].used_bytes, bs[b].free_bytes);
+		ck_contains(json, want);
+	}
+	ck_assert_uint_eq(b, 2);
+	/* 100 Items of 40 bytes and 20 Players of 200, with slot headers and an index. */
+	ck_assert_uint_ge(bs[0].used_bytes, 100 * (16 + 40) + 20 * (16 + 200));
+	ck_assert_uint_lt(bs[0].used_bytes, 65536);
+	ck_assert_uint_eq(bs[0].used_bytes + bs[0].free_bytes, 65536);
+	snprintf(want, sizeof(want), "\n1     0x%016" PRIx64 "        65536            0        65536 100.0%%\n",
+		 tu_key(22));
+	ck_contains(out, want);
+	ck_contains(json, "\"used_bytes\":0,\"free_bytes\":65536}]}\n");
+	shmdev_pool_abandon(pool);
+	shmdev_conf_free(conf);
+	shmdev_ctx_unref(ctx);
+}
+
 START_TEST(test_pool_show_check)
 {
 	char ini[512], text[512], want[128];
+	struct run r, rj;
 	struct tu_child c;
-	struct run r;
 	int one = 1;
 
 	pool_conf_text(text, sizeof(text));
@@ -671,11 +711,13 @@ START_TEST(test_pool_show_check)
 	ck_contains(r.out, "Player ");
 	ck_contains(r.out, "           7          100   7.0%");
 	ck_contains(r.out, "           2           20  10.0%");
-	ck_run(&r, 0, "pool", "show", "--json", "-c", ini, "-p", "zone");
-	ck_contains(r.out, "\"last_run\":\"running\"");
-	ck_contains(r.out, "{\"id\":0,\"name\":\"Item\",\"size\":40,");
-	ck_contains(r.out, "\"used\":7,\"max\":100}");
-	ck_contains(r.out, "{\"id\":3,\"name\":\"Player\"");
+	ck_contains(r.out, "\nblock key                        size         used         free  free%\n");
+	ck_run(&rj, 0, "pool", "show", "--json", "-c", ini, "-p", "zone");
+	ck_contains(rj.out, "\"last_run\":\"running\"");
+	ck_contains(rj.out, "{\"id\":0,\"name\":\"Item\",\"size\":40,");
+	ck_contains(rj.out, "\"used\":7,\"max\":100}");
+	ck_contains(rj.out, "{\"id\":3,\"name\":\"Player\"");
+	check_block_table(r.out, rj.out);
 	ck_run(&r, 0, "pool", "check", "--conf", ini, "--process", "zone");
 	ck_contains(r.out, "pool zone: consistent");
 
