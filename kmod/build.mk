@@ -16,16 +16,24 @@ shmpool.ko: $(KMOD_SRCS)
 	@test -n "$(KDIR)" || { echo "kmod: no kernel build tree (set KDIR)" >&2; exit 1; }
 	$(MAKE) -C $(KDIR) M=$(CURDIR) $(KMOD_ARGS) modules
 
-# W=1 and sparse: any warning fails.
+# W=1 and sparse against KDIR, in a private copy of the sources under
+# $(BUILD)/kmod-check (kbuild's clean would sweep every *.[aios] of the
+# repository): any warning or error fails.
+KMOD_CHECK_DIR := $(BUILD)/kmod-check
+
 module-check: $(KMOD_SRCS)
 	@test -n "$(KDIR)" || { echo "kmod: no kernel build tree (set KDIR)" >&2; exit 1; }
-	@mkdir -p $(BUILD)
-	$(MAKE) -C $(KDIR) M=$(CURDIR) clean >/dev/null
-	$(MAKE) -C $(KDIR) M=$(CURDIR) W=1 C=1 modules >$(BUILD)/kmod-check.log 2>&1; \
-		rc=$$?; cat $(BUILD)/kmod-check.log; exit $$rc
-	@! grep -E 'warning:|error:' $(BUILD)/kmod-check.log
+	rm -rf $(KMOD_CHECK_DIR) && mkdir -p $(KMOD_CHECK_DIR)/kmod $(KMOD_CHECK_DIR)/include/uapi/linux
+	cp Kbuild $(KMOD_CHECK_DIR)/ && cp kmod/*.c kmod/*.h $(KMOD_CHECK_DIR)/kmod/
+	cp include/uapi/linux/shmpool.h $(KMOD_CHECK_DIR)/include/uapi/linux/
+	$(MAKE) -C $(KDIR) M=$(abspath $(KMOD_CHECK_DIR)) W=1 C=1 modules >$(KMOD_CHECK_DIR)/build.log 2>&1; \
+		rc=$$?; cat $(KMOD_CHECK_DIR)/build.log; exit $$rc
+	@! grep -E 'warning:|error:' $(KMOD_CHECK_DIR)/build.log
 
+# Not kbuild's clean: for M= it deletes every *.[aios] under the repository.
 module-clean:
-	@test -z "$(KDIR)" || $(MAKE) -C $(KDIR) M=$(CURDIR) clean
+	rm -f shmpool.ko shmpool.o shmpool.mod shmpool.mod.c shmpool.mod.o \
+		.module-common.o Module.symvers modules.order kmod/*.o \
+		.*.cmd kmod/.*.cmd
 
 clean:: module-clean

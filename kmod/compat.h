@@ -13,6 +13,7 @@
 #include <linux/fs.h>
 #include <linux/mm.h>
 #include <linux/shmem_fs.h>
+#include <linux/slab.h>
 #include <linux/version.h>
 
 /*
@@ -68,5 +69,19 @@ static inline struct vfsmount *shmpool_kern_mount_huge(struct file_system_type *
 
 	return vfs_kern_mount(type, SB_KERNMOUNT, type->name, opts);
 }
+
+/*
+ * The region cache must not be merged with another cache of the same size:
+ * only then does kmem_cache_destroy() at unload report leaked regions
+ * ("Slab cache still has objects").  SLAB_NO_MERGE exists from 6.5; before
+ * that a constructor makes a cache unmergeable.
+ */
+#ifdef SLAB_NO_MERGE
+#define SHMPOOL_SLAB_FLAGS	SLAB_NO_MERGE
+#define SHMPOOL_SLAB_NEEDS_CTOR	0
+#else
+#define SHMPOOL_SLAB_FLAGS	0
+#define SHMPOOL_SLAB_NEEDS_CTOR	1
+#endif
 
 #endif /* _SHMPOOL_COMPAT_H */

@@ -119,6 +119,11 @@ static void shmpool_huge_init(void)
 	shmpool_huge_mnt = mnt;
 }
 
+static void shmpool_region_ctor(void *obj)
+{
+	memset(obj, 0, sizeof(struct shmpool_region));
+}
+
 static int __init shmpool_init(void)
 {
 	int err;
@@ -126,7 +131,10 @@ static int __init shmpool_init(void)
 	shmpool_default_total_bytes = ((u64)totalram_pages() << PAGE_SHIFT) / 2;
 	shmpool_ns_init(&shmpool_global_ns);
 
-	shmpool_region_cache = KMEM_CACHE(shmpool_region, 0);
+	shmpool_region_cache =
+		kmem_cache_create("shmpool_region", sizeof(struct shmpool_region),
+				  __alignof__(struct shmpool_region), SHMPOOL_SLAB_FLAGS,
+				  SHMPOOL_SLAB_NEEDS_CTOR ? shmpool_region_ctor : NULL);
 	if (!shmpool_region_cache)
 		return -ENOMEM;
 

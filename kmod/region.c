@@ -209,9 +209,11 @@ static struct shmpool_region *shmpool_create(struct shmpool_ns *ns,
 	if (huge && !shmpool_huge_mnt)
 		return ERR_PTR(-EOPNOTSUPP);
 
-	r = kmem_cache_zalloc(shmpool_region_cache, GFP_KERNEL);
+	/* Not kmem_cache_zalloc(): the cache may have a constructor. */
+	r = kmem_cache_alloc(shmpool_region_cache, GFP_KERNEL);
 	if (!r)
 		return ERR_PTR(-ENOMEM);
+	memset(r, 0, sizeof(*r));
 
 	snprintf(name, sizeof(name), "shmpool:%llu", a->key);
 	if (huge)

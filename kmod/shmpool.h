@@ -34,7 +34,7 @@ struct kmem_cache;
 
 /* A key table.  One global instance for now; issue 7 scopes it per IPC ns. */
 struct shmpool_ns {
-	struct mutex lock;
+	struct mutex lock;		/* see "Locking" above */
 	struct rb_root regions;		/* by key */
 	unsigned int nr_regions;	/* entries in @regions */
 	atomic64_t total_bytes;		/* sizes of all regions not yet freed */

@@ -139,6 +139,13 @@ int kt_destroy_all(void)
 	return n;
 }
 
+void kt_clean_setup(void)
+{
+	if (!kt_module_loaded())
+		ck_assert_int_eq(kt_module_load(""), 0);
+	kt_destroy_all();
+}
+
 unsigned int kt_nr_regions(void)
 {
 	struct shmpool_info in;
@@ -211,6 +218,23 @@ void kt_wait_dev(void)
 		usleep(10000);
 	}
 	ck_abort_msg("%s did not appear", SHMPOOL_DEVICE_PATH);
+}
+
+bool kt_param_read(const char *name, unsigned long long *v)
+{
+	char path[128], buf[64];
+	bool ok;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/module/shmpool/parameters/%s", name);
+	f = fopen(path, "r");
+	if (!f)
+		return false;
+	ok = fgets(buf, sizeof(buf), f) != NULL;
+	fclose(f);
+	if (ok)
+		*v = strtoull(buf, NULL, 10);
+	return ok;
 }
 
 unsigned long long kt_param_get(const char *name)

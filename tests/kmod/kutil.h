@@ -38,6 +38,11 @@ int kt_attach_fd(uint64_t key, uint64_t size, uint32_t flags, uint32_t mode,
 
 /* Destroy every region; returns how many there were. */
 int kt_destroy_all(void);
+/*
+ * Checked-fixture setup: make sure the module is loaded and no region is
+ * left over from an earlier (failed) test, so every test starts clean.
+ */
+void kt_clean_setup(void);
 /* Number of regions whose key resolves (INFO.nr_regions). */
 unsigned int kt_nr_regions(void);
 
@@ -50,8 +55,10 @@ int kt_module_load(const char *params);		/* 0 or -errno */
 bool kt_module_loaded(void);
 /* Wait (up to 5 s) for /dev/shmpool to appear. */
 void kt_wait_dev(void);
-/* Read/write /sys/module/shmpool/parameters/NAME. */
+/* Read/write /sys/module/shmpool/parameters/NAME (inside tests only). */
 unsigned long long kt_param_get(const char *name);
+/* The same without Check assertions, for main(): false if unreadable. */
+bool kt_param_read(const char *name, unsigned long long *v);
 void kt_param_set(const char *name, unsigned long long v);
 
 /*

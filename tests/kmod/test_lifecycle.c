@@ -645,6 +645,7 @@ START_TEST(huge_regions)
 	struct shmpool_info in;
 	struct shmpool_attach a;
 	struct shmpool_region_info st;
+	long hp0;
 	uint8_t *p;
 	int fd;
 
@@ -664,7 +665,10 @@ START_TEST(huge_regions)
 	ck_assert_ptr_ne(p, MAP_FAILED);
 	/* get_unmapped_area is forwarded to shmem: PMD-aligned. */
 	ck_assert_uint_eq((uintptr_t)p % (2 << 20), 0);
+	hp0 = kt_meminfo_kb("ShmemHugePages");
 	memset(p, 1, size);
+	/* Backed by transparent huge pages, whatever shmem_enabled says. */
+	ck_assert_int_gt(kt_meminfo_kb("ShmemHugePages"), hp0);
 	ck_assert_int_eq(kt_stat(key, &st), 0);
 	ck_assert(st.flags & SHMPOOL_REGION_HUGE);
 	munmap(p, size);
@@ -679,6 +683,7 @@ int main(void)
 	TCase *tc = tcase_create("lifecycle");
 
 	tcase_set_timeout(tc, 120);
+	tcase_add_checked_fixture(tc, kt_clean_setup, NULL);
 	tcase_add_test(tc, create_then_resume_across_child);
 	tcase_add_test(tc, oversize_request_reports_actual_size);
 	tcase_add_test(tc, crash_by_sigkill);

@@ -7,6 +7,7 @@
 #include "kutil.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -19,11 +20,12 @@ struct defaults {
 
 static struct defaults dflt;
 
-static void save_defaults(void)
+/* Called from main(), outside any test: no Check assertions here. */
+static bool save_defaults(void)
 {
-	dflt.regions = kt_param_get("max_regions");
-	dflt.region_bytes = kt_param_get("max_region_bytes");
-	dflt.total_bytes = kt_param_get("max_total_bytes");
+	return kt_param_read("max_regions", &dflt.regions) &&
+	       kt_param_read("max_region_bytes", &dflt.region_bytes) &&
+	       kt_param_read("max_total_bytes", &dflt.total_bytes);
 }
 
 static void restore_defaults(void)
@@ -208,9 +210,11 @@ START_TEST(load_time_parameters)
 }
 END_TEST
 
+/* Every test starts from the parameters the suite found at its start. */
 static void setup(void)
 {
-	save_defaults();
+	kt_clean_setup();
+	restore_defaults();
 }
 
 int main(void)
@@ -218,6 +222,10 @@ int main(void)
 	Suite *s = suite_create("kmod_limits");
 	TCase *tc = tcase_create("limits");
 
+	if (!save_defaults()) {
+		fprintf(stderr, "FAIL: cannot read shmpool's parameters (module not loaded?)\n");
+		return 1;
+	}
 	tcase_set_timeout(tc, 120);
 	tcase_add_checked_fixture(tc, setup, NULL);
 	tcase_add_test(tc, max_regions);

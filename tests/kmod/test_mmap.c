@@ -236,6 +236,7 @@ int main(void)
 	TCase *tc = tcase_create("mmap");
 
 	tcase_set_timeout(tc, 120);
+	tcase_add_checked_fixture(tc, kt_clean_setup, NULL);
 	tcase_add_test(tc, unattached_file_cannot_map);
 	tcase_add_test(tc, bounds);
 	tcase_add_test(tc, rdonly_attach);

@@ -213,6 +213,7 @@ int main(void)
 	TCase *tc = tcase_create("perm");
 
 	tcase_set_timeout(tc, 120);
+	tcase_add_checked_fixture(tc, kt_clean_setup, NULL);
 	tcase_add_test(tc, mode_bits_user_group_other);
 	tcase_add_test(tc, creator_owns_and_destroys);
 	tcase_add_test(tc, root_destroys_a_users_region);

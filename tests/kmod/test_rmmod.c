@@ -138,14 +138,6 @@ START_TEST(reload_cycles_leave_nothing)
 }
 END_TEST
 
-/* Start each test with the module loaded and no region, whatever came before. */
-static void setup(void)
-{
-	if (!kt_module_loaded())
-		ck_assert_int_eq(kt_module_load(""), 0);
-	kt_destroy_all();
-}
-
 static void check_tmp_off_shmem(void)
 {
 	static const char dir[] = "/run/shmpool-kmod-test";
@@ -158,6 +150,21 @@ static void check_tmp_off_shmem(void)
 		fprintf(stderr, "warning: no ramfs for Check's files; Shmem may be noisy\n");
 }
 
+START_TEST(region_cache_is_not_merged)
+{
+	struct stat st;
+
+	/*
+	 * A merged (aliased) cache would hide leaked regions from
+	 * kmem_cache_destroy()'s "still has objects" check at unload.
+	 */
+	if (lstat("/sys/kernel/slab", &st) != 0)
+		return;		/* no SLUB sysfs: nothing to check */
+	ck_assert_int_eq(lstat("/sys/kernel/slab/shmpool_region", &st), 0);
+	ck_assert_msg(S_ISDIR(st.st_mode), "shmpool_region is an alias of another cache");
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("kmod_rmmod");
@@ -166,11 +173,12 @@ int main(void)
 
 	check_tmp_off_shmem();
 	tcase_set_timeout(tc, 120);
-	tcase_add_checked_fixture(tc, setup, NULL);
+	tcase_add_checked_fixture(tc, kt_clean_setup, NULL);
 	tcase_add_test(tc, rmmod_refused_while_regions_exist);
 	tcase_add_test(tc, open_file_pins_module);
 	tcase_add_test(tc, mapping_outlives_destroy_and_module);
 	tcase_add_test(tc, reload_cycles_leave_nothing);
+	tcase_add_test(tc, region_cache_is_not_merged);
 	suite_add_tcase(s, tc);
 	rc = kt_main(s);
 	umount("/run/shmpool-kmod-test");

@@ -255,6 +255,7 @@ int main(void)
 	TCase *tc = tcase_create("stress");
 
 	tcase_set_timeout(tc, kt_env_long("SHMPOOL_STRESS_SECONDS", 20) * 3 + 60);
+	tcase_add_checked_fixture(tc, kt_clean_setup, NULL);
 	tcase_add_test(tc, processes_attach_map_write_destroy);
 	suite_add_tcase(s, tc);
 	return kt_main(s);
