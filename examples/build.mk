@@ -19,7 +19,7 @@ ZONE_DEMO := $(EXAMPLES_DIR)/zone_demo
 ZONE_DEMO_STATIC := $(BUILD)/vm/demo/zone_demo
 ZONE_DEMO_OBJS := $(EXAMPLES_DIR)/zone_demo.o \
 	$(foreach v,$(EXAMPLES_VARIANTS),$(EXAMPLES_DIR)/zone_$(firstword $(subst :, ,$(v))).o)
-ZONE_DEPS := examples/zone_server.c $(EXAMPLES_DIR)/zone_tmpl.h libshmdev/shmdev.h
+ZONE_DEPS := examples/zone_server.c examples/zone_types.h $(EXAMPLES_DIR)/zone_tmpl.h libshmdev/shmdev.h
 
 all:: $(ZONE_BINS) $(ZONE_DEMO)
 
