@@ -55,12 +55,15 @@ vm_in_trixie() {
 	)
 }
 
-# rm -rf that never leaves its file system (a stale /proc mount inside a tree
-# must not be descended into) and refuses to run on a mounted /proc.
+# rm -rf of a tree that may hold mounts left by an interrupted debootstrap
+# or chroot (proc, sys): unmount them first, deepest first, and never let rm
+# leave the tree's file system.
 vm_rm_tree() {
+	local dir m
 	[ -e "$1" ] || return 0
-	if mountpoint -q "$1/proc" 2>/dev/null; then
-		umount "$1/proc" || vm_die "cannot unmount $1/proc; not removing $1"
-	fi
-	rm -rf --one-file-system "$1"
+	dir=$(realpath "$1")
+	for m in $(awk -v d="$dir/" 'index($2, d) == 1 { print $2 }' /proc/mounts | sort -r); do
+		umount "$m" || umount -l "$m" || vm_die "cannot unmount $m; not removing $dir"
+	done
+	rm -rf --one-file-system "$dir"
 }
