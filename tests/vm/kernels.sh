@@ -45,12 +45,13 @@ HOST_CODENAME=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
 # The Debian mirror URI of the host's main suite, from deb822 sources or the
 # one-line format.  Never written to the repository, only to apt's config.
 find_mirror() {
-	local f
+	local f found
 	if [ -n "${SHMPOOL_MIRROR:-}" ]; then
 		echo "$SHMPOOL_MIRROR"
 		return 0
 	fi
-	for f in /etc/apt/sources.list.d/*.sources; do
+	# Collected whole, then the first taken: no "head" under pipefail.
+	found=$(for f in /etc/apt/sources.list.d/*.sources; do
 		[ -r "$f" ] && [ "$f" != "$HOST_SOURCES" ] || continue
 		awk -v suite="$HOST_CODENAME" '
 			/^[ \t]*$/ { uris = ""; suites = ""; types = ""; next }
@@ -62,16 +63,16 @@ find_mirror() {
 				for (i = 2; i <= n; i++)
 					if (a[i] == suite) { print uris; exit }
 			}' "$f"
-	done | head -n1 | grep . && return 0
+	done
 	cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
 		awk -v suite="$HOST_CODENAME" '
 			$1 == "deb" {
 				i = 2
-				if ($2 ~ /^\[/) while (i <= NF && $i !~ /\]$/) i++
-				if ($2 ~ /^\[/) i++
+				if ($2 ~ /^\[/) { while (i <= NF && $i !~ /\]$/) i++; i++ }
 				if ($(i + 1) == suite) { print $i; exit }
-			}' | grep . && return 0
-	return 1
+			}')
+	[ -n "$found" ] || return 1
+	echo "${found%%$'\n'*}"
 }
 
 MIRROR=$(find_mirror) || vm_die "no Debian mirror for suite '$HOST_CODENAME' in /etc/apt/sources.list{,.d}; set SHMPOOL_MIRROR"
