@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include <linux/shmpool.h>
+#include <valgrind/valgrind.h>
 
 #include "testutil.h"
 
@@ -196,7 +197,7 @@ static bool small_dev_shm(char *why, size_t len)
 		return false;
 	}
 	/* Private first, so that the tmpfs never shows outside this process. */
-	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL)) {
+	if (mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL)) {
 		snprintf(why, len, "making / private: %s", strerror(errno));
 		return false;
 	}
@@ -444,6 +445,12 @@ START_TEST(test_few_file_descriptors)
 	int *plugs, fd, err;
 	void *obj;
 
+	if (RUNNING_ON_VALGRIND) {
+		/* Its RLIMIT_NOFILE is virtual: an fd the kernel gave is closed again, as EMFILE. */
+		printf("exhaust: file descriptors: skipped under valgrind (it emulates RLIMIT_NOFILE)\n");
+		shmdev_conf_free(conf);
+		return;
+	}
 	ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &saved), 0);
 	/* Plug the holes below the highest descriptor: then the limit is exact. */
 	base = (rlim_t)top_fd() + 1;
