@@ -1,0 +1,45 @@
+# tests/campaign/: crash campaigns against the demo zone server (issue 7 §4).
+#
+#   campaign_kill9   kill -9 of examples/zone_server at random moments, a
+#                    restart and a full check after every round (see the
+#                    comment at the top of campaign_kill9.c)
+#
+#   make test-campaign   the bounded pass of `make test` (host, POSIX backend)
+#   make stress          the long pass: 5000 restarts on the host
+#   in every VM round    100 restarts on /dev/shmpool (VM_TEST_BINS)
+#
+# SHMPOOL_TEST_SEED=N replays a campaign's plan; CAMPAIGN_ARGS adds options.
+
+CAMPAIGN_DIR := $(BUILD)/tests/campaign
+CAMPAIGN_BIN := $(CAMPAIGN_DIR)/campaign_kill9
+CAMPAIGN_VM_BIN := $(BUILD)/vm/bin/campaign_kill9
+# The server's v1 build, its main renamed zone_main_v1 (examples/build.mk).
+CAMPAIGN_SERVER_OBJ := $(EXAMPLES_DIR)/zone_v1.o
+CAMPAIGN_DEPS := tests/campaign/campaign_kill9.c examples/zone_types.h \
+	$(EXAMPLES_DIR)/zone_tmpl.h libshmdev/shmdev.h $(CAMPAIGN_SERVER_OBJ) $(LIBSHMDEV_A)
+CAMPAIGN_CFLAGS := $(CFLAGS_COMMON) -Iexamples -I$(EXAMPLES_DIR)
+CAMPAIGN_ARGS ?=
+
+all:: $(CAMPAIGN_BIN)
+
+$(CAMPAIGN_BIN): $(CAMPAIGN_DEPS)
+	@mkdir -p $(@D)
+	$(CC) $(CAMPAIGN_CFLAGS) -o $@ $< $(CAMPAIGN_SERVER_OBJ) $(LIBSHMDEV_A) $(LIBSHMDEV_LIBS) -lrt
+
+$(CAMPAIGN_VM_BIN): $(CAMPAIGN_DEPS)
+	@mkdir -p $(@D)
+	$(CC) $(CAMPAIGN_CFLAGS) -static -o $@ $< $(CAMPAIGN_SERVER_OBJ) $(LIBSHMDEV_A) $(LIBSHMDEV_LIBS_STATIC)
+
+# Inside the VM it sees SHMPOOL_VM=1: 100 restarts at the tiny scale.
+VM_TEST_BINS += $(CAMPAIGN_VM_BIN)
+
+.PHONY: test-campaign stress
+test-campaign: $(CAMPAIGN_BIN)
+	@echo "== campaign_kill9 (posix, 1000 restarts)"
+	@SHMDEV_BACKEND=posix $(CAMPAIGN_BIN) --restarts 1000 --max-seconds 300 $(CAMPAIGN_ARGS)
+
+test-host:: test-campaign
+
+stress:: $(CAMPAIGN_BIN)
+	@echo "== campaign_kill9 (posix, 5000 restarts)"
+	@SHMDEV_BACKEND=posix $(CAMPAIGN_BIN) --restarts 5000 --max-seconds 1800 $(CAMPAIGN_ARGS)
