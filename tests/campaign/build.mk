@@ -4,9 +4,10 @@
 #                    restart and a full check after every round (see the
 #                    comment at the top of campaign_kill9.c)
 #
-#   make test-campaign   the bounded pass of `make test` (host, POSIX backend)
+#   make test-campaign   the bounded pass of `make test` (host, POSIX backend):
+#                        1000 restarts at the medium scale, 200 under ASan+UBSan
 #   make stress          the long pass: 5000 restarts on the host
-#   in every VM round    100 restarts on /dev/shmpool (VM_TEST_BINS)
+#   in every VM round    300 restarts on /dev/shmpool, small scale (VM_TEST_BINS)
 #
 # SHMPOOL_TEST_SEED=N replays a campaign's plan; CAMPAIGN_ARGS adds options.
 
@@ -33,10 +34,22 @@ $(CAMPAIGN_VM_BIN): $(CAMPAIGN_DEPS)
 # Inside the VM it sees SHMPOOL_VM=1: 100 restarts at the tiny scale.
 VM_TEST_BINS += $(CAMPAIGN_VM_BIN)
 
+# The same under ASan+UBSan (the server's repair paths run only after kills).
+CAMPAIGN_SAN_BIN := $(BUILD)/san/tests/campaign/campaign_kill9
+CAMPAIGN_SAN_SERVER_OBJ := $(BUILD)/san/examples/zone_v1.o
+
+$(CAMPAIGN_SAN_BIN): $(CAMPAIGN_DEPS) $(CAMPAIGN_SAN_SERVER_OBJ) $(LIBSHMDEV_SAN_A)
+	@mkdir -p $(@D)
+	$(CC) $(CAMPAIGN_CFLAGS) $(SAN_FLAGS) -o $@ $< $(CAMPAIGN_SAN_SERVER_OBJ) $(LIBSHMDEV_SAN_A) $(LIBSHMDEV_LIBS) -lrt
+
 .PHONY: test-campaign stress
-test-campaign: $(CAMPAIGN_BIN)
-	@echo "== campaign_kill9 (posix, 1000 restarts)"
+test-campaign: $(CAMPAIGN_BIN) $(CAMPAIGN_SAN_BIN)
+	@echo "== campaign_kill9 (posix, 1000 restarts, medium scale)"
 	@SHMDEV_BACKEND=posix $(CAMPAIGN_BIN) --restarts 1000 --max-seconds 300 $(CAMPAIGN_ARGS)
+	@echo "== campaign_kill9 (posix, 200 restarts, small scale, ASan+UBSan)"
+	@SHMDEV_BACKEND=posix ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		$(CAMPAIGN_SAN_BIN) --restarts 200 --scale small --zone 961 --max-seconds 300 $(CAMPAIGN_ARGS)
 
 test-host:: test-campaign
 
