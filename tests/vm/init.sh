@@ -1,4 +1,5 @@
 #!/bin/busybox sh
+# shellcheck shell=dash
 # /init of the VM bench's initramfs (built by tests/vm/run.sh).
 #
 # Mounts the usual file systems, loads /shmpool.ko, runs every test binary

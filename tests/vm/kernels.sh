@@ -344,16 +344,18 @@ prepare_7x() {
 	log "[7.x] ready: $krel"
 }
 
+cached_krel() { (vm_load_kernel "$1" && echo "$KREL") 2>/dev/null; }
+
 prepare() {
 	if [ "$1" = 7.x ]; then prepare_7x; else prepare_host_series "$1"; fi
 }
 
 for s in "${SERIES[@]}"; do
 	if complete "$s" && ! stale "$s"; then
-		log "[$s] cached: $(. "$SHMPOOL_CACHE/$s/kernel.env" && echo "$KREL")"
+		log "[$s] cached: $(cached_krel "$s")"
 	elif complete "$s"; then
 		# Offline or a broken mirror must not stop a bench that has kernels.
-		(prepare "$s") || log "[$s] refresh failed: keeping the cached $(. "$SHMPOOL_CACHE/$s/kernel.env" && echo "$KREL")"
+		(prepare "$s") || log "[$s] refresh failed: keeping the cached $(cached_krel "$s")"
 	else
 		prepare "$s"
 	fi

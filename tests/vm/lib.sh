@@ -27,6 +27,7 @@ vm_check_series() {
 vm_load_kernel() {
 	local env=$SHMPOOL_CACHE/$1/kernel.env
 	[ -r "$env" ] || vm_die "no kernel prepared for series $1 ($env missing): run tests/vm/kernels.sh $1"
+	# shellcheck disable=SC2034 # used by the scripts that source this
 	KREL='' KDIR='' VMLINUZ='' KCHROOT='' KCHECK=''
 	# shellcheck disable=SC1090
 	. "$env"

@@ -121,7 +121,8 @@ qemu_cmd() { # accel vmlinuz cpio
 # hosts (PVM) offer a /dev/kvm that cannot run a stock kernel.  The answer
 # is kept per host kernel.
 pick_accel() {
-	local probe=$SHMPOOL_CACHE/accel.$(uname -r) root log
+	local probe root log
+	probe=$SHMPOOL_CACHE/accel.$(uname -r)
 	case ${SHMPOOL_VM_ACCEL:-auto} in
 	kvm | tcg) echo "$SHMPOOL_VM_ACCEL"; return 0 ;;
 	auto) ;;
