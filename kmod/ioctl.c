@@ -121,7 +121,7 @@ static long shmpool_ioc_stat(struct shmpool_file *sf, void __user *u)
 		return err;
 	if (s.flags)
 		return -EINVAL;
-	err = shmpool_stat(sf->ns, s.key, &s.info);
+	err = shmpool_stat(s.key, &s.info);
 	if (err)
 		return err;
 	return shmpool_copy_out(u, &s, sizeof(s), usize);
@@ -149,7 +149,7 @@ static long shmpool_ioc_list(struct shmpool_file *sf, void __user *u)
 	if (!buf)
 		return -ENOMEM;
 	/* Collect under the table lock, copy out after dropping it. */
-	err = shmpool_list(sf->ns, &l.cursor, buf, n, &filled, &end);
+	err = shmpool_list(&l.cursor, buf, n, &filled, &end);
 	if (err)
 		goto out;
 
@@ -180,12 +180,11 @@ static long shmpool_ioc_destroy(struct shmpool_file *sf, void __user *u)
 		return err;
 	if (d.flags)
 		return -EINVAL;
-	return shmpool_destroy(sf->ns, d.key);
+	return shmpool_destroy(d.key);
 }
 
 static long shmpool_ioc_info(struct shmpool_file *sf, void __user *u)
 {
-	struct shmpool_ns *ns = sf->ns;
 	struct shmpool_info in;
 	u32 usize;
 	int err;
@@ -196,14 +195,11 @@ static long shmpool_ioc_info(struct shmpool_file *sf, void __user *u)
 	if (in.flags)
 		return -EINVAL;
 	in.abi_version = SHMPOOL_ABI_VERSION;
-	mutex_lock(&ns->lock);
-	in.nr_regions = ns->nr_regions;
-	mutex_unlock(&ns->lock);
+	shmpool_ns_counts(&in.nr_regions, &in.total_bytes);
 	in.max_regions = shmpool_limit_regions();
 	in.huge_supported = shmpool_huge_mnt ? 1 : 0;
 	in.max_region_bytes = shmpool_limit_region_bytes();
 	in.max_total_bytes = shmpool_limit_total_bytes();
-	in.total_bytes = atomic64_read(&ns->total_bytes);
 	memset(in.version, 0, sizeof(in.version));
 	strscpy(in.version, SHMPOOL_VERSION, sizeof(in.version));
 	return shmpool_copy_out(u, &in, sizeof(in), usize);
@@ -214,6 +210,8 @@ long shmpool_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	struct shmpool_file *sf = file->private_data;
 	void __user *u = (void __user *)arg;
 
+	/* Namespaces that died since the last call lose their regions. */
+	shmpool_ns_reap();
 	switch (cmd) {
 	case SHMPOOL_IOC_ATTACH:
 		return shmpool_ioc_attach(sf, u);

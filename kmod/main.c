@@ -34,7 +34,6 @@ MODULE_PARM_DESC(max_total_bytes,
 /* Half of RAM, computed at load time: the default of max_total_bytes. */
 static u64 shmpool_default_total_bytes;
 
-struct shmpool_ns shmpool_global_ns;
 struct vfsmount *shmpool_huge_mnt;
 struct kmem_cache *shmpool_region_cache;
 
@@ -62,8 +61,9 @@ static int shmpool_open(struct inode *inode, struct file *file)
 	sf = kzalloc(sizeof(*sf), GFP_KERNEL);
 	if (!sf)
 		return -ENOMEM;
-	sf->ns = &shmpool_global_ns;
+	mutex_init(&sf->lock);
 	file->private_data = sf;
+	shmpool_ns_reap();
 	return nonseekable_open(inode, file);
 }
 
@@ -129,7 +129,6 @@ static int __init shmpool_init(void)
 	int err;
 
 	shmpool_default_total_bytes = ((u64)totalram_pages() << PAGE_SHIFT) / 2;
-	shmpool_ns_init(&shmpool_global_ns);
 
 	shmpool_region_cache =
 		kmem_cache_create("shmpool_region", sizeof(struct shmpool_region),
@@ -162,9 +161,9 @@ static void __exit shmpool_exit(void)
 {
 	misc_deregister(&shmpool_misc);
 	shmpool_procfs_exit();
-	/* Each region pins the module: none can be left here. */
-	if (!RB_EMPTY_ROOT(&shmpool_global_ns.regions))
-		pr_err("regions left at exit\n");
+	/* Each region pins the module, and tables live only as long. */
+	if (!shmpool_ns_all_gone())
+		pr_err("key tables left at exit\n");
 	/* Destroyed regions still mapped keep the mount alive by themselves. */
 	if (shmpool_huge_mnt)
 		kern_unmount(shmpool_huge_mnt);

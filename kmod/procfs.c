@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * /proc/shmpool: one header line, then one line per region in key order,
+ * /proc/shmpool: one header line, then one line per region of the reader's
+ * IPC namespace (regions of other namespaces never show) in key order,
  * in the spirit of /proc/sysvipc/shm.  Times are seconds since the epoch,
  * 0 for never; uid, gid and owner pid are in the reader's namespaces.
  */
@@ -18,15 +19,25 @@
 
 #define SHMPOOL_PROC_NAME	"shmpool"
 
+/*
+ * The reader's IPC namespace's table, as /proc/sysvipc/shm follows the
+ * reader's: looked up again at every start(), kept with a reference and
+ * its lock held until stop().  m->private holds it in between.
+ */
 static void *shmpool_seq_start(struct seq_file *m, loff_t *pos)
 {
-	struct shmpool_ns *ns = &shmpool_global_ns;
+	struct shmpool_ns **nsp = m->private;
+	struct shmpool_ns *ns = shmpool_ns_current(false);
 	struct rb_node *n;
 	loff_t i;
 
-	mutex_lock(&ns->lock);
+	*nsp = ns;
+	if (ns)
+		mutex_lock(&ns->lock);
 	if (*pos == 0)
 		return SEQ_START_TOKEN;
+	if (!ns)
+		return NULL;
 	for (n = rb_first(&ns->regions), i = 1; n && i < *pos; i++)
 		n = rb_next(n);
 	return n;
@@ -34,17 +45,24 @@ static void *shmpool_seq_start(struct seq_file *m, loff_t *pos)
 
 static void *shmpool_seq_next(struct seq_file *m, void *v, loff_t *pos)
 {
-	struct shmpool_ns *ns = &shmpool_global_ns;
+	struct shmpool_ns *ns = *(struct shmpool_ns **)m->private;
 
 	++*pos;
 	if (v == SEQ_START_TOKEN)
-		return rb_first(&ns->regions);
+		return ns ? rb_first(&ns->regions) : NULL;
 	return rb_next(v);
 }
 
 static void shmpool_seq_stop(struct seq_file *m, void *v)
 {
-	mutex_unlock(&shmpool_global_ns.lock);
+	struct shmpool_ns **nsp = m->private;
+	struct shmpool_ns *ns = *nsp;
+
+	if (!ns)
+		return;
+	*nsp = NULL;
+	mutex_unlock(&ns->lock);
+	shmpool_ns_put(ns);
 }
 
 static int shmpool_seq_show(struct seq_file *m, void *v)
@@ -82,7 +100,8 @@ static const struct seq_operations shmpool_seq_ops = {
 
 int shmpool_procfs_init(void)
 {
-	if (!proc_create_seq(SHMPOOL_PROC_NAME, 0444, NULL, &shmpool_seq_ops))
+	if (!proc_create_seq_private(SHMPOOL_PROC_NAME, 0444, NULL, &shmpool_seq_ops,
+				     sizeof(struct shmpool_ns *), NULL))
 		return -ENOMEM;
 	return 0;
 }

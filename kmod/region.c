@@ -20,13 +20,19 @@
 #include "compat.h"
 #include "shmpool.h"
 
+/*
+ * Module-wide totals for the limits, shared by every namespace: regions
+ * whose key resolves, and bytes of regions not yet freed.
+ */
+static atomic_t shmpool_all_regions = ATOMIC_INIT(0);
+static atomic64_t shmpool_all_bytes = ATOMIC64_INIT(0);
+
 void shmpool_ns_init(struct shmpool_ns *ns)
 {
 	mutex_init(&ns->lock);
 	ns->regions = RB_ROOT;
 	ns->nr_regions = 0;
 	atomic64_set(&ns->total_bytes, 0);
-	ns->user_ns = &init_user_ns;
 }
 
 const char *shmpool_state_name(u32 state)
@@ -101,11 +107,14 @@ static struct shmpool_region *shmpool_lookup_ge(struct shmpool_ns *ns, u64 key)
 static void shmpool_region_free(struct kref *ref)
 {
 	struct shmpool_region *r = container_of(ref, struct shmpool_region, ref);
+	struct shmpool_ns *ns = r->ns;
 
 	/* Mappings keep their own reference on the shmem file. */
 	fput(r->shm_file);
-	atomic64_sub(r->size, &r->ns->total_bytes);
+	atomic64_sub(r->size, &ns->total_bytes);
+	atomic64_sub(r->size, &shmpool_all_bytes);
 	kmem_cache_free(shmpool_region_cache, r);
+	shmpool_ns_put(ns);		/* the region's */
 	/*
 	 * Safe: every caller runs in a file operation or ioctl of an open
 	 * /dev/shmpool, whose own module reference outlives this call.
@@ -192,27 +201,48 @@ static struct shmpool_region *shmpool_create(struct shmpool_ns *ns,
 	char name[32];
 	struct file *file;
 	u64 size;
+	int err;
 
 	lockdep_assert_held(&ns->lock);
 	if (!a->req_size)
 		return ERR_PTR(-EINVAL);
-	if (ns->nr_regions >= shmpool_limit_regions())
-		return ERR_PTR(-ENOSPC);
-	if (a->req_size > limit || a->req_size > (u64)(MAX_LFS_FILESIZE - PAGE_SIZE))
-		return ERR_PTR(-EFBIG);
+	/*
+	 * The limits are module-wide: reserve in the shared totals first, so
+	 * that creations in other namespaces (other table locks) cannot
+	 * overshoot them together.
+	 */
+	if (atomic_inc_return(&shmpool_all_regions) > shmpool_limit_regions()) {
+		err = -ENOSPC;
+		goto err_regions;
+	}
+	if (a->req_size > limit || a->req_size > (u64)(MAX_LFS_FILESIZE - PAGE_SIZE)) {
+		err = -EFBIG;
+		goto err_regions;
+	}
 	size = round_up(a->req_size, (u64)PAGE_SIZE);
-	if (size > limit)
-		return ERR_PTR(-EFBIG);
-	if (size > shmpool_limit_total_bytes() ||
-	    atomic64_read(&ns->total_bytes) + size > shmpool_limit_total_bytes())
-		return ERR_PTR(-ENOSPC);
-	if (huge && !shmpool_huge_mnt)
-		return ERR_PTR(-EOPNOTSUPP);
+	if (size > limit) {
+		err = -EFBIG;
+		goto err_regions;
+	}
+	if (size > shmpool_limit_total_bytes()) {
+		err = -ENOSPC;
+		goto err_regions;
+	}
+	if (atomic64_add_return(size, &shmpool_all_bytes) > shmpool_limit_total_bytes()) {
+		err = -ENOSPC;
+		goto err_bytes;
+	}
+	if (huge && !shmpool_huge_mnt) {
+		err = -EOPNOTSUPP;
+		goto err_bytes;
+	}
 
 	/* Not kmem_cache_zalloc(): the cache may have a constructor. */
 	r = kmem_cache_alloc(shmpool_region_cache, GFP_KERNEL);
-	if (!r)
-		return ERR_PTR(-ENOMEM);
+	if (!r) {
+		err = -ENOMEM;
+		goto err_bytes;
+	}
 	memset(r, 0, sizeof(*r));
 
 	snprintf(name, sizeof(name), "shmpool:%llu", a->key);
@@ -222,11 +252,12 @@ static struct shmpool_region *shmpool_create(struct shmpool_ns *ns,
 	else
 		file = shmem_file_setup(name, size, SHMPOOL_SHMEM_ACCT_FLAGS);
 	if (IS_ERR(file)) {
-		kmem_cache_free(shmpool_region_cache, r);
-		return ERR_CAST(file);
+		err = PTR_ERR(file);
+		goto err_free;
 	}
 
 	kref_init(&r->ref);		/* the table's reference */
+	shmpool_ns_get(ns);		/* dropped by shmpool_region_free() */
 	r->ns = ns;
 	r->key = a->key;
 	r->size = size;
@@ -243,12 +274,20 @@ static struct shmpool_region *shmpool_create(struct shmpool_ns *ns,
 	ns->nr_regions++;
 	atomic64_add(size, &ns->total_bytes);
 	return r;
+
+err_free:
+	kmem_cache_free(shmpool_region_cache, r);
+err_bytes:
+	atomic64_sub(size, &shmpool_all_bytes);
+err_regions:
+	atomic_dec(&shmpool_all_regions);
+	return ERR_PTR(err);
 }
 
 int shmpool_attach(struct shmpool_file *sf, struct shmpool_attach *a,
 		   bool *copy_out)
 {
-	struct shmpool_ns *ns = sf->ns;
+	struct shmpool_ns *ns;
 	u32 fl = a->flags;
 	struct shmpool_region *r;
 	u32 result, prev_state;
@@ -262,12 +301,19 @@ int shmpool_attach(struct shmpool_file *sf, struct shmpool_attach *a,
 	if (!a->key || (a->mode & ~0777U))
 		return -EINVAL;
 
-	mutex_lock(&ns->lock);
+	mutex_lock(&sf->lock);
 	if (sf->region) {
 		err = -EALREADY;
-		goto out;
+		goto out_file;
+	}
+	/* The caller's namespace's table; made on the first CREATE. */
+	ns = shmpool_ns_current(fl & SHMPOOL_ATTACH_CREATE);
+	if (IS_ERR_OR_NULL(ns)) {
+		err = ns ? PTR_ERR(ns) : -ENOENT;
+		goto out_file;
 	}
 
+	mutex_lock(&ns->lock);
 	r = shmpool_lookup(ns, a->key);
 	if (r) {
 		if ((fl & SHMPOOL_ATTACH_CREATE) && (fl & SHMPOOL_ATTACH_EXCL)) {
@@ -329,6 +375,9 @@ int shmpool_attach(struct shmpool_file *sf, struct shmpool_attach *a,
 	*copy_out = true;
 out:
 	mutex_unlock(&ns->lock);
+	shmpool_ns_put(ns);		/* the region holds its own */
+out_file:
+	mutex_unlock(&sf->lock);
 	return err;
 }
 
@@ -342,55 +391,58 @@ static void shmpool_lease_end(struct shmpool_region *r, u32 state)
 	r->dtime_ns = ktime_get_real_ns();
 }
 
+/* The region this file is attached to, or NULL. */
+static struct shmpool_region *shmpool_file_region(struct shmpool_file *sf)
+{
+	/* Pairs with smp_store_release() in shmpool_attach(). */
+	return smp_load_acquire(&sf->region);
+}
+
 int shmpool_detach(struct shmpool_file *sf)
 {
-	struct shmpool_ns *ns = sf->ns;
-	struct shmpool_region *r;
+	struct shmpool_region *r = shmpool_file_region(sf);
 	int err = 0;
 
-	mutex_lock(&ns->lock);
-	r = sf->region;
-	if (!r) {
-		err = -ENOTCONN;
-	} else if (r->owner != sf) {
+	if (!r)
+		return -ENOTCONN;
+	mutex_lock(&r->ns->lock);
+	if (r->owner != sf) {
 		err = -EPERM;
 	} else {
 		shmpool_lease_end(r, SHMPOOL_STATE_CLEAN);
 		/* The file stays attached, for reading only. */
 		WRITE_ONCE(sf->rdonly, true);
 	}
-	mutex_unlock(&ns->lock);
+	mutex_unlock(&r->ns->lock);
 	return err;
 }
 
 int shmpool_query(struct shmpool_file *sf, struct shmpool_query *q)
 {
-	struct shmpool_ns *ns = sf->ns;
-	struct shmpool_region *r;
-	int err = 0;
+	struct shmpool_region *r = shmpool_file_region(sf);
 
-	mutex_lock(&ns->lock);
-	r = sf->region;
-	if (!r) {
-		err = -ENOTCONN;
-	} else {
-		q->result = sf->result;
-		q->attach_flags = sf->attach_flags;
-		shmpool_fill_info(r, &q->info);
-		q->info.state = sf->state_at_attach;
-	}
-	mutex_unlock(&ns->lock);
-	return err;
+	if (!r)
+		return -ENOTCONN;
+	mutex_lock(&r->ns->lock);
+	q->result = sf->result;
+	q->attach_flags = sf->attach_flags;
+	shmpool_fill_info(r, &q->info);
+	q->info.state = sf->state_at_attach;
+	mutex_unlock(&r->ns->lock);
+	return 0;
 }
 
-int shmpool_stat(struct shmpool_ns *ns, u64 key,
-		 struct shmpool_region_info *info)
+int shmpool_stat(u64 key, struct shmpool_region_info *info)
 {
 	struct shmpool_region *r;
+	struct shmpool_ns *ns;
 	int err = 0;
 
 	if (!key)
 		return -EINVAL;
+	ns = shmpool_ns_current(false);
+	if (!ns)
+		return -ENOENT;
 	mutex_lock(&ns->lock);
 	r = shmpool_lookup(ns, key);
 	if (r)
@@ -398,17 +450,24 @@ int shmpool_stat(struct shmpool_ns *ns, u64 key,
 	else
 		err = -ENOENT;
 	mutex_unlock(&ns->lock);
+	shmpool_ns_put(ns);
 	return err;
 }
 
-int shmpool_list(struct shmpool_ns *ns, u64 *cursor,
-		 struct shmpool_region_info *out, unsigned int max,
-		 unsigned int *filled, bool *end)
+int shmpool_list(u64 *cursor, struct shmpool_region_info *out,
+		 unsigned int max, unsigned int *filled, bool *end)
 {
 	struct shmpool_region *r;
+	struct shmpool_ns *ns;
 	struct rb_node *n;
 	unsigned int i = 0;
 
+	ns = shmpool_ns_current(false);
+	if (!ns) {
+		*filled = 0;
+		*end = true;
+		return 0;
+	}
 	mutex_lock(&ns->lock);
 	r = shmpool_lookup_ge(ns, *cursor);
 	n = r ? &r->node : NULL;
@@ -423,46 +482,94 @@ int shmpool_list(struct shmpool_ns *ns, u64 *cursor,
 	*end = !n;
 	*filled = i;
 	mutex_unlock(&ns->lock);
+	shmpool_ns_put(ns);
 	return 0;
 }
 
-int shmpool_destroy(struct shmpool_ns *ns, u64 key)
+/* The key stops resolving; the caller drops the table's reference. */
+static void shmpool_unlink(struct shmpool_ns *ns, struct shmpool_region *r)
 {
-	struct shmpool_region *r;
-
-	if (!key)
-		return -EINVAL;
-	mutex_lock(&ns->lock);
-	r = shmpool_lookup(ns, key);
-	if (!r) {
-		mutex_unlock(&ns->lock);
-		return -ENOENT;
-	}
-	if (!shmpool_may_destroy(r)) {
-		mutex_unlock(&ns->lock);
-		return -EPERM;
-	}
+	lockdep_assert_held(&ns->lock);
 	rb_erase(&r->node, &ns->regions);
 	RB_CLEAR_NODE(&r->node);
 	ns->nr_regions--;
+	atomic_dec(&shmpool_all_regions);
 	r->flags |= SHMPOOL_REGION_DESTROYED;
+}
+
+int shmpool_destroy(u64 key)
+{
+	struct shmpool_region *r;
+	struct shmpool_ns *ns;
+	int err = 0;
+
+	if (!key)
+		return -EINVAL;
+	ns = shmpool_ns_current(false);
+	if (!ns)
+		return -ENOENT;
+	mutex_lock(&ns->lock);
+	r = shmpool_lookup(ns, key);
+	if (!r)
+		err = -ENOENT;
+	else if (!shmpool_may_destroy(r))
+		err = -EPERM;
+	else
+		shmpool_unlink(ns, r);
 	mutex_unlock(&ns->lock);
 
-	shmpool_region_put(r);		/* the table's reference */
-	return 0;
+	if (!err)
+		shmpool_region_put(r);	/* the table's reference */
+	shmpool_ns_put(ns);
+	return err;
+}
+
+/* DESTROY every region of @ns: its IPC namespace died. */
+void shmpool_ns_destroy_all(struct shmpool_ns *ns)
+{
+	struct shmpool_region *r;
+	struct rb_node *n;
+
+	for (;;) {
+		mutex_lock(&ns->lock);
+		n = rb_first(&ns->regions);
+		if (!n) {
+			mutex_unlock(&ns->lock);
+			return;
+		}
+		r = rb_entry(n, struct shmpool_region, node);
+		shmpool_unlink(ns, r);
+		mutex_unlock(&ns->lock);
+		shmpool_region_put(r);	/* the table's reference */
+	}
+}
+
+/* Regions and bytes of the caller's namespace, for INFO. */
+void shmpool_ns_counts(u32 *nr_regions, u64 *total_bytes)
+{
+	struct shmpool_ns *ns = shmpool_ns_current(false);
+
+	*nr_regions = 0;
+	*total_bytes = 0;
+	if (!ns)
+		return;
+	mutex_lock(&ns->lock);
+	*nr_regions = ns->nr_regions;
+	mutex_unlock(&ns->lock);
+	*total_bytes = atomic64_read(&ns->total_bytes);
+	shmpool_ns_put(ns);
 }
 
 void shmpool_file_release(struct shmpool_file *sf)
 {
-	struct shmpool_ns *ns = sf->ns;
 	struct shmpool_region *r = sf->region;
 
 	if (!r)
 		return;
-	mutex_lock(&ns->lock);
+	mutex_lock(&r->ns->lock);
 	if (r->owner == sf)
 		shmpool_lease_end(r, SHMPOOL_STATE_CRASHED);
 	r->nattch--;
-	mutex_unlock(&ns->lock);
+	mutex_unlock(&r->ns->lock);
 	shmpool_region_put(r);
 }

@@ -2,22 +2,64 @@
 /*
  * shmpool internals shared by the module's files.
  *
- * Locking: one mutex per key table (struct shmpool_ns) guards the rbtree,
- * every region's mutable fields (state, owner, nattch, times, generation)
- * and each open file's attachment.  The mmap path takes no shmpool lock: it
- * reads only what never changes once a file is attached (the region, its
- * size and its shmem file), so there is no ordering against mmap_lock.
+ * Locking: shmpool_tables_lock (ns.c) guards the table of key tables.  One
+ * mutex per key table (struct shmpool_ns) guards its rbtree and every
+ * region's mutable fields (state, owner, nattch, times, generation).  A
+ * file's attachment is set once, under the file's own mutex and its table's
+ * lock, and read locklessly after that.  Order: file lock, tables lock, key
+ * table lock.  The mmap path takes no shmpool lock: it reads only what never
+ * changes once a file is attached (the region, its size and its shmem file),
+ * so there is no ordering against mmap_lock.
  *
  * Lifetime: a region is referenced (kref) by its table entry and by every
  * attached file.  DESTROY removes the table entry; the last reference
  * releases the shmem file.  Mappings reference the shmem file, not the
  * region, so memory lives on until the last munmap (IPC_RMID semantics).
+ *
+ * Namespaces: keys are scoped per IPC namespace, as SysV shm is.  Each
+ * namespace that has used shmpool has a key table, found by the address of
+ * its struct ipc_namespace.  Every ioctl works on the table of the caller's
+ * namespace at the time of the call (current->nsproxy->ipc_ns, as shmget()
+ * and shmctl() do), not of the opener: an fd passed to another namespace
+ * reaches that namespace's keys only.  Once attached, a file stays bound to
+ * its region (QUERY, DETACH, mmap), as a shmat() mapping does.
+ *
+ * - No stale pointer, no reuse: a table pins its namespace with a counted
+ *   reference (struct shmpool_ipc_pin, compat.h) for as long as the table
+ *   exists, so the namespace cannot be freed and its address cannot be
+ *   reused by another namespace while a table is keyed by it.  Tables are
+ *   referenced (kref) by their regions and by callers in flight, and freed,
+ *   unpinning the namespace, when the last of those goes.  A caller is
+ *   always inside a live namespace, so a lookup never meets a dead one.
+ *
+ * - When a namespace dies: the kernel exports no notifier for that, so the
+ *   pin itself is the probe.  Once a namespace has no task and no nsfs
+ *   handle (an open /proc/PID/ns/ipc, a bind mount of it), the pin is its
+ *   only reference: nothing can ever take a new one (every way in starts
+ *   from a task or a handle), so the state is final.  Then, as SysV's
+ *   shm_exit_ns() does, its regions are destroyed: the keys stop resolving,
+ *   and memory still attached or mapped (by a process that left the
+ *   namespace, or an fd passed out of it) lives until the last user goes,
+ *   as after DESTROY.  This runs at the next open or ioctl of /dev/shmpool
+ *   from any namespace ("reaping"), which checks every table's pin: a
+ *   namespace that died keeps its regions' memory until someone next uses
+ *   shmpool.  An administrator who wants the memory or the module back
+ *   triggers it with any command (e.g. shmpoolctl list).
+ *
+ * - rmmod is refused while any region exists in any namespace: each region
+ *   holds a module reference, whatever its namespace.
+ *
+ * - Capabilities are checked against the user namespace that owns the key
+ *   table's IPC namespace, as ipcperms() does.  The limits (module
+ *   parameters) are module-wide, shared by every namespace; INFO reports the
+ *   caller's namespace's regions and bytes.
  */
 #ifndef _SHMPOOL_H
 #define _SHMPOOL_H
 
 #include <linux/atomic.h>
 #include <linux/kref.h>
+#include <linux/list.h>
 #include <linux/mutex.h>
 #include <linux/rbtree.h>
 #include <linux/types.h>
@@ -32,8 +74,15 @@ struct user_namespace;
 struct vfsmount;
 struct kmem_cache;
 
-/* A key table.  One global instance for now; issue 7 scopes it per IPC ns. */
+#include "compat.h"
+
+/* The key table of one IPC namespace (see "Namespaces" above). */
 struct shmpool_ns {
+	struct kref ref;		/* regions, callers in flight */
+	struct rb_node node;		/* in the table of tables, by pin.ns */
+	struct shmpool_ipc_pin pin;	/* keeps pin.ns, the identity, alive */
+	bool reaped;			/* pin.ns died; regions destroyed */
+	struct list_head reap_link;	/* on the reaper's list, once */
 	struct mutex lock;		/* see "Locking" above */
 	struct rb_root regions;		/* by key */
 	unsigned int nr_regions;	/* entries in @regions */
@@ -66,8 +115,8 @@ struct shmpool_region {
 
 /* file->private_data of an open /dev/shmpool. */
 struct shmpool_file {
-	struct shmpool_ns *ns;
-	/* Set once under ns->lock; read locklessly with smp_load_acquire(). */
+	struct mutex lock;		/* serializes ATTACH on this file */
+	/* Set once under lock and ns->lock; read with smp_load_acquire(). */
 	struct shmpool_region *region;
 	u32 attach_flags;
 	u32 result;			/* SHMPOOL_RESULT_* */
@@ -76,25 +125,31 @@ struct shmpool_file {
 };
 
 /* main.c */
-extern struct shmpool_ns shmpool_global_ns;
 extern struct vfsmount *shmpool_huge_mnt;
 extern struct kmem_cache *shmpool_region_cache;
 u32 shmpool_limit_regions(void);
 u64 shmpool_limit_region_bytes(void);
 u64 shmpool_limit_total_bytes(void);
 
+/* ns.c */
+struct shmpool_ns *shmpool_ns_current(bool create);
+void shmpool_ns_get(struct shmpool_ns *ns);
+void shmpool_ns_put(struct shmpool_ns *ns);
+void shmpool_ns_reap(void);
+bool shmpool_ns_all_gone(void);
+
 /* region.c */
 void shmpool_ns_init(struct shmpool_ns *ns);
+void shmpool_ns_destroy_all(struct shmpool_ns *ns);
 int shmpool_attach(struct shmpool_file *sf, struct shmpool_attach *a,
 		   bool *copy_out);
 int shmpool_detach(struct shmpool_file *sf);
 int shmpool_query(struct shmpool_file *sf, struct shmpool_query *q);
-int shmpool_stat(struct shmpool_ns *ns, u64 key,
-		 struct shmpool_region_info *info);
-int shmpool_list(struct shmpool_ns *ns, u64 *cursor,
-		 struct shmpool_region_info *out, unsigned int max,
-		 unsigned int *filled, bool *end);
-int shmpool_destroy(struct shmpool_ns *ns, u64 key);
+int shmpool_stat(u64 key, struct shmpool_region_info *info);
+int shmpool_list(u64 *cursor, struct shmpool_region_info *out,
+		 unsigned int max, unsigned int *filled, bool *end);
+int shmpool_destroy(u64 key);
+void shmpool_ns_counts(u32 *nr_regions, u64 *total_bytes);
 void shmpool_file_release(struct shmpool_file *sf);
 void shmpool_fill_info(const struct shmpool_region *r,
 		       struct shmpool_region_info *info);
