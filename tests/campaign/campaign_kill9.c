@@ -198,6 +198,8 @@ static void fail(struct campaign *c, const struct run *r, const char *fmt, ...)
 {
 	va_list ap;
 
+	if (c->stop)
+		return;		/* the first failure is the one to read */
 	c->failures++;
 	fflush(stdout);
 	fprintf(stderr, "campaign_kill9: FAILED at restart %" PRIu64 " (seed %" PRIu64 "): ",
@@ -533,10 +535,15 @@ static void victim(struct campaign *c)
 	static const char *const extra[] = { NULL };
 	char line[LINE_LEN];
 	struct run *r = calloc(1, sizeof(*r));
-	uint64_t pick = rnd_below(c, 100);
-	/* Early kills are the rarest to land where aimed: aim more of them. */
-	enum moment m = pick < 35 ? M_EARLY : pick < 50 ? M_MIDDLE : pick < 75 ? M_TICKS : M_LIBRARY;
 	int before = c->allowed, cold = !!(before & START_COLD), st, k;
+	uint64_t pick = rnd_below(c, 100);
+	/*
+	 * Early kills are the rarest to land where aimed: aim more of them.  A
+	 * cold start populates through alloc and force_get: there the library's
+	 * crash points are the surest way in.
+	 */
+	enum moment m = cold ? (pick < 25 ? M_EARLY : pick < 50 ? M_MIDDLE : M_LIBRARY) :
+		(pick < 35 ? M_EARLY : pick < 50 ? M_MIDDLE : pick < 75 ? M_TICKS : M_LIBRARY);
 	uint64_t delay_us, kill_at = 0, ready = (uint64_t)c->ewma_ready_us[cold],
 		 verify = (uint64_t)c->ewma_verify_us[cold], main_us = (uint64_t)c->ewma_main_us[cold];
 	bool killed = false;
@@ -600,8 +607,8 @@ static void victim(struct campaign *c)
 	c->kills_by_moment[m]++;
 	if (!r->start && (before & START_CRASH) && !(before & ~START_CRASH))
 		c->kills_repair++;	/* a crash resume that had not printed its open line */
-	if (!strcmp(r->last_phase, "populate") || (r->start == START_COLD && !r->verified))
-		c->kills_populate++;
+	if (r->start == START_COLD && !strcmp(r->last_phase, "open"))
+		c->kills_populate++;	/* a cold start populates right after its open line */
 	if (!strcmp(r->last_phase, "ticking") || !strcmp(r->last_phase, "running"))
 		c->kills_ticking++;
 	if (!r->start)
@@ -763,7 +770,7 @@ static void check_pool(struct campaign *c, struct run *r)
 	struct walk w = { .c = c, .s = &s };
 	struct shmdev_type_stats st;
 	struct shmdev_pool *pool = NULL;
-	uint64_t live[4] = { 0 }, counted[4] = { 0 }, id, i;
+	uint64_t live[4] = { 0 }, counted[4] = { 0 }, id, i, n;
 	int err;
 
 	s.cap_items = c->o.item_cap + c->o.players * ITEMS_PER_PLAYER;
@@ -832,12 +839,12 @@ static void check_pool(struct campaign *c, struct run *r)
 	for (id = 1; id <= c->o.scenes; id++)
 		if (!s.scene_ids[id] && shmdev_find(pool, T_SCENE, id, NULL))
 			problem(&w, &w.dups, "the index finds scene %" PRIu64 ", the walk did not", id);
-	if (sorted_dups(s.serials, s.nr_serials))
-		problem(&w, &w.dups, "%" PRIu64 " item serials are there twice",
-			sorted_dups(s.serials, s.nr_serials));
-	if (sorted_dups(s.handles, s.nr_handles))
-		problem(&w, &w.dups, "%" PRIu64 " items are named by two player slots",
-			sorted_dups(s.handles, s.nr_handles));
+	n = sorted_dups(s.serials, s.nr_serials);
+	if (n)
+		problem(&w, &w.dups, "%" PRIu64 " item serials are there twice", n);
+	n = sorted_dups(s.handles, s.nr_handles);
+	if (n)
+		problem(&w, &w.dups, "%" PRIu64 " items are named by two player slots", n);
 	for (i = 0; i < 4; i++)
 		if (live[i] != counted[i]) {
 			if (live[i] > counted[i])
