@@ -6,7 +6,9 @@
 #
 #   make test-campaign   the bounded pass of `make test` (host, POSIX backend):
 #                        1000 restarts at the medium scale, 200 under ASan+UBSan
-#   make stress          the long pass: 5000 restarts on the host
+#   make stress          the long passes: 5000 restarts on the host
+#                        (CAMPAIGN_STRESS_RESTARTS), 2000 in one VM round
+#                        (CAMPAIGN_STRESS_VM_RESTARTS, CAMPAIGN_VM_SERIES)
 #   in every VM round    300 restarts on /dev/shmpool, small scale (VM_TEST_BINS)
 #
 # SHMPOOL_TEST_SEED=N replays a campaign's plan; CAMPAIGN_ARGS adds options.
@@ -20,6 +22,9 @@ CAMPAIGN_DEPS := tests/campaign/campaign_kill9.c examples/zone_types.h \
 	$(EXAMPLES_DIR)/zone_tmpl.h libshmdev/shmdev.h $(CAMPAIGN_SERVER_OBJ) $(LIBSHMDEV_A)
 CAMPAIGN_CFLAGS := $(CFLAGS_COMMON) -Iexamples -I$(EXAMPLES_DIR)
 CAMPAIGN_ARGS ?=
+CAMPAIGN_STRESS_RESTARTS ?= 5000
+CAMPAIGN_STRESS_VM_RESTARTS ?= 2000
+CAMPAIGN_VM_SERIES ?= 6.1
 
 all:: $(CAMPAIGN_BIN)
 
@@ -54,5 +59,12 @@ test-campaign: $(CAMPAIGN_BIN) $(CAMPAIGN_SAN_BIN)
 test-host:: test-campaign
 
 stress:: $(CAMPAIGN_BIN)
-	@echo "== campaign_kill9 (posix, 5000 restarts)"
-	@SHMDEV_BACKEND=posix $(CAMPAIGN_BIN) --restarts 5000 --max-seconds 1800 $(CAMPAIGN_ARGS)
+	@echo "== campaign_kill9 (posix, $(CAMPAIGN_STRESS_RESTARTS) restarts, medium scale)"
+	@SHMDEV_BACKEND=posix $(CAMPAIGN_BIN) --restarts $(CAMPAIGN_STRESS_RESTARTS) --max-seconds 3600 $(CAMPAIGN_ARGS)
+
+# And a VM round of its own on /dev/shmpool.
+stress:: $(BUILD)/kmod/$(CAMPAIGN_VM_SERIES)/shmpool.ko $(CAMPAIGN_VM_BIN)
+	@echo "== campaign_kill9 (VM $(CAMPAIGN_VM_SERIES), $(CAMPAIGN_STRESS_VM_RESTARTS) restarts, small scale)"
+	@BUILD=$(BUILD) VM_TEST_BINS="$(CAMPAIGN_VM_BIN)" \
+	SHMPOOL_VM_ENV="SHMPOOL_CAMPAIGN_RESTARTS=$(CAMPAIGN_STRESS_VM_RESTARTS) $(SHMPOOL_VM_ENV)" \
+	tests/vm/run.sh $(CAMPAIGN_VM_SERIES)
