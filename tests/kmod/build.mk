@@ -5,6 +5,7 @@
 # (SHMPOOL_KO names the .ko for reloads); each binary exits 0 on success and
 # leaves the module loaded with no region behind.
 #
+# test_ns.c runs children in new IPC namespaces (unshare, setns).
 # Knobs (environment, inside the VM): SHMPOOL_TEST_SEED (fuzz seed),
 # SHMPOOL_FUZZ_OPS (default 100000), SHMPOOL_STRESS_SECONDS (default 20),
 # SHMPOOL_STRESS_PROCS (default 4).
