@@ -29,8 +29,13 @@ bool shmdev_device_available(void)
 {
 	int fd = open(SHMPOOL_DEVICE_PATH, O_RDONLY | O_CLOEXEC);
 
+	/*
+	 * Only "there is no device" means absent.  Any other failure (EACCES,
+	 * EMFILE, ENOMEM, ...) must surface as that error on the device, not
+	 * as a silent switch to a different set of regions under POSIX shm.
+	 */
 	if (fd < 0)
-		return errno == EACCES || errno == EPERM;
+		return !(errno == ENOENT || errno == ENXIO || errno == ENODEV);
 	close(fd);
 	return true;
 }

@@ -431,6 +431,18 @@ static void set_nofile(rlim_t cur)
 		      (unsigned long long)cur, strerror(errno));
 }
 
+/*
+ * Running out of descriptors must not make AUTO pick POSIX when the device
+ * exists: that would silently open a different set of regions.
+ */
+static void assert_no_silent_fallback(void)
+{
+	if (access(SHMPOOL_DEVICE_PATH, F_OK) != 0 || tu_backend() == SHMDEV_BACKEND_POSIX)
+		return;
+	ck_assert_msg(!strstr(shmdev_errmsg(ctx), "(posix)"),
+		      "AUTO fell back to POSIX with the device present: %s", shmdev_errmsg(ctx));
+}
+
 #define NR_FD_BLOCKS 6
 
 START_TEST(test_few_file_descriptors)
@@ -471,6 +483,7 @@ START_TEST(test_few_file_descriptors)
 		if (err) {
 			ck_assert_msg(err == -EMFILE, "limit %u: %d %s", extra, err, shmdev_errmsg(ctx));
 			ck_assert_msg(strstr(shmdev_errmsg(ctx), "0x7e57"), "no key in: %s", shmdev_errmsg(ctx));
+		assert_no_silent_fallback();
 			printf("exhaust: RLIMIT_NOFILE %llu: %s\n",
 			       (unsigned long long)(base + extra), shmdev_errmsg(ctx));
 			t = tally(0, NR_FD_BLOCKS + 1, 0);
@@ -497,6 +510,7 @@ START_TEST(test_few_file_descriptors)
 			break;
 		ck_assert_msg(err == -EMFILE, "limit %u: %d %s", extra, err, shmdev_errmsg(ctx));
 		ck_assert_msg(strstr(shmdev_errmsg(ctx), "0x7e57"), "no key in: %s", shmdev_errmsg(ctx));
+		assert_no_silent_fallback();
 		t = tally(0, NR_FD_BLOCKS + 1, 0);
 		ck_assert_uint_eq(t.count, NR_FD_BLOCKS + 1);
 	}
