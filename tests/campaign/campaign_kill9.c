@@ -94,6 +94,7 @@ struct run {
 	size_t log_len;
 	uint64_t t_spawn;
 	uint64_t t_open, t_verify;	/* when those lines came, 0 if not */
+	uint64_t t_kill;		/* when it was killed, 0 if not */
 	int start;			/* START_* it reported, 0 if none */
 	bool repaired, verified, stopped;
 	const char *last_phase;		/* the last phase it printed, "" if none */
@@ -519,12 +520,15 @@ static void learn(struct campaign *c, const struct run *r, int cold)
 {
 	double open_us = (double)(r->t_open - r->t_spawn) / 1e3;
 
+	/* A line read only after the kill came later than it was printed. */
+	if (r->t_kill && r->t_open > r->t_kill)
+		return;
 	if (r->t_open) {
 		c->ewma_ready_us[cold] = ewma(c->ewma_ready_us[cold], open_us);
 		if (r->ready_us > 0 && r->ready_us < open_us)
 			c->ewma_main_us[cold] = ewma(c->ewma_main_us[cold], open_us - r->ready_us);
 	}
-	if (r->t_verify)
+	if (r->t_verify && (!r->t_kill || r->t_verify < r->t_kill))
 		c->ewma_verify_us[cold] = ewma(c->ewma_verify_us[cold], (double)(r->t_verify - r->t_spawn) / 1e3);
 }
 
@@ -581,6 +585,7 @@ static void victim(struct campaign *c)
 			break;		/* it died, or ended, by itself */
 		if (k < 0) {
 			kill(r->pid, SIGKILL);
+			r->t_kill = mono_ns();
 			killed = true;
 			break;
 		}
