@@ -8,7 +8,8 @@
 # test_ns.c runs children in new IPC namespaces (unshare, setns).
 # Knobs (environment, inside the VM): SHMPOOL_TEST_SEED (fuzz seed),
 # SHMPOOL_FUZZ_OPS (default 100000), SHMPOOL_STRESS_SECONDS (default 20),
-# SHMPOOL_STRESS_PROCS (default 4).
+# SHMPOOL_STRESS_PROCS (default 4), SHMPOOL_SEQ_OPS (default 20000 per
+# process) and SHMPOOL_SEQ_PROCS (default 4) for the multi-process sequence.
 KMODTEST_SRCS := $(sort $(wildcard tests/kmod/test_*.c))
 KMODTEST_UTIL := tests/kmod/kutil.c
 KMODTEST_BINS := $(patsubst tests/kmod/test_%.c,$(BUILD)/vm/bin/kmod_test_%,$(KMODTEST_SRCS))
