@@ -183,6 +183,40 @@ void layout_init(void *base, const struct layout_params *p)
 	__atomic_store_n(&h->magic, SHMDEV_LAYOUT_MAGIC, __ATOMIC_RELEASE);
 }
 
+/* Sequence number of table copy @copy of a layout of geometry @g, or 0 if out of @size. */
+static uint64_t table_seq_at(const void *base, uint64_t size, const struct layout_geom *g,
+			     uint32_t copy)
+{
+	uint64_t off = SHMDEV_LAYOUT_HEADER_SIZE + (uint64_t)copy * g->table_size;
+	const struct layout_table *t = (const struct layout_table *)((const char *)base + off);
+
+	if (g->table_size < sizeof(*t) || off + sizeof(*t) > size)
+		return 0;
+	return t->seq;
+}
+
+bool layout_was_committed(const void *base, uint64_t size, const struct layout_geom *expect)
+{
+	const struct layout_header *h = base;
+	struct layout_geom g;
+	uint32_t copy;
+
+	if (size < SHMDEV_LAYOUT_HEADER_SIZE)
+		return false;
+	for (copy = 0; copy < 2; copy++)
+		if (table_seq_at(base, size, expect, copy) >= 2)
+			return true;
+	/* The header's own geometry, where it differs from the config's and is sane. */
+	if (h->max_types == 0 || h->max_types > SHMDEV_LAYOUT_MAX_TYPES ||
+	    h->max_blocks == 0 || h->max_blocks > (1U << 20))
+		return false;
+	layout_geom(h->max_types, h->max_blocks, &g);
+	for (copy = 0; copy < 2; copy++)
+		if (table_seq_at(base, size, &g, copy) >= 2)
+			return true;
+	return false;
+}
+
 /* Bounds of everything the table points at, so that a bad table is never used. */
 static int verify_table(struct shmdev_ctx *ctx, const struct layout_header *h,
 			struct layout_table *t)

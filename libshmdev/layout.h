@@ -135,6 +135,7 @@
 #define SHMDEV_LAYOUT_NAME_MAX		32U
 #define SHMDEV_LAYOUT_MIN_BLOCKS	256U	/* MaxBlockNum unless more keys */
 #define SHMDEV_LAYOUT_DEFAULT_TYPES	64U	/* MaxTypeInfoNum default */
+#define SHMDEV_LAYOUT_MAX_TYPES		4096U	/* MaxTypeInfoNum limit of the config */
 #define SHMDEV_LAYOUT_MAX_ALIGN		4096U
 #define SHMDEV_LAYOUT_MAX_SLOTS		0xfffffffeULL /* slot + 1 fits a u32 */
 #define SHMDEV_LAYOUT_SLOT_HDR		16U
@@ -328,6 +329,17 @@ uint64_t layout_checksum(const struct layout_header *h, const struct layout_tabl
  * not).  The magic is written last.
  */
 void layout_init(void *base, const struct layout_params *p);
+
+/*
+ * Whether @base (@size bytes) holds a table copy committed after a finished
+ * layout_init(): sequence 2 or more, looked for where the geometry @expect
+ * (from the config) and the header's own geometry put the tables.  Used
+ * when the magic is 0.  layout_init() zeroes the region before it writes
+ * anything and writes only sequence 1, so a cold start that died before
+ * its magic never shows a 2: a true answer means the header was damaged,
+ * and a cold start would throw live objects away.
+ */
+bool layout_was_committed(const void *base, uint64_t size, const struct layout_geom *expect);
 
 /*
  * Verify a base region of @size bytes: magic, version, geometry, the active

@@ -37,23 +37,59 @@ struct pchunk {
 	char *base;
 };
 
-/* Process-local view of one type: pointers computed from the layout. */
+/*
+ * Chunk lookup without a search: slot >> shift indexes ctab, which gives the
+ * chunk holding the first slot of that bucket.  The bucket (2^shift slots) is
+ * no longer than any chunk but the last, so it overlaps at most two chunks:
+ * one compare with that chunk's end finishes the lookup.  A type whose table
+ * would need more than PTYPE_CTAB entries (a tiny chunk from a small raise
+ * of max_count among big ones) uses the chunk loop instead.
+ */
+#define PTYPE_CTAB 256
+
+#define likely(x)	__builtin_expect(!!(x), 1)
+#define unlikely(x)	__builtin_expect(!!(x), 0)
+
+/*
+ * Process-local view of one type: pointers computed from the layout.  The
+ * fields the hot paths read come first (one cache line); the shared layout
+ * table is never read by alloc/get/free.  cap is 0 for a type id not in the
+ * layout, which sends every fast path to the checked slow one.
+ */
 struct ptype {
-	bool used;
-	bool keyed;
-	uint16_t id;
-	uint32_t size;
+	uint64_t cap;
+	uint64_t end0;			/* slots of the first chunk */
+	uintptr_t base0;		/* its first slot */
+	struct layout_hot *hot;
+	uint64_t hid;			/* id << 48: the type part of a handle */
 	uint32_t slot_size;
 	uint32_t obj_offset;
+	uint32_t size;
+	uint16_t id;
+	bool used;
+	bool keyed;
+	bool ctab_ok;
+	unsigned int shift;
 	uint32_t nr_chunks;
-	uint64_t cap;
 	uint32_t *buckets;
 	uint32_t nr_buckets;
 	unsigned int hash_shift;
-	struct layout_hot *hot;
 	const char *name;
+	/*
+	 * Slot n of chunk c is at bias[c] + n * slot_size (bias = base -
+	 * first * slot_size, an integer so that no out-of-object pointer is
+	 * ever formed); end[c] = first + nr.
+	 */
+	uint64_t end[SHMDEV_LAYOUT_MAX_CHUNKS];
+	uintptr_t bias[SHMDEV_LAYOUT_MAX_CHUNKS];
+	uint8_t ctab[PTYPE_CTAB];
 	struct pchunk chunks[SHMDEV_LAYOUT_MAX_CHUNKS];
+	uint8_t pad[32];	/* to PTYPE_SIZE */
 };
+
+/* A power of two, so that &types[type] is a shift and an add. */
+#define PTYPE_SIZE 1024
+_Static_assert(sizeof(struct ptype) == PTYPE_SIZE, "ptype size");
 
 /* Address range of one chunk's slots, for handle_of(). */
 struct prange {
@@ -64,6 +100,12 @@ struct prange {
 };
 
 struct shmdev_pool {
+	/* Read by every alloc/get/free: first. */
+	struct ptype *types;
+	uint32_t nr_types;		/* = geom.max_types */
+	uint32_t nr_fast;		/* nr_types, or 0 (rdonly, crash hook):
+					 * type >= nr_fast sends alloc and free to
+					 * the checked paths */
 	struct shmdev_ctx *ctx;
 	unsigned int flags;
 	bool rdonly;
@@ -75,7 +117,6 @@ struct shmdev_pool {
 	char *base;
 	struct layout_header *hdr;
 	struct layout_geom geom;
-	struct ptype *types;
 	struct prange *ranges;
 	size_t nr_ranges;
 	uint64_t kill_at;
@@ -85,7 +126,12 @@ struct shmdev_pool {
 	uint64_t open_ns;
 };
 
-/* One crash point of the SHMDEV_TEST_KILL_AT hook. */
+/*
+ * One crash point of the SHMDEV_TEST_KILL_AT hook.  Only the checked slow
+ * paths have them; with the hook armed nr_fast is 0, so every alloc and free
+ * takes those, and the fast paths pay nothing more for the hook than the
+ * type bound they check anyway.
+ */
 #define CRASH_POINT(p) do { \
 	if ((p)->kill_at && ++(p)->points == (p)->kill_at) \
 		raise(SIGKILL); \
@@ -114,7 +160,7 @@ static bool state_live(uint32_t st)
 	return st == LAYOUT_SLOT_LIVE || st == LAYOUT_SLOT_LIVE_KEYED;
 }
 
-static struct layout_slot *slot_at(const struct ptype *pt, uint64_t slot)
+static struct layout_slot *slot_search(const struct ptype *pt, uint64_t slot)
 {
 	uint32_t c;
 
@@ -125,6 +171,49 @@ static struct layout_slot *slot_at(const struct ptype *pt, uint64_t slot)
 			return (struct layout_slot *)(ch->base + (slot - ch->first) * pt->slot_size);
 	}
 	return NULL;
+}
+
+/* A slot past the first chunk, by the chunk table (pt->ctab_ok). */
+static inline struct layout_slot *slot_ctab(const struct ptype *pt, uint64_t slot)
+{
+	size_t c = pt->ctab[slot >> pt->shift];
+
+	c += slot >= pt->end[c];
+	return (struct layout_slot *)(pt->bias[c] + slot * pt->slot_size);
+}
+
+/*
+ * The slot of a type, @slot < pt->cap: the first chunk (often the only one)
+ * directly, the others by a table lookup and one compare.
+ */
+static inline struct layout_slot *slot_fast(const struct ptype *pt, uint64_t slot)
+{
+	if (likely(slot < pt->end0))
+		return (struct layout_slot *)(pt->base0 + slot * pt->slot_size);
+	if (likely(pt->ctab_ok))
+		return slot_ctab(pt, slot);
+	return slot_search(pt, slot);
+}
+
+/*
+ * For the hot paths, which have no calls but tail calls (so no registers to
+ * save): @s = the slot, or @bail (to the checked path) if @slot is past the
+ * type's capacity, or past its first chunk in a type without a usable chunk
+ * table.  end0 <= cap, so the usual case costs one compare.
+ */
+#define SLOT_QUICK(pt, slot, s, bail) do { \
+	if (likely((slot) < (pt)->end0)) \
+		(s) = (struct layout_slot *)((pt)->base0 + (uint64_t)(slot) * (pt)->slot_size); \
+	else if (likely((slot) < (pt)->cap && (pt)->ctab_ok)) \
+		(s) = slot_ctab(pt, slot); \
+	else \
+		bail; \
+} while (0)
+
+/* The slot of a type, or NULL past its capacity. */
+static inline struct layout_slot *slot_at(const struct ptype *pt, uint64_t slot)
+{
+	return likely(slot < pt->cap) ? slot_fast(pt, slot) : NULL;
 }
 
 static void *slot_obj(const struct ptype *pt, struct layout_slot *s)
@@ -146,7 +235,7 @@ static uint32_t bucket_of(const struct ptype *pt, uint64_t key)
 
 static const struct ptype *ptype_get(const struct shmdev_pool *p, uint16_t type)
 {
-	if (type >= p->geom.max_types || !p->types[type].used)
+	if (type >= p->nr_types || !p->types[type].used)
 		return NULL;
 	return &p->types[type];
 }
@@ -156,6 +245,30 @@ static int cmp_range(const void *a, const void *b)
 	const struct prange *x = a, *y = b;
 
 	return (x->start > y->start) - (x->start < y->start);
+}
+
+/*
+ * The chunk table of a type (see PTYPE_CTAB).  layout_verify() made the
+ * chunks contiguous from slot 0 and their sum max_count.
+ */
+static void build_ctab(struct ptype *pt)
+{
+	uint64_t min = UINT64_MAX, nb, b;
+	uint32_t c;
+
+	for (c = 0; c + 1 < pt->nr_chunks; c++)
+		if (pt->chunks[c].nr < min)
+			min = pt->chunks[c].nr;
+	pt->shift = 63 - (unsigned int)__builtin_clzll(min);
+	nb = pt->cap ? ((pt->cap - 1) >> pt->shift) + 1 : 0;
+	pt->ctab_ok = nb <= PTYPE_CTAB;
+	if (!pt->ctab_ok)
+		return;
+	for (b = 0, c = 0; b < nb; b++) {
+		while (c + 1 < pt->nr_chunks && (b << pt->shift) >= pt->end[c])
+			c++;
+		pt->ctab[b] = (uint8_t)c;
+	}
 }
 
 /* (Re)build the process-local view from the active table. */
@@ -178,6 +291,7 @@ static int build_view(struct shmdev_pool *p)
 		struct ptype *pt = &p->types[i];
 
 		memset(pt, 0, sizeof(*pt));
+		pt->hot = &hot[i];	/* cap 0 keeps the fast paths away from it */
 		if (!lt[i].used)
 			continue;
 		pt->used = true;
@@ -202,7 +316,13 @@ static int build_view(struct shmdev_pool *p)
 			ranges[n].type = (uint16_t)i;
 			ranges[n].chunk = c;
 			n++;
+			pt->bias[c] = (uintptr_t)pt->chunks[c].base - ch->first_slot * pt->slot_size;
+			pt->end[c] = ch->first_slot + ch->nr_slots;
 		}
+		build_ctab(pt);
+		pt->end0 = pt->end[0];
+		pt->base0 = pt->bias[0];
+		pt->hid = (uint64_t)i << 48;
 		if (pt->keyed) {
 			pt->buckets = (uint32_t *)((char *)shmdev_region_addr(p->blocks[lt[i].hash_block]) +
 						   lt[i].hash_offset);
@@ -488,7 +608,17 @@ SHMDEV_EXPORT int shmdev_pool_open(struct shmdev_ctx *ctx, const struct shmdev_c
 					  pc->name, pc->base_key);
 			goto fail;
 		}
-		/* Created now, or a cold start that died before its magic. */
+		/*
+		 * Created now, or a cold start that died before its magic.  A
+		 * layout committed since says the magic was damaged instead:
+		 * a cold start would silently drop every object, so refuse.
+		 */
+		if (!base_created &&
+		    layout_was_committed(p->base, shmdev_region_size(p->base_region), &g)) {
+			err = shmdev_fail(ctx, EUCLEAN, "pool of process \"%s\": the base region 0x%" PRIx64 " has lost its magic but holds a committed layout (corrupt); refusing to cold-start over it (destroy the pool for a cold start)",
+					  pc->name, pc->base_key);
+			goto fail;
+		}
 		if (shmdev_region_size(p->base_region) < g.base_size) {
 			err = shmdev_fail(ctx, EINVAL, "base region 0x%" PRIx64 " has %" PRIu64 " bytes, the layout needs %" PRIu64,
 					  pc->base_key, shmdev_region_size(p->base_region), g.base_size);
@@ -505,6 +635,7 @@ SHMDEV_EXPORT int shmdev_pool_open(struct shmdev_ctx *ctx, const struct shmdev_c
 	scratch = malloc(p->hdr->table_size);
 	changes = calloc(p->hdr->max_types, 1);
 	p->types = calloc(p->hdr->max_types, sizeof(*p->types));
+	p->nr_types = p->hdr->max_types;
 	if (!scratch || !changes || !p->types) {
 		err = shmdev_fail(ctx, ENOMEM, "pool open: out of memory");
 		goto fail;
@@ -570,6 +701,7 @@ SHMDEV_EXPORT int shmdev_pool_open(struct shmdev_ctx *ctx, const struct shmdev_c
 	env = getenv("SHMDEV_TEST_KILL_AT");
 	if (env && *env)
 		p->kill_at = strtoull(env, NULL, 10);
+	p->nr_fast = p->kill_at ? 0 : p->nr_types;
 done:
 	free(scratch);
 	free(changes);
@@ -741,9 +873,14 @@ SHMDEV_EXPORT int shmdev_pool_block_stats(const struct shmdev_pool *p, uint32_t 
 	return 0;
 }
 
-/* Take a free slot (free list first, then the never-used ones) and commit it live. */
+/*
+ * Take a free slot (free list first, then the never-used ones) and commit it
+ * live: the checked path, with the crash points and the corruption reports.
+ * @zero: clear the object (before the commit, so that a crash never leaves
+ * a live object half cleared).
+ */
 static int alloc_slot(struct shmdev_pool *p, struct ptype *pt, uint32_t state,
-		      uint64_t key, void **obj, shmdev_handle_t *handle)
+		      uint64_t key, bool zero, void **obj, shmdev_handle_t *handle)
 {
 	struct layout_hot *hot = pt->hot;
 	struct layout_slot *s;
@@ -775,7 +912,8 @@ static int alloc_slot(struct shmdev_pool *p, struct ptype *pt, uint32_t state,
 	}
 	s->key = key;
 	s->next = 0;
-	memset(slot_obj(pt, s), 0, pt->size);
+	if (zero)
+		memset(slot_obj(pt, s), 0, pt->size);
 	if (state == LAYOUT_SLOT_LIVE_KEYED)
 		s->next = pt->buckets[bucket_of(pt, key)];
 	CRASH_POINT(p);
@@ -802,14 +940,76 @@ static int writable(struct shmdev_pool *p, const char *what)
 	return 0;
 }
 
-SHMDEV_EXPORT int shmdev_alloc(struct shmdev_pool *p, uint16_t type, void **obj,
-			       shmdev_handle_t *handle)
+/*
+ * The fast path of alloc: the same stores in the same order as alloc_slot()
+ * for a plain (not keyed) object, without the crash points.  Anything out of
+ * the ordinary (read-only pool, crash hook armed, unknown type, full type, a
+ * free-list head that is not a free slot below the watermark) returns 1
+ * before anything is written, and the caller takes the checked path, which
+ * looks again and reports.
+ *
+ * Ordering: the crash model is one process killed at any instruction, not
+ * concurrent writers.  A kill stops the program between two instructions
+ * and what it stored stays (the memory is shared), so what matters is the
+ * order of the stores in the instruction stream: the release store of the
+ * tag keeps the key, link and zeroing before the commit, and the release
+ * store of the watermark keeps the new slot's FREE tag before the
+ * watermark covers it.  Stores to the derived data (free head, counters)
+ * may move around the commit: a repair rebuilds them.  On x86 a release
+ * store is a plain store and an acquire load a plain load: no fence or
+ * locked instruction is on these paths, and on weaker CPUs the same
+ * orders also give a read-only inspector a consistent slot.
+ */
+static inline __attribute__((always_inline)) int
+alloc_fast(struct shmdev_pool *p, uint16_t type, bool zero, void **obj,
+	   shmdev_handle_t *handle)
+{
+	struct ptype *pt;
+	struct layout_hot *hot;
+	struct layout_slot *s;
+	uint64_t wm;
+	uint32_t head, tag, slot;
+
+	if (unlikely(type >= p->nr_fast))
+		return 1;
+	pt = &p->types[type];
+	hot = pt->hot;
+	head = hot->free_head;
+	wm = __atomic_load_n(&hot->watermark, __ATOMIC_ACQUIRE);
+	/* An empty free list: a never-used slot, once per slot, checked path. */
+	if (unlikely(!head))
+		return 1;
+	slot = head - 1;
+	if (unlikely(slot >= wm))
+		return 1;
+	SLOT_QUICK(pt, slot, s, return 1);
+	tag = load_tag(s);
+	/* FREE with a generation (never 0 below the watermark) */
+	if (unlikely((uint16_t)tag || !tag))
+		return 1;
+	hot->free_head = s->next;
+	hot->free_count--;
+	s->key = 0;
+	s->next = 0;
+	if (zero)
+		memset(slot_obj(pt, s), 0, pt->size);
+	store_tag(s, tag | LAYOUT_SLOT_LIVE);	/* commit: LIVE, same generation */
+	hot->live_count++;
+	hot->allocs++;
+	shmdev_clear_error(p->ctx);
+	*obj = slot_obj(pt, s);
+	if (handle)
+		*handle = pt->hid | (uint64_t)slot << 16 | tag >> 16;
+	return 0;
+}
+
+static __attribute__((noinline)) int alloc_checked(struct shmdev_pool *p, uint16_t type,
+						   bool zero, void **obj,
+						   shmdev_handle_t *handle)
 {
 	struct ptype *pt;
 	int err;
 
-	if (!p || !obj)
-		return -EINVAL;
 	shmdev_clear_error(p->ctx);
 	err = writable(p, "alloc");
 	if (err)
@@ -817,7 +1017,29 @@ SHMDEV_EXPORT int shmdev_alloc(struct shmdev_pool *p, uint16_t type, void **obj,
 	pt = (struct ptype *)ptype_get(p, type);
 	if (!pt)
 		return shmdev_fail(p->ctx, ENOENT, "alloc: type %u is not in the layout", type);
-	return alloc_slot(p, pt, LAYOUT_SLOT_LIVE, 0, obj, handle);
+	return alloc_slot(p, pt, LAYOUT_SLOT_LIVE, 0, zero, obj, handle);
+}
+
+SHMDEV_EXPORT int shmdev_alloc(struct shmdev_pool *p, uint16_t type, void **obj,
+			       shmdev_handle_t *handle)
+{
+	int ret;
+
+	if (unlikely(!p || !obj))
+		return -EINVAL;
+	ret = alloc_fast(p, type, true, obj, handle);
+	return likely(ret <= 0) ? ret : alloc_checked(p, type, true, obj, handle);
+}
+
+SHMDEV_EXPORT int shmdev_alloc_raw(struct shmdev_pool *p, uint16_t type, void **obj,
+				   shmdev_handle_t *handle)
+{
+	int ret;
+
+	if (unlikely(!p || !obj))
+		return -EINVAL;
+	ret = alloc_fast(p, type, false, obj, handle);
+	return likely(ret <= 0) ? ret : alloc_checked(p, type, false, obj, handle);
 }
 
 /* The slot of a live handle, or NULL. */
@@ -842,15 +1064,38 @@ static struct layout_slot *live_slot(const struct shmdev_pool *p, shmdev_handle_
 	return s;
 }
 
+/* shmdev_get() of a slot past the first chunk of a type without a chunk table. */
+static __attribute__((noinline)) void *get_searched(const struct ptype *pt, shmdev_handle_t h)
+{
+	struct layout_slot *s = slot_search(pt, (uint32_t)(h >> 16));
+	uint32_t tag = s ? load_tag(s) : 0;
+	uint16_t gen = (uint16_t)h;
+
+	if (!s || !gen || !state_live(layout_tag_state(tag)) || layout_tag_gen(tag) != gen)
+		return NULL;
+	return slot_obj(pt, s);
+}
+
+/*
+ * No watermark here: a slot at or above it was never made live (its tag is
+ * 0, or FREE), so the tag alone rejects it, and cap bounds the address.
+ */
 SHMDEV_EXPORT void *shmdev_get(const struct shmdev_pool *p, shmdev_handle_t h)
 {
-	const struct ptype *pt = NULL;
+	uint32_t type = (uint32_t)(h >> 48), gen = (uint16_t)h, tag;
+	uint64_t slot = (uint32_t)(h >> 16);
+	const struct ptype *pt;
 	struct layout_slot *s;
 
-	if (!p)
+	if (unlikely(!p || type >= p->nr_types))
 		return NULL;
-	s = live_slot(p, h, &pt);
-	return s ? slot_obj(pt, s) : NULL;
+	pt = &p->types[type];
+	SLOT_QUICK(pt, slot, s, return slot < pt->cap ? get_searched(pt, h) : NULL);
+	/* Live (state 1 or 2) with this generation, which is never 0. */
+	tag = (load_tag(s) & 0xffff00ffU) ^ gen << 16;
+	if (unlikely((tag - 1 > 1) | !gen))
+		return NULL;
+	return slot_obj(pt, s);
 }
 
 /* Unlink @slot from its hash chain; false if it is not there. */
@@ -877,7 +1122,7 @@ static bool hash_unlink(struct shmdev_pool *p, const struct ptype *pt,
 	return false;
 }
 
-SHMDEV_EXPORT int shmdev_free(struct shmdev_pool *p, shmdev_handle_t h)
+static __attribute__((noinline)) int free_checked(struct shmdev_pool *p, shmdev_handle_t h)
 {
 	const struct ptype *pt = NULL;
 	struct layout_hot *hot;
@@ -887,8 +1132,6 @@ SHMDEV_EXPORT int shmdev_free(struct shmdev_pool *p, shmdev_handle_t h)
 	uint16_t gen;
 	int err;
 
-	if (!p)
-		return -EINVAL;
 	shmdev_clear_error(p->ctx);
 	err = writable(p, "free");
 	if (err)
@@ -914,6 +1157,46 @@ SHMDEV_EXPORT int shmdev_free(struct shmdev_pool *p, shmdev_handle_t h)
 	hot->free_count++;
 	hot->live_count--;
 	hot->frees++;
+	return 0;
+}
+
+/*
+ * The fast path of free, for a plain live object: the stores of
+ * free_checked() in the same order, without the crash points (see
+ * alloc_fast() for the ordering).  Keyed objects, stale handles and the
+ * hook take the checked path.
+ */
+SHMDEV_EXPORT int shmdev_free(struct shmdev_pool *p, shmdev_handle_t h)
+{
+	uint32_t type = (uint32_t)(h >> 48), slot = (uint32_t)(h >> 16), tag;
+	uint16_t gen = (uint16_t)h;
+	struct layout_hot *hot;
+	struct layout_slot *s;
+	struct ptype *pt;
+
+	if (unlikely(!p))
+		return -EINVAL;
+	if (unlikely(type >= p->nr_fast))
+		return free_checked(p, h);
+	pt = &p->types[type];
+	hot = pt->hot;
+	if (unlikely(slot >= __atomic_load_n(&hot->watermark, __ATOMIC_ACQUIRE)))
+		return free_checked(p, h);
+	SLOT_QUICK(pt, slot, s, return free_checked(p, h));
+	tag = load_tag(s);
+	if (unlikely(tag != layout_tag(LAYOUT_SLOT_LIVE, gen) || !gen))
+		return free_checked(p, h);
+	/* FREE with the next generation, which skips 0: LIVE gen -> FREE gen + 1 */
+	tag += 0x10000 - LAYOUT_SLOT_LIVE;
+	if (unlikely(!tag))
+		tag = layout_tag(LAYOUT_SLOT_FREE, 1);
+	s->next = hot->free_head;
+	store_tag(s, tag);	/* commit */
+	hot->free_head = slot + 1;
+	hot->free_count++;
+	hot->live_count--;
+	hot->frees++;
+	shmdev_clear_error(p->ctx);
 	return 0;
 }
 
@@ -1017,7 +1300,7 @@ SHMDEV_EXPORT int shmdev_force_get(struct shmdev_pool *p, uint16_t type, uint64_
 			*created = false;
 		return 0;
 	}
-	err = alloc_slot(p, (struct ptype *)pt, LAYOUT_SLOT_LIVE_KEYED, key, obj, handle);
+	err = alloc_slot(p, (struct ptype *)pt, LAYOUT_SLOT_LIVE_KEYED, key, true, obj, handle);
 	if (!err && created)
 		*created = true;
 	return err;

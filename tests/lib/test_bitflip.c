@@ -7,8 +7,9 @@
  * and opens it again, read-only first and then as the owner:
  *
  *   target         what the design promises
- *   hdr-cold       header bytes 0..127 (magic + checksummed): refused; an
- *                  all-zero magic means "never initialised": cold start
+ *   hdr-cold       header bytes 0..127 (magic + checksummed): refused,
+ *                  even an all-zero magic, since a committed table shows
+ *                  the pool was initialised (a cold start would lose it)
  *   hdr-hot        active / epochs / reserved: refused, or opened (repair)
  *   table-active   the table in force: refused (checksum)
  *   table-inactive the other copy: never read, opened intact
@@ -714,9 +715,11 @@ static void judge(const struct campaign *c, const struct change *ch, enum outcom
 
 	switch (ch->target) {
 	case TG_HDR_COLD:
-		/* The magic all zero is the one "never initialised" state. */
-		ok = oc == OC_REFUSED ||
-		     (oc == OC_COLD && ch->off == 0 && ch->len >= 8 && ch->mut == MUT_ZERO);
+		/*
+		 * Even a zeroed magic is refused: the committed table says the
+		 * pool was initialised, so a cold start would lose objects.
+		 */
+		ok = oc == OC_REFUSED;
 		break;
 	case TG_HDR_HOT:
 		/* Selecting the other (older, valid) table cannot be told from a commit. */
@@ -871,8 +874,11 @@ static void small_pool_free(struct campaign *c)
 	free(c);
 }
 
-/* Magic 0 is "never initialised" (a cold start that died before its last store). */
-START_TEST(test_zeroed_magic_is_a_cold_start)
+/*
+ * A zeroed magic over a layout committed since its cold start is damage,
+ * not "never initialised": refused, and nothing is touched.
+ */
+START_TEST(test_zeroed_magic_is_refused)
 {
 	struct campaign *c = small_pool();
 	struct shmdev_pool *pool = NULL;
@@ -880,12 +886,39 @@ START_TEST(test_zeroed_magic_is_a_cold_start)
 	struct layout_header *h = shmdev_region_addr(c->raw[0]);
 
 	h->magic = 0;
+	ck_assert_int_eq(shmdev_pool_open(ctx, c->conf, types_v2, NR_TYPES, 0, &pool), -EUCLEAN);
+	ck_assert_ptr_nonnull(strstr(shmdev_errmsg(ctx), "lost its magic"));
+	ck_assert_uint_eq(h->magic, 0);
+	/* Put the magic back: every object is still there. */
+	h->magic = SHMDEV_LAYOUT_MAGIC;
+	ck_assert_int_eq(shmdev_pool_open(ctx, c->conf, types_v2, NR_TYPES, 0, &pool), 0);
+	ck_assert_int_ne(shmdev_pool_start(pool), SHMDEV_START_CREATED);
+	ck_assert_int_eq(shmdev_pool_type_stats(pool, T_PLAYER, &st), 0);
+	ck_assert_uint_gt(st.live_count, 0);
+	ck_assert_int_eq(shmdev_pool_check(pool), 0);
+	ck_assert_int_eq(shmdev_pool_close(pool), 0);
+	small_pool_free(c);
+}
+END_TEST
+
+/* Magic 0 and no committed table: a cold start that died before its magic. */
+START_TEST(test_unfinished_cold_start_is_redone)
+{
+	struct campaign *c = small_pool();
+	struct shmdev_pool *pool = NULL;
+	struct layout_header *h = shmdev_region_addr(c->raw[0]);
+	struct layout_table *t0 = layout_table_at(h, h, 0), *t1 = layout_table_at(h, h, 1);
+
+	/* What layout_init() leaves if killed just before its last store. */
+	h->magic = 0;
+	memset(t1, 0, h->table_size);
+	t0->seq = 1;
+	t0->checksum = layout_checksum(h, t0);
+	h->active = 0;
 	ck_assert_int_eq(shmdev_pool_open(ctx, c->conf, NULL, 0, SHMDEV_POOL_RDONLY, &pool), -ENODATA);
 	ck_assert_ptr_nonnull(strstr(shmdev_errmsg(ctx), "never initialised"));
 	ck_assert_int_eq(shmdev_pool_open(ctx, c->conf, types_v2, NR_TYPES, 0, &pool), 0);
 	ck_assert_int_eq(shmdev_pool_start(pool), SHMDEV_START_CREATED);
-	ck_assert_int_eq(shmdev_pool_type_stats(pool, T_PLAYER, &st), 0);
-	ck_assert_uint_eq(st.live_count, 0);
 	ck_assert_int_eq(shmdev_pool_check(pool), 0);
 	ck_assert_int_eq(shmdev_pool_close(pool), 0);
 	small_pool_free(c);
@@ -946,10 +979,11 @@ int main(void)
 	tcase_add_test(tc, test_bitflip_campaign);
 	suite_add_tcase(s, tc);
 
-	tc = tcase_create("undetectable");
+	tc = tcase_create("magic-and-tables");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 120);
-	tcase_add_test(tc, test_zeroed_magic_is_a_cold_start);
+	tcase_add_test(tc, test_zeroed_magic_is_refused);
+	tcase_add_test(tc, test_unfinished_cold_start_is_redone);
 	tcase_add_test(tc, test_active_flip_selects_the_older_table);
 	suite_add_tcase(s, tc);
 
