@@ -18,12 +18,13 @@
 
 /*
  * A struct larger than this is E2BIG even with a zero tail: it bounds the
- * tail scan, as clone3() does.
+ * tail scan, as clone3() does.  A constant, not PAGE_SIZE: the ABI must not
+ * depend on the architecture's page size.
  */
-#define SHMPOOL_MAX_USIZE	PAGE_SIZE
+#define SHMPOOL_MAX_USIZE	SHMPOOL_MAX_STRUCT_SIZE
 
 /* LIST fills at most this many entries per call; the cursor continues. */
-#define SHMPOOL_LIST_BATCH	256U
+#define SHMPOOL_LIST_BATCH	((unsigned int)SHMPOOL_LIST_MAX)
 
 /*
  * Read the caller's struct into @k (@ksize bytes).  @minsize is the size of

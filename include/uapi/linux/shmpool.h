@@ -12,10 +12,38 @@
  * copy_struct_from_user(): a shorter struct than the kernel's is zero-extended,
  * a longer one is accepted only if the bytes the kernel does not know are zero
  * (E2BIG otherwise), and a size below the first published version is EINVAL.
+ * A size above SHMPOOL_MAX_STRUCT_SIZE is E2BIG even with a zero tail.
  * Output is written back truncated to the caller's size.
  *
  * Common errors: EFAULT for a bad pointer, EINVAL for unknown flag bits or
  * bad values, E2BIG for a non-zero unknown tail, ENOTTY for an unknown command.
+ *
+ * Permissions: opening the device is governed by its file mode (udev).
+ * After that, STAT, LIST and INFO need no further permission (like
+ * /proc/sysvipc/shm, any user of the device may see every region of its
+ * namespace); ATTACH checks the region's mode, DESTROY its owner.
+ *
+ * Namespaces: keys are scoped to the caller's IPC namespace, as SysV shm
+ * keys are.  Every ioctl acts in the IPC namespace of the calling task at
+ * the time of the call, not of the task that opened the file, so a file
+ * passed to another namespace reaches only that namespace's keys.  From
+ * another namespace a region cannot be seen (STAT, LIST, /proc/shmpool),
+ * attached or destroyed: it is ENOENT there, and the same key can name an
+ * unrelated region in each namespace.  Once attached, a file stays bound to
+ * its region (QUERY, DETACH, mmap) whatever namespace it moves to, as a
+ * shmat() mapping does.  When an IPC namespace dies (no task and no
+ * /proc/PID/ns/ipc handle or bind mount left), its regions are destroyed,
+ * as SysV segments are: this happens at the next open or ioctl of
+ * /dev/shmpool from any namespace, with DESTROY semantics (memory still
+ * mapped or attached lives until its last user goes).  The limits (module
+ * parameters) are shared by all namespaces; INFO counts the caller's.
+ *
+ * mmap: MAP_SHARED only, within the region, on an attached file.  Errors:
+ * ENXIO if the file is not attached, EINVAL for MAP_PRIVATE or a range
+ * (offset + length) outside the region, EACCES for PROT_WRITE through a
+ * RDONLY attach or after DETACH (and mprotect() cannot add PROT_WRITE to
+ * such a mapping later: EACCES).  Mappings reference the memory, not the
+ * file: they survive close(), DETACH, DESTROY and rmmod.
  */
 #ifndef _UAPI_LINUX_SHMPOOL_H
 #define _UAPI_LINUX_SHMPOOL_H
@@ -29,12 +57,15 @@
 /* Bumped only for incompatible changes; new fields grow structs instead. */
 #define SHMPOOL_ABI_VERSION	1
 
+/* The largest "size" an ioctl struct (and LIST's entry_size) may have. */
+#define SHMPOOL_MAX_STRUCT_SIZE	4096
+
 /* ATTACH flags (struct shmpool_attach.flags). */
 #define SHMPOOL_ATTACH_CREATE	(1U << 0) /* create the region if it is absent */
-#define SHMPOOL_ATTACH_EXCL	(1U << 1) /* with CREATE: EEXIST if it exists */
+#define SHMPOOL_ATTACH_EXCL	(1U << 1) /* with CREATE: EEXIST if it exists; ignored without CREATE (as SysV) */
 #define SHMPOOL_ATTACH_OWNER	(1U << 2) /* take the exclusive owner lease */
 #define SHMPOOL_ATTACH_RDONLY	(1U << 3) /* read-only: no PROT_WRITE mapping */
-#define SHMPOOL_ATTACH_HUGE	(1U << 4) /* on creation: back with THP-capable tmpfs */
+#define SHMPOOL_ATTACH_HUGE	(1U << 4) /* on creation: back with THP-capable tmpfs (EOPNOTSUPP without THP); ignored when the region exists */
 #define SHMPOOL_ATTACH_ALL	(SHMPOOL_ATTACH_CREATE | SHMPOOL_ATTACH_EXCL | \
 				 SHMPOOL_ATTACH_OWNER | SHMPOOL_ATTACH_RDONLY | \
 				 SHMPOOL_ATTACH_HUGE)
@@ -70,7 +101,7 @@ struct shmpool_region_info {
 	__u32 mode;		/* permission bits, 0777 at most */
 	__u32 state;		/* SHMPOOL_STATE_* */
 	__u32 owner_pid;	/* tgid of the lease holder, 0 if none */
-	__u32 nattch;		/* open files attached to the region */
+	__u32 nattch;		/* open files attached to the region (any namespace) */
 	__u32 nmaps;		/* live mappings of the region */
 	__u32 flags;		/* SHMPOOL_REGION_* */
 };
@@ -84,11 +115,14 @@ struct shmpool_region_info {
  *	is EINVAL, with the actual size written to @info.size.  Never a resize.
  * @mode: permission bits for a new region (only 0777 bits; others EINVAL).
  *
- * Errors: ENOENT (absent, no CREATE), EEXIST (CREATE|EXCL, present),
- * EBUSY (OWNER while another file holds the lease), EACCES (mode denies the
- * access asked for), ENOSPC (max_regions or max_total_bytes reached),
- * EFBIG (@req_size above max_region_bytes), EINVAL (OWNER with RDONLY,
- * key 0, bad size or mode), EALREADY (file already attached).
+ * Errors: ENOENT (absent in the caller's IPC namespace, no CREATE),
+ * EEXIST (CREATE|EXCL, present), EBUSY (OWNER while another file holds the
+ * lease), EACCES (mode denies the access asked for), ENOSPC (max_regions or
+ * max_total_bytes reached, counted over all namespaces), EFBIG (@req_size
+ * above max_region_bytes), EINVAL (OWNER with RDONLY, key 0, bad size or
+ * mode), EALREADY (file already attached), EOPNOTSUPP (HUGE creation on a
+ * kernel without transparent huge pages, see shmpool_info.huge_supported),
+ * ENOMEM.
  */
 struct shmpool_attach {
 	__u32 size;		/* in: sizeof(struct shmpool_attach) */
@@ -103,7 +137,9 @@ struct shmpool_attach {
 /*
  * SHMPOOL_IOC_DETACH: the owner leaves cleanly; the region's state becomes
  * CLEAN and the lease is free.  EPERM if this file does not hold the lease,
- * ENOTCONN if it is not attached.  The file stays attached (read access).
+ * ENOTCONN if it is not attached.  The file stays attached, read-only: new
+ * mappings cannot write (EACCES), but mappings made before DETACH stay
+ * writable until unmapped.  DETACH after DESTROY still ends the lease.
  */
 struct shmpool_detach {
 	__u32 size;
@@ -123,7 +159,10 @@ struct shmpool_query {
 	struct shmpool_region_info info; /* out */
 };
 
-/* SHMPOOL_IOC_STAT: the current facts of region @key without attaching. */
+/*
+ * SHMPOOL_IOC_STAT: the current facts of region @key, in the caller's IPC
+ * namespace, without attaching.  ENOENT if absent, EINVAL for key 0.
+ */
 struct shmpool_stat {
 	__u32 size;
 	__u32 flags;		/* must be 0 */
@@ -132,13 +171,18 @@ struct shmpool_stat {
 };
 
 /*
- * SHMPOOL_IOC_LIST: enumerate regions in key order.  Fills up to @count
- * entries of @entries with regions whose key is >= @cursor, then sets @count
- * to the number filled and @cursor to the key to continue from.  When no
- * region is left after the last one returned, SHMPOOL_LIST_END is set in
- * @flags.  Start with @cursor 0.
+ * SHMPOOL_IOC_LIST: enumerate the regions of the caller's IPC namespace in
+ * key order.  Fills up to @count entries of @entries (at most
+ * SHMPOOL_LIST_MAX per call, whatever @count says) with regions whose key
+ * is >= @cursor, then sets @count to the number filled and @cursor to the
+ * key to continue from.  When no region is left after the last one
+ * returned, SHMPOOL_LIST_END is set in @flags.  Start with @cursor 0.  Each
+ * entry takes @entry_size bytes (sizeof(struct shmpool_region_info) up to
+ * SHMPOOL_MAX_STRUCT_SIZE, else EINVAL); bytes past the kernel's struct are
+ * zeroed.  Regions created or destroyed between calls may or may not show.
  */
 #define SHMPOOL_LIST_END	(1U << 0)
+#define SHMPOOL_LIST_MAX	256
 struct shmpool_list {
 	__u32 size;
 	__u32 flags;		/* in: 0; out: SHMPOOL_LIST_* */
@@ -151,8 +195,9 @@ struct shmpool_list {
 /*
  * SHMPOOL_IOC_DESTROY: IPC_RMID semantics.  The key stops resolving at once;
  * the memory is freed when the last mapping and attached file go.  Needs the
- * region's owner uid, CAP_IPC_OWNER or CAP_SYS_ADMIN (EPERM otherwise).
- * ENOENT if absent.
+ * region's owner uid (euid), or CAP_IPC_OWNER or CAP_SYS_ADMIN in the user
+ * namespace that owns the caller's IPC namespace (EPERM otherwise).  ENOENT
+ * if absent in the caller's IPC namespace.
  */
 struct shmpool_destroy {
 	__u32 size;
@@ -160,17 +205,26 @@ struct shmpool_destroy {
 	__u64 key;
 };
 
-/* SHMPOOL_IOC_INFO: module version, limits and totals. */
+/*
+ * SHMPOOL_IOC_INFO: module version, limits (module-wide) and the totals of
+ * the caller's IPC namespace.
+ */
 struct shmpool_info {
 	__u32 size;
 	__u32 flags;		/* must be 0 */
 	__u32 abi_version;	/* out: SHMPOOL_ABI_VERSION */
-	__u32 nr_regions;	/* out: regions whose key resolves */
+	__u32 nr_regions;	/* out: regions whose key resolves, this namespace */
 	__u32 max_regions;	/* out */
 	__u32 huge_supported;	/* out: 1 if SHMPOOL_ATTACH_HUGE can work */
 	__u64 max_region_bytes;	/* out */
 	__u64 max_total_bytes;	/* out */
-	__u64 total_bytes;	/* out: bytes of all regions not yet freed */
+	/*
+	 * out: bytes of this namespace's regions not yet freed.  A region's
+	 * bytes are counted until it is destroyed and its last attached file
+	 * is closed (mappings left after that are not counted: their memory
+	 * shows in /proc/meminfo Shmem until the last munmap).
+	 */
+	__u64 total_bytes;
 	char version[32];	/* out: module version string, NUL-terminated */
 };
 
