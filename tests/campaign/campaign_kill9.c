@@ -63,7 +63,7 @@ int zone_main_v1(int argc, char **argv);
 #define WORLD_ID	1
 #define CHECKER_TIMEOUT_S 600	/* a checker start that hangs is a failure */
 /* In the VM bench (SHMPOOL_VM set, no arguments): restarts and scale. */
-#define VM_RESTARTS	300
+#define VM_RESTARTS	300	/* 12 to 23 s per kernel here */
 #define VM_SCALE	1	/* small */
 
 /* Where the previous start left the pool: which start kinds may come next. */
@@ -133,6 +133,15 @@ struct campaign {
 };
 
 /* ---- small helpers ------------------------------------------------------ */
+
+/* Set by SIGINT/SIGTERM: stop after the current start and still clean up. */
+static volatile sig_atomic_t interrupted;
+
+static void on_interrupt(int sig)
+{
+	(void)sig;
+	interrupted = 1;
+}
 
 static uint64_t mono_ns(void)
 {
@@ -314,6 +323,7 @@ static int spawn(struct campaign *c, struct run *r, const char *role, uint64_t k
 	if (r->pid == 0) {
 		dup2(fds[1], STDOUT_FILENO);
 		dup2(errfd, STDERR_FILENO);
+		signal(SIGPIPE, SIG_DFL);	/* ignored here, not in the server */
 		if (kill_at)
 			setenv("SHMDEV_TEST_KILL_AT", kill_s, 1);
 		execv("/proc/self/exe", (char **)argv);
@@ -1073,6 +1083,10 @@ int main(int argc, char **argv)
 	if (argc > 1 && !strcmp(argv[1], "server"))
 		return zone_main_v1(argc - 1, argv + 1);
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	/* A closed stdout (| head) or ^C must not skip destroying the pool. */
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGINT, on_interrupt);
+	signal(SIGTERM, on_interrupt);
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return 1;
@@ -1115,7 +1129,7 @@ int main(int argc, char **argv)
 	if (load_conf(c) || destroy_pool(c))
 		goto summary;
 
-	while (!c->stop && c->restarts < c->o.restarts &&
+	while (!c->stop && !interrupted && c->restarts < c->o.restarts &&
 	       mono_ns() - c->t0 < c->o.max_seconds * 1000000000ULL) {
 		uint64_t n = 1 + rnd_below(c, 4), i;
 
@@ -1132,6 +1146,8 @@ int main(int argc, char **argv)
 			       " checks, %.1f s\n", c->restarts, c->kills, c->checks,
 			       (double)(mono_ns() - c->t0) / 1e9);
 	}
+	if (interrupted)
+		fail(c, NULL, "interrupted");
 	if (!c->stop && c->restarts < c->o.restarts)
 		fail(c, NULL, "only %" PRIu64 " of %" PRIu64 " restarts in %" PRIu64 " s",
 		     c->restarts, c->o.restarts, c->o.max_seconds);
