@@ -103,7 +103,8 @@ static inline struct vfsmount *shmpool_kern_mount_huge(struct file_system_type *
  * drops it through put_ipc_ns(): both are exported and have done exactly
  * that since fs_context appeared (5.1).  The fs_context also holds the
  * caller's network namespace, which is swapped for init_net so that a pin
- * never keeps a container's network alive.
+ * never keeps a container's network alive, and the caller's credentials
+ * (a small object, released with the pin).
  */
 #if defined(SHMPOOL_HAVE_PUT_IPC_NS) || !IS_ENABLED(CONFIG_IPC_NS)
 #define SHMPOOL_PIN_DIRECT	1
