@@ -229,7 +229,7 @@ static int visit(void *obj, shmdev_handle_t h, void *data)
 
 static void bench_shmpool(const struct opts *o, uint64_t size, uint64_t live, const char *note)
 {
-	double af[16], gt[16], fe[16], fg[16];
+	double af[16], az[16], gt[16], fe[16], fg[16];
 	shmdev_handle_t *hs = malloc(live * sizeof(*hs));
 	uint64_t i, k, n, passes;
 	struct bpool b = { 0 };
@@ -247,16 +247,33 @@ static void bench_shmpool(const struct opts *o, uint64_t size, uint64_t live, co
 	for (r = 0; r < o->runs; r++) {
 		uint64_t t, sum = 0;
 
-		/* alloc+free: a new object replaces an old one, round the array */
+		/*
+		 * alloc+free: a new object replaces an old one, round the array.
+		 * shmdev_alloc_raw does not zero, as malloc does not, and the
+		 * object is written once, as malloc's is.
+		 */
+		t = now_ns();
+		for (i = 0, k = 0; i < o->ops; i++, k = k + 1 == live ? 0 : k + 1) {
+			shmdev_handle_t h;
+
+			if (shmdev_alloc_raw(b.pool, 1, &obj, &h) || shmdev_free(b.pool, hs[k]))
+				die("alloc/free: %s", shmdev_errmsg(b.ctx));
+			*(uint64_t *)obj = i;
+			hs[k] = h;
+		}
+		af[r] = (double)(now_ns() - t) / (double)o->ops;
+
+		/* the same with shmdev_alloc, which zeroes the object */
 		t = now_ns();
 		for (i = 0, k = 0; i < o->ops; i++, k = k + 1 == live ? 0 : k + 1) {
 			shmdev_handle_t h;
 
 			if (shmdev_alloc(b.pool, 1, &obj, &h) || shmdev_free(b.pool, hs[k]))
 				die("alloc/free: %s", shmdev_errmsg(b.ctx));
+			*(uint64_t *)obj = i;
 			hs[k] = h;
 		}
-		af[r] = (double)(now_ns() - t) / (double)o->ops;
+		az[r] = (double)(now_ns() - t) / (double)o->ops;
 
 		t = now_ns();
 		for (i = 0, k = 0; i < o->ops; i++, k = k + 1 == live ? 0 : k + 1)
@@ -290,6 +307,7 @@ static void bench_shmpool(const struct opts *o, uint64_t size, uint64_t live, co
 	bpool_close(&b, true);
 	free(hs);
 	row("pool", "alloc+free", "shmpool", size, live, median(af, o->runs), "ns/op", note);
+	row("pool", "alloc+free", "shmpool zeroing", size, live, median(az, o->runs), "ns/op", note);
 	row("pool", "get", "shmpool", size, live, median(gt, o->runs), "ns/op", note);
 	row("pool", "force_get", "shmpool", size, live, median(fg, o->runs), "ns/op", note);
 	row("pool", "foreach", "shmpool", size, live, median(fe, o->runs), "ns/op", note);

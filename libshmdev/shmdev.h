@@ -375,6 +375,17 @@ int shmdev_pool_block_stats(const struct shmdev_pool *pool, uint32_t index,
  */
 int shmdev_alloc(struct shmdev_pool *pool, uint16_t type, void **obj,
 		 shmdev_handle_t *handle);
+/*
+ * The same, but the object is NOT zeroed: it holds whatever the slot's
+ * previous object left (zeros if the slot was never used), as malloc's
+ * memory does.  For callers that initialise every field themselves; it
+ * saves the clearing (a memset of the object size per allocation).  Crash
+ * consistency is the same as shmdev_alloc's, except that an object whose
+ * allocation was interrupted by a crash after its commit holds those old
+ * bytes rather than zeros.
+ */
+int shmdev_alloc_raw(struct shmdev_pool *pool, uint16_t type, void **obj,
+		     shmdev_handle_t *handle);
 /* The object, or NULL if @handle is stale, freed or malformed (Get*). O(1). */
 void *shmdev_get(const struct shmdev_pool *pool, shmdev_handle_t handle);
 /* Free* ; -ESTALE if @handle no longer names a live object. */
