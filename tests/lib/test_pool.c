@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "testutil.h"
@@ -354,6 +355,264 @@ START_TEST(test_chunks_across_blocks)
 }
 END_TEST
 
+/* shmdev_alloc_raw: no zeroing (the previous object's bytes), else as shmdev_alloc. */
+START_TEST(test_alloc_raw)
+{
+	struct shmdev_conf *conf = mkconf(2, "1M", NULL);
+	struct shmdev_pool *pool = open_ok(conf, 0, SHMDEV_START_CREATED);
+	shmdev_handle_t h, h2, hs[100];
+	struct item *it, *it2;
+	int i;
+
+	/* A never-used slot is zero; a reused one keeps what was there. */
+	ck_assert_int_eq(shmdev_alloc_raw(pool, T_ITEM, (void **)&it, &h), 0);
+	ck_assert_uint_eq(it->stamp, 0);
+	ck_assert_ptr_eq(shmdev_get(pool, h), it);
+	it->stamp = 0x1234;
+	strcpy(it->text, "old");
+	ck_assert_int_eq(shmdev_free(pool, h), 0);
+	ck_assert_int_eq(shmdev_alloc_raw(pool, T_ITEM, (void **)&it2, &h2), 0);
+	ck_assert_ptr_eq(it2, it);
+	ck_assert_uint_ne(h2, h);
+	ck_assert_ptr_null(shmdev_get(pool, h));
+	ck_assert_uint_eq(it2->stamp, 0x1234);
+	ck_assert_str_eq(it2->text, "old");
+	/* shmdev_alloc of the same slot zeroes it. */
+	ck_assert_int_eq(shmdev_free(pool, h2), 0);
+	ck_assert_int_eq(shmdev_alloc(pool, T_ITEM, (void **)&it, &h), 0);
+	ck_assert_ptr_eq(it, it2);
+	ck_assert_uint_eq(it->stamp, 0);
+	ck_assert_int_eq(shmdev_free(pool, h), 0);
+
+	/* Errors as shmdev_alloc's; the handle is optional. */
+	ck_assert_int_eq(shmdev_alloc_raw(pool, T_ITEM, NULL, &h), -EINVAL);
+	ck_assert_int_eq(shmdev_alloc_raw(NULL, T_ITEM, (void **)&it, &h), -EINVAL);
+	ck_assert_int_eq(shmdev_alloc_raw(pool, 9, (void **)&it, &h), -ENOENT);
+	ck_assert_ptr_nonnull(strstr(shmdev_errmsg(ctx), "type 9 is not in the layout"));
+	for (i = 0; i < 100; i++)
+		ck_assert_int_eq(shmdev_alloc_raw(pool, T_ITEM, (void **)&it, i ? &hs[i] : NULL), 0);
+	ck_assert_int_eq(shmdev_alloc_raw(pool, T_ITEM, (void **)&it, &h), -ENOSPC);
+	ck_assert_ptr_nonnull(strstr(shmdev_errmsg(ctx), "is full"));
+	/* A success clears the last message. */
+	ck_assert_int_eq(shmdev_free(pool, hs[50]), 0);
+	ck_assert_str_eq(shmdev_errmsg(ctx), "");
+	ck_assert_int_eq(shmdev_alloc_raw(pool, T_ITEM, (void **)&it, &h), 0);
+	ck_assert_uint_eq((h >> 16) & 0xffffffff, 50);
+	ck_assert_int_eq(shmdev_pool_check(pool), 0);
+	ck_assert_int_eq(shmdev_pool_close(pool), 0);
+	shmdev_conf_free(conf);
+}
+END_TEST
+
+/*
+ * Slot lookup across chunks: a type raised twice on resume, first by one
+ * slot, so that a one-slot chunk sits between big ones (too small for the
+ * chunk table: the lookup falls back to the chunk search), and a type in
+ * equal chunks (the table).  Every slot is reachable by get, free and
+ * handle_of; handles past the capacity or the watermark are refused.
+ */
+START_TEST(test_chunk_lookup)
+{
+	struct shmdev_type t[] = {
+		{ .id = 2, .name = "Raised", .size = 40, .max_count = 200 },
+		{ .id = 3, .name = "Even", .size = 1000, .max_count = 30 },
+	};
+	struct shmdev_conf *conf = mkconf(4, "16K", NULL);
+	struct shmdev_pool *pool = NULL;
+	shmdev_handle_t hs[400], h;
+	uint64_t caps[] = { 200, 201, 400 }, n, i;
+	struct shmdev_type_stats ts;
+	unsigned int step, ty;
+	void *obj;
+
+	for (step = 0; step < 3; step++) {
+		t[0].max_count = caps[step];
+		ck_assert_msg(shmdev_pool_open(ctx, conf, t, 2, 0, &pool) == 0, "%s", shmdev_errmsg(ctx));
+		ck_assert_int_eq(shmdev_pool_close(pool), 0);
+	}
+	ck_assert_int_eq(shmdev_pool_open(ctx, conf, t, 2, 0, &pool), 0);
+	for (ty = 2; ty <= 3; ty++) {
+		n = t[ty - 2].max_count;
+		for (i = 0; i < n; i++) {
+			ck_assert_int_eq(shmdev_alloc_raw(pool, (uint16_t)ty, &obj, &hs[i]), 0);
+			ck_assert_uint_eq((hs[i] >> 16) & 0xffffffff, i);
+			memset(obj, (int)i, t[ty - 2].size);
+		}
+		ck_assert_int_eq(shmdev_alloc(pool, (uint16_t)ty, &obj, &h), -ENOSPC);
+		for (i = 0; i < n; i++) {
+			unsigned char *b = shmdev_get(pool, hs[i]);
+
+			ck_assert_ptr_nonnull(b);
+			ck_assert_uint_eq(b[0], (unsigned char)i);
+			ck_assert_uint_eq(b[t[ty - 2].size - 1], (unsigned char)i);
+			ck_assert_uint_eq(shmdev_handle_of(pool, b), hs[i]);
+		}
+		/* Past the capacity: refused, never an address. */
+		h = hs[0] + (n << 16);
+		ck_assert_ptr_null(shmdev_get(pool, h));
+		ck_assert_int_eq(shmdev_free(pool, h), -ESTALE);
+		/* Free every other one, reuse them, check the rest kept their bytes. */
+		for (i = 0; i < n; i += 2)
+			ck_assert_int_eq(shmdev_free(pool, hs[i]), 0);
+		for (i = 0; i < n; i += 2) {
+			ck_assert_ptr_null(shmdev_get(pool, hs[i]));
+			ck_assert_int_eq(shmdev_free(pool, hs[i]), -ESTALE);
+		}
+		ck_assert_int_eq(shmdev_pool_check(pool), 0);
+		for (i = 0; i < n; i += 2)
+			ck_assert_int_eq(shmdev_alloc(pool, (uint16_t)ty, &obj, &hs[i]), 0);
+		for (i = 1; i < n; i += 2)
+			ck_assert_uint_eq(*(unsigned char *)shmdev_get(pool, hs[i]), (unsigned char)i);
+		ck_assert_int_eq(shmdev_pool_type_stats(pool, (uint16_t)ty, &ts), 0);
+		ck_assert_uint_eq(ts.live_count, n);
+	}
+	ck_assert_int_eq(shmdev_pool_check(pool), 0);
+	ck_assert_int_eq(shmdev_pool_close(pool), 0);
+	shmdev_conf_free(conf);
+}
+END_TEST
+
+/*
+ * The fast paths have no crash points (the SHMDEV_TEST_KILL_AT hook sends
+ * every call to the checked paths, which test_crash covers): here a child
+ * runs alloc, alloc_raw and free without the hook and the parent kills it
+ * at a random moment.  The child logs each operation before and after it
+ * in shared memory; after the repair every logged object is there with its
+ * stamp, every logged free is gone, and the one operation in flight either
+ * happened or not.
+ */
+#define FK_SLOTS	64
+#define FK_STAMP	0xfa57fa5700000000ULL
+
+struct fk_log {
+	uint32_t ready;
+	uint32_t op;		/* 0, or 1 alloc / 2 free in flight */
+	uint32_t idx;
+	shmdev_handle_t live[FK_SLOTS];
+};
+
+struct fk_arg {
+	struct shmdev_conf *conf;
+	struct fk_log *log;
+	unsigned int seed;
+};
+
+static const struct shmdev_type fk_types[] = {
+	{ .id = 2, .name = "Fast", .size = 40, .max_count = 120 },
+};
+
+static void fk_store(uint32_t *p, uint32_t v)
+{
+	__atomic_store_n(p, v, __ATOMIC_RELEASE);
+}
+
+static int fk_child(void *arg)
+{
+	struct fk_arg *a = arg;
+	struct fk_log *l = a->log;
+	struct shmdev_ctx *c = tu_ctx();
+	struct shmdev_pool *pool = NULL;
+	unsigned int r = a->seed;
+
+	if (shmdev_pool_open(c, a->conf, fk_types, 1, 0, &pool))
+		return 10;
+	fk_store(&l->ready, 1);
+	for (;;) {
+		uint32_t i;
+		shmdev_handle_t h;
+		uint64_t *obj;
+
+		r = r * 1103515245 + 12345;
+		i = (r >> 8) % FK_SLOTS;
+		fk_store(&l->idx, i);
+		if (!l->live[i]) {
+			fk_store(&l->op, 1);
+			if ((r >> 20) & 1 ? shmdev_alloc_raw(pool, 2, (void **)&obj, &h) :
+					    shmdev_alloc(pool, 2, (void **)&obj, &h))
+				return 11;
+			obj[0] = FK_STAMP ^ h;
+			__atomic_store_n(&l->live[i], h, __ATOMIC_RELEASE);
+		} else {
+			fk_store(&l->op, 2);
+			if (shmdev_free(pool, l->live[i]))
+				return 12;
+			__atomic_store_n(&l->live[i], 0, __ATOMIC_RELEASE);
+		}
+		fk_store(&l->op, 0);
+	}
+}
+
+static int fk_orphan(void *obj, shmdev_handle_t h, void *data)
+{
+	struct fk_log *l = data;
+	uint32_t i;
+
+	(void)obj;
+	for (i = 0; i < FK_SLOTS; i++)
+		if (l->live[i] == h)
+			return 0;
+	/* Only an alloc in flight may leave an object the log does not name. */
+	ck_assert_uint_eq(l->op, 1);
+	ck_assert_uint_eq(l->live[l->idx], 0);
+	l->live[l->idx] = h;
+	return 0;
+}
+
+START_TEST(test_fast_path_sigkill)
+{
+	struct shmdev_conf *conf = mkconf(2, "16K", NULL);
+	struct fk_log *l = mmap(NULL, sizeof(*l), PROT_READ | PROT_WRITE,
+				MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	unsigned int round, rounds = tu_quick() ? 20 : 300, seed = (unsigned int)time(NULL);
+	struct shmdev_pool *pool;
+	struct shmdev_type_stats ts;
+	struct fk_arg a;
+	uint32_t i, n;
+
+	ck_assert_ptr_ne(l, MAP_FAILED);
+	memset(l, 0, sizeof(*l));
+	unsetenv("SHMDEV_TEST_KILL_AT");
+	for (round = 0; round < rounds; round++) {
+		struct tu_child c;
+
+		a = (struct fk_arg){ conf, l, seed + round };
+		l->ready = 0;
+		tu_child_start(&c, fk_child, &a, false);
+		for (i = 0; i < 200000 && !__atomic_load_n(&l->ready, __ATOMIC_ACQUIRE); i++)
+			usleep(50);
+		ck_assert_msg(l->ready, "round %u: the child did not open the pool", round);
+		usleep((useconds_t)((seed + round * 7919) % 300));
+		tu_child_kill(&c);
+
+		pool = open_ok(conf, 0, SHMDEV_START_RESUMED_CRASH);
+		ck_assert_int_eq(shmdev_foreach(pool, 2, fk_orphan, l), 0);
+		/* A free in flight that committed: the log still names it. */
+		if (l->op == 2 && l->live[l->idx] && !shmdev_get(pool, l->live[l->idx]))
+			l->live[l->idx] = 0;
+		for (i = 0, n = 0; i < FK_SLOTS; i++) {
+			uint64_t *obj;
+
+			if (!l->live[i])
+				continue;
+			obj = shmdev_get(pool, l->live[i]);
+			ck_assert_msg(obj != NULL, "round %u (seed %u): slot %u lost", round, seed, i);
+			/* An alloc in flight may not have stamped its object yet. */
+			if (!(l->op == 1 && i == l->idx))
+				ck_assert_uint_eq(obj[0], FK_STAMP ^ l->live[i]);
+			else
+				obj[0] = FK_STAMP ^ l->live[i];
+			n++;
+		}
+		ck_assert_int_eq(shmdev_pool_type_stats(pool, 2, &ts), 0);
+		ck_assert_uint_eq(ts.live_count, n);
+		l->op = 0;
+		ck_assert_int_eq(shmdev_pool_close(pool), 0);
+	}
+	munmap(l, sizeof(*l));
+	shmdev_conf_free(conf);
+}
+END_TEST
+
 static int fill(struct shmdev_pool *pool)
 {
 	struct player *p;
@@ -510,6 +769,7 @@ START_TEST(test_rdonly_inspect)
 	assert_filled(ro);
 	ck_assert_int_eq(shmdev_pool_check(ro), 0);
 	ck_assert_int_eq(shmdev_alloc(ro, T_ITEM, &obj, NULL), -EROFS);
+	ck_assert_int_eq(shmdev_alloc_raw(ro, T_ITEM, &obj, NULL), -EROFS);
 	ck_assert_int_eq(shmdev_force_get(ro, T_PLAYER, 1, &obj, NULL, NULL), -EROFS);
 	ck_assert_int_eq(shmdev_pool_close(ro), 0);
 	tu_child_kill(&c);
@@ -785,6 +1045,8 @@ static Suite *pool_suite(void)
 	tcase_add_test(tc, test_force_get_find);
 	tcase_add_test(tc, test_handle_of);
 	tcase_add_test(tc, test_chunks_across_blocks);
+	tcase_add_test(tc, test_alloc_raw);
+	tcase_add_test(tc, test_chunk_lookup);
 	tcase_add_test(tc, test_open_errors);
 	suite_add_tcase(s, tc);
 
@@ -794,6 +1056,7 @@ static Suite *pool_suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_resume_clean);
 	tcase_add_test(tc, test_resume_after_sigkill);
+	tcase_add_test(tc, test_fast_path_sigkill);
 	tcase_add_test(tc, test_rdonly_inspect);
 	tcase_add_test(tc, test_destroy);
 	tcase_add_test(tc, test_fixed_addr);
