@@ -93,7 +93,9 @@
  *   16  u32 free_head      slot + 1 of the first free slot, 0 = empty
  *   20  u32 reserved
  *   24  u64 free_count
- *   32  u64 allocs, 40 u64 frees   (statistics)
+ *   32  u64 allocs, 40 u64 frees   (statistics: no longer counted, so
+ *                          that alloc and free touch only the fields a
+ *                          repair rebuilds; 0 in new pools)
  *   48  u64 reserved[2]
  *
  * Checksum coverage: the cold header and the active table, i.e. everything
