@@ -5,7 +5,8 @@
  * regions through any interface, the same key lives independently in both,
  * and when a namespace dies (no task, no /proc/PID/ns/ipc handle) its
  * regions are destroyed at the next call into the module, as SysV's are:
- * Shmem is back at its baseline and rmmod works.
+ * Shmem is back at its baseline and rmmod works.  Capabilities count in the
+ * user namespace that owns the IPC namespace, and only there.
  *
  * Children report through their exit status (0 = every check held) and
  * print what failed on stderr.
@@ -542,6 +543,130 @@ START_TEST(namespace_churn_leaves_nothing)
 }
 END_TEST
 
+/* ---- capabilities count in the user namespace owning the IPC namespace ---- */
+
+struct caps_arg {
+	uint64_t key;
+	int fd[3];		/* opened by root beforehand: nobody cannot open */
+	struct kt_sync sync;
+};
+
+static int create_as_nobody(void *p)
+{
+	const struct caps_arg *a = p;
+
+	return -kt_attach(a->fd[0], a->key, PG, SHMPOOL_ATTACH_CREATE, 0600, NULL);
+}
+
+/*
+ * In a new user and IPC namespace (uid 0 and 65534 mapped by the parent):
+ * a region of uid 65534, mode 0600, is attached and destroyed by uid 0,
+ * which holds CAP_IPC_OWNER only in the user namespace that owns this IPC
+ * namespace.
+ */
+static int child_userns_owner(void *p)
+{
+	struct caps_arg *a = p;
+	struct shmpool_destroy d = { .size = sizeof(d), .key = a->key };
+	pid_t pid;
+	int r;
+
+	kt_sync_child(&a->sync);
+	EXPECT(unshare(CLONE_NEWUSER | CLONE_NEWIPC) == 0, "unshare: %s", strerror(errno));
+	kt_signal(a->sync.c2p[1], 1);
+	EXPECT(kt_await(a->sync.p2c[0]) == 2, "parent went away");
+
+	pid = fork();
+	EXPECT(pid >= 0, "fork");
+	if (pid == 0) {
+		if (setresgid(65534, 65534, 65534) || setresuid(65534, 65534, 65534))
+			_exit(120);
+		_exit(create_as_nobody(a));
+	}
+	r = kt_wait(pid);
+	EXPECT(r == 0, "nobody's ATTACH CREATE: status %d", r);
+	r = kt_attach(a->fd[1], a->key, 0, 0, 0, NULL);
+	EXPECT(r == 0, "ATTACH with CAP_IPC_OWNER in the owning user ns: %d", r);
+	r = kt_ioctl(a->fd[2], SHMPOOL_IOC_DESTROY, &d);
+	EXPECT(r == 0, "DESTROY with CAP_IPC_OWNER in the owning user ns: %d", r);
+	return 0;
+}
+
+static void write_id_map(pid_t pid, const char *file)
+{
+	char path[64];
+	static const char map[] = "0 0 1\n65534 65534 1\n";
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, file);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	ck_assert_msg(fd >= 0, "open %s: %s", path, strerror(errno));
+	ck_assert_msg(write(fd, map, strlen(map)) == (ssize_t)strlen(map), "write %s: %s",
+		      path, strerror(errno));
+	close(fd);
+}
+
+START_TEST(capabilities_of_the_owning_user_namespace)
+{
+	struct caps_arg a = { .key = KT_KEY(TAG, 50) };
+	pid_t pid;
+
+	for (int i = 0; i < 3; i++)
+		a.fd[i] = kt_open();
+	kt_sync_init(&a.sync);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0)
+		_exit(child_userns_owner(&a));
+	kt_sync_parent(&a.sync);
+	ck_assert_uint_eq(kt_await(a.sync.c2p[0]), 1);
+	write_id_map(pid, "uid_map");
+	write_id_map(pid, "gid_map");
+	kt_signal(a.sync.p2c[1], 2);
+	assert_child_ok(pid);
+	ck_assert_int_eq(kt_stat(a.key, NULL), -ENOENT);
+	for (int i = 0; i < 3; i++)
+		close(a.fd[i]);
+	ck_assert_uint_eq(kt_nr_regions(), 0);
+}
+END_TEST
+
+/* Capabilities in a child user namespace: worth nothing in the initial IPC ns. */
+static int child_caps_elsewhere(void *p)
+{
+	const struct caps_arg *a = p;
+	struct shmpool_destroy d = { .size = sizeof(d), .key = a->key };
+	int r;
+
+	EXPECT(unshare(CLONE_NEWUSER) == 0, "unshare: %s", strerror(errno));
+	r = kt_attach(a->fd[1], a->key, 0, 0, 0, NULL);
+	EXPECT(r == -EACCES, "ATTACH: %d", r);
+	r = kt_attach(a->fd[1], a->key, 0, SHMPOOL_ATTACH_RDONLY, 0, NULL);
+	EXPECT(r == -EACCES, "ATTACH RDONLY: %d", r);
+	r = kt_ioctl(a->fd[2], SHMPOOL_IOC_DESTROY, &d);
+	EXPECT(r == -EPERM, "DESTROY: %d", r);
+	return 0;
+}
+
+START_TEST(capabilities_of_another_user_namespace)
+{
+	struct caps_arg a = { .key = KT_KEY(TAG, 51) };
+	pid_t pid;
+
+	for (int i = 0; i < 3; i++)
+		a.fd[i] = kt_open();
+	ck_assert_int_eq(kt_run_as(65534, 65534, create_as_nobody, &a), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0)
+		_exit(child_caps_elsewhere(&a));
+	assert_child_ok(pid);
+	for (int i = 0; i < 3; i++)
+		close(a.fd[i]);
+	ck_assert_int_eq(kt_destroy(a.key), 0);
+}
+END_TEST
+
 /* Check's message files grow with every assertion: keep them off Shmem. */
 static const char ramfs_dir[] = "/run/shmpool-kmod-ns";
 
@@ -570,6 +695,8 @@ int main(void)
 	tcase_add_test(tc, namespace_handle_keeps_regions);
 	tcase_add_test(tc, mapping_outlives_its_namespace);
 	tcase_add_test(tc, namespace_churn_leaves_nothing);
+	tcase_add_test(tc, capabilities_of_the_owning_user_namespace);
+	tcase_add_test(tc, capabilities_of_another_user_namespace);
 	suite_add_tcase(s, tc);
 	rc = kt_main(s);
 	umount(ramfs_dir);
