@@ -83,19 +83,20 @@ END {
 	nops = split("alloc+free get force_get foreach", ops, " ")
 	print "### Object pool, host (ns per operation, median)"
 	print ""
-	print "| op | size | live | shmpool | glibc malloc | free list | Boost managed_shm | Boost node_allocator | shmpool / malloc | Boost managed / shmpool |"
-	print "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+	print "| op | size | live | shmpool | shmpool zeroing | glibc malloc | free list | Boost managed_shm | Boost node_allocator | shmpool / malloc | Boost managed / shmpool | Boost node / shmpool |"
+	print "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 	for (o = 1; o <= nops; o++)
 		for (i = 1; i <= nsl; i++) {
 			split(sl[i], p, SUBSEP)
 			k = "pool" SUBSEP ops[o] SUBSEP
 			a = v(k "shmpool" SUBSEP sl[i]); m = v(k "glibc malloc" SUBSEP sl[i])
+			z = v(k "shmpool zeroing" SUBSEP sl[i])
 			f = v(k "free list" SUBSEP sl[i]); b = v(k "Boost.IPC managed_shm" SUBSEP sl[i])
 			n = v(k "Boost.IPC node_allocator" SUBSEP sl[i])
 			if (a == "" && m == "") continue
 			nt = note["pool" SUBSEP sl[i]]
-			printf "| %s | %s | %s%s | %s | %s | %s | %s | %s | %s | %s |\n", ops[o], p[1], p[2], nt != "" ? " (" nt ")" : "",
-				fmt(a), fmt(m), fmt(f), fmt(b), fmt(n), ratio(a, m), ratio(b, a)
+			printf "| %s | %s | %s%s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", ops[o], p[1], p[2], nt != "" ? " (" nt ")" : "",
+				fmt(a), fmt(z), fmt(m), fmt(f), fmt(b), fmt(n), ratio(a, m), ratio(b, a), ratio(n, a)
 		}
 	print ""
 	print "### Restart, host: process start to pool ready (µs, median; 256-byte objects)"
