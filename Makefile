@@ -30,7 +30,8 @@ CFLAGS_COMMON := $(CSTD) $(WARN) $(OPT) $(CPPFLAGS_COMMON)
 # Sanitizer build flavour used by the host test suites.
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
-.PHONY: all deps test test-host test-kmod test-vm clean install uninstall demo bench
+# test-commands (tests/readme/build.mk): the README's other commands, small.
+.PHONY: all deps test test-host test-kmod test-vm test-commands clean install uninstall demo bench
 .DEFAULT_GOAL := all
 
 all::
@@ -41,6 +42,7 @@ test:
 	@$(MAKE) --no-print-directory test-host
 	@$(MAKE) --no-print-directory test-kmod
 	@$(MAKE) --no-print-directory test-vm
+	@$(MAKE) --no-print-directory test-commands
 
 deps:
 	@scripts/install-deps.sh
