@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /* Shared test helpers: see testutil.h. */
+#include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -83,12 +86,47 @@ static int destroy_ours(const struct shmdev_region_info *info, void *data)
 	return 0;
 }
 
+/*
+ * The POSIX list skips objects whose header is not a region's (a test may
+ * have corrupted it on purpose), so sweep /dev/shm for this run's names too.
+ */
+static void unlink_posix_leftovers(void)
+{
+	const char *prefix = getenv("SHMDEV_POSIX_PREFIX");
+	size_t plen = prefix ? strlen(prefix) : 0;
+	struct dirent *d;
+	DIR *dir;
+
+	if (!plen || tu_backend() == SHMDEV_BACKEND_DEVICE)
+		return;
+	dir = opendir("/dev/shm");
+	if (!dir)
+		return;
+	while ((d = readdir(dir))) {
+		char name[NAME_MAX + 2];
+		unsigned long long key;
+		char *end;
+
+		if (strncmp(d->d_name, prefix, plen) || d->d_name[plen] != '.' ||
+		    strlen(d->d_name + plen + 1) != 16)
+			continue;
+		errno = 0;
+		key = strtoull(d->d_name + plen + 1, &end, 16);
+		if (errno || *end || key <= tu_key_base || key >= tu_key_base + TU_KEYS)
+			continue;
+		snprintf(name, sizeof(name), "/%s", d->d_name);
+		shm_unlink(name);
+	}
+	closedir(dir);
+}
+
 void tu_destroy_all(void)
 {
 	struct shmdev_ctx *ctx = tu_ctx();
 
 	shmdev_region_list(ctx, tu_backend(), destroy_ours, ctx);
 	shmdev_ctx_unref(ctx);
+	unlink_posix_leftovers();
 }
 
 void tu_child_start(struct tu_child *c, int (*fn)(void *arg), void *arg,
