@@ -3,9 +3,12 @@
  * bench_kpath: the kernel path of /dev/shmpool against SysV and POSIX shm,
  * run inside the VM bench (static; tests/vm/run.sh runs it as /init's test).
  *
- *  - attach latency: one open -> attach -> mmap -> munmap -> close cycle of
- *    an existing 64 MiB region: open+ATTACH+mmap, shmget+shmat(+shmdt),
- *    shm_open+mmap; ns per cycle, median of 5 runs of a fixed count;
+ *  - attach latency of an existing 64 MiB region, key -> mapping with the
+ *    calls a program makes: open+ATTACH+mmap, shmget+shmat, shm_open+mmap;
+ *    their teardown (munmap+close, shmdt); the full cycle; ATTACH+mmap of a
+ *    /dev/shmpool file opened beforehand; and the single shot, the first
+ *    attach+map of a fresh process (the restart path).  ns per operation,
+ *    median of 5 runs of a fixed count;
  *  - first-touch page faults per GiB (getrusage minflt: a count, so the
  *    emulation does not distort it) writing one byte per 4 KiB page of a
  *    fresh 256 MiB region: /dev/shmpool, /dev/shmpool with
@@ -14,12 +17,15 @@
  * CSV rows "BENCHCSV,section,op,impl,size,live,value,unit,note" on stdout
  * (the prefix finds them in the console log).  Everything it creates is
  * destroyed before it exits, so the module unloads.
- *   bench_kpath [--iters N] [--touch-mib N]
+ *   bench_kpath [--iters N] [--singles N] [--touch-mib N]
+ * (or BENCH_KPATH_ITERS, _SINGLES, _TOUCH_MIB; --touch-mib 0 skips the
+ * faults, --singles 0 the single shots).
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +34,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/shm.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -38,6 +45,8 @@
 #define KEY_TOUCH	0x6b700002ULL
 #define KEY_HUGE	0x6b700003ULL
 #define LAT_SIZE	(64ULL << 20)
+#define BATCH		100
+#define POSIX_NAME	"/bench_kpath"
 
 static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 
@@ -123,12 +132,205 @@ static double touch_faults(volatile char *p, uint64_t size)
 	return (double)(minflt() - before) * (double)(1ULL << 30) / (double)size;
 }
 
-static void latency(unsigned int iters)
+/*
+ * The attach latency, one system call at a time ("phases"), so that the
+ * table can say where the time goes.  A phase runs over a batch of BATCH
+ * regions under one pair of clock reads (a system call under TCG's HPET
+ * clocksource), then the next phase over the same batch.
+ */
+enum impl { IMPL_SHMPOOL, IMPL_SYSV, IMPL_POSIX, NR_IMPLS };
+
+#define MAX_PHASES	5
+
+struct lat_ctx {
+	void *maps[BATCH];
+	int fds[BATCH];
+	int ids[BATCH];
+};
+
+typedef void phase_fn(struct lat_ctx *c, unsigned int i);
+
+struct phase {
+	const char *name;
+	phase_fn *fn;
+	bool setup;		/* part of key -> mapping, not of the teardown */
+	bool device_open;	/* open(/dev/shmpool) */
+};
+
+struct impl_desc {
+	const char *setup_name;
+	const char *teardown_name;
+	unsigned int nr;
+	struct phase ph[MAX_PHASES];
+};
+
+static void ph_sp_open(struct lat_ctx *c, unsigned int i)
 {
-	static const char *const names[] = { "open+ATTACH+mmap", "shmget+shmat", "shm_open+mmap" };
-	double v[3][RUNS];
-	int id, fd, r, which;
+	c->fds[i] = open(SHMPOOL_DEVICE_PATH, O_RDWR | O_CLOEXEC);
+	if (c->fds[i] < 0)
+		die("open %s: %s", SHMPOOL_DEVICE_PATH, strerror(errno));
+}
+
+static void ph_sp_attach(struct lat_ctx *c, unsigned int i)
+{
+	struct shmpool_attach a = { .size = sizeof(a), .key = KEY_LAT, .mode = 0600 };
+
+	if (ioctl(c->fds[i], SHMPOOL_IOC_ATTACH, &a))
+		die("ATTACH: %s", strerror(errno));
+}
+
+static void ph_mmap(struct lat_ctx *c, unsigned int i)
+{
+	c->maps[i] = mmap(NULL, LAT_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, c->fds[i], 0);
+	if (c->maps[i] == MAP_FAILED)
+		die("mmap: %s", strerror(errno));
+}
+
+static void ph_munmap(struct lat_ctx *c, unsigned int i)
+{
+	if (munmap(c->maps[i], LAT_SIZE))
+		die("munmap: %s", strerror(errno));
+}
+
+static void ph_close(struct lat_ctx *c, unsigned int i)
+{
+	if (close(c->fds[i]))
+		die("close: %s", strerror(errno));
+}
+
+static void ph_shmget(struct lat_ctx *c, unsigned int i)
+{
+	c->ids[i] = shmget((key_t)KEY_LAT, 0, 0600);
+	if (c->ids[i] < 0)
+		die("shmget: %s", strerror(errno));
+}
+
+static void ph_shmat(struct lat_ctx *c, unsigned int i)
+{
+	c->maps[i] = shmat(c->ids[i], NULL, 0);
+	if (c->maps[i] == (void *)-1)
+		die("shmat: %s", strerror(errno));
+}
+
+static void ph_shmdt(struct lat_ctx *c, unsigned int i)
+{
+	if (shmdt(c->maps[i]))
+		die("shmdt: %s", strerror(errno));
+}
+
+static void ph_shm_open(struct lat_ctx *c, unsigned int i)
+{
+	c->fds[i] = shm_open(POSIX_NAME, O_RDWR, 0600);
+	if (c->fds[i] < 0)
+		die("shm_open: %s", strerror(errno));
+}
+
+static const struct impl_desc impls[NR_IMPLS] = {
+	[IMPL_SHMPOOL] = { "open+ATTACH+mmap", "munmap+close of /dev/shmpool", 5, {
+		{ "open(/dev/shmpool)", ph_sp_open, true, true },
+		{ "ioctl(ATTACH)", ph_sp_attach, true, false },
+		{ "mmap(/dev/shmpool fd)", ph_mmap, true, false },
+		{ "munmap(/dev/shmpool map)", ph_munmap, false, false },
+		{ "close(/dev/shmpool fd)", ph_close, false, false },
+	} },
+	[IMPL_SYSV] = { "shmget+shmat", "shmdt", 3, {
+		{ "shmget", ph_shmget, true, false },
+		{ "shmat", ph_shmat, true, false },
+		{ "shmdt", ph_shmdt, false, false },
+	} },
+	[IMPL_POSIX] = { "shm_open+mmap", "munmap+close of shm_open", 4, {
+		{ "shm_open", ph_shm_open, true, false },
+		{ "mmap(shm_open fd)", ph_mmap, true, false },
+		{ "munmap(shm_open map)", ph_munmap, false, false },
+		{ "close(shm_open fd)", ph_close, false, false },
+	} },
+};
+
+static double median(double *v, unsigned int n)
+{
+	qsort(v, n, sizeof(double), cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* The cost of one now_ns() pair (a system call when the clock has no vDSO). */
+static double clock_pair_ns(void)
+{
+	double v[101];
 	unsigned int i;
+
+	for (i = 0; i < 101; i++) {
+		uint64_t t = now_ns();
+
+		v[i] = (double)(now_ns() - t);
+	}
+	return median(v, 101);
+}
+
+/*
+ * One fresh process per sample: the first key -> mapping of a program that
+ * has just started, as on a restart (its exit tears it down), less the
+ * cost of reading the clock.  Returns ns.
+ */
+static double single_shot(const struct impl_desc *d, double clock_ns)
+{
+	struct lat_ctx c;
+	int pfd[2], st;
+	unsigned int p;
+	uint64_t dt;
+	pid_t pid;
+
+	if (pipe(pfd))
+		die("pipe: %s", strerror(errno));
+	pid = fork();
+	if (pid < 0)
+		die("fork: %s", strerror(errno));
+	if (!pid) {
+		uint64_t t = now_ns();
+
+		for (p = 0; p < d->nr && d->ph[p].setup; p++)
+			d->ph[p].fn(&c, 0);
+		dt = now_ns() - t;
+		_exit(write(pfd[1], &dt, sizeof(dt)) == sizeof(dt) ? 0 : 1);
+	}
+	close(pfd[1]);
+	if (read(pfd[0], &dt, sizeof(dt)) != sizeof(dt))
+		die("single shot child failed");
+	close(pfd[0]);
+	if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st))
+		die("single shot child failed");
+	return (double)dt - clock_ns;
+}
+
+/* Per-run sums of some phases of @d (@t: ns per op, by run and phase). */
+static double phases_median(const struct impl_desc *d, double t[RUNS][MAX_PHASES],
+			    int setup, int with_open)
+{
+	double sum[RUNS];
+	unsigned int p;
+	int r;
+
+	for (r = 0; r < RUNS; r++) {
+		sum[r] = 0;
+		for (p = 0; p < d->nr; p++)
+			if ((setup < 0 || d->ph[p].setup == setup) &&
+			    (with_open || !d->ph[p].device_open))
+				sum[r] += t[r][p];
+	}
+	return median(sum, RUNS);
+}
+
+/*
+ * No page is touched: all three map lazily, so this is the attach path
+ * alone (the faults are counted separately).
+ */
+static void latency(unsigned int iters, unsigned int singles)
+{
+	static double t[NR_IMPLS][RUNS][MAX_PHASES];
+	double clock_ns, v[RUNS];
+	unsigned int i, b, n, p;
+	struct lat_ctx c;
+	int id, fd, r, w;
+	char note[160];
 
 	fd = sp_attach(KEY_LAT, LAT_SIZE, SHMPOOL_ATTACH_CREATE);
 	if (fd < 0)
@@ -137,54 +339,73 @@ static void latency(unsigned int iters)
 	id = shmget((key_t)KEY_LAT, LAT_SIZE, IPC_CREAT | 0600);
 	if (id < 0)
 		die("shmget: %s", strerror(errno));
-	fd = shm_open("/bench_kpath", O_RDWR | O_CREAT, 0600);
+	fd = shm_open(POSIX_NAME, O_RDWR | O_CREAT, 0600);
 	if (fd < 0 || ftruncate(fd, (off_t)LAT_SIZE))
 		die("shm_open: %s", strerror(errno));
 	close(fd);
 
+	/* Warm every path up once (first-use allocations, caches). */
+	for (w = 0; w < NR_IMPLS; w++)
+		for (p = 0; p < impls[w].nr; p++)
+			impls[w].ph[p].fn(&c, 0);
+
+	memset(t, 0, sizeof(t));
 	for (r = 0; r < RUNS; r++)
-		for (which = 0; which < 3; which++) {
-			uint64_t t = now_ns();
+		for (w = 0; w < NR_IMPLS; w++)
+			for (i = 0; i < iters; i += n) {
+				n = iters - i < BATCH ? iters - i : BATCH;
+				for (p = 0; p < impls[w].nr; p++) {
+					uint64_t t0 = now_ns();
 
-			for (i = 0; i < iters; i++) {
-				void *p;
-
-				if (which == 0) {
-					fd = sp_attach(KEY_LAT, 0, 0);
-					if (fd < 0)
-						die("attach: %s", strerror(-fd));
-					p = mmap(NULL, LAT_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-					if (p == MAP_FAILED)
-						die("mmap: %s", strerror(errno));
-					munmap(p, LAT_SIZE);
-					close(fd);
-				} else if (which == 1) {
-					int sid = shmget((key_t)KEY_LAT, 0, 0600);
-
-					p = sid < 0 ? (void *)-1 : shmat(sid, NULL, 0);
-					if (p == (void *)-1)
-						die("shmat: %s", strerror(errno));
-					shmdt(p);
-				} else {
-					fd = shm_open("/bench_kpath", O_RDWR, 0600);
-					p = fd < 0 ? MAP_FAILED :
-					    mmap(NULL, LAT_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-					if (p == MAP_FAILED)
-						die("shm_open+mmap: %s", strerror(errno));
-					munmap(p, LAT_SIZE);
-					close(fd);
+					for (b = 0; b < n; b++)
+						impls[w].ph[p].fn(&c, b);
+					t[w][r][p] += (double)(now_ns() - t0) / iters;
 				}
 			}
-			v[which][r] = (double)(now_ns() - t) / iters;
-		}
-	for (which = 0; which < 3; which++) {
-		qsort(v[which], RUNS, sizeof(double), cmp_double);
-		row("attach+map latency", names[which], LAT_SIZE, v[which][RUNS / 2], "ns/op",
-		    "open->attach->mmap->munmap->close cycle");
+
+	for (w = 0; w < NR_IMPLS; w++) {
+		const struct impl_desc *d = &impls[w];
+
+		row("attach+map", d->setup_name, LAT_SIZE, phases_median(d, t[w], 1, 1),
+		    "ns/op", "key -> mapping: the calls a program makes; no page touched");
+		row("unmap+close", d->teardown_name, LAT_SIZE, phases_median(d, t[w], 0, 1),
+		    "ns/op", "the teardown of attach+map");
+		row("full cycle", d->setup_name, LAT_SIZE, phases_median(d, t[w], -1, 1),
+		    "ns/op", "attach+map then unmap+close");
 	}
+	row("attach+map (device already open)", "ATTACH+mmap", LAT_SIZE,
+	    phases_median(&impls[IMPL_SHMPOOL], t[IMPL_SHMPOOL], 1, 0), "ns/op",
+	    "open(/dev/shmpool) done beforehand and untimed");
+	for (w = 0; w < NR_IMPLS; w++)
+		for (p = 0; p < impls[w].nr; p++) {
+			for (r = 0; r < RUNS; r++)
+				v[r] = t[w][r][p];
+			row("one call", impls[w].ph[p].name, LAT_SIZE, median(v, RUNS), "ns/op",
+			    "each system call of the cycles above");
+		}
+
+	if (singles) {
+		double *shot = calloc((size_t)singles * NR_IMPLS, sizeof(double));
+
+		if (!shot)
+			die("out of memory");
+		clock_ns = clock_pair_ns();
+		snprintf(note, sizeof(note),
+			 "first call in a fresh process; median of %u; clock read (%.0f ns) subtracted",
+			 singles, clock_ns);
+		/* Interleaved, so that a drift of the host's speed hits all three. */
+		for (i = 0; i < singles; i++)
+			for (w = 0; w < NR_IMPLS; w++)
+				shot[w * singles + i] = single_shot(&impls[w], clock_ns);
+		for (w = 0; w < NR_IMPLS; w++)
+			row("single shot", impls[w].setup_name, LAT_SIZE,
+			    median(shot + w * singles, singles), "ns/op", note);
+		free(shot);
+	}
+
 	sp_destroy(KEY_LAT);
 	shmctl(id, IPC_RMID, NULL);
-	shm_unlink("/bench_kpath");
+	shm_unlink(POSIX_NAME);
 }
 
 static void faults(uint64_t size)
@@ -234,25 +455,53 @@ static void faults(uint64_t size)
 	shmctl(id, IPC_RMID, NULL);
 }
 
+/* A count from @s (an option or environment value); dies naming it if bad. */
+static unsigned long long count_arg(const char *name, const char *s)
+{
+	unsigned long long v;
+	char *end;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s || *end || *s == '-')
+		die("%s: '%s' is not a count", name, s);
+	return v;
+}
+
 int main(int argc, char **argv)
 {
-	unsigned int iters = 2000;
+	unsigned int iters = 2000, singles = 31;
 	uint64_t touch = 256;
+	const char *e;
 	int i;
 
+	/* The VM bench passes no arguments: the environment can set them. */
+	if ((e = getenv("BENCH_KPATH_ITERS")))
+		iters = (unsigned int)count_arg("BENCH_KPATH_ITERS", e);
+	if ((e = getenv("BENCH_KPATH_SINGLES")))
+		singles = (unsigned int)count_arg("BENCH_KPATH_SINGLES", e);
+	if ((e = getenv("BENCH_KPATH_TOUCH_MIB")))
+		touch = count_arg("BENCH_KPATH_TOUCH_MIB", e);
 	for (i = 1; i + 1 < argc; i += 2) {
 		if (!strcmp(argv[i], "--iters"))
-			iters = (unsigned int)strtoul(argv[i + 1], NULL, 10);
+			iters = (unsigned int)count_arg(argv[i], argv[i + 1]);
+		else if (!strcmp(argv[i], "--singles"))
+			singles = (unsigned int)count_arg(argv[i], argv[i + 1]);
 		else if (!strcmp(argv[i], "--touch-mib"))
-			touch = strtoull(argv[i + 1], NULL, 10);
+			touch = count_arg(argv[i], argv[i + 1]);
 		else
 			die("unknown option %s", argv[i]);
 	}
-	if (!iters || !touch)
-		die("--iters and --touch-mib must be positive");
+	if (i < argc)
+		die("option %s needs a value", argv[i]);
+	if (!iters || iters > 10000000)
+		die("--iters must be 1..10000000, not %u", iters);
+	if (touch > (1ULL << 20))
+		die("--touch-mib %" PRIu64 " is too large", touch);
 	if (access(SHMPOOL_DEVICE_PATH, R_OK | W_OK))
 		die("%s: %s (run inside the VM bench)", SHMPOOL_DEVICE_PATH, strerror(errno));
-	latency(iters);
-	faults(touch << 20);
+	latency(iters, singles);
+	if (touch)
+		faults(touch << 20);
 	return 0;
 }
