@@ -68,3 +68,46 @@ vm_rm_tree() {
 	done
 	rm -rf --one-file-system "$dir"
 }
+
+# Lines of a console log that fail a round: see tests/vm/README.md.
+VM_KERNEL_BAD='\<BUG\>|WARNING:|Oops|still has objects|Call Trace:|Kernel panic|general protection fault|UBSAN:|KASAN:|refcount_t:|list_(add|del) corruption'
+
+# Print the lines of console log $1 that fail a round, as "N:line" (N counts
+# the lines other than the BEGIN/END markers).  One exception: the "Call
+# Trace:" line of an OOM report that kills a process a test announced
+# beforehand by writing "SHMPOOL-VM: EXPECT-OOM <pid>" to /dev/kmsg.  The
+# rest of such a report is judged as usual, and so is every other report.
+# Kernel lines come twice (on the console as printed, then in the per-test
+# dmesg dump) and may interleave with other output, so a report is found by
+# its printk timestamps, not by position: from "<comm> invoked oom-killer"
+# to the first "Killed process <pid>" after it, with no other report
+# starting in between.
+vm_kernel_bad() { # console-log
+	local ts='\[ *([0-9]+\.[0-9]+)\]( \[ *[CT][0-9]+\])?' windows
+	windows=$(sed -nE \
+		-e "s/.*$ts SHMPOOL-VM: EXPECT-OOM ([0-9]+)\$/\\1 E \\3/p" \
+		-e "s/.*$ts .* invoked oom-killer: .*/\\1 S -/p" \
+		-e "s/.*$ts .*Killed process ([0-9]+) .*/\\1 K \\3/p" "$1" |
+		LC_ALL=C sort -u -k1,1n -k2,2 -k3,3 |
+		awk '$2 == "E" { want[$3] = 1 }
+		     $2 == "S" { start = $1 }
+		     $2 == "K" { if (start != "" && ($3 in want)) print start, $1; start = "" }')
+	grep -vE '^SHMPOOL-VM: (BEGIN|END) ' "$1" | grep -nE "$VM_KERNEL_BAD" |
+		OOM_WINDOWS=$windows awk '
+		BEGIN { n = split(ENVIRON["OOM_WINDOWS"], w, "\n") }
+		{
+			line = $0
+			sub(/^[0-9]+:/, "", line)
+			if (line ~ /\[ *[0-9]+\.[0-9]+\]( \[ *[CT][0-9]+\])? Call Trace:[ \t]*$/) {
+				t = line
+				sub(/\]( \[ *[CT][0-9]+\])? Call Trace:.*$/, "", t)
+				sub(/^.*\[ */, "", t)
+				for (i = 1; i <= n; i++) {
+					split(w[i], se, " ")
+					if (t + 0 >= se[1] + 0 && t + 0 <= se[2] + 0)
+						next
+				}
+			}
+			print
+		}'
+}

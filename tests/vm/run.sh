@@ -6,7 +6,9 @@
 #   tests/vm/run.sh --shell SERIES         interactive shell in the VM
 #
 # Test binaries: $VM_TEST_BINS (space-separated, run in that order), else
-# every file in $BUILD/vm/bin.  Modules: $BUILD/kmod/<series>/shmpool.ko
+# every file in $BUILD/vm/bin.  Extra programs the binaries run (e.g.
+# /usr/bin/trinity): $VM_EXTRA_PROGS, absolute host paths, copied to the same
+# path in the VM with their libraries.  Modules: $BUILD/kmod/<series>/shmpool.ko
 # (tests/vm/build-kmod.sh).  Console logs: $BUILD/vm/logs/<series>.log.
 #
 # Environment:
@@ -59,6 +61,12 @@ else
 	mapfile -t BINS < <(find "$BUILD/vm/bin" -maxdepth 1 -type f -perm -u+x 2>/dev/null | LC_ALL=C sort)
 fi
 [ ${#BINS[@]} -gt 0 ] || [ "$MODE" = shell ] || vm_die "no test binaries (VM_TEST_BINS empty, nothing in $BUILD/vm/bin)"
+EXTRA=()
+[ -z "${VM_EXTRA_PROGS:-}" ] || read -r -a EXTRA <<<"$VM_EXTRA_PROGS"
+for p in "${EXTRA[@]}"; do
+	[[ $p == /* ]] || vm_die "VM_EXTRA_PROGS: '$p' is not an absolute path"
+	[ -f "$p" ] && [ -x "$p" ] || vm_die "VM_EXTRA_PROGS: $p missing or not executable (scripts/install-deps.sh installs the packages)"
+done
 declare -A SEEN=()
 for b in "${BINS[@]}"; do
 	[ -x "$b" ] || vm_die "test binary $b missing or not executable"
@@ -73,7 +81,7 @@ mkdir -p "$WORK" "$LOGS"
 # Copy a binary and, should it be dynamic, the libraries it links.
 copy_bin() { # file dest-dir root
 	local lib
-	install -m 755 "$1" "$2/"
+	install -D -m 755 "$1" "$2/${1##*/}"
 	ldd "$1" >/dev/null 2>&1 || return 0
 	for lib in $(ldd "$1" | grep -oE '/[^ ]+'); do
 		[ -e "$3$lib" ] || install -D -m 755 "$lib" "$3$lib"
@@ -95,6 +103,9 @@ make_root() { # root ko mode
 		copy_bin "$b" "$root/tests" "$root"
 		basename "$b" >>"$root/tests/ORDER"
 	done
+	for b in "${EXTRA[@]}"; do
+		copy_bin "$b" "$root${b%/*}" "$root"
+	done
 	{
 		printf 'MODE=%q\nMODNAME=%q\nTEST_TIMEOUT=%q\nCK_MULT=%q\n' \
 			"$3" "$(basename "${ko:-shmpool.ko}" .ko)" "$TEST_TIMEOUT" "$CK_MULT"
@@ -106,7 +117,8 @@ pack() { # root cpio
 	(cd "$1" && find . -print0 | LC_ALL=C sort -z | cpio -o -0 -H newc --quiet -R 0:0) >"$2"
 }
 
-CMDLINE="console=ttyS0 panic=-1 panic_on_warn=1 oops=panic loglevel=5 slab_nomerge ${SHMPOOL_VM_APPEND:-}"
+# printk.time: vm_kernel_bad tells OOM reports apart by their timestamps.
+CMDLINE="console=ttyS0 panic=-1 panic_on_warn=1 oops=panic loglevel=5 slab_nomerge printk.time=1 ${SHMPOOL_VM_APPEND:-}"
 
 # The qemu command line, in QEMU[].
 qemu_cmd() { # accel vmlinuz cpio
@@ -154,9 +166,6 @@ pick_accel() {
 	rm -rf "$root" "$WORK/kvm-probe.cpio"
 }
 
-# Lines of the kernel log that fail a round.
-KERNEL_BAD='\<BUG\>|WARNING:|Oops|still has objects|Call Trace:|Kernel panic|general protection fault|UBSAN:|KASAN:|refcount_t:|list_(add|del) corruption'
-
 TOTAL_CHECKS=0 TOTAL_FAILS=0 TOTAL_ERRS=0 PASSED=0 FAILED=0
 SUMMARY=()
 
@@ -178,7 +187,7 @@ judge() { # log nbins qemu-rc
 	[ "$ended" -eq "$nbins" ] || echo "$ended of $nbins test binaries finished"
 	grep -q '^SHMPOOL-VM: RMMOD ok' "$log" || ! grep -q '^SHMPOOL-VM: RESULT ' "$log" ||
 		echo "rmmod failed: regions left behind"
-	grep -vE '^SHMPOOL-VM: (BEGIN|END) ' "$log" | grep -nE "$KERNEL_BAD" | head -n 3 |
+	vm_kernel_bad "$log" | head -n 3 |
 		while IFS= read -r line; do echo "kernel: ${line:0:160}"; done
 	return 0
 }
@@ -201,7 +210,7 @@ round() { # series
 		"${QEMU[@]}" | tee "$log"
 		return 0
 	fi
-	echo "vm [$s] $KREL: booting ($accel, ${#BINS[@]} test binaries, log $log)"
+	echo "vm [$s] $KREL: booting ($accel, ${#BINS[@]} test binaries${EXTRA[*]:+, with ${EXTRA[*]}}, log $log)"
 	start=$(date +%s)
 	qemu_cmd "$accel" "$VMLINUZ" "$cpio"
 	mkdir -p "$LOGS"

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Host test of the bench's kernel-log judge (vm_kernel_bad in lib.sh), on
+# console logs kept in tests/vm/judge/ (a real 6.1 memory cgroup OOM kill,
+# console copy and dmesg dump, and a WARN) and variants made from them:
+# an announced OOM passes; a WARN, an unannounced OOM, an OOM announced for
+# another pid or after the fact, or a report without its kill still fail.
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/lib.sh"
+
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+OOM=$HERE/judge/oom-announced.log
+WARN=$HERE/judge/warn.log
+checks=0 fails=0
+
+# expect NAME LOG [PATTERN]: no bad line without PATTERN, else one matching it.
+expect() {
+	local name=$1 log=$2 want=${3:-} out
+	checks=$((checks + 1))
+	out=$(vm_kernel_bad "$log")
+	if [ -z "$want" ] && [ -n "$out" ]; then
+		echo "test_judge: $name: FAIL: flagged lines, none expected:" >&2
+		printf '    %s\n' "$out" >&2
+		fails=$((fails + 1))
+	elif [ -n "$want" ] && ! grep -qE -- "$want" <<<"$out"; then
+		echo "test_judge: $name: FAIL: no flagged line matches '$want' (flagged: ${out:-none})" >&2
+		fails=$((fails + 1))
+	fi
+}
+
+expect "announced OOM passes" "$OOM"
+
+sed '/EXPECT-OOM/d' "$OOM" >"$T/unannounced.log"
+expect "unannounced OOM fails" "$T/unannounced.log" 'Call Trace:'
+
+sed 's/EXPECT-OOM 116/EXPECT-OOM 117/' "$OOM" >"$T/otherpid.log"
+expect "OOM announced for another pid fails" "$T/otherpid.log" 'Call Trace:'
+
+sed -e '/EXPECT-OOM/d' -e '/RMMOD ok/i [    4.800000] SHMPOOL-VM: EXPECT-OOM 116' "$OOM" >"$T/late.log"
+expect "OOM announced after the report fails" "$T/late.log" 'Call Trace:'
+
+sed '/Killed process/d' "$OOM" >"$T/nokill.log"
+expect "OOM report without the kill fails" "$T/nokill.log" 'Call Trace:'
+
+cat "$OOM" "$WARN" >"$T/warn-after.log"
+expect "WARN after an announced OOM fails" "$T/warn-after.log" 'WARNING:'
+expect "its call trace too" "$T/warn-after.log" '5\.100300\] Call Trace:'
+
+sed 's/^\[    5\.100/[    4.720/' "$WARN" >"$T/warn-in.txt"
+sed "/4.720461\]  <\/TASK>/r $T/warn-in.txt" "$OOM" >"$T/warn-inside.log"
+expect "WARN inside an announced OOM report fails" "$T/warn-inside.log" 'WARNING:'
+
+grep -v 'Call Trace' "$WARN" | sed 's/WARNING:/BUG: kernel NULL pointer dereference,/' |
+	cat "$OOM" - >"$T/bug.log"
+expect "BUG fails" "$T/bug.log" 'BUG: kernel NULL'
+
+echo "$(((checks - fails) * 100 / checks))%: Checks: $checks, Failures: $fails, Errors: 0"
+[ "$fails" -eq 0 ]
