@@ -10,7 +10,7 @@ PKGS=(
 	libinih-dev libkmod-dev
 	valgrind
 	clang libclang-rt-14-dev
-	qemu-system-x86 busybox-static cpio
+	qemu-system-x86 busybox-static cpio trinity
 	debootstrap debian-archive-keyring sparse bc flex bison libelf-dev kmod
 	linux-headers-amd64 dwarves
 	dkms man-db
