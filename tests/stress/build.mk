@@ -17,10 +17,12 @@
 #
 # Knobs: STRESS_BITFLIP_ITERS (bit flips per run, 100000), STRESS_REGIONS
 # (regions created at once, 20000), STRESS_CRASH_RUNS (runs of the
-# fork-and-kill crash test, 5), STRESS_VM_SERIES (6.1), STRESS_TRINITY_CALLS
-# (trinity's calls in the VM, 30000; `make test` makes 3000 per kernel),
-# STRESS_MEMCG=0 (skips the memory cgroup case, whose expected OOM kill is
-# announced to the bench: see tests/vm/README.md).
+# fork-and-kill crash test, 5), STRESS_VM_SERIES (6.1), STRESS_TRINITY_IOCTLS
+# and STRESS_TRINITY_CALLS (trinity's ioctl run and file/mapping run in the
+# VM, 200 and 1000000; `make test` makes 20 and 100000 per kernel, see
+# tests/stress/test_trinity.c), STRESS_MEMCG=0 (skips the memory cgroup
+# case, whose expected OOM kill is announced to the bench: see
+# tests/vm/README.md).
 STRESS_VM_SRCS := $(sort $(wildcard tests/stress/test_*.c))
 STRESS_VM_BINS := $(patsubst tests/stress/test_%.c,$(BUILD)/vm/bin/stress_test_%,$(STRESS_VM_SRCS))
 VM_TEST_BINS += $(STRESS_VM_BINS)
@@ -32,7 +34,8 @@ STRESS_REGIONS ?= 20000
 STRESS_CRASH_RUNS ?= 5
 STRESS_VM_SERIES ?= 6.1
 STRESS_MEMCG ?= 1
-STRESS_TRINITY_CALLS ?= 30000
+STRESS_TRINITY_IOCTLS ?= 200
+STRESS_TRINITY_CALLS ?= 1000000
 
 $(BUILD)/vm/bin/stress_test_%: tests/stress/test_%.c $(STRESS_UTIL) tests/kmod/kutil.h \
 		tests/stress/sutil.h include/uapi/linux/shmpool.h
@@ -60,5 +63,5 @@ STRESS_VM_RUN_BINS = $(STRESS_VM_BINS) $(BUILD)/vm/bin/lib_test_bitflip $(BUILD)
 stress-vm: $(BUILD)/kmod/$(STRESS_VM_SERIES)/shmpool.ko $(STRESS_VM_BINS) \
 		$(BUILD)/vm/bin/lib_test_bitflip $(BUILD)/vm/bin/lib_test_exhaust
 	@BUILD=$(BUILD) VM_TEST_BINS="$(STRESS_VM_RUN_BINS)" VM_EXTRA_PROGS="$(VM_EXTRA_PROGS)" \
-	SHMPOOL_VM_ENV="SHMPOOL_TRINITY_CALLS=$(STRESS_TRINITY_CALLS) SHMPOOL_STRESS_MEMCG=$(STRESS_MEMCG) SHMPOOL_STRESS_REGIONS=$(STRESS_REGIONS) SHMDEV_BITFLIP_ITERS=$(STRESS_BITFLIP_ITERS) SHMDEV_EXHAUST_REGIONS=$(STRESS_REGIONS) $(SHMPOOL_VM_ENV)" \
+	SHMPOOL_VM_ENV="SHMPOOL_TRINITY_IOCTLS=$(STRESS_TRINITY_IOCTLS) SHMPOOL_TRINITY_CALLS=$(STRESS_TRINITY_CALLS) SHMPOOL_STRESS_MEMCG=$(STRESS_MEMCG) SHMPOOL_STRESS_REGIONS=$(STRESS_REGIONS) SHMDEV_BITFLIP_ITERS=$(STRESS_BITFLIP_ITERS) SHMDEV_EXHAUST_REGIONS=$(STRESS_REGIONS) $(SHMPOOL_VM_ENV)" \
 	tests/vm/run.sh $(STRESS_VM_SERIES)

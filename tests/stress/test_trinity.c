@@ -18,7 +18,7 @@
  * check); trinity's own taint detection fails this test.
  *
  * Knobs: SHMPOOL_TRINITY_IOCTLS (calls of the ioctl run, 20),
- * SHMPOOL_TRINITY_CALLS (calls of the other run, 15000), SHMPOOL_TRINITY_SEED
+ * SHMPOOL_TRINITY_CALLS (calls of the other run, 100000), SHMPOOL_TRINITY_SEED
  * (7), SHMPOOL_TRINITY_CHILDREN (2), SHMPOOL_TRINITY_TIMEOUT (seconds per
  * run, 900),
  * SHMPOOL_TRINITY (/usr/bin/trinity).
@@ -243,7 +243,7 @@ START_TEST(trinity_on_device)
 		.timeout = env_num("SHMPOOL_TRINITY_TIMEOUT", 900, 1),
 	};
 	long ioctls = env_num("SHMPOOL_TRINITY_IOCTLS", 20, 1);
-	long calls = env_num("SHMPOOL_TRINITY_CALLS", 15000, 1);
+	long calls = env_num("SHMPOOL_TRINITY_CALLS", 100000, 1);
 	long base, ran;
 	int regions, segs;
 
