@@ -58,6 +58,22 @@ static int shmpool_copy_out(void __user *u, const void *k, size_t ksize,
 	return 0;
 }
 
+/*
+ * Check that @len bytes at @u (less than a page, so at most two pages) can
+ * be written, by writing back the first and last bytes of @k, which were
+ * read from there.
+ */
+static int shmpool_probe_out(void __user *u, const void *k, size_t len)
+{
+	const u8 *b = k;
+
+	BUILD_BUG_ON(sizeof(struct shmpool_attach) > PAGE_SIZE);
+	if (put_user(b[0], (u8 __user *)u) ||
+	    put_user(b[len - 1], (u8 __user *)u + len - 1))
+		return -EFAULT;
+	return 0;
+}
+
 static long shmpool_ioc_attach(struct shmpool_file *sf, void __user *u)
 {
 	struct shmpool_attach a;
@@ -69,10 +85,12 @@ static long shmpool_ioc_attach(struct shmpool_file *sf, void __user *u)
 	if (err)
 		return err;
 	/*
-	 * Fault the output area in (rewriting what the caller passed) before
-	 * anything changes, so that a bad pointer leaves no half-done attach.
+	 * Make sure the output area is writable before anything changes, so
+	 * that a bad pointer leaves no half-done attach: rewrite what the
+	 * caller passed in its first and last byte.  The area is smaller than
+	 * a page, so those two bytes touch every page of it.
 	 */
-	if (shmpool_copy_out(u, &a, sizeof(a), usize))
+	if (shmpool_probe_out(u, &a, min_t(size_t, sizeof(a), usize)))
 		return -EFAULT;
 	err = shmpool_attach(sf, &a, &copy_out);
 	if (copy_out && shmpool_copy_out(u, &a, sizeof(a), usize))

@@ -18,6 +18,37 @@
 static DEFINE_MUTEX(shmpool_tables_lock);
 static struct rb_root shmpool_tables = RB_ROOT;
 
+/*
+ * What lets shmpool_ns_reap() skip its scan without the lock: the number
+ * of tables not reaped yet, and the namespace of the only one when there is
+ * exactly one (NULL otherwise).  Written under shmpool_tables_lock, read
+ * with READ_ONCE(); only compared, never dereferenced.  Cleared before the
+ * table unpins its namespace, so it never names a namespace that could have
+ * been freed and its address reused.
+ */
+static unsigned int shmpool_live_tables;
+static struct ipc_namespace *shmpool_sole_table;
+
+/* @delta: +1 for a new table, -1 for one reaped or freed unreaped. */
+static void shmpool_live_update(int delta)
+{
+	struct rb_node *n;
+
+	lockdep_assert_held(&shmpool_tables_lock);
+	WRITE_ONCE(shmpool_live_tables, shmpool_live_tables + delta);
+	WRITE_ONCE(shmpool_sole_table, NULL);
+	if (shmpool_live_tables != 1)
+		return;
+	for (n = rb_first(&shmpool_tables); n; n = rb_next(n)) {
+		struct shmpool_ns *ns = rb_entry(n, struct shmpool_ns, node);
+
+		if (!ns->reaped) {
+			WRITE_ONCE(shmpool_sole_table, ns->pin.ns);
+			return;
+		}
+	}
+}
+
 static struct shmpool_ns *shmpool_tables_find(struct ipc_namespace *ipc_ns,
 					      struct rb_node ***linkp,
 					      struct rb_node **parentp)
@@ -84,6 +115,7 @@ struct shmpool_ns *shmpool_ns_current(bool create)
 	ns->user_ns = ns->pin.ns->user_ns;
 	rb_link_node(&ns->node, parent, link);
 	rb_insert_color(&ns->node, &shmpool_tables);
+	shmpool_live_update(1);
 out:
 	mutex_unlock(&shmpool_tables_lock);
 	return ns;
@@ -100,6 +132,8 @@ static void shmpool_ns_release(struct kref *ref)
 	struct shmpool_ns *ns = container_of(ref, struct shmpool_ns, ref);
 
 	rb_erase(&ns->node, &shmpool_tables);
+	if (!ns->reaped)
+		shmpool_live_update(-1);
 	mutex_unlock(&shmpool_tables_lock);
 	/* Only tables with no region get here: regions hold references. */
 	WARN_ON_ONCE(!RB_EMPTY_ROOT(&ns->regions));
@@ -115,13 +149,19 @@ void shmpool_ns_put(struct shmpool_ns *ns)
 
 /*
  * Destroy the regions of every namespace that died (the pin is its last
- * reference).  Cheap when nothing died: one atomic read per table.
+ * reference).  It runs at every open and ioctl, so the common cases take
+ * no lock: no table, or only the caller's own (its namespace is alive, the
+ * caller being in it).  Otherwise one atomic read per table.
  */
 void shmpool_ns_reap(void)
 {
+	struct ipc_namespace *own = shmpool_current_ipc_ns();
 	struct shmpool_ns *ns, *tmp;
 	struct rb_node *n;
 	LIST_HEAD(dead);
+
+	if (!READ_ONCE(shmpool_live_tables) || (own && READ_ONCE(shmpool_sole_table) == own))
+		return;
 
 	mutex_lock(&shmpool_tables_lock);
 	for (n = rb_first(&shmpool_tables); n; n = rb_next(n)) {
@@ -134,6 +174,8 @@ void shmpool_ns_reap(void)
 		kref_get(&ns->ref);
 		list_add_tail(&ns->reap_link, &dead);
 	}
+	list_for_each_entry(ns, &dead, reap_link)
+		shmpool_live_update(-1);
 	mutex_unlock(&shmpool_tables_lock);
 
 	list_for_each_entry_safe(ns, tmp, &dead, reap_link) {

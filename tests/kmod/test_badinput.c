@@ -240,6 +240,39 @@ START_TEST(attach_to_readonly_memory_creates_nothing)
 }
 END_TEST
 
+/*
+ * The struct's head is writable, its tail read-only (it straddles two
+ * pages): the kernel must find out before it attaches, not while it
+ * writes the result back.
+ */
+START_TEST(attach_straddling_readonly_page_creates_nothing)
+{
+	uint8_t *two = mmap(NULL, 2 * PG, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	struct shmpool_attach a = {
+		.size = sizeof(a), .key = KT_KEY(TAG, 3), .req_size = PG,
+		.flags = SHMPOOL_ATTACH_CREATE | SHMPOOL_ATTACH_OWNER, .mode = 0600,
+	};
+	uint8_t *at;
+	int fd = kt_open();
+
+	ck_assert_ptr_ne(two, MAP_FAILED);
+	at = two + PG - sizeof(a) / 2;
+	memcpy(at, &a, sizeof(a));
+	ck_assert_int_eq(mprotect(two + PG, PG, PROT_READ), 0);
+	ck_assert_int_eq(kt_ioctl(fd, SHMPOOL_IOC_ATTACH, at), -EFAULT);
+	ck_assert_int_eq(kt_stat(KT_KEY(TAG, 3), NULL), -ENOENT);
+	ck_assert_int_eq(kt_query(fd, NULL), -ENOTCONN);
+	/* Both pages writable: the same bytes attach. */
+	ck_assert_int_eq(mprotect(two + PG, PG, PROT_READ | PROT_WRITE), 0);
+	ck_assert_int_eq(kt_ioctl(fd, SHMPOOL_IOC_ATTACH, at), 0);
+	ck_assert_uint_eq(((struct shmpool_attach *)at)->result, SHMPOOL_RESULT_CREATED);
+	close(fd);
+	ck_assert_int_eq(kt_destroy(KT_KEY(TAG, 3)), 0);
+	munmap(two, 2 * PG);
+}
+END_TEST
+
 START_TEST(list_bad_entries)
 {
 	struct shmpool_list l;
@@ -727,6 +760,7 @@ int main(void)
 	tcase_add_loop_test(tc, unknown_flags, 0, NCMDS);
 	tcase_add_loop_test(tc, bad_pointers, 0, NCMDS);
 	tcase_add_test(tc, attach_to_readonly_memory_creates_nothing);
+	tcase_add_test(tc, attach_straddling_readonly_page_creates_nothing);
 	tcase_add_test(tc, list_bad_entries);
 	tcase_add_test(tc, unknown_commands);
 	tcase_add_test(tc, garbage_structs);

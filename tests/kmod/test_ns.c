@@ -388,6 +388,43 @@ START_TEST(dead_namespace_loses_its_regions)
 }
 END_TEST
 
+/*
+ * Reaping must not be skipped when the caller's own namespace has a table
+ * too: it skips only when the caller's table is the only one.
+ */
+START_TEST(dead_namespace_reaped_beside_a_live_table)
+{
+	struct dying_arg a = { .key = KT_KEY(TAG, 15), .nregions = 2, .len = MB };
+	uint64_t own = KT_KEY(TAG, 14);
+	long base = kt_meminfo_kb("Shmem");
+	int fd = open_dev(), r;
+	pid_t pid;
+
+	ck_assert_int_ge(fd, 0);
+	r = kt_attach(fd, own, MB, SHMPOOL_ATTACH_CREATE, 0600, NULL);
+	ck_assert_int_eq(r, 0);
+	ck_assert_int_eq(map_fill(fd, MB, 0x33), 0);
+
+	kt_sync_init(&a.sync);
+	pid = spawn_in_new_ns(child_creates_then_waits, &a);
+	kt_sync_parent(&a.sync);
+	ck_assert_uint_eq(kt_await(a.sync.c2p[0]), 1);
+	ck_assert_int_eq(kt_meminfo_kb("Shmem"), base + 3 * 1024);
+	kt_signal(a.sync.p2c[1], 2);
+	assert_child_ok(pid);
+
+	/* An ioctl on the file already open, from the live namespace. */
+	ck_assert_int_eq(kt_query(fd, NULL), 0);
+	ck_assert_int_eq(kt_meminfo_kb("Shmem"), base + 1024);
+	ck_assert_int_eq(kt_stat(own, NULL), 0);
+	close(fd);
+	ck_assert_int_eq(kt_destroy(own), 0);
+	ck_assert_int_eq(kt_meminfo_kb("Shmem"), base);
+	ck_assert_int_eq(kt_module_unload(), 0);
+	ck_assert_int_eq(kt_module_load(""), 0);
+}
+END_TEST
+
 /* A setns() into @nsfd, then the region @a->key must be there as left. */
 static int child_setns_and_check(void *p)
 {
@@ -692,6 +729,7 @@ int main(void)
 	tcase_add_test(tc, parent_regions_invisible);
 	tcase_add_test(tc, same_key_in_two_namespaces);
 	tcase_add_test(tc, dead_namespace_loses_its_regions);
+	tcase_add_test(tc, dead_namespace_reaped_beside_a_live_table);
 	tcase_add_test(tc, namespace_handle_keeps_regions);
 	tcase_add_test(tc, mapping_outlives_its_namespace);
 	tcase_add_test(tc, namespace_churn_leaves_nothing);
