@@ -43,10 +43,11 @@
  *   as after DESTROY.  This runs at the next open or ioctl of /dev/shmpool
  *   from any namespace ("reaping"), which checks every table's pin: a
  *   namespace that died keeps its regions' memory until someone next uses
- *   shmpool.  The check is skipped, without a lock, when no table exists or
- *   the only one is the caller's (its namespace is alive): the common case
- *   costs two reads, not a mutex per open and ioctl.  An administrator who wants the memory or the module back
- *   triggers it with any command (e.g. shmpoolctl list).
+ *   shmpool.  An administrator who wants the memory or the module back
+ *   triggers it with any command (e.g. shmpoolctl list).  The check is
+ *   skipped, without a lock, when no table exists or the only one is the
+ *   caller's (its namespace is alive): the common case costs two reads, not
+ *   a mutex per open and ioctl.
  *
  * - rmmod is refused while any region exists in any namespace: each region
  *   holds a module reference, whatever its namespace.
