@@ -412,7 +412,7 @@ static void latency(unsigned int iters, unsigned int singles)
 			setup[w] = median(shot + w * singles, singles);
 			row("single shot", impls[w].setup_name, LAT_SIZE, setup[w], "ns/op", note);
 		}
-		row("vs shmget+shmat", "open+ATTACH+mmap", LAT_SIZE,
+		row("vs shmget+shmat", "open+ATTACH+mmap (single shot)", LAT_SIZE,
 		    100 * setup[IMPL_SHMPOOL] / setup[IMPL_SYSV], "%", "single shot");
 		free(shot);
 	}
