@@ -19,7 +19,8 @@ test-commands:
 	@$(MAKE) --no-print-directory fuzz FUZZ_TIME=5
 	@echo "== README: make stress (small counts)"
 	@$(MAKE) --no-print-directory stress STRESS_BITFLIP_ITERS=300 STRESS_REGIONS=500 \
-		STRESS_CRASH_RUNS=1 CAMPAIGN_STRESS_RESTARTS=50 CAMPAIGN_STRESS_VM_RESTARTS=20
+		STRESS_CRASH_RUNS=1 STRESS_TRINITY_IOCTLS=5 STRESS_TRINITY_CALLS=2000 \
+		CAMPAIGN_STRESS_RESTARTS=50 CAMPAIGN_STRESS_VM_RESTARTS=20
 	@echo "== README: make module KDIR=... (6.1 headers), make module-clean"
 	@$(MAKE) --no-print-directory module KDIR=$$(. $(or $(SHMPOOL_CACHE),/var/cache/shmpool/kernels)/6.1/kernel.env && echo $$KDIR) >/dev/null
 	@test -f shmpool.ko && $(MAKE) --no-print-directory module-clean >/dev/null && test ! -e shmpool.ko
