@@ -320,6 +320,33 @@ static double phases_median(const struct impl_desc *d, double t[RUNS][MAX_PHASES
 }
 
 /*
+ * An ioctl that the module rejects at once (ENOTTY): the system call's
+ * entry, fd lookup, LSM hook and dispatch, the part of ioctl(ATTACH) that
+ * is not the module's.
+ */
+static void ioctl_floor(unsigned int iters)
+{
+	double v[RUNS];
+	unsigned int i;
+	int fd, r;
+
+	fd = open(SHMPOOL_DEVICE_PATH, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		die("open %s: %s", SHMPOOL_DEVICE_PATH, strerror(errno));
+	for (r = 0; r < RUNS; r++) {
+		uint64_t t = now_ns();
+
+		for (i = 0; i < iters; i++)
+			if (ioctl(fd, _IO(SHMPOOL_IOC_MAGIC, 0x7f), NULL) != -1 || errno != ENOTTY)
+				die("unknown ioctl: not ENOTTY");
+		v[r] = (double)(now_ns() - t) / iters;
+	}
+	close(fd);
+	row("one call", "ioctl(unknown command)", LAT_SIZE, median(v, RUNS), "ns/op",
+	    "ENOTTY at once: what every ioctl costs before the module's own work");
+}
+
+/*
  * No page is touched: all three map lazily, so this is the attach path
  * alone (the faults are counted separately).
  */
@@ -394,6 +421,8 @@ static void latency(unsigned int iters, unsigned int singles)
 			row("one call", impls[w].ph[p].name, LAT_SIZE, median(v, RUNS), "ns/op",
 			    "each system call of the cycles above");
 		}
+
+	ioctl_floor(iters);
 
 	if (singles) {
 		double *shot = calloc((size_t)singles * NR_IMPLS, sizeof(double));
