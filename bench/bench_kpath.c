@@ -266,39 +266,96 @@ static double clock_pair_ns(void)
 	return median(v, 101);
 }
 
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ	22	/* Linux 5.14 */
+#endif
+
+/* The program's image, from its first byte to the end of its bss. */
+extern char __executable_start[], end[];
+
+/*
+ * Map every page of the program's own image (code, constants, data) into
+ * this process's page tables, so that the single shot does not pay the
+ * minor faults of first touching them: a program pays those for its own
+ * code whatever it attaches with.  Pages that are not mapped are skipped.
+ */
+static void prefault_image(void)
+{
+	uintptr_t a = (uintptr_t)__executable_start & ~(uintptr_t)4095;
+
+	for (; a < (uintptr_t)end; a += 4096)
+		madvise((void *)a, 4096, MADV_POPULATE_READ);
+}
+
+/* Write 16 KiB of stack below the caller's frame (see single_shot()). */
+static __attribute__((noinline)) void prefault_stack(void)
+{
+	volatile char buf[16384];
+	size_t i;
+
+	for (i = 0; i < sizeof(buf); i += 256)
+		buf[i] = 0;
+}
+
 /*
  * One fresh process per sample: the first key -> mapping of a program that
  * has just started, as on a restart (its exit tears it down), less the
  * cost of reading the clock.  Returns ns.
  */
-static double single_shot(const struct impl_desc *d, double clock_ns)
+static double single_shot(const struct impl_desc *d, double clock_ns, double *calls,
+			  double *faults)
 {
+	uint64_t dt[MAX_PHASES + 1];
 	struct lat_ctx c;
+	unsigned int p, n;
 	int pfd[2], st;
-	unsigned int p;
-	uint64_t dt;
+	double sum = 0;
 	pid_t pid;
 
+	for (n = 0; n < d->nr && d->ph[n].setup; n++)
+		;
 	if (pipe(pfd))
 		die("pipe: %s", strerror(errno));
 	pid = fork();
 	if (pid < 0)
 		die("fork: %s", strerror(errno));
 	if (!pid) {
-		uint64_t t = now_ns();
+		uint64_t t, u;
 
-		for (p = 0; p < d->nr && d->ph[p].setup; p++)
+		/*
+		 * The child's first write to each stack page is a copy-on-write
+		 * fault, and its first touch of each page of code or constants a
+		 * minor fault (about 11k instructions each), as many as the
+		 * layout of the binary and ASLR decide.  They are the program's,
+		 * not the attach path's: take them before the clock starts.
+		 */
+		memset(&c, 0, sizeof(c));
+		memset(dt, 0, sizeof(dt));
+		prefault_stack();
+		prefault_image();
+		dt[MAX_PHASES] = (uint64_t)minflt();
+		t = now_ns();
+		for (p = 0; p < n; p++) {
 			d->ph[p].fn(&c, 0);
-		dt = now_ns() - t;
-		_exit(write(pfd[1], &dt, sizeof(dt)) == sizeof(dt) ? 0 : 1);
+			u = now_ns();
+			dt[p] = u - t;
+			t = u;
+		}
+		dt[MAX_PHASES] = (uint64_t)minflt() - dt[MAX_PHASES];
+		_exit(write(pfd[1], dt, sizeof(dt)) == sizeof(dt) ? 0 : 1);
 	}
 	close(pfd[1]);
-	if (read(pfd[0], &dt, sizeof(dt)) != sizeof(dt))
+	if (read(pfd[0], dt, sizeof(dt)) != sizeof(dt))
 		die("single shot child failed");
 	close(pfd[0]);
 	if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st))
 		die("single shot child failed");
-	return (double)dt - clock_ns;
+	for (p = 0; p < n; p++) {
+		calls[p] = (double)dt[p] - clock_ns;
+		sum += calls[p];
+	}
+	*faults = (double)dt[MAX_PHASES];
+	return sum;
 }
 
 /* Per-run sums of some phases of @d (@t: ns per op, by run and phase). */
@@ -425,24 +482,42 @@ static void latency(unsigned int iters, unsigned int singles)
 	ioctl_floor(iters);
 
 	if (singles) {
-		double *shot = calloc((size_t)singles * NR_IMPLS, sizeof(double));
+		double *shot = calloc((size_t)singles * NR_IMPLS * (MAX_PHASES + 2), sizeof(double));
+		double *calls, *flt;
 
 		if (!shot)
 			die("out of memory");
+		calls = shot + (size_t)singles * NR_IMPLS;
+		flt = calls + (size_t)singles * NR_IMPLS * MAX_PHASES;
 		clock_ns = clock_pair_ns();
 		snprintf(note, sizeof(note),
 			 "first call in a fresh process; median of %u; clock read (%.0f ns) subtracted",
 			 singles, clock_ns);
 		/* Interleaved, so that a drift of the host's speed hits all three. */
 		for (i = 0; i < singles; i++)
-			for (w = 0; w < NR_IMPLS; w++)
-				shot[w * singles + i] = single_shot(&impls[w], clock_ns);
+			for (w = 0; w < NR_IMPLS; w++) {
+				double ph[MAX_PHASES];
+
+				shot[w * singles + i] = single_shot(&impls[w], clock_ns, ph,
+								    &flt[w * singles + i]);
+				for (p = 0; p < MAX_PHASES; p++)
+					calls[((size_t)w * MAX_PHASES + p) * singles + i] = ph[p];
+			}
 		for (w = 0; w < NR_IMPLS; w++) {
 			setup[w] = median(shot + w * singles, singles);
 			row("single shot", impls[w].setup_name, LAT_SIZE, setup[w], "ns/op", note);
 		}
 		row("vs shmget+shmat", "open+ATTACH+mmap (single shot)", LAT_SIZE,
 		    100 * setup[IMPL_SHMPOOL] / setup[IMPL_SYSV], "%", "single shot");
+		for (w = 0; w < NR_IMPLS; w++)
+			row("single shot faults", impls[w].setup_name, LAT_SIZE,
+			    median(flt + w * singles, singles), "faults",
+			    "minor faults inside the single shot (the program's own pages are faulted in before)");
+		for (w = 0; w < NR_IMPLS; w++)
+			for (p = 0; p < impls[w].nr && impls[w].ph[p].setup; p++)
+				row("single shot call", impls[w].ph[p].name, LAT_SIZE,
+				    median(calls + ((size_t)w * MAX_PHASES + p) * singles, singles),
+				    "ns/op", "each call of the single shot");
 		free(shot);
 	}
 
