@@ -200,8 +200,12 @@ struct shmdev_region_info {
  * is fine: the whole region is mapped, see shmdev_region_size()).  @mode is
  * the permission bits of a new region (0 means 0600).  With OWNER the
  * exclusive lease is taken (-EBUSY if held) and shmdev_region_start() tells
- * how the previous owner ended.  The caller owns *region:
- * shmdev_region_close() (crash semantics if OWNER and not detached).
+ * how the previous owner ended.  The lease lives in an open file (the
+ * device fd, or the POSIX lock's), so a child forked by the owner holds it
+ * too: it ends, as a crash unless detached, when the last copy closes.
+ * Fork only to exec (the fds are O_CLOEXEC) or with that in mind.  The
+ * caller owns *region: shmdev_region_close() (crash semantics if OWNER and
+ * not detached).
  * Errors: -ENOENT (absent, no CREATE), -EEXIST (CREATE|EXCL and present),
  * -EBUSY, -EACCES, -EINVAL (bad key, size, mode or flags), -ENODEV (device
  * asked for but absent), -ENOSPC/-EFBIG (device limits), -EPROTO (a POSIX
