@@ -80,6 +80,17 @@ void kt_sync_parent(struct kt_sync *s);		/* call in the parent after fork */
 void kt_signal(int fd, uint64_t v);
 uint64_t kt_await(int fd);
 
+/*
+ * Mount a ramfs on @dir and point Check's TEMP there.  /tmp, /dev/shm and
+ * TMPDIR are tmpfs in the VM, and tmpfs pages count in Shmem: Check's
+ * message files, which grow with every assertion, would move the figure a
+ * test compares exactly.  ramfs pages do not count.  Call it from main(),
+ * before the suite runs.  False (with a message) if no ramfs.
+ */
+bool kt_tmp_off_shmem(const char *dir);
+/* Undo kt_tmp_off_shmem() at the end of main(). */
+void kt_tmp_release(const char *dir);
+
 /* Environment number with default. */
 long kt_env_long(const char *name, long def);
 

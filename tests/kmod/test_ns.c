@@ -705,25 +705,16 @@ START_TEST(capabilities_of_another_user_namespace)
 END_TEST
 
 /* Check's message files grow with every assertion: keep them off Shmem. */
-static const char ramfs_dir[] = "/run/shmpool-kmod-ns";
-
-static void check_tmp_off_shmem(void)
-{
-	mkdir("/run", 0755);
-	mkdir(ramfs_dir, 0700);
-	if (mount("ramfs", ramfs_dir, "ramfs", 0, NULL) == 0)
-		setenv("TEMP", ramfs_dir, 1);
-	else
-		fprintf(stderr, "warning: no ramfs for Check's files; Shmem may be noisy\n");
-}
+#define TMP_DIR "/run/shmpool-kmod-ns"
 
 int main(void)
 {
 	Suite *s = suite_create("kmod_ns");
 	TCase *tc = tcase_create("ns");
+	bool tmp_ok;
 	int rc;
 
-	check_tmp_off_shmem();
+	tmp_ok = kt_tmp_off_shmem(TMP_DIR);
 	tcase_set_timeout(tc, 120);
 	tcase_add_checked_fixture(tc, kt_clean_setup, NULL);
 	tcase_add_test(tc, parent_regions_invisible);
@@ -737,6 +728,7 @@ int main(void)
 	tcase_add_test(tc, capabilities_of_another_user_namespace);
 	suite_add_tcase(s, tc);
 	rc = kt_main(s);
-	umount(ramfs_dir);
+	if (tmp_ok)
+		kt_tmp_release(TMP_DIR);
 	return rc;
 }

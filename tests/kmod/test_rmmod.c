@@ -138,18 +138,6 @@ START_TEST(reload_cycles_leave_nothing)
 }
 END_TEST
 
-static void check_tmp_off_shmem(void)
-{
-	static const char dir[] = "/run/shmpool-kmod-test";
-
-	mkdir("/run", 0755);
-	mkdir(dir, 0700);
-	if (mount("ramfs", dir, "ramfs", 0, NULL) == 0)
-		setenv("TEMP", dir, 1);
-	else
-		fprintf(stderr, "warning: no ramfs for Check's files; Shmem may be noisy\n");
-}
-
 START_TEST(region_cache_is_not_merged)
 {
 	struct stat st;
@@ -165,13 +153,17 @@ START_TEST(region_cache_is_not_merged)
 }
 END_TEST
 
+/* Check's message files grow with every assertion: keep them off Shmem. */
+#define TMP_DIR "/run/shmpool-kmod-test"
+
 int main(void)
 {
 	Suite *s = suite_create("kmod_rmmod");
 	TCase *tc = tcase_create("rmmod");
+	bool tmp_ok;
 	int rc;
 
-	check_tmp_off_shmem();
+	tmp_ok = kt_tmp_off_shmem(TMP_DIR);
 	tcase_set_timeout(tc, 120);
 	tcase_add_checked_fixture(tc, kt_clean_setup, NULL);
 	tcase_add_test(tc, rmmod_refused_while_regions_exist);
@@ -181,6 +173,7 @@ int main(void)
 	tcase_add_test(tc, region_cache_is_not_merged);
 	suite_add_tcase(s, tc);
 	rc = kt_main(s);
-	umount("/run/shmpool-kmod-test");
+	if (tmp_ok)
+		kt_tmp_release(TMP_DIR);
 	return rc;
 }

@@ -2,7 +2,7 @@
 #
 # tests/stress/test_*.c are Check runners for the VM bench only (they talk to
 # /dev/shmpool): static $(BUILD)/vm/bin/stress_test_*, linked with
-# tests/kmod/kutil.c and tests/stress/sutil.c, appended to VM_TEST_BINS, so
+# tests/kmod/kutil.c, appended to VM_TEST_BINS, so
 # `make test` runs their bounded versions in every VM round.  test_trinity.c
 # runs Debian's trinity (scripts/install-deps.sh installs it) against the
 # device: /usr/bin/trinity joins VM_EXTRA_PROGS, which the bench copies into
@@ -27,7 +27,7 @@ STRESS_VM_SRCS := $(sort $(wildcard tests/stress/test_*.c))
 STRESS_VM_BINS := $(patsubst tests/stress/test_%.c,$(BUILD)/vm/bin/stress_test_%,$(STRESS_VM_SRCS))
 VM_TEST_BINS += $(STRESS_VM_BINS)
 VM_EXTRA_PROGS += /usr/bin/trinity
-STRESS_UTIL := tests/kmod/kutil.c tests/stress/sutil.c
+STRESS_UTIL := tests/kmod/kutil.c
 
 STRESS_BITFLIP_ITERS ?= 100000
 STRESS_REGIONS ?= 20000
@@ -38,7 +38,7 @@ STRESS_TRINITY_IOCTLS ?= 200
 STRESS_TRINITY_CALLS ?= 1000000
 
 $(BUILD)/vm/bin/stress_test_%: tests/stress/test_%.c $(STRESS_UTIL) tests/kmod/kutil.h \
-		tests/stress/sutil.h include/uapi/linux/shmpool.h
+		include/uapi/linux/shmpool.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_COMMON) -Itests/kmod -Itests/stress -static -o $@ $< $(STRESS_UTIL) \
 		-lcheck -lsubunit -lrt -lm -lpthread

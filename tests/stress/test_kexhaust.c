@@ -19,7 +19,7 @@
  *    no BUG or WARNING).  SHMPOOL_STRESS_MEMCG=0 skips it.
  *
  * Shmem is compared exactly: kt_meminfo_kb() folds the per-CPU counters
- * first, and Check's message files live on a ramfs (st_tmp_off_shmem()).
+ * first, and Check's message files live on a ramfs (kt_tmp_off_shmem()).
  * Module parameters changed here are restored by main().  No region is
  * left behind.
  */
@@ -43,7 +43,6 @@
 #include <linux/shmpool.h>
 
 #include "kutil.h"
-#include "sutil.h"
 
 #define PARAM_DIR "/sys/module/shmpool/parameters/"
 #define CG_ROOT "/sys/fs/cgroup"
@@ -410,7 +409,7 @@ int main(void)
 	}
 	for (i = 0; i < 3; i++)
 		have[i] = kt_param_read(params[i], &saved[i]);
-	tmp_ok = st_tmp_off_shmem(TMP_DIR);
+	tmp_ok = kt_tmp_off_shmem(TMP_DIR);
 	tc = tcase_create("kexhaust");
 	tcase_add_unchecked_fixture(tc, NULL, cleanup);
 	tcase_set_timeout(tc, 300);
@@ -425,6 +424,6 @@ int main(void)
 		if (have[i] && !param_write(params[i], saved[i]))
 			fprintf(stderr, "kexhaust: cannot restore %s to %llu\n", params[i], saved[i]);
 	if (tmp_ok)
-		st_tmp_release(TMP_DIR);
+		kt_tmp_release(TMP_DIR);
 	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

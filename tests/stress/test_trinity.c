@@ -42,7 +42,6 @@
 #include <linux/shmpool.h>
 
 #include "kutil.h"
-#include "sutil.h"
 
 #define TMP_DIR "/run/shmpool-stress-trinity"
 #define WORK_DIR TMP_DIR "/work"
@@ -289,12 +288,12 @@ int main(void)
 		printf("trinity: skipped: " SHMPOOL_DEVICE_PATH " is not here (this runs in the VM bench)\n");
 		return EXIT_SUCCESS;
 	}
-	tmp_ok = st_tmp_off_shmem(TMP_DIR);
+	tmp_ok = kt_tmp_off_shmem(TMP_DIR);
 	tcase_set_timeout(tc, 2.0 * (double)kt_env_long("SHMPOOL_TRINITY_TIMEOUT", 900) + 120);
 	tcase_add_test(tc, trinity_on_device);
 	suite_add_tcase(s, tc);
 	rc = kt_main(s);
 	if (tmp_ok)
-		st_tmp_release(TMP_DIR);
+		kt_tmp_release(TMP_DIR);
 	return rc;
 }
