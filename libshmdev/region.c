@@ -94,6 +94,22 @@ static int pick_backend(struct shmdev_ctx *ctx, enum shmdev_backend asked,
 	return 0;
 }
 
+/* Start of a call on one region: clear the last error, pick the backend, refuse key 0. */
+static int keyed_backend(struct shmdev_ctx *ctx, enum shmdev_backend asked,
+			 uint64_t key, enum shmdev_backend *out)
+{
+	int ret;
+
+	shmdev_clear_error(ctx);
+	ret = pick_backend(ctx, asked, key, out);
+	if (ret)
+		return ret;
+	if (key == 0)
+		return shmdev_fail(ctx, EINVAL, "region 0x0 (%s): key 0 is not a valid region key",
+				   shmdev_backend_name(*out));
+	return 0;
+}
+
 static int region_open(struct shmdev_ctx *ctx, enum shmdev_backend backend,
 		       uint64_t key, uint64_t size, unsigned int flags,
 		       uint32_t mode, bool any_size, struct shmdev_region **region)
@@ -105,13 +121,9 @@ static int region_open(struct shmdev_ctx *ctx, enum shmdev_backend backend,
 	if (!ctx || !region)
 		return -EINVAL;
 	*region = NULL;
-	shmdev_clear_error(ctx);
-	ret = pick_backend(ctx, backend, key, &b);
+	ret = keyed_backend(ctx, backend, key, &b);
 	if (ret)
 		return ret;
-	if (key == 0)
-		return shmdev_fail(ctx, EINVAL, "region 0x0 (%s): key 0 is not a valid region key",
-				   shmdev_backend_name(b));
 	if (flags & ~OPEN_FLAGS)
 		return shmdev_fail(ctx, EINVAL, "region 0x%" PRIx64 " (%s): unknown open flags 0x%x",
 				   key, shmdev_backend_name(b), flags & ~OPEN_FLAGS);
@@ -277,13 +289,9 @@ SHMDEV_EXPORT int shmdev_region_stat(struct shmdev_ctx *ctx,
 
 	if (!ctx || !info)
 		return -EINVAL;
-	shmdev_clear_error(ctx);
-	ret = pick_backend(ctx, backend, key, &b);
+	ret = keyed_backend(ctx, backend, key, &b);
 	if (ret)
 		return ret;
-	if (key == 0)
-		return shmdev_fail(ctx, EINVAL, "region 0x0 (%s): key 0 is not a valid region key",
-				   shmdev_backend_name(b));
 	memset(info, 0, sizeof(*info));
 	if (b == SHMDEV_BACKEND_DEVICE)
 		return shmdev_device_stat(ctx, key, info);
@@ -298,13 +306,9 @@ SHMDEV_EXPORT int shmdev_region_destroy(struct shmdev_ctx *ctx,
 
 	if (!ctx)
 		return -EINVAL;
-	shmdev_clear_error(ctx);
-	ret = pick_backend(ctx, backend, key, &b);
+	ret = keyed_backend(ctx, backend, key, &b);
 	if (ret)
 		return ret;
-	if (key == 0)
-		return shmdev_fail(ctx, EINVAL, "region 0x0 (%s): key 0 is not a valid region key",
-				   shmdev_backend_name(b));
 	if (b == SHMDEV_BACKEND_DEVICE)
 		return shmdev_device_destroy(ctx, key);
 	return shmdev_posix_destroy(ctx, key);
