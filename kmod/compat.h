@@ -15,6 +15,7 @@
 #include <linux/ipc_namespace.h>
 #include <linux/mm.h>
 #include <linux/module.h>
+#include <linux/mount.h>
 #include <linux/nsproxy.h>
 #include <linux/sched.h>
 #include <linux/shmem_fs.h>
@@ -54,6 +55,24 @@ static inline void shmpool_vm_flags_clear(struct vm_area_struct *vma,
 	vma->vm_flags &= ~flags;
 #endif
 }
+
+/*
+ * path_noexec() (fs/exec.c) is not exported: the same test, on the mount
+ * flag and the superblock flag it reads on every supported version.
+ */
+static inline bool shmpool_path_noexec(const struct path *path)
+{
+	return (path->mnt->mnt_flags & MNT_NOEXEC) ||
+	       (path->mnt->mnt_sb->s_iflags & SB_I_NOEXEC);
+}
+
+/*
+ * vm_operations_struct.get_policy() gained the interleave index argument
+ * in 6.7.
+ */
+#if defined(SHMPOOL_HAVE_GET_POLICY_ILX) || LINUX_VERSION_CODE >= KERNEL_VERSION(6, 7, 0)
+#define SHMPOOL_GET_POLICY_ILX	1
+#endif
 
 /*
  * Open files referencing a struct file.  f_count became the file_ref_t f_ref

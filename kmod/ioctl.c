@@ -6,6 +6,7 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/fs.h>
+#include <linux/highmem.h>
 #include <linux/kernel.h>
 #include <linux/minmax.h>
 #include <linux/mm.h>
@@ -59,24 +60,62 @@ static int shmpool_copy_out(void __user *u, const void *k, size_t ksize,
 }
 
 /*
- * Check that @len bytes at @u (less than a page, so at most two pages) can
- * be written, by writing back the first and last bytes of @k, which were
- * read from there.
+ * The caller's output area of @len bytes at @u (less than a page, so at
+ * most two pages), pinned for writing before anything changes: once ATTACH
+ * has committed, its result is written through the kernel mapping of these
+ * pages and cannot fail, whatever another thread does to the area
+ * meanwhile (munmap, mprotect).  So an error return never follows a commit.
  */
-static int shmpool_probe_out(void __user *u, const void *k, size_t len)
+struct shmpool_out {
+	struct page *pages[2];
+	unsigned long addr;
+	size_t len;
+	int nr;
+};
+
+static int shmpool_out_pin(struct shmpool_out *o, void __user *u, size_t len)
 {
-	const u8 *b = k;
+	unsigned long addr = (unsigned long)u;
+	int nr, got;
 
 	BUILD_BUG_ON(sizeof(struct shmpool_attach) > PAGE_SIZE);
-	if (put_user(b[0], (u8 __user *)u) ||
-	    put_user(b[len - 1], (u8 __user *)u + len - 1))
+	nr = ((addr + len - 1) >> PAGE_SHIFT) - (addr >> PAGE_SHIFT) + 1;
+	got = pin_user_pages_fast(addr & PAGE_MASK, nr, FOLL_WRITE, o->pages);
+	if (got != nr) {
+		if (got > 0)
+			unpin_user_pages(o->pages, got);
 		return -EFAULT;
+	}
+	o->addr = addr;
+	o->len = len;
+	o->nr = nr;
 	return 0;
 }
 
-static long shmpool_ioc_attach(struct shmpool_file *sf, void __user *u)
+/* Write @k (o->len bytes) into the pinned area and release it. */
+static void shmpool_out_done(struct shmpool_out *o, const void *k, bool write)
+{
+	size_t off = offset_in_page(o->addr), done = 0;
+	int i;
+
+	for (i = 0; write && done < o->len; i++) {
+		size_t n = min_t(size_t, o->len - done, PAGE_SIZE - off);
+		void *p = kmap_local_page(o->pages[i]);
+
+		memcpy(p + off, (const u8 *)k + done, n);
+		kunmap_local(p);
+		flush_dcache_page(o->pages[i]);
+		done += n;
+		off = 0;
+	}
+	unpin_user_pages_dirty_lock(o->pages, o->nr, write);
+}
+
+static long shmpool_ioc_attach(struct file *file, struct shmpool_file *sf,
+			       void __user *u)
 {
 	struct shmpool_attach a;
+	struct shmpool_out out;
 	bool copy_out;
 	u32 usize;
 	int err;
@@ -84,17 +123,12 @@ static long shmpool_ioc_attach(struct shmpool_file *sf, void __user *u)
 	err = shmpool_copy_in(&a, sizeof(a), sizeof(a), u, &usize);
 	if (err)
 		return err;
-	/*
-	 * Make sure the output area is writable before anything changes, so
-	 * that a bad pointer leaves no half-done attach: rewrite what the
-	 * caller passed in its first and last byte.  The area is smaller than
-	 * a page, so those two bytes touch every page of it.
-	 */
-	if (shmpool_probe_out(u, &a, min_t(size_t, sizeof(a), usize)))
-		return -EFAULT;
-	err = shmpool_attach(sf, &a, &copy_out);
-	if (copy_out && shmpool_copy_out(u, &a, sizeof(a), usize))
-		return err ? err : -EFAULT;
+	err = shmpool_out_pin(&out, u, min_t(size_t, sizeof(a), usize));
+	if (err)
+		return err;
+	err = shmpool_attach(sf, &a, file->f_mode & FMODE_WRITE,
+			     shmpool_path_noexec(&file->f_path), &copy_out);
+	shmpool_out_done(&out, &a, copy_out);
 	return err;
 }
 
@@ -233,7 +267,7 @@ long shmpool_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	shmpool_ns_reap();
 	switch (cmd) {
 	case SHMPOOL_IOC_ATTACH:
-		return shmpool_ioc_attach(sf, u);
+		return shmpool_ioc_attach(file, sf, u);
 	case SHMPOOL_IOC_DETACH:
 		return shmpool_ioc_detach(sf, u);
 	case SHMPOOL_IOC_QUERY:

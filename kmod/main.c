@@ -62,6 +62,7 @@ static int shmpool_open(struct inode *inode, struct file *file)
 	if (!sf)
 		return -ENOMEM;
 	mutex_init(&sf->lock);
+	spin_lock_init(&sf->map_lock);
 	file->private_data = sf;
 	shmpool_ns_reap();
 	return nonseekable_open(inode, file);

@@ -7,6 +7,7 @@
 
 #include <linux/capability.h>
 #include <linux/cred.h>
+#include <linux/fcntl.h>
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/module.h>
@@ -109,7 +110,7 @@ static void shmpool_region_free(struct kref *ref)
 	struct shmpool_region *r = container_of(ref, struct shmpool_region, ref);
 	struct shmpool_ns *ns = r->ns;
 
-	/* Mappings keep their own reference on the shmem file. */
+	/* No mapping is left: each one holds a reference (mmap.c). */
 	fput(r->shm_file);
 	atomic64_sub(r->size, &ns->total_bytes);
 	atomic64_sub(r->size, &shmpool_all_bytes);
@@ -117,22 +118,21 @@ static void shmpool_region_free(struct kref *ref)
 	shmpool_ns_put(ns);		/* the region's */
 	/*
 	 * Safe: every caller runs in a file operation or ioctl of an open
-	 * /dev/shmpool, whose own module reference outlives this call.
+	 * /dev/shmpool or in the release of a mapping file, whose own module
+	 * reference outlives this call.
 	 */
 	module_put(THIS_MODULE);
 }
 
-static void shmpool_region_put(struct shmpool_region *r)
+void shmpool_region_put(struct shmpool_region *r)
 {
 	kref_put(&r->ref, shmpool_region_free);
 }
 
+/* Live mappings: mmap() calls still mapped, a fork's copies counted apart. */
 unsigned int shmpool_region_nmaps(const struct shmpool_region *r)
 {
-	/* Every VMA holds a reference on the shmem file; the region one. */
-	long n = shmpool_file_refs(r->shm_file) - 1;
-
-	return n > 0 ? (unsigned int)n : 0;
+	return READ_ONCE(r->nmaps);
 }
 
 void shmpool_fill_info(const struct shmpool_region *r,
@@ -184,8 +184,26 @@ static bool shmpool_may_destroy(const struct shmpool_region *r)
 }
 
 /*
- * Create region @a->key.  Every limit is checked before anything is
- * allocated, and nothing is left behind on failure.
+ * A region's size never changes: seal its shmem file against shrinking and
+ * growing, as memfd's F_SEAL_SHRINK | F_SEAL_GROW do (shmem_setattr() and
+ * shmem_fallocate() refuse), and make its inode immutable, so that no file
+ * opened on it by path (/proc/PID/map_files, even by root) can write,
+ * truncate or punch it: the memory is reached through mappings only.
+ * Nobody else has the file yet, so no lock is needed (memfd_create()).
+ */
+static void shmpool_seal(struct file *file)
+{
+	struct inode *inode = file_inode(file);
+
+	SHMEM_I(inode)->seals |= F_SEAL_SHRINK | F_SEAL_GROW;
+	SHMEM_I(inode)->fsflags |= FS_IMMUTABLE_FL;
+	inode_set_flags(inode, S_IMMUTABLE, S_IMMUTABLE);
+}
+
+/*
+ * Create region @a->key with its first mapping file (*@map, see mmap.c).
+ * Every limit is checked before anything is allocated, and nothing is left
+ * behind on failure.
  *
  * Accounting: the shmem file is set up without VM_NORESERVE, so the whole
  * size is charged to the commit limit at creation (as SysV shm does unless
@@ -193,7 +211,9 @@ static bool shmpool_may_destroy(const struct shmpool_region *r)
  * at creation with ENOMEM under strict overcommit, not SIGBUS later.
  */
 static struct shmpool_region *shmpool_create(struct shmpool_ns *ns,
-					     const struct shmpool_attach *a)
+					     const struct shmpool_attach *a,
+					     bool writable, bool noexec,
+					     struct file **map)
 {
 	bool huge = a->flags & SHMPOOL_ATTACH_HUGE;
 	u64 limit = shmpool_limit_region_bytes();
@@ -255,9 +275,9 @@ static struct shmpool_region *shmpool_create(struct shmpool_ns *ns,
 		err = PTR_ERR(file);
 		goto err_free;
 	}
+	shmpool_seal(file);
 
 	kref_init(&r->ref);		/* the table's reference */
-	shmpool_ns_get(ns);		/* dropped by shmpool_region_free() */
 	r->ns = ns;
 	r->key = a->key;
 	r->size = size;
@@ -268,13 +288,24 @@ static struct shmpool_region *shmpool_create(struct shmpool_ns *ns,
 	r->state = SHMPOOL_STATE_NEW;
 	r->flags = huge ? SHMPOOL_REGION_HUGE : 0;
 	r->ctime_ns = ktime_get_real_ns();
+	spin_lock_init(&r->maps_lock);
+	INIT_LIST_HEAD(&r->maps);
+	r->nmaps = 0;
 
+	*map = shmpool_map_file_new(r, writable, noexec);
+	if (IS_ERR(*map)) {
+		err = PTR_ERR(*map);
+		goto err_file;
+	}
+	shmpool_ns_get(ns);		/* dropped by shmpool_region_free() */
 	__module_get(THIS_MODULE);	/* rmmod is refused while regions exist */
 	shmpool_insert(ns, r);
 	ns->nr_regions++;
 	atomic64_add(size, &ns->total_bytes);
 	return r;
 
+err_file:
+	fput(file);
 err_free:
 	kmem_cache_free(shmpool_region_cache, r);
 err_bytes:
@@ -284,11 +315,18 @@ err_regions:
 	return ERR_PTR(err);
 }
 
+/*
+ * ATTACH.  @writable: the open file allows writing (FMODE_WRITE); @noexec:
+ * it was opened through a noexec mount.  Everything that can fail is done
+ * before the commit (lease, counters, binding), so an error leaves nothing
+ * behind; the caller's output area is pinned beforehand (ioctl.c).
+ */
 int shmpool_attach(struct shmpool_file *sf, struct shmpool_attach *a,
-		   bool *copy_out)
+		   bool writable, bool noexec, bool *copy_out)
 {
 	struct shmpool_ns *ns;
 	u32 fl = a->flags;
+	struct file *map = NULL;
 	struct shmpool_region *r;
 	u32 result, prev_state;
 	int err = 0;
@@ -335,6 +373,12 @@ int shmpool_attach(struct shmpool_file *sf, struct shmpool_attach *a,
 			err = -EBUSY;
 			goto out;
 		}
+		map = shmpool_map_file_new(r, writable && !(fl & SHMPOOL_ATTACH_RDONLY),
+					   noexec);
+		if (IS_ERR(map)) {
+			err = PTR_ERR(map);
+			goto out;
+		}
 		kref_get(&r->ref);
 		result = SHMPOOL_RESULT_RESUMED;
 	} else {
@@ -343,7 +387,8 @@ int shmpool_attach(struct shmpool_file *sf, struct shmpool_attach *a,
 			goto out;
 		}
 		/* The creator is not checked against the mode it sets. */
-		r = shmpool_create(ns, a);
+		r = shmpool_create(ns, a, writable && !(fl & SHMPOOL_ATTACH_RDONLY),
+				   noexec, &map);
 		if (IS_ERR(r)) {
 			err = PTR_ERR(r);
 			goto out;
@@ -365,7 +410,7 @@ int shmpool_attach(struct shmpool_file *sf, struct shmpool_attach *a,
 	sf->attach_flags = fl;
 	sf->result = result;
 	sf->state_at_attach = prev_state;
-	sf->rdonly = fl & SHMPOOL_ATTACH_RDONLY;
+	sf->map_file = map;
 	/* Pairs with smp_load_acquire() in the lockless mmap path. */
 	smp_store_release(&sf->region, r);
 
@@ -401,19 +446,31 @@ static struct shmpool_region *shmpool_file_region(struct shmpool_file *sf)
 int shmpool_detach(struct shmpool_file *sf)
 {
 	struct shmpool_region *r = shmpool_file_region(sf);
+	struct file *ro;
 	int err = 0;
 
 	if (!r)
 		return -ENOTCONN;
+	/* Made first: nothing can fail once the lease has ended. */
+	ro = shmpool_map_file_readonly(sf);
+	if (IS_ERR(ro))
+		return PTR_ERR(ro);
 	mutex_lock(&r->ns->lock);
 	if (r->owner != sf) {
 		err = -EPERM;
 	} else {
 		shmpool_lease_end(r, SHMPOOL_STATE_CLEAN);
-		/* The file stays attached, for reading only. */
-		WRITE_ONCE(sf->rdonly, true);
+		/*
+		 * The file stays attached, for reading only: new mappings go
+		 * through a read-only mapping file; those made before keep
+		 * theirs (and stay writable).
+		 */
+		spin_lock(&sf->map_lock);
+		swap(sf->map_file, ro);
+		spin_unlock(&sf->map_lock);
 	}
 	mutex_unlock(&r->ns->lock);
+	fput(ro);			/* the old one, or the unused new one */
 	return err;
 }
 
@@ -571,5 +628,7 @@ void shmpool_file_release(struct shmpool_file *sf)
 		shmpool_lease_end(r, SHMPOOL_STATE_CRASHED);
 	r->nattch--;
 	mutex_unlock(&r->ns->lock);
+	/* Mappings made through it hold their own reference. */
+	fput(sf->map_file);
 	shmpool_region_put(r);
 }

@@ -6,15 +6,21 @@
  * mutex per key table (struct shmpool_ns) guards its rbtree and every
  * region's mutable fields (state, owner, nattch, times, generation).  A
  * file's attachment is set once, under the file's own mutex and its table's
- * lock, and read locklessly after that.  Order: file lock, tables lock, key
- * table lock.  The mmap path takes no shmpool lock: it reads only what never
- * changes once a file is attached (the region, its size and its shmem file),
- * so there is no ordering against mmap_lock.
+ * lock, and read locklessly after that; its mapping file (map_file) is read
+ * and replaced (DETACH) under the file's map_lock spinlock.  A region's
+ * mapping objects and nmaps are guarded by its maps_lock spinlock (mmap.c).
+ * Order: file lock, tables lock, key table lock; the spinlocks nest inside
+ * anything and take nothing.  The mmap and fault paths take no shmpool
+ * mutex, so there is no ordering against mmap_lock, and no user memory is
+ * touched under a shmpool mutex (ATTACH writes its result through pages
+ * pinned before it takes any lock).
  *
- * Lifetime: a region is referenced (kref) by its table entry and by every
- * attached file.  DESTROY removes the table entry; the last reference
- * releases the shmem file.  Mappings reference the shmem file, not the
- * region, so memory lives on until the last munmap (IPC_RMID semantics).
+ * Lifetime: a region is referenced (kref) by its table entry, by every
+ * attached file and by every mapping file (mmap.c), which every VMA of the
+ * attach references.  DESTROY removes the table entry; the last reference
+ * releases the shmem file and the region's bytes in the totals.  So a
+ * destroyed region lives, and counts against max_total_bytes, until its
+ * last file is closed and its last mapping unmapped (IPC_RMID semantics).
  *
  * Namespaces: keys are scoped per IPC namespace, as SysV shm is.  Each
  * namespace that has used shmpool has a key table, found by the address of
@@ -50,7 +56,8 @@
  *   a mutex per open and ioctl.
  *
  * - rmmod is refused while any region exists in any namespace: each region
- *   holds a module reference, whatever its namespace.
+ *   holds a module reference, whatever its namespace.  A mapping pins the
+ *   module too (through its mapping file, whose vm_operations are ours).
  *
  * - Capabilities are checked against the user namespace that owns the key
  *   table's IPC namespace, as ipcperms() does.  The limits (module
@@ -65,6 +72,7 @@
 #include <linux/list.h>
 #include <linux/mutex.h>
 #include <linux/rbtree.h>
+#include <linux/spinlock.h>
 #include <linux/types.h>
 #include <linux/uidgid.h>
 #include <linux/shmpool.h>
@@ -114,6 +122,9 @@ struct shmpool_region {
 	u64 dtime_ns;
 	struct shmpool_file *owner;	/* lease holder, or NULL */
 	struct pid *owner_pid;		/* its tgid, or NULL */
+	spinlock_t maps_lock;		/* guards @maps and @nmaps */
+	struct list_head maps;		/* struct shmpool_map (mmap.c) */
+	unsigned int nmaps;		/* entries in @maps: live mappings */
 };
 
 /* file->private_data of an open /dev/shmpool. */
@@ -124,7 +135,13 @@ struct shmpool_file {
 	u32 attach_flags;
 	u32 result;			/* SHMPOOL_RESULT_* */
 	u32 state_at_attach;		/* SHMPOOL_STATE_* seen by ATTACH */
-	bool rdonly;			/* new mappings may not write */
+	spinlock_t map_lock;		/* guards @map_file */
+	/*
+	 * What new mappings go through (mmap.c): read-write, or read-only
+	 * for a RDONLY attach, an O_RDONLY file and after DETACH.  Set before
+	 * @region is published; replaced by a read-only one at DETACH.
+	 */
+	struct file *map_file;
 };
 
 /* main.c */
@@ -145,7 +162,8 @@ bool shmpool_ns_all_gone(void);
 void shmpool_ns_init(struct shmpool_ns *ns);
 void shmpool_ns_destroy_all(struct shmpool_ns *ns);
 int shmpool_attach(struct shmpool_file *sf, struct shmpool_attach *a,
-		   bool *copy_out);
+		   bool writable, bool noexec, bool *copy_out);
+void shmpool_region_put(struct shmpool_region *r);
 int shmpool_detach(struct shmpool_file *sf);
 int shmpool_query(struct shmpool_file *sf, struct shmpool_query *q);
 int shmpool_stat(u64 key, struct shmpool_region_info *info);
@@ -163,6 +181,9 @@ const char *shmpool_state_name(u32 state);
 long shmpool_ioctl(struct file *file, unsigned int cmd, unsigned long arg);
 
 /* mmap.c */
+struct file *shmpool_map_file_new(struct shmpool_region *r, bool writable,
+				  bool noexec);
+struct file *shmpool_map_file_readonly(struct shmpool_file *sf);
 int shmpool_mmap(struct file *file, struct vm_area_struct *vma);
 unsigned long shmpool_get_unmapped_area(struct file *file, unsigned long addr,
 					unsigned long len, unsigned long pgoff,
