@@ -75,15 +75,6 @@ static inline bool shmpool_path_noexec(const struct path *path)
 #endif
 
 /*
- * Open files referencing a struct file.  f_count became the file_ref_t f_ref
- * in 6.13; file_count() hides that on every supported version.
- */
-static inline long shmpool_file_refs(struct file *file)
-{
-	return file_count(file);
-}
-
-/*
  * Private tmpfs mount with huge=within_size (i915 gemfs pattern).  The
  * legacy monolithic option string is parsed in place, so it must be
  * writable.  vfs_kern_mount() is exported on every supported version.

@@ -685,6 +685,9 @@ START_TEST(size_is_fixed_through_map_files)
 	int fd;
 
 	ck_assert_ptr_ne(w, MAP_FAILED);
+	/* No hole punched through a writable mapping either. */
+	ck_assert_int_eq(madvise(w, LEN, MADV_REMOVE), -1);
+	ck_assert_int_eq(errno, EPERM);
 	got = try_map_files(w, LEN);
 	ck_assert_msg(!(got & (P_TRUNCATE | P_MAPFILES_FD)),
 		      "root changed the size or got write access via map_files: %#x", got);

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Persistence against the module itself: rmmod is refused while any region
- * exists, accepted once all are destroyed, and then /proc/meminfo Shmem is
- * back to its baseline.  Every test leaves the module loaded.
+ * exists or any mapping of a region (even a destroyed one) is left,
+ * accepted once all are gone, and then /proc/meminfo Shmem is back to its
+ * baseline.  Every test leaves the module loaded.
  */
 #include "kutil.h"
 
@@ -79,9 +80,10 @@ START_TEST(open_file_pins_module)
 }
 END_TEST
 
-START_TEST(mapping_outlives_destroy_and_module)
+START_TEST(mapping_outlives_destroy_and_pins_module)
 {
 	long base = kt_meminfo_kb("Shmem");
+	struct shmpool_info in;
 	uint8_t *p;
 	int fd;
 
@@ -92,23 +94,30 @@ START_TEST(mapping_outlives_destroy_and_module)
 	memset(p, 0x11, 2 * MB);
 	ck_assert_int_eq(kt_destroy(KT_KEY(TAG, 3)), 0);
 	close(fd);
-	/* The mapping holds the memory, not the module. */
+	/* The mapping holds the memory, which still counts in the totals... */
 	ck_assert_int_eq(kt_meminfo_kb("Shmem"), base + 2048);
-	ck_assert_int_eq(kt_module_unload(), 0);
+	ck_assert_int_eq(kt_info(&in), 0);
+	ck_assert_uint_eq(in.nr_regions, 0);
+	ck_assert_uint_eq(in.total_bytes, 2 * MB);
+	/* ...and the module: its vm_operations serve the mapping. */
+	ck_assert_int_eq(kt_module_unload(), -EWOULDBLOCK);
 	ck_assert_uint_eq(p[MB], 0x11);
 	p[MB] = 0x22;
 	ck_assert_uint_eq(p[MB], 0x22);
-	ck_assert_int_eq(kt_meminfo_kb("Shmem"), base + 2048);
-	/* fork copies the mapping with no module code involved. */
+	/* fork copies the mapping, which pins the module in the child too. */
 	{
 		pid_t pid = fork();
 
 		ck_assert_int_ge(pid, 0);
 		if (pid == 0)
-			_exit(p[MB] == 0x22 ? 0 : 1);
+			_exit(p[MB] == 0x22 && kt_module_unload() == -EWOULDBLOCK ? 0 : 1);
 		ck_assert_int_eq(kt_wait(pid), 0);
 	}
 	munmap(p, 2 * MB);
+	assert_shmem_kb(base);
+	ck_assert_int_eq(kt_info(&in), 0);
+	ck_assert_uint_eq(in.total_bytes, 0);
+	ck_assert_int_eq(kt_module_unload(), 0);
 	assert_shmem_kb(base);
 	ck_assert_int_eq(kt_module_load(""), 0);
 }
@@ -168,7 +177,7 @@ int main(void)
 	tcase_add_checked_fixture(tc, kt_clean_setup, NULL);
 	tcase_add_test(tc, rmmod_refused_while_regions_exist);
 	tcase_add_test(tc, open_file_pins_module);
-	tcase_add_test(tc, mapping_outlives_destroy_and_module);
+	tcase_add_test(tc, mapping_outlives_destroy_and_pins_module);
 	tcase_add_test(tc, reload_cycles_leave_nothing);
 	tcase_add_test(tc, region_cache_is_not_merged);
 	suite_add_tcase(s, tc);

@@ -41,9 +41,22 @@
  * mmap: MAP_SHARED only, within the region, on an attached file.  Errors:
  * ENXIO if the file is not attached, EINVAL for MAP_PRIVATE or a range
  * (offset + length) outside the region, EACCES for PROT_WRITE through a
- * RDONLY attach or after DETACH (and mprotect() cannot add PROT_WRITE to
- * such a mapping later: EACCES).  Mappings reference the memory, not the
- * file: they survive close(), DETACH, DESTROY and rmmod.
+ * read-only attach (RDONLY, an attach through a file opened O_RDONLY, and
+ * every mapping made after DETACH), EPERM for PROT_EXEC through a file
+ * opened on a noexec mount.  As for shmat(SHM_RDONLY), the mapping goes
+ * through a file of the attach's own mode, so no later operation can add
+ * what was refused: mprotect()/pkey_mprotect() (EACCES), remap_file_pages()
+ * and mremap() (the result is as read-only), madvise(MADV_REMOVE), writes
+ * through /proc/PID/mem or process_vm_writev(), userfaultfd registration,
+ * and a fork's copy.  The same holds for PROT_EXEC once an attach has been
+ * mapped through a noexec mount: remap_file_pages() of its mappings is then
+ * refused (EPERM).  The region's memory has no other way in: its inode is
+ * immutable and sealed against size changes, so opening it through
+ * /proc/PID/map_files for writing fails (EPERM) even for root, and no
+ * truncate or fallocate can change its size or punch it (MADV_REMOVE is
+ * EPERM even on a writable mapping).  Mappings survive close(),
+ * DETACH and DESTROY; each one keeps its region (and its bytes in the
+ * totals) and the module (rmmod is refused) until it is unmapped.
  */
 #ifndef _UAPI_LINUX_SHMPOOL_H
 #define _UAPI_LINUX_SHMPOOL_H
@@ -102,7 +115,13 @@ struct shmpool_region_info {
 	__u32 state;		/* SHMPOOL_STATE_* */
 	__u32 owner_pid;	/* tgid of the lease holder, 0 if none */
 	__u32 nattch;		/* open files attached to the region (any namespace) */
-	__u32 nmaps;		/* live mappings of the region */
+	/*
+	 * Live mappings of the region (any process, any namespace): each
+	 * mmap() still partly mapped counts once, however split by mprotect(),
+	 * munmap() or mremap(); a fork's copy of one counts once more, in the
+	 * child; remap_file_pages() of a range makes a new mapping of it.
+	 */
+	__u32 nmaps;
 	__u32 flags;		/* SHMPOOL_REGION_* */
 };
 
@@ -122,7 +141,9 @@ struct shmpool_region_info {
  * above max_region_bytes), EINVAL (OWNER with RDONLY, key 0, bad size or
  * mode), EALREADY (file already attached), EOPNOTSUPP (HUGE creation on a
  * kernel without transparent huge pages, see shmpool_info.huge_supported),
- * ENOMEM.
+ * ENOMEM, EFAULT (the struct cannot be read or written: checked before
+ * anything changes).  Any error leaves nothing behind: no region, lease,
+ * generation, counter or binding changes.
  */
 struct shmpool_attach {
 	__u32 size;		/* in: sizeof(struct shmpool_attach) */
@@ -137,9 +158,10 @@ struct shmpool_attach {
 /*
  * SHMPOOL_IOC_DETACH: the owner leaves cleanly; the region's state becomes
  * CLEAN and the lease is free.  EPERM if this file does not hold the lease,
- * ENOTCONN if it is not attached.  The file stays attached, read-only: new
- * mappings cannot write (EACCES), but mappings made before DETACH stay
- * writable until unmapped.  DETACH after DESTROY still ends the lease.
+ * ENOTCONN if it is not attached, ENOMEM (nothing changed).  The file stays
+ * attached, read-only: new mappings are read-only by every path (see mmap
+ * above), but mappings made before DETACH stay writable until unmapped.
+ * DETACH after DESTROY still ends the lease.
  */
 struct shmpool_detach {
 	__u32 size;
@@ -219,10 +241,10 @@ struct shmpool_info {
 	__u64 max_region_bytes;	/* out */
 	__u64 max_total_bytes;	/* out */
 	/*
-	 * out: bytes of this namespace's regions not yet freed.  A region's
-	 * bytes are counted until it is destroyed and its last attached file
-	 * is closed (mappings left after that are not counted: their memory
-	 * shows in /proc/meminfo Shmem until the last munmap).
+	 * out: bytes of this namespace's regions not yet freed: a region's
+	 * bytes count from its creation until it is destroyed and its last
+	 * attached file and last mapping are gone.  The same count, over all
+	 * namespaces, is what max_total_bytes bounds.
 	 */
 	__u64 total_bytes;
 	char version[32];	/* out: module version string, NUL-terminated */
