@@ -672,6 +672,48 @@ START_TEST(nmaps_counts_mappings)
 }
 END_TEST
 
+/*
+ * Neighbouring mappings of one attach, rebuilt by remap_file_pages(): the
+ * kernel may merge the rebuilt range into its neighbour (6.12 and later
+ * do).  However it goes, every mapping is counted while it lives and
+ * released with its last VMA: nothing keeps the region afterwards.
+ */
+static void adjacent_remaps(uint32_t flags, int prot)
+{
+	uint64_t key = KT_KEY(TAG, 31);
+	struct shmpool_info in;
+	uint8_t *a, *b;
+	int owner = kt_attach_fd(key, 8 * PG, SHMPOOL_ATTACH_CREATE, 0600, NULL);
+	int fd = kt_attach_fd(key, 0, flags, 0, NULL);
+
+	a = mmap(NULL, 8 * PG, prot, MAP_SHARED, fd, 0);
+	ck_assert_ptr_ne(a, MAP_FAILED);
+	ck_assert_int_eq(munmap(a + 4 * PG, 4 * PG), 0);
+	b = mmap(a + 4 * PG, 4 * PG, prot, MAP_SHARED | MAP_FIXED, fd, 4 * PG);
+	ck_assert_ptr_eq(b, a + 4 * PG);
+	ck_assert_uint_eq(nmaps(key), 2);
+	(void)remap_file_pages(b, 4 * PG, 0, 4, 0);
+	(void)remap_file_pages(b + PG, PG, 0, 5, 0);
+	(void)remap_file_pages(a + 3 * PG, PG, 0, 3, 0);
+	ck_assert_uint_ge(nmaps(key), 1);
+	ck_assert_uint_le(nmaps(key), 5);
+	ck_assert_int_eq(munmap(a, 8 * PG), 0);
+	ck_assert_uint_eq(nmaps(key), 0);
+	close(fd);
+	close(owner);
+	ck_assert_int_eq(kt_destroy(key), 0);
+	ck_assert_int_eq(kt_info(&in), 0);
+	ck_assert_uint_eq(in.total_bytes, 0);
+}
+
+START_TEST(adjacent_remaps_release_everything)
+{
+	adjacent_remaps(SHMPOOL_ATTACH_RDONLY, PROT_READ);
+	adjacent_remaps(0, PROT_READ | PROT_WRITE);
+	adjacent_remaps(0, PROT_READ);
+}
+END_TEST
+
 /* ------------------------------------------------------------------ */
 /* A region's size never changes. */
 
@@ -728,6 +770,7 @@ int main(void)
 	tcase_add_test(tc, failed_attach_leaves_no_trace);
 	tcase_add_test(tc, total_bytes_bounds_destroyed_but_mapped);
 	tcase_add_test(tc, nmaps_counts_mappings);
+	tcase_add_test(tc, adjacent_remaps_release_everything);
 	tcase_add_test(tc, size_is_fixed_through_map_files);
 	suite_add_tcase(s, tc);
 	rc = kt_main(s);
