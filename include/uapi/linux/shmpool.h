@@ -119,7 +119,8 @@ struct shmpool_region_info {
 	 * Live mappings of the region (any process, any namespace): each
 	 * mmap() still partly mapped counts once, however split by mprotect(),
 	 * munmap() or mremap(); a fork's copy of one counts once more, in the
-	 * child; remap_file_pages() of a range makes a new mapping of it.
+	 * child.  remap_file_pages() rebuilds a range as a new mapping, or
+	 * as part of a neighbouring one if the kernel merges them.
 	 */
 	__u32 nmaps;
 	__u32 flags;		/* SHMPOOL_REGION_* */
