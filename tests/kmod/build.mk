@@ -6,6 +6,10 @@
 # leaves the module loaded with no region behind.
 #
 # test_ns.c runs children in new IPC namespaces (unshare, setns).
+# test_attack.c tries every path around a read-only or noexec mapping (as
+# root and nobody, mounting a noexec devtmpfs under /run), races ATTACH
+# against munmap of its output area (SHMPOOL_ATTACH_RACE_ITERS, default
+# 3000) and checks nmaps, max_total_bytes and the fixed size.
 # Knobs (environment, inside the VM): SHMPOOL_TEST_SEED (fuzz seed),
 # SHMPOOL_FUZZ_OPS (default 100000), SHMPOOL_STRESS_SECONDS (default 20),
 # SHMPOOL_STRESS_PROCS (default 4), SHMPOOL_SEQ_OPS (default 20000 per
