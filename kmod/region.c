@@ -113,11 +113,14 @@ static void shmpool_region_free(struct kref *ref)
 	fput(r->shm_file);
 	atomic64_sub(r->size, &ns->total_bytes);
 	atomic64_sub(r->size, &shmpool_all_bytes);
+	atomic64_sub(r->size, &r->user->bytes);
+	shmpool_user_put(r->user);	/* the region's */
 	kmem_cache_free(shmpool_region_cache, r);
 	shmpool_ns_put(ns);		/* the region's */
 	/*
 	 * Safe: every caller runs in a file operation or ioctl of an open
-	 * /dev/shmpool, whose own module reference outlives this call.
+	 * /dev/shmpool, whose own module reference outlives this call, or in
+	 * the reaper's work, which module exit cancels (waiting for it).
 	 */
 	module_put(THIS_MODULE);
 }
@@ -135,7 +138,31 @@ unsigned int shmpool_region_nmaps(const struct shmpool_region *r)
 	return n > 0 ? (unsigned int)n : 0;
 }
 
-void shmpool_fill_info(const struct shmpool_region *r,
+/*
+ * The lease holder's tgid, or NULL (see owner_pid in the UAPI header).  The
+ * process that took the lease is reported while it lives; after it exited
+ * with the lease alive (fork, SCM_RIGHTS), a process whose file table holds
+ * the lease's file is found and recorded in its place.  Caller holds
+ * ns->lock, which guards r->owner and r->owner_pid.
+ */
+struct pid *shmpool_owner_pid(struct shmpool_region *r)
+{
+	struct pid *holder;
+
+	lockdep_assert_held(&r->ns->lock);
+	if (!r->owner || !r->owner_pid)
+		return NULL;
+	if (shmpool_pid_alive(r->owner_pid))
+		return r->owner_pid;
+	holder = shmpool_find_holder(r->owner);
+	if (!holder)
+		return NULL;
+	put_pid(r->owner_pid);
+	r->owner_pid = holder;
+	return holder;
+}
+
+void shmpool_fill_info(struct shmpool_region *r,
 		       struct shmpool_region_info *info)
 {
 	struct user_namespace *uns = current_user_ns();
@@ -151,7 +178,7 @@ void shmpool_fill_info(const struct shmpool_region *r,
 	info->gid = from_kgid_munged(uns, r->gid);
 	info->mode = r->mode;
 	info->state = r->state;
-	info->owner_pid = r->owner_pid ? pid_vnr(r->owner_pid) : 0;
+	info->owner_pid = pid_vnr(shmpool_owner_pid(r));
 	info->nattch = r->nattch;
 	info->nmaps = shmpool_region_nmaps(r);
 	info->flags = r->flags;
@@ -176,11 +203,27 @@ static bool shmpool_may_access(const struct shmpool_region *r, bool write)
 	return ns_capable(r->ns->user_ns, CAP_IPC_OWNER);
 }
 
+/*
+ * IPC_RMID's rule, ipc/util.c ipcctl_obtain_check(): the owner or the
+ * creator, or CAP_SYS_ADMIN in the user namespace owning the IPC
+ * namespace.  CAP_IPC_OWNER is not enough (it bypasses ipcperms() only).
+ */
 static bool shmpool_may_destroy(const struct shmpool_region *r)
 {
-	return uid_eq(current_euid(), r->uid) ||
-	       ns_capable(r->ns->user_ns, CAP_IPC_OWNER) ||
+	kuid_t euid = current_euid();
+
+	return uid_eq(euid, r->uid) || uid_eq(euid, r->cuid) ||
 	       ns_capable(r->ns->user_ns, CAP_SYS_ADMIN);
+}
+
+/*
+ * Exempt from the per-namespace and per-user limits: CAP_SYS_RESOURCE in
+ * the initial user namespace, as for the rlimits.  Asked only when a limit
+ * is in the way, so that the capability is not marked used otherwise.
+ */
+static bool shmpool_limits_exempt(void)
+{
+	return capable(CAP_SYS_RESOURCE);
 }
 
 /*
@@ -198,20 +241,36 @@ static struct shmpool_region *shmpool_create(struct shmpool_ns *ns,
 	bool huge = a->flags & SHMPOOL_ATTACH_HUGE;
 	u64 limit = shmpool_limit_region_bytes();
 	struct shmpool_region *r;
+	struct shmpool_user *user;
 	char name[32];
 	struct file *file;
-	u64 size;
+	u64 size = 0;
 	int err;
 
 	lockdep_assert_held(&ns->lock);
 	if (!a->req_size)
 		return ERR_PTR(-EINVAL);
+	user = shmpool_user_get(current_euid());
+	if (!user)
+		return ERR_PTR(-ENOMEM);
 	/*
 	 * The limits are module-wide: reserve in the shared totals first, so
 	 * that creations in other namespaces (other table locks) cannot
 	 * overshoot them together.
 	 */
+	atomic_inc(&user->nr_regions);
 	if (atomic_inc_return(&shmpool_all_regions) > shmpool_limit_regions()) {
+		err = -ENOSPC;
+		goto err_regions;
+	}
+	/*
+	 * Per namespace: ns->nr_regions and additions to ns->total_bytes
+	 * change only under ns->lock, held here.  Per user: reserved like
+	 * the module-wide totals, since one user creates in many namespaces.
+	 */
+	if ((ns->nr_regions + 1 > shmpool_limit_regions_per_ns() ||
+	     atomic_read(&user->nr_regions) > shmpool_limit_regions_per_user()) &&
+	    !shmpool_limits_exempt()) {
 		err = -ENOSPC;
 		goto err_regions;
 	}
@@ -228,7 +287,15 @@ static struct shmpool_region *shmpool_create(struct shmpool_ns *ns,
 		err = -ENOSPC;
 		goto err_regions;
 	}
+	atomic64_add(size, &ns->total_bytes);
+	atomic64_add(size, &user->bytes);
 	if (atomic64_add_return(size, &shmpool_all_bytes) > shmpool_limit_total_bytes()) {
+		err = -ENOSPC;
+		goto err_bytes;
+	}
+	if ((atomic64_read(&ns->total_bytes) > shmpool_limit_bytes_per_ns() ||
+	     atomic64_read(&user->bytes) > shmpool_limit_bytes_per_user()) &&
+	    !shmpool_limits_exempt()) {
 		err = -ENOSPC;
 		goto err_bytes;
 	}
@@ -263,7 +330,9 @@ static struct shmpool_region *shmpool_create(struct shmpool_ns *ns,
 	r->size = size;
 	r->shm_file = file;
 	r->uid = current_euid();
+	r->cuid = r->uid;
 	r->gid = current_egid();
+	r->user = user;			/* its reference and counts */
 	r->mode = a->mode;
 	r->state = SHMPOOL_STATE_NEW;
 	r->flags = huge ? SHMPOOL_REGION_HUGE : 0;
@@ -272,15 +341,18 @@ static struct shmpool_region *shmpool_create(struct shmpool_ns *ns,
 	__module_get(THIS_MODULE);	/* rmmod is refused while regions exist */
 	shmpool_insert(ns, r);
 	ns->nr_regions++;
-	atomic64_add(size, &ns->total_bytes);
 	return r;
 
 err_free:
 	kmem_cache_free(shmpool_region_cache, r);
 err_bytes:
 	atomic64_sub(size, &shmpool_all_bytes);
+	atomic64_sub(size, &user->bytes);
+	atomic64_sub(size, &ns->total_bytes);
 err_regions:
 	atomic_dec(&shmpool_all_regions);
+	atomic_dec(&user->nr_regions);
+	shmpool_user_put(user);
 	return ERR_PTR(err);
 }
 
@@ -494,6 +566,7 @@ static void shmpool_unlink(struct shmpool_ns *ns, struct shmpool_region *r)
 	RB_CLEAR_NODE(&r->node);
 	ns->nr_regions--;
 	atomic_dec(&shmpool_all_regions);
+	atomic_dec(&r->user->nr_regions);
 	r->flags |= SHMPOOL_REGION_DESTROYED;
 }
 

@@ -119,11 +119,17 @@ static int attach_error(struct shmdev_region *r, int fd,
 				   r->key);
 	case ENOSPC:
 		if (ioctl(fd, SHMPOOL_IOC_INFO, &mi) == 0)
-			return shmdev_fail(ctx, ENOSPC, "region 0x%" PRIx64 " (" BK "): module limits reached: %u of %u regions, %s of %s in use; cannot add %s",
-					   r->key, mi.nr_regions, mi.max_regions,
-					   shmdev_fmt_bytes(b1, mi.total_bytes),
-					   shmdev_fmt_bytes(b2, mi.max_total_bytes),
-					   shmdev_fmt_bytes((char[32]){0}, a->req_size));
+			return shmdev_fail(ctx, ENOSPC, "region 0x%" PRIx64 " (" BK "): no room for %s: this namespace holds %u regions, %s (limits %u, %s); your uid %u regions, %s (limits %u, %s)%s; module-wide limits %u regions, %s",
+					   r->key, shmdev_fmt_bytes((char[32]){0}, a->req_size),
+					   mi.nr_regions, shmdev_fmt_bytes(b1, mi.total_bytes),
+					   mi.max_regions_per_ns,
+					   shmdev_fmt_bytes((char[32]){0}, mi.max_bytes_per_ns),
+					   mi.user_regions, shmdev_fmt_bytes(b2, mi.user_bytes),
+					   mi.max_regions_per_user,
+					   shmdev_fmt_bytes((char[32]){0}, mi.max_bytes_per_user),
+					   mi.limits_exempt ? " (exempt: CAP_SYS_RESOURCE)" : "",
+					   mi.max_regions,
+					   shmdev_fmt_bytes((char[32]){0}, mi.max_total_bytes));
 		break;
 	case EFBIG:
 		if (ioctl(fd, SHMPOOL_IOC_INFO, &mi) == 0)

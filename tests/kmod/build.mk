@@ -5,7 +5,9 @@
 # (SHMPOOL_KO names the .ko for reloads); each binary exits 0 on success and
 # leaves the module loaded with no region behind.
 #
-# test_ns.c runs children in new IPC namespaces (unshare, setns).
+# test_ns.c runs children in new IPC namespaces (unshare, setns); test_quota.c,
+# test_perm.c, test_owner.c and test_nsproc.c use tests/kmod/kns.h (users,
+# capabilities, user and IPC namespaces, SCM_RIGHTS).
 # Knobs (environment, inside the VM): SHMPOOL_TEST_SEED (fuzz seed),
 # SHMPOOL_FUZZ_OPS (default 100000), SHMPOOL_STRESS_SECONDS (default 20),
 # SHMPOOL_STRESS_PROCS (default 4), SHMPOOL_SEQ_OPS (default 20000 per
@@ -17,9 +19,17 @@ VM_TEST_BINS += $(KMODTEST_BINS)
 
 KMODTEST_CFLAGS := $(CFLAGS_COMMON) -Itests/kmod -pthread
 
-$(BUILD)/vm/bin/kmod_test_%: tests/kmod/test_%.c $(KMODTEST_UTIL) tests/kmod/kutil.h include/uapi/linux/shmpool.h
+$(BUILD)/vm/bin/kmod_test_%: tests/kmod/test_%.c $(KMODTEST_UTIL) tests/kmod/kutil.h tests/kmod/kns.h include/uapi/linux/shmpool.h
 	@mkdir -p $(@D)
 	$(CC) $(KMODTEST_CFLAGS) -static -o $@ $< $(KMODTEST_UTIL) -lcheck -lsubunit -lrt -lm -lpthread
 
 .PHONY: kmod-tests
 kmod-tests: $(KMODTEST_BINS)
+
+# No mainline UAPI header (the cached 7.x headers) uses SHMPOOL_IOC_MAGIC;
+# host-side, needs the kernel cache (vm-kernels).
+.PHONY: test-ioctl-magic
+test-ioctl-magic: vm-kernels
+	@tests/kmod/ioctl_magic.sh
+
+test-kmod:: test-ioctl-magic
