@@ -216,15 +216,6 @@ static bool shmpool_may_destroy(const struct shmpool_region *r)
 	       ns_capable(r->ns->user_ns, CAP_SYS_ADMIN);
 }
 
-/*
- * Exempt from the per-namespace and per-user limits: CAP_SYS_RESOURCE in
- * the initial user namespace, as for the rlimits.  Asked only when a limit
- * is in the way, so that the capability is not marked used otherwise.
- */
-static bool shmpool_limits_exempt(void)
-{
-	return capable(CAP_SYS_RESOURCE);
-}
 
 /*
  * Create region @a->key.  Every limit is checked before anything is
@@ -244,33 +235,18 @@ static struct shmpool_region *shmpool_create(struct shmpool_ns *ns,
 	struct shmpool_user *user;
 	char name[32];
 	struct file *file;
-	u64 size = 0;
+	u64 size;
 	int err;
 
 	lockdep_assert_held(&ns->lock);
 	if (!a->req_size)
 		return ERR_PTR(-EINVAL);
-	user = shmpool_user_get(current_euid());
-	if (!user)
-		return ERR_PTR(-ENOMEM);
 	/*
 	 * The limits are module-wide: reserve in the shared totals first, so
 	 * that creations in other namespaces (other table locks) cannot
 	 * overshoot them together.
 	 */
-	atomic_inc(&user->nr_regions);
 	if (atomic_inc_return(&shmpool_all_regions) > shmpool_limit_regions()) {
-		err = -ENOSPC;
-		goto err_regions;
-	}
-	/*
-	 * Per namespace: ns->nr_regions and additions to ns->total_bytes
-	 * change only under ns->lock, held here.  Per user: reserved like
-	 * the module-wide totals, since one user creates in many namespaces.
-	 */
-	if ((ns->nr_regions + 1 > shmpool_limit_regions_per_ns() ||
-	     atomic_read(&user->nr_regions) > shmpool_limit_regions_per_user()) &&
-	    !shmpool_limits_exempt()) {
 		err = -ENOSPC;
 		goto err_regions;
 	}
@@ -287,28 +263,26 @@ static struct shmpool_region *shmpool_create(struct shmpool_ns *ns,
 		err = -ENOSPC;
 		goto err_regions;
 	}
-	atomic64_add(size, &ns->total_bytes);
-	atomic64_add(size, &user->bytes);
 	if (atomic64_add_return(size, &shmpool_all_bytes) > shmpool_limit_total_bytes()) {
 		err = -ENOSPC;
 		goto err_bytes;
 	}
-	if ((atomic64_read(&ns->total_bytes) > shmpool_limit_bytes_per_ns() ||
-	     atomic64_read(&user->bytes) > shmpool_limit_bytes_per_user()) &&
-	    !shmpool_limits_exempt()) {
-		err = -ENOSPC;
+	/* Per namespace and per creator uid (user.c), charged to the user. */
+	user = shmpool_limits_charge(ns, size);
+	if (IS_ERR(user)) {
+		err = PTR_ERR(user);
 		goto err_bytes;
 	}
 	if (huge && !shmpool_huge_mnt) {
 		err = -EOPNOTSUPP;
-		goto err_bytes;
+		goto err_user;
 	}
 
 	/* Not kmem_cache_zalloc(): the cache may have a constructor. */
 	r = kmem_cache_alloc(shmpool_region_cache, GFP_KERNEL);
 	if (!r) {
 		err = -ENOMEM;
-		goto err_bytes;
+		goto err_user;
 	}
 	memset(r, 0, sizeof(*r));
 
@@ -341,18 +315,17 @@ static struct shmpool_region *shmpool_create(struct shmpool_ns *ns,
 	__module_get(THIS_MODULE);	/* rmmod is refused while regions exist */
 	shmpool_insert(ns, r);
 	ns->nr_regions++;
+	atomic64_add(size, &ns->total_bytes);
 	return r;
 
 err_free:
 	kmem_cache_free(shmpool_region_cache, r);
+err_user:
+	shmpool_limits_uncharge(user, size);
 err_bytes:
 	atomic64_sub(size, &shmpool_all_bytes);
-	atomic64_sub(size, &user->bytes);
-	atomic64_sub(size, &ns->total_bytes);
 err_regions:
 	atomic_dec(&shmpool_all_regions);
-	atomic_dec(&user->nr_regions);
-	shmpool_user_put(user);
 	return ERR_PTR(err);
 }
 

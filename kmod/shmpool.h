@@ -57,7 +57,7 @@
  * - Capabilities are checked against the user namespace that owns the key
  *   table's IPC namespace, as ipcperms() and ipcctl_obtain_check() do.
  *
- * - Limits (user.c, region.c shmpool_create()): module-wide totals, per key
+ * - Limits (region.c shmpool_create(), user.c): module-wide totals, per key
  *   table (nr_regions, total_bytes: like SysV's per-namespace shm_ctlmni
  *   and shm_ctlall) and per creator kuid (struct shmpool_user, shared by
  *   every user and IPC namespace, like ucounts).  Regions are counted from
@@ -174,6 +174,8 @@ void shmpool_ns_exit(void);
 struct shmpool_user *shmpool_user_get(kuid_t uid);
 void shmpool_user_put(struct shmpool_user *u);
 void shmpool_user_counts(kuid_t uid, u32 *nr_regions, u64 *bytes);
+struct shmpool_user *shmpool_limits_charge(struct shmpool_ns *ns, u64 size);
+void shmpool_limits_uncharge(struct shmpool_user *u, u64 size);
 
 /* owner.c */
 bool shmpool_pid_alive(struct pid *pid);

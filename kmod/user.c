@@ -8,6 +8,9 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/capability.h>
+#include <linux/cred.h>
+#include <linux/err.h>
 #include <linux/hash.h>
 #include <linux/list.h>
 #include <linux/slab.h>
@@ -108,4 +111,46 @@ void shmpool_user_counts(kuid_t uid, u32 *nr_regions, u64 *bytes)
 		*bytes = atomic64_read(&u->bytes);
 	}
 	spin_unlock(&shmpool_users_lock);
+}
+
+/*
+ * The per-namespace and per-user limits of a creation of @size bytes in
+ * @ns, whose lock the caller holds (ns->nr_regions and additions to
+ * ns->total_bytes change only under it, so they need no reservation).  The
+ * user's counts are reserved first, like the module-wide totals: one user
+ * creates in many namespaces at once.  Returns the creator's counts, with
+ * a reference and the region charged (shmpool_limits_uncharge() undoes
+ * it), or ERR_PTR(-ENOSPC) / ERR_PTR(-ENOMEM) with nothing charged.
+ *
+ * CAP_SYS_RESOURCE in the initial user namespace is exempt, as for the
+ * rlimits; asked only when a limit is in the way, so that the capability
+ * is not marked used otherwise.
+ */
+struct shmpool_user *shmpool_limits_charge(struct shmpool_ns *ns, u64 size)
+{
+	struct shmpool_user *u;
+
+	lockdep_assert_held(&ns->lock);
+	u = shmpool_user_get(current_euid());
+	if (!u)
+		return ERR_PTR(-ENOMEM);
+	atomic_inc(&u->nr_regions);
+	atomic64_add(size, &u->bytes);
+	if ((ns->nr_regions >= shmpool_limit_regions_per_ns() ||
+	     atomic64_read(&ns->total_bytes) + size > shmpool_limit_bytes_per_ns() ||
+	     atomic_read(&u->nr_regions) > shmpool_limit_regions_per_user() ||
+	     atomic64_read(&u->bytes) > shmpool_limit_bytes_per_user()) &&
+	    !capable(CAP_SYS_RESOURCE)) {
+		shmpool_limits_uncharge(u, size);
+		return ERR_PTR(-ENOSPC);
+	}
+	return u;
+}
+
+/* Undo shmpool_limits_charge() for a creation that failed later. */
+void shmpool_limits_uncharge(struct shmpool_user *u, u64 size)
+{
+	atomic_dec(&u->nr_regions);
+	atomic64_sub(size, &u->bytes);
+	shmpool_user_put(u);
 }

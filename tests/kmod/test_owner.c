@@ -228,6 +228,90 @@ START_TEST(live_taker_is_reported)
 }
 END_TEST
 
+/*
+ * From a new pid namespace the holder (outside it) is not visible: 0, as
+ * pid_vnr() gives.  /proc/shmpool uses its opener's pid namespace, as
+ * /proc/sysvipc/shm does: opened outside, it names the holder; opened
+ * inside, 0.
+ */
+struct pidns_arg {
+	uint64_t key;
+	int proc_outside;	/* /proc/shmpool opened by the test */
+	pid_t holder;
+};
+
+static int proc_owner_fd(int fd, uint64_t key)
+{
+	char buf[4096], *line, *save;
+	ssize_t n;
+	int pid = -1;
+
+	if (lseek(fd, 0, SEEK_SET) < 0 || (n = read(fd, buf, sizeof(buf) - 1)) < 0)
+		return -2;
+	buf[n] = 0;
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		unsigned long long k, size;
+		unsigned int mode, uid, gid;
+		int p;
+
+		if (sscanf(line, "%llu %llu %o %u %u %d", &k, &size, &mode, &uid, &gid, &p) == 6 &&
+		    k == key)
+			pid = p;
+	}
+	return pid;
+}
+
+static int in_new_pidns(struct pidns_arg *a)
+{
+	struct shmpool_region_info info;
+	int fd, r;
+
+	EXPECT(getpid() == 1, "not pid 1 of a new pid namespace: %d", (int)getpid());
+	r = kt_stat(a->key, &info);
+	EXPECT(r == 0 && info.owner_pid == 0, "STAT: %d, owner_pid %u (want 0)", r, info.owner_pid);
+	fd = open("/proc/shmpool", O_RDONLY | O_CLOEXEC);
+	EXPECT(fd >= 0, "open /proc/shmpool");
+	r = proc_owner_fd(fd, a->key);
+	EXPECT(r == 0, "/proc/shmpool opened here: owner_pid %d (want 0)", r);
+	close(fd);
+	r = proc_owner_fd(a->proc_outside, a->key);
+	EXPECT(r == a->holder, "/proc/shmpool opened outside: owner_pid %d (want %d)", r,
+	       (int)a->holder);
+	return 0;
+}
+
+START_TEST(owner_pid_in_another_pid_namespace)
+{
+	struct pidns_arg a = { .key = KT_KEY(TAG, 3), .holder = getpid() };
+	int fd = kt_attach_fd(a.key, 4096, SHMPOOL_ATTACH_CREATE | SHMPOOL_ATTACH_OWNER, 0600, NULL);
+	pid_t pid;
+
+	a.proc_outside = open("/proc/shmpool", O_RDONLY | O_CLOEXEC);
+	ck_assert_int_ge(a.proc_outside, 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		pid_t in;
+
+		if (unshare(CLONE_NEWPID)) {
+			perror("unshare(CLONE_NEWPID)");
+			_exit(120);
+		}
+		in = fork();
+		if (in < 0)
+			_exit(121);
+		if (in == 0)
+			_exit(in_new_pidns(&a));
+		_exit(kt_wait(in));
+	}
+	ck_assert_int_eq(kt_wait(pid), 0);
+	close(a.proc_outside);
+	ck_assert_int_eq(kt_detach(fd), 0);
+	close(fd);
+	ck_assert_int_eq(kt_destroy(a.key), 0);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("kmod_owner");
@@ -237,6 +321,7 @@ int main(void)
 	tcase_add_checked_fixture(tc, kt_clean_setup, NULL);
 	tcase_add_test(tc, owner_pid_follows_the_lease);
 	tcase_add_test(tc, live_taker_is_reported);
+	tcase_add_test(tc, owner_pid_in_another_pid_namespace);
 	suite_add_tcase(s, tc);
 	return kt_main(s);
 }
