@@ -18,6 +18,7 @@
 #include <linux/mount.h>
 #include <linux/nsproxy.h>
 #include <linux/sched.h>
+#include <linux/sched/task.h>
 #include <linux/shmem_fs.h>
 #include <linux/slab.h>
 #include <linux/version.h>
@@ -135,6 +136,15 @@ static inline struct ipc_namespace *shmpool_current_ipc_ns(void)
 	struct nsproxy *nsp = current->nsproxy;
 
 	return nsp ? nsp->ipc_ns : NULL;
+}
+
+/*
+ * The initial IPC namespace, which never dies.  init_ipc_ns is not
+ * exported on 6.1; init_task's nsproxy (init_nsproxy) is, on every version.
+ */
+static inline struct ipc_namespace *shmpool_initial_ipc_ns(void)
+{
+	return init_task.nsproxy->ipc_ns;
 }
 
 /* Pin shmpool_current_ipc_ns(), which must not be NULL. */

@@ -5,8 +5,12 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/capability.h>
+#include <linux/cred.h>
 #include <linux/fs.h>
 #include <linux/highmem.h>
+#include <linux/stddef.h>
+#include <linux/user_namespace.h>
 #include <linux/kernel.h>
 #include <linux/minmax.h>
 #include <linux/mm.h>
@@ -242,7 +246,9 @@ static long shmpool_ioc_info(struct shmpool_file *sf, void __user *u)
 	u32 usize;
 	int err;
 
-	err = shmpool_copy_in(&in, sizeof(in), sizeof(in), u, &usize);
+	BUILD_BUG_ON(offsetofend(struct shmpool_info, version) != SHMPOOL_INFO_SIZE_VER0);
+	BUILD_BUG_ON(sizeof(struct shmpool_info) != SHMPOOL_INFO_SIZE_VER1);
+	err = shmpool_copy_in(&in, sizeof(in), SHMPOOL_INFO_SIZE_VER0, u, &usize);
 	if (err)
 		return err;
 	if (in.flags)
@@ -255,6 +261,13 @@ static long shmpool_ioc_info(struct shmpool_file *sf, void __user *u)
 	in.max_total_bytes = shmpool_limit_total_bytes();
 	memset(in.version, 0, sizeof(in.version));
 	strscpy(in.version, SHMPOOL_VERSION, sizeof(in.version));
+	in.max_regions_per_ns = shmpool_limit_regions_per_ns();
+	in.max_regions_per_user = shmpool_limit_regions_per_user();
+	in.max_bytes_per_ns = shmpool_limit_bytes_per_ns();
+	in.max_bytes_per_user = shmpool_limit_bytes_per_user();
+	shmpool_user_counts(current_euid(), &in.user_regions, &in.user_bytes);
+	/* noaudit: asking is not using the capability. */
+	in.limits_exempt = ns_capable_noaudit(&init_user_ns, CAP_SYS_RESOURCE);
 	return shmpool_copy_out(u, &in, sizeof(in), usize);
 }
 

@@ -7,6 +7,8 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/fs.h>
+#include <linux/jiffies.h>
+#include <linux/minmax.h>
 #include <linux/init.h>
 #include <linux/miscdevice.h>
 #include <linux/mm.h>
@@ -31,6 +33,38 @@ module_param(max_total_bytes, ullong, 0644);
 MODULE_PARM_DESC(max_total_bytes,
 		 "Maximum bytes of all regions (ENOSPC beyond); 0: half of RAM");
 
+/*
+ * Per IPC namespace and per user (creator kuid, across all namespaces).
+ * 0 means the default: half of the module-wide limit, so that one
+ * namespace or one user can never take everything.  CAP_SYS_RESOURCE in
+ * the initial user namespace is exempt from these (not from the above).
+ */
+static unsigned int max_regions_per_ns;
+module_param(max_regions_per_ns, uint, 0644);
+MODULE_PARM_DESC(max_regions_per_ns,
+		 "Maximum regions per IPC namespace (ENOSPC beyond); 0: max_regions / 2");
+
+static unsigned long long max_bytes_per_ns;
+module_param(max_bytes_per_ns, ullong, 0644);
+MODULE_PARM_DESC(max_bytes_per_ns,
+		 "Maximum bytes per IPC namespace (ENOSPC beyond); 0: max_total_bytes / 2");
+
+static unsigned int max_regions_per_user;
+module_param(max_regions_per_user, uint, 0644);
+MODULE_PARM_DESC(max_regions_per_user,
+		 "Maximum regions per creator uid, all namespaces (ENOSPC beyond); 0: max_regions / 2");
+
+static unsigned long long max_bytes_per_user;
+module_param(max_bytes_per_user, ullong, 0644);
+MODULE_PARM_DESC(max_bytes_per_user,
+		 "Maximum bytes per creator uid, all namespaces (ENOSPC beyond); 0: max_total_bytes / 2");
+
+/* How often dead IPC namespaces are looked for, while any other exists. */
+static unsigned int reap_interval_ms = 1000;
+module_param(reap_interval_ms, uint, 0644);
+MODULE_PARM_DESC(reap_interval_ms,
+		 "Interval of the check for dead IPC namespaces, ms (10 at least; default 1000)");
+
 /* Half of RAM, computed at load time: the default of max_total_bytes. */
 static u64 shmpool_default_total_bytes;
 
@@ -52,6 +86,40 @@ u64 shmpool_limit_total_bytes(void)
 	u64 v = READ_ONCE(max_total_bytes);
 
 	return v ? v : shmpool_default_total_bytes;
+}
+
+u32 shmpool_limit_regions_per_ns(void)
+{
+	u32 v = READ_ONCE(max_regions_per_ns);
+
+	return v ? v : max(shmpool_limit_regions() / 2, 1U);
+}
+
+u64 shmpool_limit_bytes_per_ns(void)
+{
+	u64 v = READ_ONCE(max_bytes_per_ns);
+
+	return v ? v : shmpool_limit_total_bytes() / 2;
+}
+
+u32 shmpool_limit_regions_per_user(void)
+{
+	u32 v = READ_ONCE(max_regions_per_user);
+
+	return v ? v : max(shmpool_limit_regions() / 2, 1U);
+}
+
+u64 shmpool_limit_bytes_per_user(void)
+{
+	u64 v = READ_ONCE(max_bytes_per_user);
+
+	return v ? v : shmpool_limit_total_bytes() / 2;
+}
+
+/* In jiffies. */
+unsigned long shmpool_reap_interval(void)
+{
+	return msecs_to_jiffies(max(READ_ONCE(reap_interval_ms), 10U));
 }
 
 static int shmpool_open(struct inode *inode, struct file *file)
@@ -87,6 +155,12 @@ static const struct file_operations shmpool_fops = {
 	.mmap			= shmpool_mmap,
 	.get_unmapped_area	= shmpool_get_unmapped_area,
 };
+
+/* For owner.c: is @file an open /dev/shmpool (private_data a shmpool_file)? */
+bool shmpool_is_device_file(const struct file *file)
+{
+	return file->f_op == &shmpool_fops;
+}
 
 static struct miscdevice shmpool_misc = {
 	.minor	= MISC_DYNAMIC_MINOR,
@@ -162,6 +236,7 @@ static void __exit shmpool_exit(void)
 {
 	misc_deregister(&shmpool_misc);
 	shmpool_procfs_exit();
+	shmpool_ns_exit();
 	/* Each region pins the module, and tables live only as long. */
 	if (!shmpool_ns_all_gone())
 		pr_err("key tables left at exit\n");

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * shmpool key tables per IPC namespace: finding the caller's, creating it,
- * freeing it, and reaping the regions of namespaces that died (see
- * "Namespaces" in shmpool.h).
+ * freeing it, and reaping the regions of namespaces that died, at open and
+ * ioctl and from a delayed work (see "Namespaces" in shmpool.h).
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -10,6 +10,7 @@
 #include <linux/mutex.h>
 #include <linux/rbtree.h>
 #include <linux/slab.h>
+#include <linux/workqueue.h>
 
 #include "compat.h"
 #include "shmpool.h"
@@ -29,13 +30,41 @@ static struct rb_root shmpool_tables = RB_ROOT;
 static unsigned int shmpool_live_tables;
 static struct ipc_namespace *shmpool_sole_table;
 
-/* @delta: +1 for a new table, -1 for one reaped or freed unreaped. */
-static void shmpool_live_update(int delta)
+/*
+ * Tables not reaped yet of namespaces other than the initial one (which
+ * never dies): the reaper's work is armed while there is one.  Under
+ * shmpool_tables_lock.
+ */
+static unsigned int shmpool_foreign_tables;
+
+static void shmpool_reap_work_fn(struct work_struct *work);
+static DECLARE_DELAYED_WORK(shmpool_reap_work, shmpool_reap_work_fn);
+
+static bool shmpool_ns_initial(const struct shmpool_ns *ns)
+{
+	return ns->pin.ns == shmpool_initial_ipc_ns();
+}
+
+/* Caller holds shmpool_tables_lock. */
+static void shmpool_reap_arm(void)
+{
+	lockdep_assert_held(&shmpool_tables_lock);
+	if (shmpool_foreign_tables)
+		schedule_delayed_work(&shmpool_reap_work, shmpool_reap_interval());
+}
+
+/*
+ * @delta: +1 for a new table @ns_changed, -1 for one reaped or freed
+ * unreaped.
+ */
+static void shmpool_live_update(const struct shmpool_ns *ns_changed, int delta)
 {
 	struct rb_node *n;
 
 	lockdep_assert_held(&shmpool_tables_lock);
 	WRITE_ONCE(shmpool_live_tables, shmpool_live_tables + delta);
+	if (!shmpool_ns_initial(ns_changed))
+		shmpool_foreign_tables += delta;
 	WRITE_ONCE(shmpool_sole_table, NULL);
 	if (shmpool_live_tables != 1)
 		return;
@@ -115,8 +144,26 @@ struct shmpool_ns *shmpool_ns_current(bool create)
 	ns->user_ns = ns->pin.ns->user_ns;
 	rb_link_node(&ns->node, parent, link);
 	rb_insert_color(&ns->node, &shmpool_tables);
-	shmpool_live_update(1);
+	shmpool_live_update(ns, 1);
+	shmpool_reap_arm();
 out:
+	mutex_unlock(&shmpool_tables_lock);
+	return ns;
+}
+
+/*
+ * The key table of @ipc_ns, which the caller keeps alive (it is inside it,
+ * or pins it), with a reference; NULL if it has none.
+ */
+struct shmpool_ns *shmpool_ns_lookup(struct ipc_namespace *ipc_ns)
+{
+	struct rb_node **link, *parent;
+	struct shmpool_ns *ns;
+
+	mutex_lock(&shmpool_tables_lock);
+	ns = shmpool_tables_find(ipc_ns, &link, &parent);
+	if (ns)
+		kref_get(&ns->ref);
 	mutex_unlock(&shmpool_tables_lock);
 	return ns;
 }
@@ -133,7 +180,7 @@ static void shmpool_ns_release(struct kref *ref)
 
 	rb_erase(&ns->node, &shmpool_tables);
 	if (!ns->reaped)
-		shmpool_live_update(-1);
+		shmpool_live_update(ns, -1);
 	mutex_unlock(&shmpool_tables_lock);
 	/* Only tables with no region get here: regions hold references. */
 	WARN_ON_ONCE(!RB_EMPTY_ROOT(&ns->regions));
@@ -175,7 +222,7 @@ void shmpool_ns_reap(void)
 		list_add_tail(&ns->reap_link, &dead);
 	}
 	list_for_each_entry(ns, &dead, reap_link)
-		shmpool_live_update(-1);
+		shmpool_live_update(ns, -1);
 	mutex_unlock(&shmpool_tables_lock);
 
 	list_for_each_entry_safe(ns, tmp, &dead, reap_link) {
@@ -183,6 +230,28 @@ void shmpool_ns_reap(void)
 		shmpool_ns_destroy_all(ns);
 		shmpool_ns_put(ns);
 	}
+}
+
+/*
+ * The reaper's work: armed while a table of a namespace other than the
+ * initial one exists, so that a namespace that died loses its regions (and
+ * the module its references) within reap_interval_ms, whether or not
+ * anybody calls into the module.  It runs in a kworker, in the initial
+ * namespace, so shmpool_ns_reap() never skips for it unless the initial
+ * table is the only one.
+ */
+static void shmpool_reap_work_fn(struct work_struct *work)
+{
+	shmpool_ns_reap();
+	mutex_lock(&shmpool_tables_lock);
+	shmpool_reap_arm();
+	mutex_unlock(&shmpool_tables_lock);
+}
+
+/* Module exit: no table is left (each region pins the module). */
+void shmpool_ns_exit(void)
+{
+	cancel_delayed_work_sync(&shmpool_reap_work);
 }
 
 /* For module exit: true if no table is left. */

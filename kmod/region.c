@@ -114,12 +114,15 @@ static void shmpool_region_free(struct kref *ref)
 	fput(r->shm_file);
 	atomic64_sub(r->size, &ns->total_bytes);
 	atomic64_sub(r->size, &shmpool_all_bytes);
+	atomic64_sub(r->size, &r->user->bytes);
+	shmpool_user_put(r->user);	/* the region's */
 	kmem_cache_free(shmpool_region_cache, r);
 	shmpool_ns_put(ns);		/* the region's */
 	/*
 	 * Safe: every caller runs in a file operation or ioctl of an open
 	 * /dev/shmpool or in the release of a mapping file, whose own module
-	 * reference outlives this call.
+	 * reference outlives this call, or in the reaper's work, which module
+	 * exit cancels (waiting for it).
 	 */
 	module_put(THIS_MODULE);
 }
@@ -135,7 +138,31 @@ unsigned int shmpool_region_nmaps(const struct shmpool_region *r)
 	return READ_ONCE(r->nmaps);
 }
 
-void shmpool_fill_info(const struct shmpool_region *r,
+/*
+ * The lease holder's tgid, or NULL (see owner_pid in the UAPI header).  The
+ * process that took the lease is reported while it lives; after it exited
+ * with the lease alive (fork, SCM_RIGHTS), a process whose file table holds
+ * the lease's file is found and recorded in its place.  Caller holds
+ * ns->lock, which guards r->owner and r->owner_pid.
+ */
+struct pid *shmpool_owner_pid(struct shmpool_region *r)
+{
+	struct pid *holder;
+
+	lockdep_assert_held(&r->ns->lock);
+	if (!r->owner || !r->owner_pid)
+		return NULL;
+	if (shmpool_pid_alive(r->owner_pid))
+		return r->owner_pid;
+	holder = shmpool_find_holder(r->owner);
+	if (!holder)
+		return NULL;
+	put_pid(r->owner_pid);
+	r->owner_pid = holder;
+	return holder;
+}
+
+void shmpool_fill_info(struct shmpool_region *r,
 		       struct shmpool_region_info *info)
 {
 	struct user_namespace *uns = current_user_ns();
@@ -151,7 +178,7 @@ void shmpool_fill_info(const struct shmpool_region *r,
 	info->gid = from_kgid_munged(uns, r->gid);
 	info->mode = r->mode;
 	info->state = r->state;
-	info->owner_pid = r->owner_pid ? pid_vnr(r->owner_pid) : 0;
+	info->owner_pid = pid_vnr(shmpool_owner_pid(r));
 	info->nattch = r->nattch;
 	info->nmaps = shmpool_region_nmaps(r);
 	info->flags = r->flags;
@@ -176,12 +203,19 @@ static bool shmpool_may_access(const struct shmpool_region *r, bool write)
 	return ns_capable(r->ns->user_ns, CAP_IPC_OWNER);
 }
 
+/*
+ * IPC_RMID's rule, ipc/util.c ipcctl_obtain_check(): the owner or the
+ * creator, or CAP_SYS_ADMIN in the user namespace owning the IPC
+ * namespace.  CAP_IPC_OWNER is not enough (it bypasses ipcperms() only).
+ */
 static bool shmpool_may_destroy(const struct shmpool_region *r)
 {
-	return uid_eq(current_euid(), r->uid) ||
-	       ns_capable(r->ns->user_ns, CAP_IPC_OWNER) ||
+	kuid_t euid = current_euid();
+
+	return uid_eq(euid, r->uid) || uid_eq(euid, r->cuid) ||
 	       ns_capable(r->ns->user_ns, CAP_SYS_ADMIN);
 }
+
 
 /*
  * A region's size never changes: seal its shmem file against shrinking and
@@ -218,6 +252,7 @@ static struct shmpool_region *shmpool_create(struct shmpool_ns *ns,
 	bool huge = a->flags & SHMPOOL_ATTACH_HUGE;
 	u64 limit = shmpool_limit_region_bytes();
 	struct shmpool_region *r;
+	struct shmpool_user *user;
 	char name[32];
 	struct file *file;
 	u64 size;
@@ -252,16 +287,22 @@ static struct shmpool_region *shmpool_create(struct shmpool_ns *ns,
 		err = -ENOSPC;
 		goto err_bytes;
 	}
+	/* Per namespace and per creator uid (user.c), charged to the user. */
+	user = shmpool_limits_charge(ns, size);
+	if (IS_ERR(user)) {
+		err = PTR_ERR(user);
+		goto err_bytes;
+	}
 	if (huge && !shmpool_huge_mnt) {
 		err = -EOPNOTSUPP;
-		goto err_bytes;
+		goto err_user;
 	}
 
 	/* Not kmem_cache_zalloc(): the cache may have a constructor. */
 	r = kmem_cache_alloc(shmpool_region_cache, GFP_KERNEL);
 	if (!r) {
 		err = -ENOMEM;
-		goto err_bytes;
+		goto err_user;
 	}
 	memset(r, 0, sizeof(*r));
 
@@ -283,7 +324,9 @@ static struct shmpool_region *shmpool_create(struct shmpool_ns *ns,
 	r->size = size;
 	r->shm_file = file;
 	r->uid = current_euid();
+	r->cuid = r->uid;
 	r->gid = current_egid();
+	r->user = user;			/* its reference and counts */
 	r->mode = a->mode;
 	r->state = SHMPOOL_STATE_NEW;
 	r->flags = huge ? SHMPOOL_REGION_HUGE : 0;
@@ -308,6 +351,8 @@ err_file:
 	fput(file);
 err_free:
 	kmem_cache_free(shmpool_region_cache, r);
+err_user:
+	shmpool_limits_uncharge(user, size);
 err_bytes:
 	atomic64_sub(size, &shmpool_all_bytes);
 err_regions:
@@ -551,6 +596,7 @@ static void shmpool_unlink(struct shmpool_ns *ns, struct shmpool_region *r)
 	RB_CLEAR_NODE(&r->node);
 	ns->nr_regions--;
 	atomic_dec(&shmpool_all_regions);
+	atomic_dec(&r->user->nr_regions);
 	r->flags |= SHMPOOL_REGION_DESTROYED;
 }
 

@@ -46,23 +46,31 @@
  *   shm_exit_ns() does, its regions are destroyed: the keys stop resolving,
  *   and memory still attached or mapped (by a process that left the
  *   namespace, or an fd passed out of it) lives until the last user goes,
- *   as after DESTROY.  This runs at the next open or ioctl of /dev/shmpool
- *   from any namespace ("reaping"), which checks every table's pin: a
- *   namespace that died keeps its regions' memory until someone next uses
- *   shmpool.  An administrator who wants the memory or the module back
- *   triggers it with any command (e.g. shmpoolctl list).  The check is
- *   skipped, without a lock, when no table exists or the only one is the
+ *   as after DESTROY ("reaping").  Reaping runs from a delayed work every
+ *   reap_interval_ms (module parameter) while any table of a namespace
+ *   other than the initial one exists (the work is armed only then, and
+ *   cancelled at module exit), so a dead namespace's memory and module
+ *   reference go within that bound without anybody's action; it also runs
+ *   at every open and ioctl of /dev/shmpool.  The check at open and ioctl
+ *   is skipped, without a lock, when no table exists or the only one is the
  *   caller's (its namespace is alive): the common case costs two reads, not
- *   a mutex per open and ioctl.
+ *   a mutex per open and ioctl.  An open /proc/shmpool pins its opener's
+ *   namespace (as /proc/sysvipc/shm does), which keeps it alive.
  *
  * - rmmod is refused while any region exists in any namespace: each region
  *   holds a module reference, whatever its namespace.  A mapping pins the
  *   module too (through its mapping file, whose vm_operations are ours).
  *
  * - Capabilities are checked against the user namespace that owns the key
- *   table's IPC namespace, as ipcperms() does.  The limits (module
- *   parameters) are module-wide, shared by every namespace; INFO reports the
- *   caller's namespace's regions and bytes.
+ *   table's IPC namespace, as ipcperms() and ipcctl_obtain_check() do.
+ *
+ * - Limits (region.c shmpool_create(), user.c): module-wide totals, per key
+ *   table (nr_regions, total_bytes: like SysV's per-namespace shm_ctlmni
+ *   and shm_ctlall) and per creator kuid (struct shmpool_user, shared by
+ *   every user and IPC namespace, like ucounts).  Regions are counted from
+ *   creation to DESTROY, bytes until the region is freed, all three counts
+ *   updated side by side.  CAP_SYS_RESOURCE in the initial user namespace
+ *   exempts from the per-table and per-user limits only.
  */
 #ifndef _SHMPOOL_H
 #define _SHMPOOL_H
@@ -73,6 +81,7 @@
 #include <linux/mutex.h>
 #include <linux/rbtree.h>
 #include <linux/spinlock.h>
+#include <linux/refcount.h>
 #include <linux/types.h>
 #include <linux/uidgid.h>
 #include <linux/shmpool.h>
@@ -80,6 +89,7 @@
 #define SHMPOOL_VERSION		"0.1.0"
 
 struct file;
+struct ipc_namespace;
 struct pid;
 struct user_namespace;
 struct vfsmount;
@@ -103,6 +113,15 @@ struct shmpool_ns {
 
 struct shmpool_file;
 
+/* Per creator kuid counts, across every namespace (user.c). */
+struct shmpool_user {
+	struct hlist_node node;		/* in the user hash, by uid */
+	refcount_t ref;			/* one per region not yet freed */
+	kuid_t uid;
+	atomic_t nr_regions;		/* regions whose key resolves */
+	atomic64_t bytes;		/* sizes of its regions not yet freed */
+};
+
 struct shmpool_region {
 	struct rb_node node;		/* in ns->regions unless DESTROYED */
 	struct kref ref;
@@ -110,8 +129,10 @@ struct shmpool_region {
 	u64 key;
 	u64 size;			/* bytes, page aligned */
 	struct file *shm_file;
-	kuid_t uid;
+	kuid_t uid;			/* owner */
+	kuid_t cuid;			/* creator (no IPC_SET: same as uid) */
 	kgid_t gid;
+	struct shmpool_user *user;	/* the creator's counts */
 	u32 mode;
 	u32 state;			/* SHMPOOL_STATE_* */
 	u32 flags;			/* SHMPOOL_REGION_* */
@@ -121,7 +142,7 @@ struct shmpool_region {
 	u64 atime_ns;
 	u64 dtime_ns;
 	struct shmpool_file *owner;	/* lease holder, or NULL */
-	struct pid *owner_pid;		/* its tgid, or NULL */
+	struct pid *owner_pid;		/* a holder's tgid, or NULL; see owner.c */
 	spinlock_t maps_lock;		/* guards @maps and @nmaps */
 	struct list_head maps;		/* struct shmpool_map (mmap.c) */
 	unsigned int nmaps;		/* entries in @maps: live mappings */
@@ -150,13 +171,32 @@ extern struct kmem_cache *shmpool_region_cache;
 u32 shmpool_limit_regions(void);
 u64 shmpool_limit_region_bytes(void);
 u64 shmpool_limit_total_bytes(void);
+u32 shmpool_limit_regions_per_ns(void);
+u64 shmpool_limit_bytes_per_ns(void);
+u32 shmpool_limit_regions_per_user(void);
+u64 shmpool_limit_bytes_per_user(void);
+unsigned long shmpool_reap_interval(void);
+bool shmpool_is_device_file(const struct file *file);
 
 /* ns.c */
 struct shmpool_ns *shmpool_ns_current(bool create);
+struct shmpool_ns *shmpool_ns_lookup(struct ipc_namespace *ipc_ns);
 void shmpool_ns_get(struct shmpool_ns *ns);
 void shmpool_ns_put(struct shmpool_ns *ns);
 void shmpool_ns_reap(void);
 bool shmpool_ns_all_gone(void);
+void shmpool_ns_exit(void);
+
+/* user.c */
+struct shmpool_user *shmpool_user_get(kuid_t uid);
+void shmpool_user_put(struct shmpool_user *u);
+void shmpool_user_counts(kuid_t uid, u32 *nr_regions, u64 *bytes);
+struct shmpool_user *shmpool_limits_charge(struct shmpool_ns *ns, u64 size);
+void shmpool_limits_uncharge(struct shmpool_user *u, u64 size);
+
+/* owner.c */
+bool shmpool_pid_alive(struct pid *pid);
+struct pid *shmpool_find_holder(const struct shmpool_file *sf);
 
 /* region.c */
 void shmpool_ns_init(struct shmpool_ns *ns);
@@ -172,8 +212,9 @@ int shmpool_list(u64 *cursor, struct shmpool_region_info *out,
 int shmpool_destroy(u64 key);
 void shmpool_ns_counts(u32 *nr_regions, u64 *total_bytes);
 void shmpool_file_release(struct shmpool_file *sf);
-void shmpool_fill_info(const struct shmpool_region *r,
+void shmpool_fill_info(struct shmpool_region *r,
 		       struct shmpool_region_info *info);
+struct pid *shmpool_owner_pid(struct shmpool_region *r);
 unsigned int shmpool_region_nmaps(const struct shmpool_region *r);
 const char *shmpool_state_name(u32 state);
 

@@ -77,6 +77,21 @@ static void info_from_kernel(struct shmdev_region_info *out,
 	out->huge = in->flags & SHMPOOL_REGION_HUGE;
 }
 
+#define SHMDEV_STR_(x) #x
+#define SHMDEV_STR(x) SHMDEV_STR_(x)
+
+/*
+ * errno in words; ENOTTY from /dev/shmpool means a module of another ABI
+ * (another ioctl magic), which must be refused by name.
+ */
+static const char *why(int err)
+{
+	if (err == ENOTTY)
+		return "the module does not speak this library's ABI "
+		       SHMDEV_STR(SHMPOOL_ABI_VERSION) " (ENOTTY): load the matching shmpool.ko";
+	return strerror(err);
+}
+
 /* STAT on an open device file, for richer error messages; 0 or -errno. */
 static int stat_key(int fd, uint64_t key, struct shmpool_region_info *info)
 {
@@ -119,11 +134,17 @@ static int attach_error(struct shmdev_region *r, int fd,
 				   r->key);
 	case ENOSPC:
 		if (ioctl(fd, SHMPOOL_IOC_INFO, &mi) == 0)
-			return shmdev_fail(ctx, ENOSPC, "region 0x%" PRIx64 " (" BK "): module limits reached: %u of %u regions, %s of %s in use; cannot add %s",
-					   r->key, mi.nr_regions, mi.max_regions,
-					   shmdev_fmt_bytes(b1, mi.total_bytes),
-					   shmdev_fmt_bytes(b2, mi.max_total_bytes),
-					   shmdev_fmt_bytes((char[32]){0}, a->req_size));
+			return shmdev_fail(ctx, ENOSPC, "region 0x%" PRIx64 " (" BK "): no room for %s: this namespace holds %u regions, %s (limits %u, %s); your uid %u regions, %s (limits %u, %s)%s; module-wide limits %u regions, %s",
+					   r->key, shmdev_fmt_bytes((char[32]){0}, a->req_size),
+					   mi.nr_regions, shmdev_fmt_bytes(b1, mi.total_bytes),
+					   mi.max_regions_per_ns,
+					   shmdev_fmt_bytes((char[32]){0}, mi.max_bytes_per_ns),
+					   mi.user_regions, shmdev_fmt_bytes(b2, mi.user_bytes),
+					   mi.max_regions_per_user,
+					   shmdev_fmt_bytes((char[32]){0}, mi.max_bytes_per_user),
+					   mi.limits_exempt ? " (exempt: CAP_SYS_RESOURCE)" : "",
+					   mi.max_regions,
+					   shmdev_fmt_bytes((char[32]){0}, mi.max_total_bytes));
 		break;
 	case EFBIG:
 		if (ioctl(fd, SHMPOOL_IOC_INFO, &mi) == 0)
@@ -280,7 +301,7 @@ int shmdev_device_stat(struct shmdev_ctx *ctx, uint64_t key,
 				   key);
 	if (ret)
 		return shmdev_fail(ctx, -ret, "region 0x%" PRIx64 " (" BK "): stat failed: %s",
-				   key, strerror(-ret));
+				   key, why(-ret));
 	info_from_kernel(info, &ri);
 	return 0;
 }
@@ -303,10 +324,10 @@ int shmdev_device_destroy(struct shmdev_ctx *ctx, uint64_t key)
 		return shmdev_fail(ctx, ENOENT, "region 0x%" PRIx64 " (" BK "): cannot destroy: does not exist",
 				   key);
 	if (err == EPERM)
-		return shmdev_fail(ctx, EPERM, "region 0x%" PRIx64 " (" BK "): cannot destroy: not its owner uid and no CAP_IPC_OWNER",
+		return shmdev_fail(ctx, EPERM, "region 0x%" PRIx64 " (" BK "): cannot destroy: not its owner or creator uid, and no CAP_SYS_ADMIN",
 				   key);
 	return shmdev_fail(ctx, err, "region 0x%" PRIx64 " (" BK "): cannot destroy: %s",
-			   key, strerror(err));
+			   key, why(err));
 }
 
 int shmdev_device_list(struct shmdev_ctx *ctx,
@@ -330,7 +351,7 @@ int shmdev_device_list(struct shmdev_ctx *ctx,
 		l.count = LIST_BATCH;
 		if (ioctl(fd, SHMPOOL_IOC_LIST, &l)) {
 			ret = shmdev_fail(ctx, errno, "regions (" BK "): list from 0x%" PRIx64 " failed: %s",
-					  (uint64_t)l.cursor, strerror(errno));
+					  (uint64_t)l.cursor, why(errno));
 			break;
 		}
 		for (i = 0; i < l.count && i < LIST_BATCH && !ret; i++) {

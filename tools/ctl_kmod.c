@@ -393,6 +393,14 @@ int cmd_status(struct ctl *ctl, int argc, char **argv)
 			       (uint64_t)info.total_bytes, (uint64_t)info.max_total_bytes,
 			       (uint64_t)info.max_region_bytes,
 			       info.huge_supported ? "true" : "false");
+			printf(",\"max_regions_per_ns\":%" PRIu32 ",\"max_bytes_per_ns\":%" PRIu64
+			       ",\"user_regions\":%" PRIu32 ",\"user_bytes\":%" PRIu64
+			       ",\"max_regions_per_user\":%" PRIu32 ",\"max_bytes_per_user\":%" PRIu64
+			       ",\"limits_exempt\":%s",
+			       info.max_regions_per_ns, (uint64_t)info.max_bytes_per_ns,
+			       info.user_regions, (uint64_t)info.user_bytes,
+			       info.max_regions_per_user, (uint64_t)info.max_bytes_per_user,
+			       info.limits_exempt ? "true" : "false");
 		}
 		printf(",\"parameters\":{");
 		print_params(true);
@@ -410,6 +418,12 @@ int cmd_status(struct ctl *ctl, int argc, char **argv)
 			printf("total bytes:      %" PRIu64 " of %" PRIu64 "\n",
 			       (uint64_t)info.total_bytes, (uint64_t)info.max_total_bytes);
 			printf("max region bytes: %" PRIu64 "\n", (uint64_t)info.max_region_bytes);
+			printf("this namespace:   at most %" PRIu32 " regions, %" PRIu64 " bytes\n",
+			       info.max_regions_per_ns, (uint64_t)info.max_bytes_per_ns);
+			printf("your uid:         %" PRIu32 " regions, %" PRIu64 " bytes, of %" PRIu32
+			       " and %" PRIu64 "%s\n", info.user_regions, (uint64_t)info.user_bytes,
+			       info.max_regions_per_user, (uint64_t)info.max_bytes_per_user,
+			       info.limits_exempt ? " (exempt: CAP_SYS_RESOURCE)" : "");
 			printf("huge pages:       %s\n",
 			       info.huge_supported ? "supported" : "not supported");
 		}

@@ -236,8 +236,8 @@ static const char rm_usage[] =
 	"       shmpoolctl rm --all --yes [--backend auto|device|posix]\n"
 	"\n"
 	"Destroy regions, with IPC_RMID semantics: the key stops resolving at\n"
-	"once and the memory is freed when its last user unmaps it.  Needs the\n"
-	"region's owner, CAP_IPC_OWNER or CAP_SYS_ADMIN.\n"
+	"once and the memory is freed when its last user unmaps it.  Needs, as\n"
+	"IPC_RMID, the region's owner or creator uid, or CAP_SYS_ADMIN.\n"
 	"\n"
 	"  -a, --all    every region of the backend (needs --yes)\n"
 	"  -y, --yes    confirm --all\n";

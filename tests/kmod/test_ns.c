@@ -4,7 +4,8 @@
  * (unshare(CLONE_NEWIPC)) cannot see, attach or destroy the parent's
  * regions through any interface, the same key lives independently in both,
  * and when a namespace dies (no task, no /proc/PID/ns/ipc handle) its
- * regions are destroyed at the next call into the module, as SysV's are:
+ * regions are destroyed at the next call into the module at the latest
+ * (test_nsproc.c: without any call, within reap_interval_ms), as SysV's are:
  * Shmem is back at its baseline and rmmod works.  Capabilities count in the
  * user namespace that owns the IPC namespace, and only there.
  *

@@ -4,7 +4,7 @@
  * as root, then the child drops every privilege (the ioctl checks the
  * caller's credentials, not the opener's).
  */
-#include "kutil.h"
+#include "kns.h"
 
 #include <errno.h>
 #include <string.h>
@@ -207,6 +207,173 @@ START_TEST(user_maps_read_only)
 }
 END_TEST
 
+/*
+ * DESTROY follows IPC_RMID (ipc/util.c ipcctl_obtain_check()): the owner
+ * or creator euid, or CAP_SYS_ADMIN in the user namespace owning the IPC
+ * namespace.  CAP_IPC_OWNER alone is not enough.
+ */
+struct caps_case {
+	int fd;
+	uint64_t key;
+	const int *caps;	/* -1 terminated: the only ones kept */
+	int want;
+};
+
+static int destroy_with_caps(void *arg)
+{
+	struct caps_case *c = arg;
+	struct shmpool_destroy d = { .size = sizeof(d), .key = c->key };
+	int r;
+
+	EXPECT(kns_caps_only(c->caps) == 0, "capset: %s", strerror(errno));
+	r = kt_ioctl(c->fd, SHMPOOL_IOC_DESTROY, &d);
+	EXPECT(r == c->want, "DESTROY: %d, want %d", r, c->want);
+	return 0;
+}
+
+static int attach_with_caps(void *arg)
+{
+	struct caps_case *c = arg;
+	int r;
+
+	EXPECT(kns_caps_only(c->caps) == 0, "capset: %s", strerror(errno));
+	r = kt_attach(c->fd, c->key, 0, 0, 0, NULL);
+	EXPECT(r == c->want, "ATTACH: %d, want %d", r, c->want);
+	return 0;
+}
+
+static int as_root_with(int (*fn)(void *), uint64_t key, const int *caps, int want)
+{
+	struct caps_case c = { .fd = kt_open(), .key = key, .caps = caps, .want = want };
+	int st = kns_run_in(-1, 0, 0, fn, &c);
+
+	close(c.fd);
+	return st;
+}
+
+START_TEST(destroy_follows_ipc_rmid)
+{
+	static const int ipc_owner[] = { CAP_IPC_OWNER, -1 };
+	static const int ipc_owner_resource[] = { CAP_IPC_OWNER, CAP_SYS_RESOURCE, CAP_DAC_OVERRIDE,
+						  CAP_FOWNER, -1 };
+	static const int sys_admin[] = { CAP_SYS_ADMIN, -1 };
+	uint64_t key = KT_KEY(TAG, 20);
+	struct perm_case c = { .fd = kt_open(), .key = key, .mode = 0600 };
+
+	ck_assert_int_eq(kt_run_as(1000, 1000, create_as_user, &c), 0);
+	close(c.fd);
+	/* CAP_IPC_OWNER lets root attach a 0600 region of another uid... */
+	ck_assert_int_eq(as_root_with(attach_with_caps, key, ipc_owner, 0), 0);
+	/* ...but not destroy it, nor with other capabilities beside it. */
+	ck_assert_int_eq(as_root_with(destroy_with_caps, key, ipc_owner, -EPERM), 0);
+	ck_assert_int_eq(as_root_with(destroy_with_caps, key, ipc_owner_resource, -EPERM), 0);
+	ck_assert_int_eq(kt_stat(key, NULL), 0);
+	/* Another uid, even in the owner's group, cannot. */
+	ck_assert_int_eq(try_destroy(1001, 1000, key, -EPERM), 0);
+	ck_assert_int_eq(kt_stat(key, NULL), 0);
+	/* CAP_SYS_ADMIN (in the user ns owning the IPC ns) alone can. */
+	ck_assert_int_eq(as_root_with(destroy_with_caps, key, sys_admin, 0), 0);
+	ck_assert_int_eq(kt_stat(key, NULL), -ENOENT);
+
+	/* The creator, who is the owner, can; with no capability at all. */
+	c.fd = kt_open();
+	ck_assert_int_eq(kt_run_as(1000, 1000, create_as_user, &c), 0);
+	close(c.fd);
+	ck_assert_int_eq(try_destroy(1000, 1001, key, 0), 0);
+	ck_assert_int_eq(kt_stat(key, NULL), -ENOENT);
+}
+END_TEST
+
+/* In a user + IPC namespace of its own: uid 0 there is root of that ns. */
+struct userns_case {
+	uint64_t key;
+	int fd[4];
+	struct kt_sync sync;
+};
+
+static int userns_destroy_rules(void *p)
+{
+	static const int ipc_owner[] = { CAP_IPC_OWNER, -1 };
+	static const int sys_admin[] = { CAP_SYS_ADMIN, -1 };
+	struct userns_case *u = p;
+	struct caps_case c = { .key = u->key };
+	pid_t pid;
+	int r;
+
+	kt_sync_child(&u->sync);
+	EXPECT(unshare(CLONE_NEWUSER | CLONE_NEWIPC) == 0, "unshare: %s", strerror(errno));
+	kt_signal(u->sync.c2p[1], 1);
+	EXPECT(kt_await(u->sync.p2c[0]) == 2, "parent went away");
+	EXPECT(setresgid(0, 0, 0) == 0 && setresuid(0, 0, 0) == 0, "set*id: %s", strerror(errno));
+	/* A region of uid 1000 of this namespace (65534 + ... mapped below). */
+	pid = fork();
+	EXPECT(pid >= 0, "fork");
+	if (pid == 0) {
+		if (setresgid(1000, 1000, 1000) || setresuid(1000, 1000, 1000))
+			_exit(120);
+		_exit(-kt_attach(u->fd[0], u->key, 4096, SHMPOOL_ATTACH_CREATE, 0600, NULL));
+	}
+	r = kt_wait(pid);
+	EXPECT(r == 0, "uid 1000's creation: status %d", r);
+
+	c.fd = u->fd[1];
+	c.caps = ipc_owner;
+	c.want = -EPERM;
+	pid = fork();
+	EXPECT(pid >= 0, "fork");
+	if (pid == 0)
+		_exit(destroy_with_caps(&c));
+	r = kt_wait(pid);
+	EXPECT(r == 0, "CAP_IPC_OWNER only, in the owning user ns: status %d", r);
+	c.fd = u->fd[2];
+	c.caps = sys_admin;
+	c.want = 0;
+	pid = fork();
+	EXPECT(pid >= 0, "fork");
+	if (pid == 0)
+		_exit(destroy_with_caps(&c));
+	r = kt_wait(pid);
+	EXPECT(r == 0, "CAP_SYS_ADMIN only, in the owning user ns: status %d", r);
+	return 0;
+}
+
+static void write_map(pid_t pid, const char *file, const char *map)
+{
+	char path[64];
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, file);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	ck_assert_msg(fd >= 0, "open %s: %s", path, strerror(errno));
+	ck_assert_msg(write(fd, map, strlen(map)) == (ssize_t)strlen(map), "write %s: %s",
+		      path, strerror(errno));
+	close(fd);
+}
+
+START_TEST(destroy_in_a_user_namespace)
+{
+	struct userns_case u = { .key = KT_KEY(TAG, 21) };
+	pid_t pid;
+
+	for (int i = 0; i < 4; i++)
+		u.fd[i] = kt_open();
+	kt_sync_init(&u.sync);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0)
+		_exit(userns_destroy_rules(&u));
+	kt_sync_parent(&u.sync);
+	ck_assert_uint_eq(kt_await(u.sync.c2p[0]), 1);
+	write_map(pid, "uid_map", "0 100000 1\n1000 101000 1\n");
+	write_map(pid, "gid_map", "0 100000 1\n1000 101000 1\n");
+	kt_signal(u.sync.p2c[1], 2);
+	ck_assert_int_eq(kt_wait(pid), 0);
+	for (int i = 0; i < 4; i++)
+		close(u.fd[i]);
+	ck_assert_uint_eq(kt_nr_regions(), 0);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("kmod_perm");
@@ -219,6 +386,8 @@ int main(void)
 	tcase_add_test(tc, root_destroys_a_users_region);
 	tcase_add_test(tc, metadata_is_public);
 	tcase_add_test(tc, user_maps_read_only);
+	tcase_add_test(tc, destroy_follows_ipc_rmid);
+	tcase_add_test(tc, destroy_in_a_user_namespace);
 	suite_add_tcase(s, tc);
 	return kt_main(s);
 }

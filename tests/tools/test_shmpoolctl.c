@@ -774,11 +774,11 @@ START_TEST(test_status)
 
 	ck_run(&r, 0, "status");
 	ck_contains(r.out, "module:           loaded (live)\n");
-	ck_contains(r.out, "abi version:      1\n");
+	ck_contains(r.out, "abi version:      2\n");
 	ck_contains(r.out, "max_regions");
 	ck_run(&r, 0, "status", "--json");
 	ck_contains(r.out, "{\"loaded\":true,");
-	ck_contains(r.out, "\"abi_version\":1,");
+	ck_contains(r.out, "\"abi_version\":2,");
 }
 END_TEST
 

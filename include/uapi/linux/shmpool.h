@@ -21,7 +21,8 @@
  * Permissions: opening the device is governed by its file mode (udev).
  * After that, STAT, LIST and INFO need no further permission (like
  * /proc/sysvipc/shm, any user of the device may see every region of its
- * namespace); ATTACH checks the region's mode, DESTROY its owner.
+ * namespace); ATTACH checks the region's mode, DESTROY its owner (exactly
+ * as SysV IPC_RMID, see SHMPOOL_IOC_DESTROY).
  *
  * Namespaces: keys are scoped to the caller's IPC namespace, as SysV shm
  * keys are.  Every ioctl acts in the IPC namespace of the calling task at
@@ -31,12 +32,22 @@
  * attached or destroyed: it is ENOENT there, and the same key can name an
  * unrelated region in each namespace.  Once attached, a file stays bound to
  * its region (QUERY, DETACH, mmap) whatever namespace it moves to, as a
- * shmat() mapping does.  When an IPC namespace dies (no task and no
- * /proc/PID/ns/ipc handle or bind mount left), its regions are destroyed,
- * as SysV segments are: this happens at the next open or ioctl of
- * /dev/shmpool from any namespace, with DESTROY semantics (memory still
- * mapped or attached lives until its last user goes).  The limits (module
- * parameters) are shared by all namespaces; INFO counts the caller's.
+ * shmat() mapping does.  When an IPC namespace dies (no task, no
+ * /proc/PID/ns/ipc handle or bind mount, no open /proc/shmpool left), its
+ * regions are destroyed, as SysV segments are, with DESTROY semantics
+ * (memory still mapped or attached lives until its last user goes).  The
+ * module notices within reap_interval_ms (module parameter, default 1000)
+ * without anybody's action, or at the next open or ioctl of /dev/shmpool,
+ * whichever comes first.
+ *
+ * Limits (module parameters, see SHMPOOL_IOC_INFO): module-wide ceilings
+ * (max_regions, max_total_bytes), and below them per IPC namespace
+ * (max_regions_per_ns, max_bytes_per_ns) and per user (max_regions_per_user,
+ * max_bytes_per_user; the user is the creator's euid as a kernel uid, so it
+ * counts across every user and IPC namespace, as ucounts do).  A caller
+ * with CAP_SYS_RESOURCE in the initial user namespace is exempt from the
+ * per-namespace and per-user limits, never from the module-wide ones.
+ * Regions count until DESTROY; bytes until the region's memory is released.
  *
  * mmap: MAP_SHARED only, within the region, on an attached file.  Errors:
  * ENXIO if the file is not attached, EINVAL for MAP_PRIVATE or a range
@@ -67,8 +78,12 @@
 #define SHMPOOL_DEVICE_NAME	"shmpool"
 #define SHMPOOL_DEVICE_PATH	"/dev/shmpool"
 
-/* Bumped only for incompatible changes; new fields grow structs instead. */
-#define SHMPOOL_ABI_VERSION	1
+/*
+ * Bumped only for incompatible changes; new fields grow structs instead.
+ * 2: the ioctl magic moved from 0xB8 (mainline's MSHV) to 0xE7, so ABI 1
+ * callers get ENOTTY from this module and ABI 2 callers from the old one.
+ */
+#define SHMPOOL_ABI_VERSION	2
 
 /* The largest "size" an ioctl struct (and LIST's entry_size) may have. */
 #define SHMPOOL_MAX_STRUCT_SIZE	4096
@@ -101,7 +116,18 @@
 #define SHMPOOL_REGION_HUGE	(1U << 0) /* created with SHMPOOL_ATTACH_HUGE */
 #define SHMPOOL_REGION_DESTROYED (1U << 1) /* key no longer resolves; memory lives on while mapped */
 
-/* The facts about one region, as ATTACH, QUERY, STAT and LIST report them. */
+/*
+ * The facts about one region, as ATTACH, QUERY, STAT and LIST report them.
+ *
+ * owner_pid: the lease is held by an open file, which fork() and SCM_RIGHTS
+ * share.  While the process that took the lease (its tgid) has a thread not
+ * exiting, that process is reported.  Once it has exited and the lease lives
+ * on, a process whose file table holds the lease's file is reported (and
+ * remembered, so it is reported while it lives); 0 if no process holds it
+ * in its file table (e.g. the file is only in flight in a socket).  0 also
+ * when there is no lease, or the holder is not visible in the caller's pid
+ * namespace.  /proc/shmpool reports the same in its opener's pid namespace.
+ */
 struct shmpool_region_info {
 	__u64 key;
 	__u64 size;		/* bytes, a multiple of the page size */
@@ -113,7 +139,7 @@ struct shmpool_region_info {
 	__u32 gid;
 	__u32 mode;		/* permission bits, 0777 at most */
 	__u32 state;		/* SHMPOOL_STATE_* */
-	__u32 owner_pid;	/* tgid of the lease holder, 0 if none */
+	__u32 owner_pid;	/* lease holder's tgid in the caller's pid ns; see below */
 	__u32 nattch;		/* open files attached to the region (any namespace) */
 	/*
 	 * Live mappings of the region (any process, any namespace): each
@@ -137,8 +163,9 @@ struct shmpool_region_info {
  *
  * Errors: ENOENT (absent in the caller's IPC namespace, no CREATE),
  * EEXIST (CREATE|EXCL, present), EBUSY (OWNER while another file holds the
- * lease), EACCES (mode denies the access asked for), ENOSPC (max_regions or
- * max_total_bytes reached, counted over all namespaces), EFBIG (@req_size
+ * lease), EACCES (mode denies the access asked for), ENOSPC (a region or
+ * byte limit reached: module-wide, the caller's IPC namespace's, or the
+ * caller's euid's; see "Limits" above), EFBIG (@req_size
  * above max_region_bytes), EINVAL (OWNER with RDONLY, key 0, bad size or
  * mode), EALREADY (file already attached), EOPNOTSUPP (HUGE creation on a
  * kernel without transparent huge pages, see shmpool_info.huge_supported),
@@ -217,10 +244,12 @@ struct shmpool_list {
 
 /*
  * SHMPOOL_IOC_DESTROY: IPC_RMID semantics.  The key stops resolving at once;
- * the memory is freed when the last mapping and attached file go.  Needs the
- * region's owner uid (euid), or CAP_IPC_OWNER or CAP_SYS_ADMIN in the user
- * namespace that owns the caller's IPC namespace (EPERM otherwise).  ENOENT
- * if absent in the caller's IPC namespace.
+ * the memory is freed when the last mapping and attached file go.  The
+ * permission rule is IPC_RMID's (ipc/util.c ipcctl_obtain_check()): the
+ * caller's euid is the region's owner uid or its creator's uid, or the
+ * caller has CAP_SYS_ADMIN in the user namespace that owns the caller's IPC
+ * namespace; EPERM otherwise.  CAP_IPC_OWNER is not enough (it bypasses the
+ * mode for ATTACH only).  ENOENT if absent in the caller's IPC namespace.
  */
 struct shmpool_destroy {
 	__u32 size;
@@ -229,8 +258,10 @@ struct shmpool_destroy {
 };
 
 /*
- * SHMPOOL_IOC_INFO: module version, limits (module-wide) and the totals of
- * the caller's IPC namespace.
+ * SHMPOOL_IOC_INFO: module version, limits (the values in force, defaults
+ * resolved) and the totals of the caller's IPC namespace and euid.
+ * The fields after @version came with ABI 2; a caller that passes
+ * SHMPOOL_INFO_SIZE_VER0 gets the first ones only.
  */
 struct shmpool_info {
 	__u32 size;
@@ -249,13 +280,27 @@ struct shmpool_info {
 	 */
 	__u64 total_bytes;
 	char version[32];	/* out: module version string, NUL-terminated */
+	__u32 max_regions_per_ns;	/* out */
+	__u32 max_regions_per_user;	/* out */
+	__u64 max_bytes_per_ns;		/* out */
+	__u64 max_bytes_per_user;	/* out */
+	__u32 user_regions;	/* out: regions created by the caller's euid, all namespaces */
+	__u32 limits_exempt;	/* out: 1 if the caller is exempt from per-ns/per-user limits */
+	__u64 user_bytes;	/* out: bytes of those regions not yet released */
 };
+#define SHMPOOL_INFO_SIZE_VER0	80	/* up to @version */
+#define SHMPOOL_INFO_SIZE_VER1	120	/* up to @user_bytes */
 
 /*
  * The command numbers carry no size: the size travels in each struct, so a
  * struct can grow without changing its command (as iommufd does).
  */
-#define SHMPOOL_IOC_MAGIC	0xB8
+/*
+ * 0xE7: free in Documentation/userspace-api/ioctl/ioctl-number.rst and in
+ * every include/uapi header of Linux 7.3 (tests/kmod/ioctl_magic.sh checks
+ * the cached 7.x headers).  ABI 1 used 0xB8, which is mainline's MSHV.
+ */
+#define SHMPOOL_IOC_MAGIC	0xE7
 
 #define SHMPOOL_IOC_ATTACH	_IO(SHMPOOL_IOC_MAGIC, 0x00)
 #define SHMPOOL_IOC_DETACH	_IO(SHMPOOL_IOC_MAGIC, 0x01)
