@@ -819,12 +819,16 @@ SHMDEV_EXPORT int shmdev_pool_destroy(struct shmdev_ctx *ctx, const struct shmde
 
 SHMDEV_EXPORT enum shmdev_start shmdev_pool_start(const struct shmdev_pool *p)
 {
-	return p->start;
+	return p ? p->start : (enum shmdev_start)0;
 }
 
 SHMDEV_EXPORT void shmdev_pool_stats(const struct shmdev_pool *p, struct shmdev_pool_stats *st)
 {
+	if (!st)
+		return;
 	memset(st, 0, sizeof(*st));
+	if (!p)
+		return;
 	st->start = p->start;
 	st->start_time_ns = p->hdr->start_time_ns;
 	st->generation = shmdev_region_generation(p->base_region);
@@ -836,9 +840,12 @@ SHMDEV_EXPORT void shmdev_pool_stats(const struct shmdev_pool *p, struct shmdev_
 SHMDEV_EXPORT int shmdev_pool_type_stats(const struct shmdev_pool *p, uint16_t type,
 					 struct shmdev_type_stats *st)
 {
-	const struct ptype *pt = ptype_get(p, type);
+	const struct ptype *pt;
 	const struct layout_type *lt;
 
+	if (!p || !st)
+		return -EINVAL;
+	pt = ptype_get(p, type);
 	if (!pt) {
 		/* A normal probe (tools walk every id): message, but no log line. */
 		snprintf(p->ctx->errmsg, sizeof(p->ctx->errmsg), "type %u is not in the layout", type);

@@ -11,6 +11,11 @@
  *    callback as well;
  *  - "the caller owns" means the caller frees it with the named function;
  *    everything else is borrowed and valid as long as its parent object;
+ *  - a NULL context, pool, region, conf or output pointer never crashes:
+ *    functions that return an int give -EINVAL, lookups give NULL, 0 or
+ *    SHMDEV_HANDLE_NONE, stats fill nothing (a NULL pool's are zeros) and
+ *    setters and destructors do nothing (tests/lib/test_handles.c calls
+ *    every function this header declares that way);
  *  - threads: objects are not locked.  A context and everything made from it
  *    is used by one thread at a time.  Other processes may attach read-only
  *    to inspect a live pool.
