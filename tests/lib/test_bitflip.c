@@ -227,7 +227,7 @@ static int model_add(void *obj, shmdev_handle_t handle, void *data)
 {
 	struct model *m = data;
 	struct model_obj *o = &m->o[m->n++];
-	uint16_t type = (uint16_t)(handle >> 48);
+	uint16_t type = shmdev_handle_type(handle);
 
 	o->type = type;
 	o->handle = handle;

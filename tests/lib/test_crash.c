@@ -305,7 +305,7 @@ static void verify(struct shmdev_pool *pool, struct model *m, const struct log_e
 	/* At most one object nobody finished making: zeroed, from the interrupted op. */
 	ck_assert_msg(s.nextra <= 1, "round %" PRIu64 ": %zu unknown objects", round, s.nextra);
 	if (s.nextra) {
-		uint16_t type = (uint16_t)(s.extra[0] >> 48);
+		uint16_t type = shmdev_handle_type(s.extra[0]);
 		struct obj *o = shmdev_get(pool, s.extra[0]);
 
 		ck_assert_ptr_nonnull(pending);

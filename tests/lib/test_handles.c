@@ -21,6 +21,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "layout.h"
 #include "testutil.h"
 
 #define T_ITEM		0
@@ -307,6 +308,11 @@ static int nc_force_get(void)
 
 static int nc_find(void) { return shmdev_find(np, 1, 7, NULL) == NULL ? 0 : 1; }
 
+static int nc_handle_type(void) { return shmdev_handle_type(SHMDEV_HANDLE_NONE) == 0 ? 0 : 1; }
+static int nc_handle_slot(void) { return shmdev_handle_slot(SHMDEV_HANDLE_NONE) == 0 ? 0 : 1; }
+static int nc_get_typed(void) { return shmdev_get_typed(np, 0, 1) == NULL ? 0 : 1; }
+static int nc_free_typed(void) { return shmdev_free_typed(np, 0, 1) == -EINVAL ? 0 : 1; }
+
 static int nc_foreach_fn(void *obj, shmdev_handle_t h, void *data)
 {
 	(void)obj;
@@ -330,7 +336,8 @@ static const struct null_call null_calls[] = {
 	NC(pool_open), NC(pool_close), NC(pool_abandon), NC(pool_destroy), NC(pool_start),
 	NC(pool_stats), NC(pool_type_stats), NC(pool_block_stats),
 	NC(alloc), NC(alloc_raw), NC(get), NC(free), NC(handle_of), NC(force_get), NC(find),
-	NC(foreach), NC(pool_check),
+	NC(foreach), NC(pool_check), NC(handle_type), NC(handle_slot), NC(get_typed),
+	NC(free_typed),
 };
 #define NR_NULL_CALLS (sizeof(null_calls) / sizeof(null_calls[0]))
 
@@ -433,6 +440,256 @@ START_TEST(test_stale_after_many_cycles)
 }
 END_TEST
 
+/* The slot header in front of an object of @type (layout.h). */
+static struct layout_slot *slot_of(uint16_t type, void *obj)
+{
+	uint32_t slot_size, obj_offset;
+
+	layout_slot_geom(types[type].size, types[type].align ? types[type].align : 8,
+			 &slot_size, &obj_offset);
+	return (struct layout_slot *)((char *)obj - obj_offset);
+}
+
+/* Give the FREE slot of @obj generation @gen (what 2^24 cycles would do). */
+static void set_free_gen(uint16_t type, void *obj, uint32_t gen)
+{
+	struct layout_slot *s = slot_of(type, obj);
+
+	ck_assert_uint_eq(layout_tag_state(s->tag), LAYOUT_SLOT_FREE);
+	s->tag = layout_tag(LAYOUT_SLOT_FREE, gen);
+}
+
+struct seen {
+	shmdev_handle_t h[128];
+	unsigned int n;
+};
+
+static int seen_fn(void *obj, shmdev_handle_t h, void *data)
+{
+	struct seen *s = data;
+
+	(void)obj;
+	if (s->n < 128)
+		s->h[s->n++] = h;
+	return 0;
+}
+
+static bool visited(struct shmdev_pool *pool, uint16_t type, shmdev_handle_t h,
+		    const void *obj)
+{
+	struct seen s = { .n = 0 };
+	unsigned int i;
+
+	ck_assert_int_eq(shmdev_foreach(pool, type, seen_fn, &s), 0);
+	for (i = 0; i < s.n; i++)
+		if (s.h[i] == h || shmdev_get(pool, s.h[i]) == obj)
+			return true;
+	return false;
+}
+
+/* None of @hs resolves or frees through any path; @obj is not live. */
+static void assert_dead(struct shmdev_pool *pool, uint16_t type, const shmdev_handle_t *hs,
+			unsigned int n, void *obj)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		ck_assert_msg(shmdev_get(pool, hs[i]) == NULL, "handle %u (0x%016" PRIx64 ") resolves", i, hs[i]);
+		ck_assert_ptr_null(shmdev_get_typed(pool, type, hs[i]));
+		ck_assert_int_eq(shmdev_free(pool, hs[i]), -ESTALE);
+		ck_assert_int_eq(shmdev_free_typed(pool, type, hs[i]), -ESTALE);
+		ck_assert(!visited(pool, type, hs[i], obj));
+	}
+	ck_assert_uint_eq(shmdev_handle_of(pool, obj), SHMDEV_HANDLE_NONE);
+}
+
+/* Handles of @slot with every generation near both ends of the range. */
+static unsigned int forged(uint16_t type, uint32_t slot, shmdev_handle_t *hs)
+{
+	unsigned int n = 0;
+	uint32_t g;
+
+	for (g = 0; g < 4; g++)
+		hs[n++] = layout_handle(type, slot, g);
+	for (g = SHMDEV_LAYOUT_GEN_MAX - 3; g != SHMDEV_LAYOUT_GEN_MAX + 1; g++)
+		hs[n++] = layout_handle(type, slot, g);
+	return n;
+}
+
+/*
+ * Drive one slot to its last generation (by setting its FREE tag where
+ * 2^24 cycles would leave it, then real cycles), free it once more: it is
+ * retired.  No handle of it resolves or frees again, through any path, and
+ * it is never handed out again: after a clean resume, after a crash and
+ * its repair, and in a read-only check.
+ */
+START_TEST(test_retire_at_wrap)
+{
+	struct shmdev_conf *conf = mkconf();
+	struct shmdev_pool *pool = open_ok(conf, 0);
+	shmdev_handle_t h, hs[16], mine[100];
+	struct shmdev_type_stats ts;
+	struct item *first, *it;
+	unsigned int n, i;
+	uint32_t slot;
+	int round;
+
+	ck_assert_int_eq(shmdev_alloc(pool, T_ITEM, (void **)&first, &hs[0]), 0);
+	slot = shmdev_handle_slot(hs[0]);
+	ck_assert_int_eq(shmdev_free(pool, hs[0]), 0);
+	set_free_gen(T_ITEM, first, SHMDEV_LAYOUT_GEN_MAX - 2);
+	for (n = 1; n <= 3; n++) {
+		ck_assert_int_eq(shmdev_alloc(pool, T_ITEM, (void **)&it, &hs[n]), 0);
+		ck_assert_ptr_eq(it, first);
+		ck_assert_uint_eq(hs[n] & SHMDEV_LAYOUT_GEN_MAX, SHMDEV_LAYOUT_GEN_MAX - 3 + n);
+		ck_assert_ptr_eq(shmdev_get(pool, hs[n]), it);
+		ck_assert_uint_eq(shmdev_handle_of(pool, it), hs[n]);
+		ck_assert_int_eq(shmdev_free(pool, hs[n]), 0);
+	}
+	/* The slot is retired: the next object is somewhere else. */
+	ck_assert_int_eq(shmdev_alloc(pool, T_ITEM, (void **)&it, &h), 0);
+	ck_assert_ptr_ne(it, first);
+	ck_assert_uint_ne(shmdev_handle_slot(h), slot);
+	ck_assert_int_eq(shmdev_free(pool, h), 0);
+	ck_assert_uint_eq(layout_tag_state(slot_of(T_ITEM, first)->tag), LAYOUT_SLOT_RETIRED);
+	n = 4;
+	n += forged(T_ITEM, slot, hs + n);
+	assert_dead(pool, T_ITEM, hs, n, first);
+	ck_assert_int_eq(shmdev_pool_type_stats(pool, T_ITEM, &ts), 0);
+	ck_assert_uint_eq(ts.retired_count, 1);
+	ck_assert_uint_eq(ts.live_count, 0);
+	ck_assert_msg(shmdev_pool_check(pool) == 0, "%s", shmdev_errmsg(ctx));
+
+	for (round = 0; round < 2; round++) {
+		struct shmdev_pool *ro;
+
+		/* Round 0: a clean resume; round 1: a crash and its repair. */
+		if (round == 0) {
+			ck_assert_int_eq(shmdev_pool_close(pool), 0);
+			pool = open_ok(conf, 0);
+			ck_assert_int_eq(shmdev_pool_start(pool), SHMDEV_START_RESUMED_CLEAN);
+		} else {
+			shmdev_pool_abandon(pool);
+			pool = open_ok(conf, 0);
+			ck_assert_int_eq(shmdev_pool_start(pool), SHMDEV_START_RESUMED_CRASH);
+		}
+		ck_assert_msg(shmdev_pool_check(pool) == 0, "%s", shmdev_errmsg(ctx));
+		ro = open_ok(conf, SHMDEV_POOL_RDONLY);
+		ck_assert_msg(shmdev_pool_check(ro) == 0, "%s", shmdev_errmsg(ctx));
+		shmdev_pool_abandon(ro);
+		ck_assert_int_eq(shmdev_pool_type_stats(pool, T_ITEM, &ts), 0);
+		ck_assert_uint_eq(ts.retired_count, 1);
+		assert_dead(pool, T_ITEM, hs, n, first);
+		/* Capacity is one less: the retired slot never comes back. */
+		for (i = 0; i < 99; i++) {
+			ck_assert_int_eq(shmdev_alloc(pool, T_ITEM, (void **)&it, &mine[i]), 0);
+			ck_assert_ptr_ne(it, first);
+		}
+		ck_assert_int_eq(shmdev_alloc(pool, T_ITEM, (void **)&it, &h), -ENOSPC);
+		assert_dead(pool, T_ITEM, hs, n, first);
+		for (i = 0; i < 99; i++)
+			ck_assert_int_eq(shmdev_free(pool, mine[i]), 0);
+	}
+	ck_assert_msg(shmdev_pool_check(pool) == 0, "%s", shmdev_errmsg(ctx));
+	ck_assert_int_eq(shmdev_pool_close(pool), 0);
+	shmdev_conf_free(conf);
+}
+END_TEST
+
+/* The same through force_get/find on a KEYED type. */
+START_TEST(test_retire_keyed)
+{
+	struct shmdev_conf *conf = mkconf();
+	struct shmdev_pool *pool = open_ok(conf, 0);
+	shmdev_handle_t h, hs[16];
+	struct shmdev_type_stats ts;
+	struct player *first, *p;
+	unsigned int n;
+	uint32_t slot;
+	bool created;
+
+	ck_assert_int_eq(shmdev_force_get(pool, T_PLAYER, 5, (void **)&first, &hs[0], &created), 0);
+	ck_assert(created);
+	slot = shmdev_handle_slot(hs[0]);
+	ck_assert_int_eq(shmdev_free(pool, hs[0]), 0);
+	set_free_gen(T_PLAYER, first, SHMDEV_LAYOUT_GEN_MAX);
+	ck_assert_int_eq(shmdev_force_get(pool, T_PLAYER, 5, (void **)&p, &hs[1], &created), 0);
+	ck_assert(created);
+	ck_assert_ptr_eq(p, first);
+	ck_assert_ptr_eq(shmdev_find(pool, T_PLAYER, 5, &h), p);
+	ck_assert_uint_eq(h, hs[1]);
+	ck_assert_int_eq(shmdev_force_get(pool, T_PLAYER, 5, (void **)&p, &h, &created), 0);
+	ck_assert(!created);
+	ck_assert_uint_eq(h, hs[1]);
+	ck_assert_int_eq(shmdev_free_typed(pool, T_PLAYER, hs[1]), 0);
+	ck_assert_ptr_null(shmdev_find(pool, T_PLAYER, 5, NULL));
+	/* A new Player 5 lives elsewhere. */
+	ck_assert_int_eq(shmdev_force_get(pool, T_PLAYER, 5, (void **)&p, &h, &created), 0);
+	ck_assert(created);
+	ck_assert_ptr_ne(p, first);
+	ck_assert_ptr_eq(shmdev_find(pool, T_PLAYER, 5, NULL), p);
+	n = 2;
+	n += forged(T_PLAYER, slot, hs + n);
+	assert_dead(pool, T_PLAYER, hs, n, first);
+	ck_assert_int_eq(shmdev_pool_type_stats(pool, T_PLAYER, &ts), 0);
+	ck_assert_uint_eq(ts.retired_count, 1);
+	ck_assert_uint_eq(ts.live_count, 1);
+	ck_assert_msg(shmdev_pool_check(pool) == 0, "%s", shmdev_errmsg(ctx));
+	shmdev_pool_abandon(pool);
+	pool = open_ok(conf, 0);
+	ck_assert_int_eq(shmdev_pool_start(pool), SHMDEV_START_RESUMED_CRASH);
+	ck_assert_msg(shmdev_pool_check(pool) == 0, "%s", shmdev_errmsg(ctx));
+	assert_dead(pool, T_PLAYER, hs, n, first);
+	ck_assert_ptr_eq(shmdev_find(pool, T_PLAYER, 5, NULL), p);
+	ck_assert_int_eq(shmdev_pool_type_stats(pool, T_PLAYER, &ts), 0);
+	ck_assert_uint_eq(ts.retired_count, 1);
+	ck_assert_int_eq(shmdev_pool_close(pool), 0);
+	shmdev_conf_free(conf);
+}
+END_TEST
+
+/* ---- item 21: typed handles --------------------------------------------- */
+
+START_TEST(test_typed)
+{
+	struct shmdev_conf *conf = mkconf();
+	struct shmdev_pool *pool = open_ok(conf, 0);
+	shmdev_handle_t hi, hp;
+	struct item *it;
+	struct player *pl;
+
+	ck_assert_int_eq(shmdev_alloc(pool, T_ITEM, (void **)&it, &hi), 0);
+	ck_assert_int_eq(shmdev_force_get(pool, T_PLAYER, 9, (void **)&pl, &hp, NULL), 0);
+	ck_assert_uint_eq(shmdev_handle_type(hi), T_ITEM);
+	ck_assert_uint_eq(shmdev_handle_type(hp), T_PLAYER);
+	/* Both are slot 0 of their type: only the type tells them apart. */
+	ck_assert_uint_eq(shmdev_handle_slot(hi), 0);
+	ck_assert_uint_eq(shmdev_handle_slot(hp), 0);
+	ck_assert_ptr_eq(shmdev_get_typed(pool, T_ITEM, hi), it);
+	ck_assert_ptr_eq(shmdev_get_typed(pool, T_PLAYER, hp), pl);
+	ck_assert_ptr_null(shmdev_get_typed(pool, T_ITEM, hp));
+	ck_assert_ptr_null(shmdev_get_typed(pool, T_PLAYER, hi));
+	ck_assert_ptr_null(shmdev_get_typed(pool, 7, hi));
+	ck_assert_int_eq(shmdev_free_typed(pool, T_ITEM, hp), -EINVAL);
+	ck_assert_str_eq(shmdev_errmsg(ctx), "free: handle 0x0010000000000001 names type 1 \"Player\", not type 0 (nothing freed)");
+	ck_assert_ptr_eq(shmdev_get(pool, hp), pl);
+	ck_assert_int_eq(shmdev_free_typed(pool, T_PLAYER, hi), -EINVAL);
+	ck_assert_ptr_eq(shmdev_get(pool, hi), it);
+	ck_assert_int_eq(shmdev_free_typed(pool, T_ITEM, hi), 0);
+	ck_assert_ptr_null(shmdev_get_typed(pool, T_ITEM, hi));
+	ck_assert_int_eq(shmdev_free_typed(pool, T_ITEM, hi), -ESTALE);
+	ck_assert_int_eq(shmdev_free_typed(pool, T_PLAYER, hp), 0);
+	ck_assert_ptr_null(shmdev_find(pool, T_PLAYER, 9, NULL));
+	ck_assert_uint_eq(shmdev_handle_type(SHMDEV_HANDLE_NONE), 0);
+	ck_assert_uint_eq(shmdev_handle_type(layout_handle(4095, 7, 1)), 4095);
+	ck_assert_uint_eq(shmdev_handle_slot(layout_handle(4095, (uint32_t)SHMDEV_LAYOUT_MAX_SLOTS - 1, SHMDEV_LAYOUT_GEN_MAX)),
+			  SHMDEV_LAYOUT_MAX_SLOTS - 1);
+	ck_assert_msg(shmdev_pool_check(pool) == 0, "%s", shmdev_errmsg(ctx));
+	ck_assert_int_eq(shmdev_pool_close(pool), 0);
+	shmdev_conf_free(conf);
+}
+END_TEST
+
 /* ---- item 19: pool check of a live pool --------------------------------- */
 
 struct churn {
@@ -528,6 +785,9 @@ static Suite *handles_suite(void)
 	tcase_add_test(tc, test_null_args);
 	tcase_add_test(tc, test_null_args_cover_header);
 	tcase_add_test(tc, test_stale_after_many_cycles);
+	tcase_add_test(tc, test_retire_at_wrap);
+	tcase_add_test(tc, test_retire_keyed);
+	tcase_add_test(tc, test_typed);
 	tcase_add_test(tc, test_check_live_owner);
 	suite_add_tcase(s, tc);
 	return s;
