@@ -773,6 +773,74 @@ START_TEST(test_check_live_owner)
 }
 END_TEST
 
+/* An owner that corrupts its pool (a live count off by one), then idles. */
+static int corrupt_child(void *arg)
+{
+	struct churn *c = arg;
+	struct shmdev_ctx *cx = tu_ctx();
+	struct shmdev_pool *pool = NULL;
+	struct shmdev_type_stats ts;
+	struct item *it;
+	shmdev_handle_t h;
+
+	if (shmdev_pool_open(cx, c->conf, types, NR_TYPES, 0, &pool))
+		return 10;
+	if (shmdev_alloc(pool, T_ITEM, (void **)&it, &h))
+		return 11;
+	/* Make the slot FREE behind the library's back: the counts now lie. */
+	slot_of(T_ITEM, it)->tag = layout_tag(LAYOUT_SLOT_FREE, 1);
+	if (shmdev_pool_type_stats(pool, T_ITEM, &ts) || ts.live_count != 1)
+		return 12;
+	return 0;	/* held: the pool stays open and owned */
+}
+
+/*
+ * A real corruption is still reported: by a read-only check of a live owner
+ * that does not change the pool, and of a stopped one.
+ */
+START_TEST(test_check_real_corruption)
+{
+	struct churn *c = mmap(NULL, sizeof(*c), PROT_READ | PROT_WRITE,
+			       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	struct shmdev_region_info info;
+	struct tu_child child;
+	struct shmdev_pool *pool;
+	int round;
+
+	ck_assert_ptr_ne(c, MAP_FAILED);
+	c->conf = mkconf();
+	tu_child_start(&child, corrupt_child, c, true);
+	ck_assert_int_eq(tu_child_wait_ready(&child), 0);
+	ck_assert_int_eq(shmdev_region_stat(ctx, tu_backend(), tu_key(0), &info), 0);
+	ck_assert_int_eq(info.state, SHMDEV_STATE_OWNED);
+	for (round = 0; round < 2; round++) {
+		if (round == 1)
+			tu_child_kill(&child);	/* stopped (crashed) */
+		pool = open_ok(c->conf, SHMDEV_POOL_RDONLY);
+		ck_assert_int_eq(shmdev_pool_check(pool), -EUCLEAN);
+		ck_assert_str_eq(shmdev_errmsg(ctx), "check: type 0 \"Item\": 0 live slots, live count says 1");
+		shmdev_pool_abandon(pool);
+	}
+	/* Stopped cleanly: an owner opens (and repairs), corrupts, closes. */
+	pool = open_ok(c->conf, 0);
+	ck_assert_int_eq(shmdev_pool_check(pool), 0);
+	{
+		struct item *it;
+		shmdev_handle_t h;
+
+		ck_assert_int_eq(shmdev_alloc(pool, T_ITEM, (void **)&it, &h), 0);
+		slot_of(T_ITEM, it)->tag = layout_tag(LAYOUT_SLOT_RETIRED, 1);
+	}
+	ck_assert_int_eq(shmdev_pool_close(pool), 0);
+	pool = open_ok(c->conf, SHMDEV_POOL_RDONLY);
+	ck_assert_int_eq(shmdev_pool_check(pool), -EUCLEAN);
+	ck_assert_str_eq(shmdev_errmsg(ctx), "check: type 0 \"Item\": 0 live slots, live count says 1");
+	shmdev_pool_abandon(pool);
+	shmdev_conf_free(c->conf);
+	munmap(c, sizeof(*c));
+}
+END_TEST
+
 static Suite *handles_suite(void)
 {
 	Suite *s = suite_create("handles");
@@ -789,6 +857,7 @@ static Suite *handles_suite(void)
 	tcase_add_test(tc, test_retire_keyed);
 	tcase_add_test(tc, test_typed);
 	tcase_add_test(tc, test_check_live_owner);
+	tcase_add_test(tc, test_check_real_corruption);
 	suite_add_tcase(s, tc);
 	return s;
 }
