@@ -288,6 +288,13 @@ START_TEST(test_check_types)
 	t.flags = 0;
 	t.max_count = 1ULL << 32;
 	ck_assert_int_eq(layout_check_types(ctx, &t, 1, 4), -EINVAL);
+	/* A slot number must fit the 28 bits a handle has for it. */
+	t.max_count = (1ULL << 28) - 1;
+	ck_assert_int_eq(layout_check_types(ctx, &t, 1, 4), 0);
+	t.max_count = 1ULL << 28;
+	ck_assert_int_eq(layout_check_types(ctx, &t, 1, 4), -EINVAL);
+	ck_assert_str_eq(shmdev_errmsg(ctx), "type 1 \"A\": max_count 268435456 is not in 1..268435455");
+	t.max_count = 1;
 	ck_assert_int_eq(layout_check_types(ctx, two, 2, 4), -EINVAL);
 	ck_assert_str_eq(shmdev_errmsg(ctx), "type id 1 is registered twice (\"A\" and \"A\")");
 }
