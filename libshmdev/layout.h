@@ -265,6 +265,10 @@ _Static_assert(sizeof(struct layout_block) == 48, "block");
 _Static_assert(sizeof(struct layout_table) == 32, "table");
 _Static_assert(sizeof(struct layout_hot) == 64, "hot");
 _Static_assert(sizeof(struct layout_slot) == SHMDEV_LAYOUT_SLOT_HDR, "slot");
+/* A handle is type 12 | slot 28 | generation 24 bits. */
+_Static_assert(SHMDEV_LAYOUT_MAX_TYPES <= 1U << (64 - SHMDEV_LAYOUT_SLOT_BITS - SHMDEV_LAYOUT_GEN_BITS),
+	       "type ids fit a handle");
+_Static_assert(SHMDEV_LAYOUT_GEN_BITS + 8 == 32, "the generation fills the tag above its state byte");
 
 static inline uint32_t layout_tag(uint32_t state, uint32_t gen)
 {

@@ -22,6 +22,16 @@
  * (read-only pool, crash hook armed, unknown type, empty free list, keyed
  * object, stale handle, corruption), which looks again and reports.
  *
+ * Generations and handles: see layout.h.  A free at a slot's last
+ * generation retires the slot (checked path), so that no handle ever
+ * resolves to a later object in the same slot.
+ *
+ * Read-only checks of a live pool: every change of a type's slots or hot
+ * line (alloc, free, force_get, repair) is bracketed by change_begin() and
+ * change_end(), which make the type's hot seq odd, then even again; the
+ * check of a read-only attach reads a type between two loads of it and
+ * trusts only a read that nothing changed under (check_shared()).
+ *
  * Test hook: SHMDEV_TEST_KILL_AT=N makes the owner raise SIGKILL at the Nth
  * crash point (counted from open) inside alloc, free and force_get.  Inert
  * when unset.  With the hook armed every call takes the checked paths,
@@ -29,11 +39,11 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sched.h>
 #include <time.h>
 #include <unistd.h>
 
