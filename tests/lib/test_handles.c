@@ -366,6 +366,32 @@ START_TEST(test_null_args)
 }
 END_TEST
 
+/* A real pool (and context), and NULL for each other pointer. */
+START_TEST(test_null_args_with_pool)
+{
+	struct shmdev_conf *conf = mkconf();
+	struct shmdev_pool *pool = open_ok(conf, 0);
+	shmdev_handle_t h = 0;
+	void *obj = NULL;
+
+	ck_assert_int_eq(shmdev_alloc(pool, T_ITEM, NULL, &h), -EINVAL);
+	ck_assert_int_eq(shmdev_alloc_raw(pool, T_ITEM, NULL, &h), -EINVAL);
+	ck_assert_int_eq(shmdev_force_get(pool, T_PLAYER, 1, NULL, &h, NULL), -EINVAL);
+	ck_assert_int_eq(shmdev_foreach(pool, T_ITEM, NULL, NULL), -EINVAL);
+	ck_assert_int_eq(shmdev_pool_type_stats(pool, T_ITEM, NULL), -EINVAL);
+	ck_assert_int_eq(shmdev_pool_block_stats(pool, 0, NULL), -EINVAL);
+	shmdev_pool_stats(pool, NULL);
+	ck_assert_uint_eq(shmdev_handle_of(pool, NULL), SHMDEV_HANDLE_NONE);
+	/* The optional outputs may be NULL. */
+	ck_assert_int_eq(shmdev_alloc(pool, T_ITEM, &obj, NULL), 0);
+	ck_assert_int_eq(shmdev_force_get(pool, T_PLAYER, 1, &obj, NULL, NULL), 0);
+	ck_assert_ptr_eq(shmdev_find(pool, T_PLAYER, 1, NULL), obj);
+	ck_assert_msg(shmdev_pool_check(pool) == 0, "%s", shmdev_errmsg(ctx));
+	ck_assert_int_eq(shmdev_pool_close(pool), 0);
+	shmdev_conf_free(conf);
+}
+END_TEST
+
 /*
  * Every function shmdev.h declares has a NULL call above: a new function
  * without one fails here.
@@ -852,6 +878,7 @@ static Suite *handles_suite(void)
 	tcase_set_timeout(tc, 300);
 	tcase_add_test(tc, test_null_args);
 	tcase_add_test(tc, test_null_args_cover_header);
+	tcase_add_test(tc, test_null_args_with_pool);
 	tcase_add_test(tc, test_stale_after_many_cycles);
 	tcase_add_test(tc, test_retire_at_wrap);
 	tcase_add_test(tc, test_retire_keyed);
