@@ -873,6 +873,36 @@ START_TEST(test_check_real_corruption)
 }
 END_TEST
 
+/* A read-only attach older than the layout says so, not "corrupt". */
+START_TEST(test_check_layout_changed)
+{
+	struct shmdev_conf *conf = mkconf();
+	struct shmdev_type raised[NR_TYPES];
+	struct shmdev_pool *pool = open_ok(conf, 0), *ro;
+	void *obj;
+	shmdev_handle_t h;
+	int i;
+
+	ck_assert_int_eq(shmdev_pool_close(pool), 0);
+	ro = open_ok(conf, SHMDEV_POOL_RDONLY);
+	ck_assert_int_eq(shmdev_pool_check(ro), 0);
+	memcpy(raised, types, sizeof(raised));
+	raised[T_ITEM].max_count = 300;
+	ck_assert_int_eq(shmdev_pool_open(ctx, conf, raised, NR_TYPES, 0, &pool), 0);
+	for (i = 0; i < 150; i++)
+		ck_assert_int_eq(shmdev_alloc(pool, T_ITEM, &obj, &h), 0);
+	ck_assert_int_eq(shmdev_pool_close(pool), 0);
+	ck_assert_int_eq(shmdev_pool_check(ro), -EAGAIN);
+	ck_assert_msg(strstr(shmdev_errmsg(ctx), "the layout changed since this read-only attach"),
+		      "%s", shmdev_errmsg(ctx));
+	shmdev_pool_abandon(ro);
+	ro = open_ok(conf, SHMDEV_POOL_RDONLY);
+	ck_assert_msg(shmdev_pool_check(ro) == 0, "%s", shmdev_errmsg(ctx));
+	shmdev_pool_abandon(ro);
+	shmdev_conf_free(conf);
+}
+END_TEST
+
 static Suite *handles_suite(void)
 {
 	Suite *s = suite_create("handles");
@@ -891,6 +921,7 @@ static Suite *handles_suite(void)
 	tcase_add_test(tc, test_typed);
 	tcase_add_test(tc, test_check_live_owner);
 	tcase_add_test(tc, test_check_real_corruption);
+	tcase_add_test(tc, test_check_layout_changed);
 	suite_add_tcase(s, tc);
 	return s;
 }
