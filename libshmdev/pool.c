@@ -183,15 +183,19 @@ static void store_tag(struct layout_slot *s, uint32_t tag)
  * fence is only a compiler barrier: the hot paths stay free of fences and
  * locked instructions, and pay two stores to a line they write anyway.
  */
-static inline void change_begin(struct layout_hot *hot)
+static inline uint64_t change_begin(struct layout_hot *hot)
 {
-	__atomic_store_n(&hot->seq, hot->seq + 1, __ATOMIC_RELAXED);
+	uint64_t seq = hot->seq + 1;
+
+	__atomic_store_n(&hot->seq, seq, __ATOMIC_RELAXED);
 	__atomic_thread_fence(__ATOMIC_RELEASE);
+	return seq;
 }
 
-static inline void change_end(struct layout_hot *hot)
+/* @seq: what change_begin() returned (saves a load). */
+static inline void change_end(struct layout_hot *hot, uint64_t seq)
 {
-	__atomic_store_n(&hot->seq, hot->seq + 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&hot->seq, seq + 1, __ATOMIC_RELEASE);
 }
 
 static bool state_live(uint32_t st)
@@ -385,12 +389,12 @@ static int build_view(struct shmdev_pool *p)
 static uint64_t repair_type(struct ptype *pt)
 {
 	struct layout_hot *hot = pt->hot;
-	uint64_t wm = watermark(pt), slot, live = 0, nfree = 0, retired = 0;
+	uint64_t wm = watermark(pt), slot, live = 0, nfree = 0, retired = 0, seq;
 	uint32_t free_head = 0;
 
 	/* Even again if a crash left a change open, then one change. */
 	hot->seq += hot->seq & 1;
-	change_begin(hot);
+	seq = change_begin(hot);
 	if (pt->keyed)
 		memset(pt->buckets, 0, (size_t)pt->nr_buckets * sizeof(*pt->buckets));
 	/* Downwards, so that the lists come out in ascending slot order. */
@@ -433,7 +437,7 @@ static uint64_t repair_type(struct ptype *pt)
 	hot->free_count = nfree;
 	hot->live_count = live;
 	hot->retired = retired;
-	change_end(hot);
+	change_end(hot, seq);
 	return live;
 }
 
@@ -948,7 +952,7 @@ static int alloc_slot(struct shmdev_pool *p, struct ptype *pt, uint32_t state,
 {
 	struct layout_hot *hot = pt->hot;
 	struct layout_slot *s;
-	uint64_t slot, wm = watermark(pt);
+	uint64_t slot, wm = watermark(pt), seq;
 	uint32_t tag, gen;
 
 	if (hot->free_head) {
@@ -957,7 +961,7 @@ static int alloc_slot(struct shmdev_pool *p, struct ptype *pt, uint32_t state,
 		if (!s || layout_tag_state(load_tag(s)) != LAYOUT_SLOT_FREE)
 			return shmdev_fail(p->ctx, EUCLEAN, "type %u \"%s\": free list head %" PRIu64 " is not a free slot (the pool is corrupt)",
 					   pt->id, pt->name, slot);
-		change_begin(hot);
+		seq = change_begin(hot);
 		CRASH_POINT(p);
 		hot->free_head = s->next;
 		CRASH_POINT(p);
@@ -965,7 +969,7 @@ static int alloc_slot(struct shmdev_pool *p, struct ptype *pt, uint32_t state,
 	} else if (wm < pt->cap) {
 		slot = wm;
 		s = slot_at(pt, slot);
-		change_begin(hot);
+		seq = change_begin(hot);
 		/* Initialise before the watermark covers it: the repair scans up to it. */
 		store_tag(s, layout_tag(LAYOUT_SLOT_FREE, 1));
 		CRASH_POINT(p);
@@ -991,7 +995,7 @@ static int alloc_slot(struct shmdev_pool *p, struct ptype *pt, uint32_t state,
 		CRASH_POINT(p);
 	}
 	hot->live_count++;
-	change_end(hot);
+	change_end(hot, seq);
 	*obj = slot_obj(pt, s);
 	if (handle)
 		*handle = layout_handle(pt->id, (uint32_t)slot, gen);
@@ -1032,7 +1036,7 @@ alloc_fast(struct shmdev_pool *p, uint16_t type, bool zero, void **obj,
 	struct ptype *pt;
 	struct layout_hot *hot;
 	struct layout_slot *s;
-	uint64_t wm;
+	uint64_t wm, seq;
 	uint32_t head, tag, slot;
 
 	if (unlikely(type >= p->nr_fast))
@@ -1052,7 +1056,7 @@ alloc_fast(struct shmdev_pool *p, uint16_t type, bool zero, void **obj,
 	/* FREE with a generation (never 0 below the watermark) */
 	if (unlikely((uint8_t)tag || !tag))
 		return 1;
-	change_begin(hot);
+	seq = change_begin(hot);
 	hot->free_head = s->next;
 	hot->free_count--;
 	s->key = 0;
@@ -1061,7 +1065,7 @@ alloc_fast(struct shmdev_pool *p, uint16_t type, bool zero, void **obj,
 		memset(slot_obj(pt, s), 0, pt->size);
 	store_tag(s, tag | LAYOUT_SLOT_LIVE);	/* commit: LIVE, same generation */
 	hot->live_count++;
-	change_end(hot);
+	change_end(hot, seq);
 	shmdev_clear_error(p->ctx);
 	*obj = slot_obj(pt, s);
 	if (handle)
@@ -1208,7 +1212,7 @@ static __attribute__((noinline)) int free_checked(struct shmdev_pool *p, shmdev_
 	const struct ptype *pt = NULL;
 	struct layout_hot *hot;
 	struct layout_slot *s;
-	uint64_t slot = layout_handle_slot(h);
+	uint64_t slot = layout_handle_slot(h), seq;
 	uint32_t tag, gen;
 	int err;
 
@@ -1222,9 +1226,9 @@ static __attribute__((noinline)) int free_checked(struct shmdev_pool *p, shmdev_
 				   h, layout_handle_type(h), slot, layout_handle_gen(h));
 	hot = pt->hot;
 	tag = load_tag(s);
-	change_begin(hot);
+	seq = change_begin(hot);
 	if (layout_tag_state(tag) == LAYOUT_SLOT_LIVE_KEYED && !hash_unlink(p, pt, s, slot)) {
-		change_end(hot);
+		change_end(hot, seq);
 		return shmdev_fail(p->ctx, EUCLEAN, "free: type %u \"%s\" slot %" PRIu64 " is missing from the hash index (the pool is corrupt)",
 				   pt->id, pt->name, slot);
 	}
@@ -1236,7 +1240,7 @@ static __attribute__((noinline)) int free_checked(struct shmdev_pool *p, shmdev_
 		CRASH_POINT(p);
 		hot->retired++;
 		hot->live_count--;
-		change_end(hot);
+		change_end(hot, seq);
 		return 0;
 	}
 	gen++;
@@ -1248,7 +1252,7 @@ static __attribute__((noinline)) int free_checked(struct shmdev_pool *p, shmdev_
 	CRASH_POINT(p);
 	hot->free_count++;
 	hot->live_count--;
-	change_end(hot);
+	change_end(hot, seq);
 	return 0;
 }
 
@@ -1265,6 +1269,7 @@ SHMDEV_EXPORT int shmdev_free(struct shmdev_pool *p, shmdev_handle_t h)
 	struct layout_hot *hot;
 	struct layout_slot *s;
 	struct ptype *pt;
+	uint64_t seq;
 
 	if (unlikely(!p))
 		return -EINVAL;
@@ -1282,13 +1287,13 @@ SHMDEV_EXPORT int shmdev_free(struct shmdev_pool *p, shmdev_handle_t h)
 		return free_checked(p, h);
 	/* FREE with the next generation: LIVE gen -> FREE gen + 1 */
 	tag += layout_tag(LAYOUT_SLOT_FREE, 1) - LAYOUT_SLOT_LIVE;
-	change_begin(hot);
+	seq = change_begin(hot);
 	s->next = hot->free_head;
 	store_tag(s, tag);	/* commit */
 	hot->free_head = slot + 1;
 	hot->free_count++;
 	hot->live_count--;
-	change_end(hot);
+	change_end(hot, seq);
 	shmdev_clear_error(p->ctx);
 	return 0;
 }
