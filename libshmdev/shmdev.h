@@ -14,7 +14,7 @@
  *  - a NULL context, pool, region, conf or output pointer never crashes:
  *    functions that return an int give -EINVAL, lookups give NULL, 0 or
  *    SHMDEV_HANDLE_NONE, stats fill nothing (a NULL pool's are zeros) and
- *    setters and destructors do nothing (tests/lib/test_handles.c calls
+ *    setters and destructors do nothing (tests/lib/test_api.c calls
  *    every function this header declares that way);
  *  - threads: objects are not locked.  A context and everything made from it
  *    is used by one thread at a time.  Other processes may attach read-only
