@@ -247,7 +247,7 @@ static int item_drop(struct server *s, struct player *p, shmdev_handle_t ph, int
 	seal(p, T_PLAYER);
 	journal_end(s->zs);
 	/* A crash here leaves an item nobody owns: recover() frees it. */
-	return shmdev_free(s->pool, ih);
+	return shmdev_free_typed(s->pool, T_ITEM, ih);
 }
 
 static int player_logout(struct server *s, struct player *p, shmdev_handle_t ph)
@@ -257,12 +257,12 @@ static int player_logout(struct server *s, struct player *p, shmdev_handle_t ph)
 	journal_begin(s->zs, J_LOGOUT, T_PLAYER, p->id, ph, NULL);
 	for (i = 0; i < ITEMS_PER_PLAYER; i++)
 		if (p->items[i]) {
-			err = shmdev_free(s->pool, p->items[i]);
+			err = shmdev_free_typed(s->pool, T_ITEM, p->items[i]);
 			if (err)
 				return err;
 			p->items[i] = SHMDEV_HANDLE_NONE;
 		}
-	err = shmdev_free(s->pool, ph);
+	err = shmdev_free_typed(s->pool, T_PLAYER, ph);
 	journal_end(s->zs);
 	return err;
 }
@@ -323,7 +323,7 @@ static int op_item(struct server *s, unsigned int what)
 		return 0;
 	if (what == 1)
 		return item_drop(s, p, ph, slot);
-	it = shmdev_get(s->pool, p->items[slot]);
+	it = shmdev_get_typed(s->pool, T_ITEM, p->items[slot]);
 	if (!it)
 		return -ESTALE;
 	journal_begin(s->zs, J_UPDATE, T_ITEM, id, p->items[slot], it);
@@ -538,7 +538,8 @@ static int check_player(void *obj, shmdev_handle_t h, void *data)
 
 		if (!p->items[i])
 			continue;
-		it = shmdev_get(w->s->pool, p->items[i]);
+		/* Typed: a handle of another type in items[] is dangling too. */
+		it = shmdev_get_typed(w->s->pool, T_ITEM, p->items[i]);
 		if (!it || it->owner != p->id || it->slot != (uint32_t)i)
 			w->c->dangling++;
 	}
@@ -636,7 +637,7 @@ static int recover(struct server *s, struct counts *c, uint64_t *undone)
 	if (zs->op_state) {
 		switch (zs->op_kind) {
 		case J_UPDATE:
-			obj = shmdev_get(s->pool, zs->op_target);
+			obj = shmdev_get_typed(s->pool, (uint16_t)zs->op_type, zs->op_target);
 			if (obj && zs->image_size == type_size(zs->op_type)) {
 				memcpy(obj, zs->image, zs->image_size);
 				(*undone)++;

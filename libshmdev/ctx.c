@@ -70,18 +70,21 @@ SHMDEV_EXPORT struct shmdev_ctx *shmdev_ctx_unref(struct shmdev_ctx *ctx)
 SHMDEV_EXPORT void shmdev_set_log_fn(struct shmdev_ctx *ctx, shmdev_log_fn fn,
 				     void *data)
 {
+	if (!ctx)
+		return;
 	ctx->log_fn = fn ? fn : log_stderr;
 	ctx->log_data = data;
 }
 
 SHMDEV_EXPORT void shmdev_set_log_priority(struct shmdev_ctx *ctx, int priority)
 {
-	ctx->log_priority = priority;
+	if (ctx)
+		ctx->log_priority = priority;
 }
 
 SHMDEV_EXPORT int shmdev_get_log_priority(const struct shmdev_ctx *ctx)
 {
-	return ctx->log_priority;
+	return ctx ? ctx->log_priority : -EINVAL;
 }
 
 SHMDEV_EXPORT const char *shmdev_errmsg(const struct shmdev_ctx *ctx)

@@ -96,7 +96,12 @@
  *   32  u64 allocs, 40 u64 frees   (statistics: no longer counted, so
  *                          that alloc and free touch only the fields a
  *                          repair rebuilds; 0 in new pools)
- *   48  u64 reserved[2]
+ *   48  u64 seq            change count: odd while the owner changes the
+ *                          type's slots or this line, even between changes,
+ *                          so that a read-only check can tell a consistent
+ *                          read from a torn one (not derived; a repair
+ *                          leaves it even)
+ *   56  u64 retired        slots RETIRED (below)
  *
  * Checksum coverage: the cold header and the active table, i.e. everything
  * that changes only on a cold start or a layout change.  It is O(1) in the
@@ -106,8 +111,9 @@
  * slot_size bytes starting at its offset.  Slot n of a type lives in the
  * chunk whose [first_slot, first_slot + nr_slots) holds n.
  *   0   u64 key            user key (KEYED objects)
- *   8   u32 tag            bits 0..7 state (FREE, LIVE, LIVE_KEYED),
- *                          bits 16..31 generation (never 0 once used)
+ *   8   u32 tag            bits 0..7 state (FREE, LIVE, LIVE_KEYED,
+ *                          RETIRED), bits 8..31 generation (never 0 once
+ *                          used)
  *   12  u32 next           slot + 1: the free list link of a FREE slot, the
  *                          hash chain link of a LIVE_KEYED one, 0 = end
  *   obj_offset             the object
@@ -115,7 +121,19 @@
  * aligned release store after everything else about the slot.  Free lists,
  * counters and hash chains are rebuilt from tags and keys after a crash.
  *
- * Handles: type << 48 | slot << 16 | generation.
+ * Handles: type << 52 | slot << 24 | generation: 12 bits of type (type ids
+ * are below SHMDEV_LAYOUT_MAX_TYPES = 4096), 28 of slot (max_count is at
+ * most SHMDEV_LAYOUT_MAX_SLOTS = 2^28 - 1) and the 24 of the generation.
+ *
+ * Generations: a free moves a slot from generation g to g + 1, so an old
+ * handle never matches again.  A slot whose generation would wrap (a free
+ * at 2^24 - 1) is RETIRED instead: never reused, on no list, so that a
+ * stale handle can never resolve.  With LIFO free lists a few hot slots
+ * take most of the reuse: a type cycling 1,000 alloc/free pairs a second
+ * retires one slot every 16,777,215 / 1,000 s = 4.7 hours (5 a day, about
+ * 1,900 a year); at 10,000 a second, 51 a day.  The 16-bit generation of
+ * layout version 1 wrapped after 65 s at 1,000 a second.  A raised
+ * max_count adds capacity; a cold start begins with no retired slots.
  */
 #ifndef SHMDEV_LAYOUT_H
 #define SHMDEV_LAYOUT_H
@@ -130,7 +148,7 @@
 #endif
 
 #define SHMDEV_LAYOUT_MAGIC		0x314c4f4f504d4853ULL /* "SHMPOOL1" */
-#define SHMDEV_LAYOUT_VERSION		1U
+#define SHMDEV_LAYOUT_VERSION		2U	/* 2: 24-bit generations, RETIRED */
 #define SHMDEV_LAYOUT_HEADER_SIZE	256U
 #define SHMDEV_LAYOUT_COLD_SIZE		128U
 #define SHMDEV_LAYOUT_MAX_CHUNKS	16U
@@ -139,13 +157,17 @@
 #define SHMDEV_LAYOUT_DEFAULT_TYPES	64U	/* MaxTypeInfoNum default */
 #define SHMDEV_LAYOUT_MAX_TYPES		4096U	/* MaxTypeInfoNum limit of the config */
 #define SHMDEV_LAYOUT_MAX_ALIGN		4096U
-#define SHMDEV_LAYOUT_MAX_SLOTS		0xfffffffeULL /* slot + 1 fits a u32 */
+#define SHMDEV_LAYOUT_SLOT_BITS		28U	/* of a handle */
+#define SHMDEV_LAYOUT_MAX_SLOTS		((1ULL << SHMDEV_LAYOUT_SLOT_BITS) - 1)
+#define SHMDEV_LAYOUT_GEN_BITS		24U
+#define SHMDEV_LAYOUT_GEN_MAX		((1U << SHMDEV_LAYOUT_GEN_BITS) - 1)
 #define SHMDEV_LAYOUT_SLOT_HDR		16U
 
 enum layout_slot_state {
 	LAYOUT_SLOT_FREE = 0,
 	LAYOUT_SLOT_LIVE = 1,
 	LAYOUT_SLOT_LIVE_KEYED = 2,
+	LAYOUT_SLOT_RETIRED = 3,	/* generation used up: never reused */
 };
 
 struct layout_header {
@@ -223,7 +245,8 @@ struct layout_hot {
 	uint64_t free_count;
 	uint64_t allocs;
 	uint64_t frees;
-	uint64_t reserved2[2];
+	uint64_t seq;
+	uint64_t retired;
 };
 
 struct layout_slot {
@@ -242,10 +265,14 @@ _Static_assert(sizeof(struct layout_block) == 48, "block");
 _Static_assert(sizeof(struct layout_table) == 32, "table");
 _Static_assert(sizeof(struct layout_hot) == 64, "hot");
 _Static_assert(sizeof(struct layout_slot) == SHMDEV_LAYOUT_SLOT_HDR, "slot");
+/* A handle is type 12 | slot 28 | generation 24 bits. */
+_Static_assert(SHMDEV_LAYOUT_MAX_TYPES <= 1U << (64 - SHMDEV_LAYOUT_SLOT_BITS - SHMDEV_LAYOUT_GEN_BITS),
+	       "type ids fit a handle");
+_Static_assert(SHMDEV_LAYOUT_GEN_BITS + 8 == 32, "the generation fills the tag above its state byte");
 
-static inline uint32_t layout_tag(uint32_t state, uint16_t gen)
+static inline uint32_t layout_tag(uint32_t state, uint32_t gen)
 {
-	return state | (uint32_t)gen << 16;
+	return state | gen << 8;
 }
 
 static inline uint32_t layout_tag_state(uint32_t tag)
@@ -253,14 +280,29 @@ static inline uint32_t layout_tag_state(uint32_t tag)
 	return tag & 0xff;
 }
 
-static inline uint16_t layout_tag_gen(uint32_t tag)
+static inline uint32_t layout_tag_gen(uint32_t tag)
 {
-	return (uint16_t)(tag >> 16);
+	return tag >> 8;
 }
 
-static inline uint64_t layout_handle(uint16_t type, uint32_t slot, uint16_t gen)
+static inline uint64_t layout_handle(uint16_t type, uint32_t slot, uint32_t gen)
 {
-	return (uint64_t)type << 48 | (uint64_t)slot << 16 | gen;
+	return (uint64_t)type << 52 | (uint64_t)slot << 24 | gen;
+}
+
+static inline uint32_t layout_handle_type(uint64_t h)
+{
+	return (uint32_t)(h >> 52);
+}
+
+static inline uint32_t layout_handle_slot(uint64_t h)
+{
+	return (uint32_t)(h >> 24) & (uint32_t)SHMDEV_LAYOUT_MAX_SLOTS;
+}
+
+static inline uint32_t layout_handle_gen(uint64_t h)
+{
+	return (uint32_t)h & SHMDEV_LAYOUT_GEN_MAX;
 }
 
 /* Geometry of a base region for @max_types and @max_blocks. */

@@ -22,6 +22,16 @@
  * (read-only pool, crash hook armed, unknown type, empty free list, keyed
  * object, stale handle, corruption), which looks again and reports.
  *
+ * Generations and handles: see layout.h.  A free at a slot's last
+ * generation retires the slot (checked path), so that no handle ever
+ * resolves to a later object in the same slot.
+ *
+ * Read-only checks of a live pool: every change of a type's slots or hot
+ * line (alloc, free, force_get, repair) is bracketed by change_begin() and
+ * change_end(), which make the type's hot seq odd, then even again; the
+ * check of a read-only attach reads a type between two loads of it and
+ * trusts only a read that nothing changed under (check_shared()).
+ *
  * Test hook: SHMDEV_TEST_KILL_AT=N makes the owner raise SIGKILL at the Nth
  * crash point (counted from open) inside alloc, free and force_get.  Inert
  * when unset.  With the hook armed every call takes the checked paths,
@@ -29,6 +39,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,7 +82,7 @@ struct ptype {
 	uint64_t end0;			/* slots of the first chunk */
 	uintptr_t base0;		/* its first slot */
 	struct layout_hot *hot;
-	uint64_t hid;			/* id << 48: the type part of a handle */
+	uint64_t hid;			/* id << 52: the type part of a handle */
 	uint32_t slot_size;
 	uint32_t obj_offset;
 	uint32_t size;
@@ -134,6 +145,7 @@ struct shmdev_pool {
 	uint64_t repaired_objects;
 	uint64_t repair_ns;
 	uint64_t open_ns;
+	uint64_t view_seq;		/* table seq that types[] was built from */
 };
 
 /*
@@ -163,6 +175,27 @@ static uint32_t load_tag(const struct layout_slot *s)
 static void store_tag(struct layout_slot *s, uint32_t tag)
 {
 	__atomic_store_n(&s->tag, tag, __ATOMIC_RELEASE);
+}
+
+/*
+ * One change of a type's slots or hot line, for a read-only checker
+ * (layout_hot.seq): odd from the first store to the last.  On x86 the
+ * fence is only a compiler barrier: the hot paths stay free of fences and
+ * locked instructions, and pay two stores to a line they write anyway.
+ */
+static inline uint64_t change_begin(struct layout_hot *hot)
+{
+	uint64_t seq = hot->seq + 1;
+
+	__atomic_store_n(&hot->seq, seq, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	return seq;
+}
+
+/* @seq: what change_begin() returned (saves a load). */
+static inline void change_end(struct layout_hot *hot, uint64_t seq)
+{
+	__atomic_store_n(&hot->seq, seq + 1, __ATOMIC_RELEASE);
 }
 
 static bool state_live(uint32_t st)
@@ -332,7 +365,7 @@ static int build_view(struct shmdev_pool *p)
 		build_ctab(pt);
 		pt->end0 = pt->end[0];
 		pt->base0 = pt->bias[0];
-		pt->hid = (uint64_t)i << 48;
+		pt->hid = layout_handle((uint16_t)i, 0, 0);
 		if (pt->keyed) {
 			pt->buckets = (uint32_t *)((char *)shmdev_region_addr(p->blocks[lt[i].hash_block]) +
 						   lt[i].hash_offset);
@@ -344,6 +377,7 @@ static int build_view(struct shmdev_pool *p)
 	free(p->ranges);
 	p->ranges = ranges;
 	p->nr_ranges = n;
+	p->view_seq = t->seq;
 	return 0;
 }
 
@@ -355,16 +389,19 @@ static int build_view(struct shmdev_pool *p)
 static uint64_t repair_type(struct ptype *pt)
 {
 	struct layout_hot *hot = pt->hot;
-	uint64_t wm = watermark(pt), slot, live = 0, nfree = 0;
+	uint64_t wm = watermark(pt), slot, live = 0, nfree = 0, retired = 0, seq;
 	uint32_t free_head = 0;
 
+	/* Even again if a crash left a change open, then one change. */
+	hot->seq += hot->seq & 1;
+	seq = change_begin(hot);
 	if (pt->keyed)
 		memset(pt->buckets, 0, (size_t)pt->nr_buckets * sizeof(*pt->buckets));
 	/* Downwards, so that the lists come out in ascending slot order. */
 	for (slot = wm; slot-- > 0;) {
 		struct layout_slot *s = slot_at(pt, slot);
 		uint32_t tag = load_tag(s), st = layout_tag_state(tag);
-		uint16_t gen = layout_tag_gen(tag);
+		uint32_t gen = layout_tag_gen(tag);
 
 		if (st == LAYOUT_SLOT_LIVE_KEYED && !pt->keyed)
 			store_tag(s, tag = layout_tag(st = LAYOUT_SLOT_LIVE, gen));
@@ -376,9 +413,20 @@ static uint64_t repair_type(struct ptype *pt)
 			s->next = pt->buckets[b];
 			pt->buckets[b] = (uint32_t)slot + 1;
 			live++;
+		} else if ((st == LAYOUT_SLOT_RETIRED && gen) ||
+			   (st != LAYOUT_SLOT_FREE && gen == SHMDEV_LAYOUT_GEN_MAX)) {
+			/* Retired stays retired: its generations are used up. */
+			if (st != LAYOUT_SLOT_RETIRED)
+				store_tag(s, layout_tag(LAYOUT_SLOT_RETIRED, gen));
+			retired++;
 		} else {
+			/*
+			 * A bad state may hide a handed-out generation: the
+			 * next one, so that no old handle meets the new object.
+			 */
 			if (st != LAYOUT_SLOT_FREE || !gen)
-				store_tag(s, layout_tag(LAYOUT_SLOT_FREE, gen ? gen : 1));
+				store_tag(s, layout_tag(LAYOUT_SLOT_FREE,
+							st != LAYOUT_SLOT_FREE ? gen + 1 : 1));
 			s->next = free_head;
 			free_head = (uint32_t)slot + 1;
 			nfree++;
@@ -388,6 +436,8 @@ static uint64_t repair_type(struct ptype *pt)
 	hot->free_head = free_head;
 	hot->free_count = nfree;
 	hot->live_count = live;
+	hot->retired = retired;
+	change_end(hot, seq);
 	return live;
 }
 
@@ -819,12 +869,16 @@ SHMDEV_EXPORT int shmdev_pool_destroy(struct shmdev_ctx *ctx, const struct shmde
 
 SHMDEV_EXPORT enum shmdev_start shmdev_pool_start(const struct shmdev_pool *p)
 {
-	return p->start;
+	return p ? p->start : (enum shmdev_start)0;
 }
 
 SHMDEV_EXPORT void shmdev_pool_stats(const struct shmdev_pool *p, struct shmdev_pool_stats *st)
 {
+	if (!st)
+		return;
 	memset(st, 0, sizeof(*st));
+	if (!p)
+		return;
 	st->start = p->start;
 	st->start_time_ns = p->hdr->start_time_ns;
 	st->generation = shmdev_region_generation(p->base_region);
@@ -836,9 +890,12 @@ SHMDEV_EXPORT void shmdev_pool_stats(const struct shmdev_pool *p, struct shmdev_
 SHMDEV_EXPORT int shmdev_pool_type_stats(const struct shmdev_pool *p, uint16_t type,
 					 struct shmdev_type_stats *st)
 {
-	const struct ptype *pt = ptype_get(p, type);
+	const struct ptype *pt;
 	const struct layout_type *lt;
 
+	if (!p || !st)
+		return -EINVAL;
+	pt = ptype_get(p, type);
 	if (!pt) {
 		/* A normal probe (tools walk every id): message, but no log line. */
 		snprintf(p->ctx->errmsg, sizeof(p->ctx->errmsg), "type %u is not in the layout", type);
@@ -854,6 +911,7 @@ SHMDEV_EXPORT int shmdev_pool_type_stats(const struct shmdev_pool *p, uint16_t t
 	st->version = lt->version;
 	st->max_count = lt->max_count;
 	st->live_count = __atomic_load_n(&pt->hot->live_count, __ATOMIC_RELAXED);
+	st->retired_count = __atomic_load_n(&pt->hot->retired, __ATOMIC_RELAXED);
 	return 0;
 }
 
@@ -894,9 +952,8 @@ static int alloc_slot(struct shmdev_pool *p, struct ptype *pt, uint32_t state,
 {
 	struct layout_hot *hot = pt->hot;
 	struct layout_slot *s;
-	uint64_t slot, wm = watermark(pt);
-	uint32_t tag;
-	uint16_t gen;
+	uint64_t slot, wm = watermark(pt), seq;
+	uint32_t tag, gen;
 
 	if (hot->free_head) {
 		slot = hot->free_head - 1;
@@ -904,6 +961,7 @@ static int alloc_slot(struct shmdev_pool *p, struct ptype *pt, uint32_t state,
 		if (!s || layout_tag_state(load_tag(s)) != LAYOUT_SLOT_FREE)
 			return shmdev_fail(p->ctx, EUCLEAN, "type %u \"%s\": free list head %" PRIu64 " is not a free slot (the pool is corrupt)",
 					   pt->id, pt->name, slot);
+		seq = change_begin(hot);
 		CRASH_POINT(p);
 		hot->free_head = s->next;
 		CRASH_POINT(p);
@@ -911,6 +969,7 @@ static int alloc_slot(struct shmdev_pool *p, struct ptype *pt, uint32_t state,
 	} else if (wm < pt->cap) {
 		slot = wm;
 		s = slot_at(pt, slot);
+		seq = change_begin(hot);
 		/* Initialise before the watermark covers it: the repair scans up to it. */
 		store_tag(s, layout_tag(LAYOUT_SLOT_FREE, 1));
 		CRASH_POINT(p);
@@ -936,6 +995,7 @@ static int alloc_slot(struct shmdev_pool *p, struct ptype *pt, uint32_t state,
 		CRASH_POINT(p);
 	}
 	hot->live_count++;
+	change_end(hot, seq);
 	*obj = slot_obj(pt, s);
 	if (handle)
 		*handle = layout_handle(pt->id, (uint32_t)slot, gen);
@@ -976,7 +1036,7 @@ alloc_fast(struct shmdev_pool *p, uint16_t type, bool zero, void **obj,
 	struct ptype *pt;
 	struct layout_hot *hot;
 	struct layout_slot *s;
-	uint64_t wm;
+	uint64_t wm, seq;
 	uint32_t head, tag, slot;
 
 	if (unlikely(type >= p->nr_fast))
@@ -994,8 +1054,9 @@ alloc_fast(struct shmdev_pool *p, uint16_t type, bool zero, void **obj,
 	SLOT_QUICK(pt, slot, s, return 1);
 	tag = load_tag(s);
 	/* FREE with a generation (never 0 below the watermark) */
-	if (unlikely((uint16_t)tag || !tag))
+	if (unlikely((uint8_t)tag || !tag))
 		return 1;
+	seq = change_begin(hot);
 	hot->free_head = s->next;
 	hot->free_count--;
 	s->key = 0;
@@ -1004,10 +1065,11 @@ alloc_fast(struct shmdev_pool *p, uint16_t type, bool zero, void **obj,
 		memset(slot_obj(pt, s), 0, pt->size);
 	store_tag(s, tag | LAYOUT_SLOT_LIVE);	/* commit: LIVE, same generation */
 	hot->live_count++;
+	change_end(hot, seq);
 	shmdev_clear_error(p->ctx);
 	*obj = slot_obj(pt, s);
 	if (handle)
-		*handle = pt->hid | (uint64_t)slot << 16 | tag >> 16;
+		*handle = pt->hid | (uint64_t)slot << 24 | layout_tag_gen(tag);
 	return 0;
 }
 
@@ -1054,9 +1116,9 @@ SHMDEV_EXPORT int shmdev_alloc_raw(struct shmdev_pool *p, uint16_t type, void **
 static struct layout_slot *live_slot(const struct shmdev_pool *p, shmdev_handle_t h,
 				     const struct ptype **ptp)
 {
-	const struct ptype *pt = ptype_get(p, (uint16_t)(h >> 48));
-	uint64_t slot = (h >> 16) & 0xffffffffULL;
-	uint16_t gen = (uint16_t)h;
+	const struct ptype *pt = ptype_get(p, (uint16_t)layout_handle_type(h));
+	uint64_t slot = layout_handle_slot(h);
+	uint32_t gen = layout_handle_gen(h);
 	struct layout_slot *s;
 	uint32_t tag;
 
@@ -1075,9 +1137,8 @@ static struct layout_slot *live_slot(const struct shmdev_pool *p, shmdev_handle_
 /* shmdev_get() of a slot past the first chunk of a type without a chunk table. */
 static __attribute__((noinline)) void *get_searched(const struct ptype *pt, shmdev_handle_t h)
 {
-	struct layout_slot *s = slot_search(pt, (uint32_t)(h >> 16));
-	uint32_t tag = s ? load_tag(s) : 0;
-	uint16_t gen = (uint16_t)h;
+	struct layout_slot *s = slot_search(pt, layout_handle_slot(h));
+	uint32_t tag = s ? load_tag(s) : 0, gen = layout_handle_gen(h);
 
 	if (!s || !gen || !state_live(layout_tag_state(tag)) || layout_tag_gen(tag) != gen)
 		return NULL;
@@ -1090,8 +1151,8 @@ static __attribute__((noinline)) void *get_searched(const struct ptype *pt, shmd
  */
 SHMDEV_EXPORT void *shmdev_get(const struct shmdev_pool *p, shmdev_handle_t h)
 {
-	uint32_t type = (uint32_t)(h >> 48), gen = (uint16_t)h, tag;
-	uint64_t slot = (uint32_t)(h >> 16);
+	uint32_t type = layout_handle_type(h), gen = layout_handle_gen(h), tag;
+	uint64_t slot = layout_handle_slot(h);
 	const struct ptype *pt;
 	struct layout_slot *s;
 
@@ -1100,10 +1161,26 @@ SHMDEV_EXPORT void *shmdev_get(const struct shmdev_pool *p, shmdev_handle_t h)
 	pt = &p->types[type];
 	SLOT_QUICK(pt, slot, s, return slot < pt->cap ? get_searched(pt, h) : NULL);
 	/* Live (state 1 or 2) with this generation, which is never 0. */
-	tag = (load_tag(s) & 0xffff00ffU) ^ gen << 16;
+	tag = load_tag(s) ^ gen << 8;
 	if (unlikely((tag - 1 > 1) | !gen))
 		return NULL;
 	return slot_obj(pt, s);
+}
+
+SHMDEV_EXPORT uint16_t shmdev_handle_type(shmdev_handle_t h)
+{
+	return (uint16_t)layout_handle_type(h);
+}
+
+SHMDEV_EXPORT uint32_t shmdev_handle_slot(shmdev_handle_t h)
+{
+	return layout_handle_slot(h);
+}
+
+SHMDEV_EXPORT void *shmdev_get_typed(const struct shmdev_pool *p, uint16_t type,
+				     shmdev_handle_t h)
+{
+	return likely(layout_handle_type(h) == type) ? shmdev_get(p, h) : NULL;
 }
 
 /* Unlink @slot from its hash chain; false if it is not there. */
@@ -1135,9 +1212,8 @@ static __attribute__((noinline)) int free_checked(struct shmdev_pool *p, shmdev_
 	const struct ptype *pt = NULL;
 	struct layout_hot *hot;
 	struct layout_slot *s;
-	uint64_t slot = (h >> 16) & 0xffffffffULL;
-	uint32_t tag;
-	uint16_t gen;
+	uint64_t slot = layout_handle_slot(h), seq;
+	uint32_t tag, gen;
 	int err;
 
 	shmdev_clear_error(p->ctx);
@@ -1147,15 +1223,27 @@ static __attribute__((noinline)) int free_checked(struct shmdev_pool *p, shmdev_
 	s = live_slot(p, h, &pt);
 	if (!s)
 		return shmdev_fail(p->ctx, ESTALE, "free: handle 0x%016" PRIx64 " (type %u, slot %" PRIu64 ", generation %u) does not name a live object",
-				   h, (unsigned int)(h >> 48), slot, (unsigned int)(uint16_t)h);
+				   h, layout_handle_type(h), slot, layout_handle_gen(h));
 	hot = pt->hot;
 	tag = load_tag(s);
-	if (layout_tag_state(tag) == LAYOUT_SLOT_LIVE_KEYED && !hash_unlink(p, pt, s, slot))
+	seq = change_begin(hot);
+	if (layout_tag_state(tag) == LAYOUT_SLOT_LIVE_KEYED && !hash_unlink(p, pt, s, slot)) {
+		change_end(hot, seq);
 		return shmdev_fail(p->ctx, EUCLEAN, "free: type %u \"%s\" slot %" PRIu64 " is missing from the hash index (the pool is corrupt)",
 				   pt->id, pt->name, slot);
-	gen = (uint16_t)(layout_tag_gen(tag) + 1);
-	if (!gen)
-		gen = 1;
+	}
+	gen = layout_tag_gen(tag);
+	if (gen >= SHMDEV_LAYOUT_GEN_MAX) {
+		/* The last generation: retire the slot rather than wrap (layout.h). */
+		CRASH_POINT(p);
+		store_tag(s, layout_tag(LAYOUT_SLOT_RETIRED, gen));	/* commit */
+		CRASH_POINT(p);
+		hot->retired++;
+		hot->live_count--;
+		change_end(hot, seq);
+		return 0;
+	}
+	gen++;
 	s->next = hot->free_head;
 	CRASH_POINT(p);
 	store_tag(s, layout_tag(LAYOUT_SLOT_FREE, gen));	/* commit */
@@ -1164,6 +1252,7 @@ static __attribute__((noinline)) int free_checked(struct shmdev_pool *p, shmdev_
 	CRASH_POINT(p);
 	hot->free_count++;
 	hot->live_count--;
+	change_end(hot, seq);
 	return 0;
 }
 
@@ -1175,11 +1264,12 @@ static __attribute__((noinline)) int free_checked(struct shmdev_pool *p, shmdev_
  */
 SHMDEV_EXPORT int shmdev_free(struct shmdev_pool *p, shmdev_handle_t h)
 {
-	uint32_t type = (uint32_t)(h >> 48), slot = (uint32_t)(h >> 16), tag;
-	uint16_t gen = (uint16_t)h;
+	uint32_t type = layout_handle_type(h), slot = layout_handle_slot(h), tag;
+	uint32_t gen = layout_handle_gen(h);
 	struct layout_hot *hot;
 	struct layout_slot *s;
 	struct ptype *pt;
+	uint64_t seq;
 
 	if (unlikely(!p))
 		return -EINVAL;
@@ -1191,19 +1281,35 @@ SHMDEV_EXPORT int shmdev_free(struct shmdev_pool *p, shmdev_handle_t h)
 		return free_checked(p, h);
 	SLOT_QUICK(pt, slot, s, return free_checked(p, h));
 	tag = load_tag(s);
-	if (unlikely(tag != layout_tag(LAYOUT_SLOT_LIVE, gen) || !gen))
+	/* Generation 0 (never valid) and the last one (retires) go checked. */
+	if (unlikely(tag != layout_tag(LAYOUT_SLOT_LIVE, gen) ||
+		     gen - 1 >= SHMDEV_LAYOUT_GEN_MAX - 1))
 		return free_checked(p, h);
-	/* FREE with the next generation, which skips 0: LIVE gen -> FREE gen + 1 */
-	tag += 0x10000 - LAYOUT_SLOT_LIVE;
-	if (unlikely(!tag))
-		tag = layout_tag(LAYOUT_SLOT_FREE, 1);
+	/* FREE with the next generation: LIVE gen -> FREE gen + 1 */
+	tag += layout_tag(LAYOUT_SLOT_FREE, 1) - LAYOUT_SLOT_LIVE;
+	seq = change_begin(hot);
 	s->next = hot->free_head;
 	store_tag(s, tag);	/* commit */
 	hot->free_head = slot + 1;
 	hot->free_count++;
 	hot->live_count--;
+	change_end(hot, seq);
 	shmdev_clear_error(p->ctx);
 	return 0;
+}
+
+SHMDEV_EXPORT int shmdev_free_typed(struct shmdev_pool *p, uint16_t type, shmdev_handle_t h)
+{
+	const struct ptype *pt;
+
+	if (unlikely(!p))
+		return -EINVAL;
+	if (likely(layout_handle_type(h) == type))
+		return shmdev_free(p, h);
+	pt = ptype_get(p, (uint16_t)layout_handle_type(h));
+	return shmdev_fail(p->ctx, EINVAL, "free: handle 0x%016" PRIx64 " names type %u%s%s%s, not type %u (nothing freed)",
+			   h, layout_handle_type(h), pt ? " \"" : "", pt ? pt->name : "",
+			   pt ? "\"" : "", type);
 }
 
 SHMDEV_EXPORT shmdev_handle_t shmdev_handle_of(const struct shmdev_pool *p, const void *obj)
@@ -1426,7 +1532,7 @@ static int check_extents(struct shmdev_pool *p)
 static int check_type(struct shmdev_pool *p, const struct ptype *pt)
 {
 	struct layout_hot *hot = pt->hot;
-	uint64_t wm = hot->watermark, slot, live = 0, nfree = 0, keyed = 0, steps;
+	uint64_t wm = hot->watermark, slot, live = 0, nfree = 0, keyed = 0, retired = 0, steps;
 	uint8_t *seen = NULL;
 	uint32_t i, b;
 	int err = 0;
@@ -1448,6 +1554,8 @@ static int check_type(struct shmdev_pool *p, const struct ptype *pt)
 			live++;
 		else if (st == LAYOUT_SLOT_LIVE_KEYED && pt->keyed)
 			live++, keyed++;
+		else if (st == LAYOUT_SLOT_RETIRED)
+			retired++;
 		else if (st != LAYOUT_SLOT_FREE)
 			BAD("check: type %u \"%s\": slot %" PRIu64 " has bad state %" PRIu32,
 			    pt->id, pt->name, slot, st);
@@ -1457,6 +1565,9 @@ static int check_type(struct shmdev_pool *p, const struct ptype *pt)
 	if (live != hot->live_count)
 		BAD("check: type %u \"%s\": %" PRIu64 " live slots, live count says %" PRIu64,
 		    pt->id, pt->name, live, hot->live_count);
+	if (retired != hot->retired)
+		BAD("check: type %u \"%s\": %" PRIu64 " retired slots, retired count says %" PRIu64,
+		    pt->id, pt->name, retired, hot->retired);
 	if (nfree != hot->free_count)
 		BAD("check: type %u \"%s\": %" PRIu64 " free slots below the watermark, free count says %" PRIu64,
 		    pt->id, pt->name, nfree, hot->free_count);
@@ -1471,7 +1582,7 @@ static int check_type(struct shmdev_pool *p, const struct ptype *pt)
 			BAD("check: type %u \"%s\": free list visits slot %" PRIu64 " twice", pt->id, pt->name, slot);
 		seen[slot] = 1;
 		if (layout_tag_state(load_tag(slot_at(pt, slot))) != LAYOUT_SLOT_FREE)
-			BAD("check: type %u \"%s\": free list holds live slot %" PRIu64, pt->id, pt->name, slot);
+			BAD("check: type %u \"%s\": free list holds slot %" PRIu64 ", which is not free", pt->id, pt->name, slot);
 		steps++;
 	}
 	if (steps != nfree)
@@ -1521,27 +1632,118 @@ out:
 	return err;
 }
 
-SHMDEV_EXPORT int shmdev_pool_check(struct shmdev_pool *p)
+static int check_layout(struct shmdev_pool *p)
 {
 	struct layout_geom g;
+	int err;
+
+	err = layout_verify(p->ctx, p->base, shmdev_region_size(p->base_region), &g);
+	if (err)
+		return err;
+	return check_extents(p);
+}
+
+/*
+ * Whether an owner holds the pool's lease now (region state OWNED), and
+ * its pid.  Unknown counts as live: the answer is then "live", never a
+ * false "corrupt".
+ */
+static bool owner_live(struct shmdev_pool *p, uint32_t *pid)
+{
+	struct shmdev_region_info info;
+
+	if (shmdev_region_stat(p->ctx, p->backend, shmdev_region_key(p->base_region), &info))
+		return true;
+	*pid = info.owner_pid;
+	return info.state == SHMDEV_STATE_OWNED;
+}
+
+#define CHECK_TRIES 64
+
+/*
+ * The check through a read-only attach, while an owner may be changing the
+ * pool.  Each part is read between two loads of what its writer bumps: the
+ * layout and the extents between two loads of open_epoch (an owner bumps it
+ * before it writes anything at open), a type between two loads of its
+ * hot seq (odd while the owner changes that type: layout.h).  A part read
+ * across a change is read again, up to CHECK_TRIES times; a problem found
+ * in a read that nothing changed is real.  Failing that, the answer is
+ * -EAGAIN "pool is live", never a "corrupt" made of a torn read.  The
+ * failures of torn reads are not logged: the log is muted meanwhile.
+ */
+static int check_shared(struct shmdev_pool *p)
+{
+	int prio = p->ctx->log_priority, err = 0, try;
+	uint64_t e0 = 0, s0 = 0;
+	char what[64] = "the layout";
+	uint32_t pid = 0, i = 0;
+	bool live = owner_live(p, &pid), stable = false;
+
+	p->ctx->log_priority = -1;
+	for (try = 0; try < CHECK_TRIES && !stable; try++) {
+		if (try)
+			sched_yield();
+		e0 = __atomic_load_n(&p->hdr->open_epoch, __ATOMIC_ACQUIRE);
+		err = check_layout(p);
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		stable = __atomic_load_n(&p->hdr->open_epoch, __ATOMIC_RELAXED) == e0;
+		if (!stable)
+			live = owner_live(p, &pid) || live;
+	}
+	if (!stable || err)
+		goto out;
+	if (layout_active(p->base)->seq != p->view_seq) {
+		p->ctx->log_priority = prio;
+		return shmdev_fail(p->ctx, EAGAIN, "check: the layout changed since this read-only attach (sequence %" PRIu64 ", now %" PRIu64 "): attach again",
+				   p->view_seq, layout_active(p->base)->seq);
+	}
+	for (i = 0; i < p->nr_types && !err; i++) {
+		const struct ptype *pt = &p->types[i];
+
+		if (!pt->used)
+			continue;
+		snprintf(what, sizeof(what), "type %u \"%s\"", pt->id, pt->name);
+		stable = false;
+		for (try = 0; try < CHECK_TRIES && !stable; try++) {
+			if (try)
+				sched_yield();
+			s0 = __atomic_load_n(&pt->hot->seq, __ATOMIC_ACQUIRE);
+			if (live && (s0 & 1))
+				continue;	/* a change is under way */
+			err = check_type(p, pt);
+			__atomic_thread_fence(__ATOMIC_ACQUIRE);
+			stable = __atomic_load_n(&pt->hot->seq, __ATOMIC_RELAXED) == s0 &&
+				 __atomic_load_n(&p->hdr->open_epoch, __ATOMIC_RELAXED) == e0;
+			if (!stable)
+				live = owner_live(p, &pid) || live;
+		}
+		if (!stable)
+			break;
+	}
+out:
+	p->ctx->log_priority = prio;
+	if (!stable)
+		return shmdev_fail(p->ctx, EAGAIN, "check: pool is live (owner pid %" PRIu32 "): %s changed during each of %d reads; consistency not checked",
+				   pid, what, CHECK_TRIES);
+	if (err)
+		shmdev_log(p->ctx, LOG_ERR, __FILE__, __LINE__, __func__, "%s", p->ctx->errmsg);
+	return err;
+}
+
+SHMDEV_EXPORT int shmdev_pool_check(struct shmdev_pool *p)
+{
 	uint32_t i;
 	int err;
 
 	if (!p)
 		return -EINVAL;
 	shmdev_clear_error(p->ctx);
-	err = layout_verify(p->ctx, p->base, shmdev_region_size(p->base_region), &g);
-	if (err)
-		return err;
-	err = check_extents(p);
-	if (err)
-		return err;
-	for (i = 0; i < p->hdr->max_types; i++) {
-		if (!p->types[i].used)
-			continue;
-		err = check_type(p, &p->types[i]);
-		if (err)
-			return err;
-	}
-	return 0;
+	if (p->rdonly)
+		return check_shared(p);
+	/* The owner: nothing changes the pool under its own check. */
+	err = check_layout(p);
+	for (i = 0; i < p->nr_types && !err; i++)
+		if (p->types[i].used)
+			err = check_type(p, &p->types[i]);
+	return err;
 }

@@ -185,32 +185,32 @@ int shmdev_region_open_any_size(struct shmdev_ctx *ctx, enum shmdev_backend back
 
 SHMDEV_EXPORT void *shmdev_region_addr(const struct shmdev_region *region)
 {
-	return region->addr;
+	return region ? region->addr : NULL;
 }
 
 SHMDEV_EXPORT uint64_t shmdev_region_size(const struct shmdev_region *region)
 {
-	return region->size;
+	return region ? region->size : 0;
 }
 
 SHMDEV_EXPORT uint64_t shmdev_region_key(const struct shmdev_region *region)
 {
-	return region->key;
+	return region ? region->key : 0;
 }
 
 SHMDEV_EXPORT enum shmdev_start shmdev_region_start(const struct shmdev_region *region)
 {
-	return region->start;
+	return region ? region->start : (enum shmdev_start)0;
 }
 
 SHMDEV_EXPORT enum shmdev_backend shmdev_region_backend(const struct shmdev_region *region)
 {
-	return region->backend;
+	return region ? region->backend : SHMDEV_BACKEND_AUTO;
 }
 
 SHMDEV_EXPORT uint64_t shmdev_region_generation(const struct shmdev_region *region)
 {
-	return region->generation;
+	return region ? region->generation : 0;
 }
 
 /*
@@ -221,11 +221,13 @@ SHMDEV_EXPORT uint64_t shmdev_region_generation(const struct shmdev_region *regi
 SHMDEV_EXPORT int shmdev_region_remap(struct shmdev_region *r, void *addr)
 {
 	long page = sysconf(_SC_PAGESIZE);
-	int prot = (r->flags & SHMDEV_REGION_RDONLY) ? PROT_READ :
-						       PROT_READ | PROT_WRITE;
 	char *want;
 	void *p;
+	int prot;
 
+	if (!r)
+		return -EINVAL;
+	prot = (r->flags & SHMDEV_REGION_RDONLY) ? PROT_READ : PROT_READ | PROT_WRITE;
 	shmdev_clear_error(r->ctx);
 	if (addr == r->addr)
 		return 0;
@@ -258,6 +260,8 @@ SHMDEV_EXPORT int shmdev_region_remap(struct shmdev_region *r, void *addr)
 
 SHMDEV_EXPORT int shmdev_region_detach(struct shmdev_region *r)
 {
+	if (!r)
+		return -EINVAL;
 	shmdev_clear_error(r->ctx);
 	if (!r->leased)
 		return shmdev_fail(r->ctx, EPERM, "region 0x%" PRIx64 " (%s): cannot detach: this handle does not hold the owner lease%s",

@@ -11,6 +11,11 @@
  *    callback as well;
  *  - "the caller owns" means the caller frees it with the named function;
  *    everything else is borrowed and valid as long as its parent object;
+ *  - a NULL context, pool, region, conf or output pointer never crashes:
+ *    functions that return an int give -EINVAL, lookups give NULL, 0 or
+ *    SHMDEV_HANDLE_NONE, stats fill nothing (a NULL pool's are zeros) and
+ *    setters and destructors do nothing (tests/lib/test_api.c calls
+ *    every function this header declares that way);
  *  - threads: objects are not locked.  A context and everything made from it
  *    is used by one thread at a time.  Other processes may attach read-only
  *    to inspect a live pool.
@@ -257,9 +262,13 @@ int shmdev_region_list(struct shmdev_ctx *ctx, enum shmdev_backend backend,
 struct shmdev_pool;
 
 /*
- * A handle names one object: type (16 bits), slot (32 bits) and the slot's
- * generation (16 bits).  0 is never a valid handle.  After the object is
- * freed (and perhaps the slot reused) the old handle resolves to NULL.
+ * A handle names one object: type (12 bits), slot (28 bits) and the slot's
+ * generation (24 bits); shmdev_handle_type() and shmdev_handle_slot() take
+ * it apart.  0 is never a valid handle.  After the object is freed the old
+ * handle resolves to NULL, and stays so however often the slot is reused:
+ * every free moves the slot to its next generation, and a slot whose
+ * generations are used up (16,777,215 uses) is retired, never reused (see
+ * shmdev_type_stats.retired_count; libshmdev/layout.h has the figures).
  */
 typedef uint64_t shmdev_handle_t;
 #define SHMDEV_HANDLE_NONE ((shmdev_handle_t)0)
@@ -344,6 +353,7 @@ struct shmdev_type_stats {
 	uint32_t size, align, version;
 	uint64_t max_count;
 	uint64_t live_count;
+	uint64_t retired_count;		/* slots whose generations are used up */
 };
 /* -ENOENT if the type is not in the layout. */
 int shmdev_pool_type_stats(const struct shmdev_pool *pool, uint16_t type,
@@ -395,6 +405,23 @@ void *shmdev_get(const struct shmdev_pool *pool, shmdev_handle_t handle);
 /* Free* ; -ESTALE if @handle no longer names a live object. */
 int shmdev_free(struct shmdev_pool *pool, shmdev_handle_t handle);
 /*
+ * The type a handle was made for (its id), and its slot.  Pure functions of
+ * the handle, no pool needed; SHMDEV_HANDLE_NONE gives 0 and 0.
+ */
+uint16_t shmdev_handle_type(shmdev_handle_t handle);
+uint32_t shmdev_handle_slot(shmdev_handle_t handle);
+/*
+ * Typed Get* and Free*: as shmdev_get() and shmdev_free(), for a handle that
+ * must name an object of @type.  A handle of another type gives NULL, and
+ * -EINVAL (naming both types) from shmdev_free_typed(), which frees
+ * nothing.  Use these where the type is known: a Player handle stored where
+ * an Item is expected is then caught, not resolved.
+ */
+void *shmdev_get_typed(const struct shmdev_pool *pool, uint16_t type,
+		       shmdev_handle_t handle);
+int shmdev_free_typed(struct shmdev_pool *pool, uint16_t type,
+		      shmdev_handle_t handle);
+/*
  * The handle of a live object from its address (the address alloc/get
  * returned, not one inside the object), or SHMDEV_HANDLE_NONE.
  */
@@ -422,6 +449,13 @@ int shmdev_foreach(struct shmdev_pool *pool, uint16_t type,
 /*
  * Full consistency check of the layout and every type's slots and indexes.
  * Returns 0, or -EUCLEAN with the first problem in shmdev_errmsg().
+ * On a SHMDEV_POOL_RDONLY pool whose owner runs, each type is checked
+ * between two reads of its change count and read again (up to 64 times)
+ * while it changes: a problem is reported only from a read that nothing
+ * changed under.  An owner that keeps changing it gives -EAGAIN, "pool is
+ * live (owner pid N): ... changed during each of 64 reads; consistency not
+ * checked", never a false -EUCLEAN; so does a layout that changed since
+ * the read-only open ("attach again").
  */
 int shmdev_pool_check(struct shmdev_pool *pool);
 

@@ -228,8 +228,11 @@ static const char pool_check_usage[] =
 	"\n"
 	"Attach NAME's pool read-only and check the layout and every type's\n"
 	"slots, free lists and indexes.  Exits 0 if consistent; otherwise says\n"
-	"what is wrong and exits 1.  Run it while the owner is stopped: a\n"
-	"running owner may be caught half-way through an allocation.\n"
+	"what is wrong and exits 1.  Safe while the owner runs: each type is\n"
+	"read between two reads of its change count, and read again while it\n"
+	"changes; a problem is reported only from a read nothing changed under.\n"
+	"If the owner kept changing a type through every read, says \"pool is\n"
+	"live (owner pid N)\", checks nothing more and exits 3.\n"
 	"\n"
 	"  -c, --conf FILE      memorypool.ini\n"
 	"  -p, --process NAME   the process (section) whose pool to check\n";
@@ -252,12 +255,19 @@ static int pool_check(struct ctl *ctl, int argc, char **argv)
 	if (ret)
 		return ret;
 	ret = shmdev_pool_check(v.pool);
-	if (ret < 0)
+	if (ret == -EAGAIN) {
+		ctl_fail(ctl, ret, "pool check %s", o.process);
+		ret = CTL_EXIT_LIVE;
+	} else if (ret < 0) {
 		ret = ctl_fail(ctl, ret, "pool check %s", o.process);
-	else
+	} else if (v.base.state == SHMDEV_STATE_OWNED) {
+		printf("pool %s: consistent (owner running, pid %" PRIu32 ")\n", o.process,
+		       v.base.owner_pid);
+	} else {
 		printf("pool %s: consistent\n", o.process);
+	}
 	pool_detach(&v);
-	return ret < 0 ? CTL_EXIT_FAIL : ret;
+	return ret;
 }
 
 static const char pool_usage[] =

@@ -13,6 +13,7 @@
 #define CTL_EXIT_OK	0	/* success */
 #define CTL_EXIT_FAIL	1	/* the operation failed (or found a problem) */
 #define CTL_EXIT_USAGE	2	/* bad command line */
+#define CTL_EXIT_LIVE	3	/* pool check: the owner kept changing the pool */
 
 /* Per-invocation state: passed around, never global. */
 struct ctl {

@@ -187,6 +187,33 @@ static void fill(struct campaign *c, void *obj, uint32_t size, uint64_t key)
 		memcpy(b, &key, sizeof(key));
 }
 
+/*
+ * Retire one slot of @type (its generation set to the last, then used and
+ * freed), so that flips meet RETIRED tags too.
+ */
+static void retire_one(struct campaign *c, struct shmdev_pool *pool, uint16_t type)
+{
+	uint32_t slot_size, obj_offset;
+	struct layout_slot *s;
+	shmdev_handle_t h;
+	void *obj;
+	int i;
+
+	layout_slot_geom(types_v2[type].size, types_v2[type].align ? types_v2[type].align : 8,
+			 &slot_size, &obj_offset);
+	for (i = 0; i < 2; i++) {
+		if (type == T_PLAYER)
+			ck_assert_int_eq(shmdev_force_get(pool, type, rnd(c) | 1, &obj, &h, NULL), 0);
+		else
+			ck_assert_int_eq(shmdev_alloc(pool, type, &obj, &h), 0);
+		ck_assert_int_eq(shmdev_free(pool, h), 0);
+		s = (struct layout_slot *)((char *)obj - obj_offset);
+		if (!i)
+			s->tag = layout_tag(LAYOUT_SLOT_FREE, SHMDEV_LAYOUT_GEN_MAX);
+	}
+	ck_assert_uint_eq(layout_tag_state(s->tag), LAYOUT_SLOT_RETIRED);
+}
+
 /* Build the pool: two opens with a layout change between, frees for free lists. */
 static void populate(struct campaign *c)
 {
@@ -210,6 +237,8 @@ static void populate(struct campaign *c)
 	}
 	for (i = 3; i < 50; i += 5)
 		ck_assert_int_eq(shmdev_free(pool, h[i]), 0);
+	retire_one(c, pool, T_ITEM);
+	retire_one(c, pool, T_PLAYER);
 	ck_assert_int_eq(shmdev_pool_close(pool), 0);
 
 	ck_assert_msg(shmdev_pool_open(ctx, c->conf, types_v2, NR_TYPES, 0, &pool) == 0, "%s", shmdev_errmsg(ctx));
@@ -227,7 +256,7 @@ static int model_add(void *obj, shmdev_handle_t handle, void *data)
 {
 	struct model *m = data;
 	struct model_obj *o = &m->o[m->n++];
-	uint16_t type = (uint16_t)(handle >> 48);
+	uint16_t type = shmdev_handle_type(handle);
 
 	o->type = type;
 	o->handle = handle;

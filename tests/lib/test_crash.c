@@ -10,8 +10,12 @@
  * one interrupted operation either happened or not (a half-made object is
  * zeroed), no key is held twice, live counts match.
  *
- * 1000 rounds; 50 under SHMDEV_TEST_QUICK (valgrind).  SHMDEV_TEST_SEED
- * replays a run.
+ * Every handle a completed free gave up must stay stale for good.  A second
+ * campaign starts with every slot near its last generation, so that frees
+ * retire slots (layout.h) while the hook kills the child at each step.
+ *
+ * 1000 rounds (400 for the aged pool); 50 under SHMDEV_TEST_QUICK
+ * (valgrind).  SHMDEV_TEST_SEED replays a run.
  */
 #include <check.h>
 #include <errno.h>
@@ -24,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "layout.h"
 #include "testutil.h"
 
 #define T_PLAIN		0
@@ -72,9 +77,13 @@ struct model_obj {
 	uint16_t type;
 };
 
+#define MAX_DEAD	65536
+
 struct model {
 	size_t n;
 	struct model_obj o[MAX_MODEL];
+	size_t ndead;
+	uint64_t dead[MAX_DEAD];	/* handles of completed frees */
 };
 
 struct child_arg {
@@ -221,6 +230,8 @@ static void model_del(struct model *m, uint64_t handle)
 
 	ck_assert_int_ge(i, 0);
 	m->o[i] = m->o[--m->n];
+	if (m->ndead < MAX_DEAD)
+		m->dead[m->ndead++] = handle;
 }
 
 /* Apply the completed operations of the log; return the interrupted one. */
@@ -305,7 +316,7 @@ static void verify(struct shmdev_pool *pool, struct model *m, const struct log_e
 	/* At most one object nobody finished making: zeroed, from the interrupted op. */
 	ck_assert_msg(s.nextra <= 1, "round %" PRIu64 ": %zu unknown objects", round, s.nextra);
 	if (s.nextra) {
-		uint16_t type = (uint16_t)(s.extra[0] >> 48);
+		uint16_t type = shmdev_handle_type(s.extra[0]);
 		struct obj *o = shmdev_get(pool, s.extra[0]);
 
 		ck_assert_ptr_nonnull(pending);
@@ -335,6 +346,42 @@ static void verify(struct shmdev_pool *pool, struct model *m, const struct log_e
 	ck_assert_int_eq(shmdev_pool_type_stats(pool, T_PLAIN, &ts0), 0);
 	ck_assert_int_eq(shmdev_pool_type_stats(pool, T_KEYED, &ts1), 0);
 	ck_assert_uint_eq(ts0.live_count + ts1.live_count, m->n);
+	/* What was freed stays freed: no handle of it resolves again. */
+	for (i = 0; i < m->ndead; i++)
+		ck_assert_msg(!shmdev_get(pool, m->dead[i]),
+			      "round %" PRIu64 ": freed handle 0x%016" PRIx64 " resolves", round, m->dead[i]);
+}
+
+/*
+ * Use every slot of both types once, then set each FREE slot's generation
+ * to one of the last few: the campaign's frees then retire slots.
+ */
+static void age_slots(struct shmdev_conf *conf)
+{
+	static const uint32_t caps[2] = { CAP_PLAIN, CAP_KEYED };
+	struct shmdev_pool *pool = NULL;
+	uint32_t slot_size, obj_offset, t, i;
+	shmdev_handle_t *hs = calloc(CAP_PLAIN + CAP_KEYED, sizeof(*hs));
+	void **objs = calloc(CAP_PLAIN + CAP_KEYED, sizeof(*objs));
+
+	ck_assert(hs && objs);
+	layout_slot_geom(sizeof(struct obj), 8, &slot_size, &obj_offset);
+	ck_assert_int_eq(shmdev_pool_open(ctx, conf, types, 2, 0, &pool), 0);
+	for (t = 0; t < 2; t++) {
+		for (i = 0; i < caps[t]; i++)
+			ck_assert_int_eq(t == T_PLAIN ? shmdev_alloc(pool, T_PLAIN, &objs[i], &hs[i]) :
+				shmdev_force_get(pool, T_KEYED, 100000 + i, &objs[i], &hs[i], NULL), 0);
+		for (i = 0; i < caps[t]; i++) {
+			struct layout_slot *s = (struct layout_slot *)((char *)objs[i] - obj_offset);
+
+			ck_assert_int_eq(shmdev_free(pool, hs[i]), 0);
+			s->tag = layout_tag(LAYOUT_SLOT_FREE, SHMDEV_LAYOUT_GEN_MAX - i % 24);
+		}
+	}
+	ck_assert_msg(shmdev_pool_check(pool) == 0, "%s", shmdev_errmsg(ctx));
+	ck_assert_int_eq(shmdev_pool_close(pool), 0);
+	free(hs);
+	free(objs);
 }
 
 static unsigned int test_seed(void)
@@ -346,25 +393,29 @@ static unsigned int test_seed(void)
 	return (unsigned int)time(NULL) ^ (unsigned int)getpid();
 }
 
-START_TEST(test_kill_at_crash_points)
+static void campaign(bool aged)
 {
 	struct shmdev_conf *conf = mkconf();
 	struct shared_log *log;
 	struct model *m;
 	struct shmdev_pool *pool = NULL;
+	struct shmdev_type_stats ts[2];
 	unsigned int seed = test_seed();
-	uint64_t round, rounds = tu_quick() ? 50 : 1000, killed = 0, repairs = 0;
+	uint64_t round, rounds = tu_quick() ? 50 : aged ? 400 : 1000, killed = 0, repairs = 0;
 
-	printf("crash: %" PRIu64 " rounds%s, SHMDEV_TEST_SEED=%u\n", rounds,
-	       tu_quick() ? " (SHMDEV_TEST_QUICK: valgrind)" : "", seed);
+	printf("crash%s: %" PRIu64 " rounds%s, SHMDEV_TEST_SEED=%u\n", aged ? " (aged slots)" : "",
+	       rounds, tu_quick() ? " (SHMDEV_TEST_QUICK: valgrind)" : "", seed);
 	fflush(stdout);
 	log = mmap(NULL, sizeof(*log), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	ck_assert_ptr_ne(log, MAP_FAILED);
 	m = calloc(1, sizeof(*m));
 	ck_assert_ptr_nonnull(m);
 
+	shmdev_pool_destroy(ctx, conf);
 	ck_assert_int_eq(shmdev_pool_open(ctx, conf, types, 2, 0, &pool), 0);
 	ck_assert_int_eq(shmdev_pool_close(pool), 0);
+	if (aged)
+		age_slots(conf);
 	for (round = 0; round < rounds; round++) {
 		struct child_arg a = { conf, log, 0, 0 };
 		const struct log_entry *pending;
@@ -397,13 +448,33 @@ START_TEST(test_kill_at_crash_points)
 		else
 			ck_assert_int_eq(shmdev_pool_close(pool), 0);
 	}
-	printf("crash: %" PRIu64 " rounds, %" PRIu64 " children killed inside the library, %" PRIu64 " repairs checked\n",
-	       rounds, killed, repairs);
-	ck_assert_uint_ge(killed, rounds / 3);
+	ck_assert_int_eq(shmdev_pool_open(ctx, conf, types, 2, 0, &pool), 0);
+	ck_assert_int_eq(shmdev_pool_type_stats(pool, T_PLAIN, &ts[0]), 0);
+	ck_assert_int_eq(shmdev_pool_type_stats(pool, T_KEYED, &ts[1]), 0);
+	ck_assert_int_eq(shmdev_pool_close(pool), 0);
+	printf("crash%s: %" PRIu64 " rounds, %" PRIu64 " children killed inside the library, %" PRIu64 " repairs checked, %zu freed handles stale, %" PRIu64 " slots retired\n",
+	       aged ? " (aged slots)" : "", rounds, killed, repairs, m->ndead,
+	       ts[0].retired_count + ts[1].retired_count);
+	/* Aged: a full type fails fast, without crash points. */
+	ck_assert_uint_ge(killed, aged ? rounds / 10 : rounds / 3);
+	if (aged)
+		ck_assert_uint_gt(ts[0].retired_count + ts[1].retired_count, 0);
 	free(m);
 	munmap(log, sizeof(*log));
 	shmdev_pool_destroy(ctx, conf);
 	shmdev_conf_free(conf);
+}
+
+START_TEST(test_kill_at_crash_points)
+{
+	campaign(false);
+}
+END_TEST
+
+/* The same over slots at their last generations: frees retire them. */
+START_TEST(test_kill_at_crash_points_aged)
+{
+	campaign(true);
 }
 END_TEST
 
@@ -434,6 +505,7 @@ int main(void)
 	tcase_add_unchecked_fixture(tc, NULL, cleanup_regions);
 	tcase_set_timeout(tc, 1200);
 	tcase_add_test(tc, test_kill_at_crash_points);
+	tcase_add_test(tc, test_kill_at_crash_points_aged);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -123,6 +123,7 @@ START_TEST(test_verify_corruption)
 {
 	struct mem m;
 	struct layout_header *h;
+	char want[256];
 
 	mem_init(&m);
 	h = m.base;
@@ -149,10 +150,12 @@ START_TEST(test_verify_corruption)
 	ck_assert_int_eq(layout_verify(ctx, m.base, 100, &m.g), -EUCLEAN);
 	ck_assert_int_eq(layout_verify(ctx, m.base, m.g.base_size - 1, &m.g), -EUCLEAN);
 	ck_assert_ptr_nonnull(strstr(shmdev_errmsg(ctx), "does not fit the base region"));
-	h->version = 2;
+	h->version = SHMDEV_LAYOUT_VERSION + 1;
 	ck_assert_int_eq(layout_verify(ctx, m.base, m.g.base_size, &m.g), -EPROTO);
-	ck_assert_str_eq(shmdev_errmsg(ctx), "layout version was 2, now 1" HINT);
-	h->version = 1;
+	snprintf(want, sizeof(want), "layout version was %u, now %u" HINT,
+		 SHMDEV_LAYOUT_VERSION + 1, SHMDEV_LAYOUT_VERSION);
+	ck_assert_str_eq(shmdev_errmsg(ctx), want);
+	h->version = SHMDEV_LAYOUT_VERSION;
 	h->magic = 0x1234;
 	ck_assert_int_eq(layout_verify(ctx, m.base, m.g.base_size, &m.g), -EUCLEAN);
 	ck_assert_ptr_nonnull(strstr(shmdev_errmsg(ctx), "bad magic"));
@@ -285,6 +288,13 @@ START_TEST(test_check_types)
 	t.flags = 0;
 	t.max_count = 1ULL << 32;
 	ck_assert_int_eq(layout_check_types(ctx, &t, 1, 4), -EINVAL);
+	/* A slot number must fit the 28 bits a handle has for it. */
+	t.max_count = (1ULL << 28) - 1;
+	ck_assert_int_eq(layout_check_types(ctx, &t, 1, 4), 0);
+	t.max_count = 1ULL << 28;
+	ck_assert_int_eq(layout_check_types(ctx, &t, 1, 4), -EINVAL);
+	ck_assert_str_eq(shmdev_errmsg(ctx), "type 1 \"A\": max_count 268435456 is not in 1..268435455");
+	t.max_count = 1;
 	ck_assert_int_eq(layout_check_types(ctx, two, 2, 4), -EINVAL);
 	ck_assert_str_eq(shmdev_errmsg(ctx), "type id 1 is registered twice (\"A\" and \"A\")");
 }

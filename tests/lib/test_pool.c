@@ -111,7 +111,7 @@ START_TEST(test_alloc_get_free)
 
 	ck_assert_int_eq(shmdev_alloc(pool, T_ITEM, (void **)&it, &h), 0);
 	ck_assert_uint_ne(h, SHMDEV_HANDLE_NONE);
-	ck_assert_uint_eq(h >> 48, T_ITEM);
+	ck_assert_uint_eq(shmdev_handle_type(h), T_ITEM);
 	ck_assert_ptr_eq(shmdev_get(pool, h), it);
 	ck_assert_uint_eq(it->stamp, 0);
 	ck_assert_uint_eq((uintptr_t)it % 8, 0);
@@ -138,9 +138,9 @@ START_TEST(test_alloc_get_free)
 
 	/* Malformed handles. */
 	ck_assert_ptr_null(shmdev_get(pool, SHMDEV_HANDLE_NONE));
-	ck_assert_ptr_null(shmdev_get(pool, h2 & ~0xffffULL));	/* generation 0 */
-	ck_assert_ptr_null(shmdev_get(pool, h2 + (1ULL << 48) * 7));	/* unknown type */
-	ck_assert_ptr_null(shmdev_get(pool, h2 + (99ULL << 16)));	/* slot never used */
+	ck_assert_ptr_null(shmdev_get(pool, h2 & ~0xffffffULL));	/* generation 0 */
+	ck_assert_ptr_null(shmdev_get(pool, h2 + (1ULL << 52) * 7));	/* unknown type */
+	ck_assert_ptr_null(shmdev_get(pool, h2 + (99ULL << 24)));	/* slot never used */
 	ck_assert_int_eq(shmdev_alloc(pool, 9, (void **)&it, &h), -ENOENT);
 	ck_assert_int_eq(shmdev_pool_check(pool), 0);
 	ck_assert_int_eq(shmdev_pool_close(pool), 0);
@@ -162,7 +162,7 @@ START_TEST(test_full_type)
 	ck_assert_ptr_nonnull(strstr(shmdev_errmsg(ctx), "\"Item\" is full: 100 objects"));
 	ck_assert_int_eq(shmdev_free(pool, hs[37]), 0);
 	ck_assert_int_eq(shmdev_alloc(pool, T_ITEM, &obj, &h), 0);
-	ck_assert_uint_eq((h >> 16) & 0xffffffff, 37);
+	ck_assert_uint_eq(shmdev_handle_slot(h), 37);
 	ck_assert_int_eq(shmdev_pool_check(pool), 0);
 	ck_assert_int_eq(shmdev_pool_close(pool), 0);
 	shmdev_conf_free(conf);
@@ -216,7 +216,7 @@ START_TEST(test_foreach_order)
 	ck_assert_int_eq(shmdev_foreach(pool, T_ITEM, walk_fn, &w), 0);
 	ck_assert_int_eq(w.n, 20 - 7 + 1);
 	for (i = 1; i < w.n; i++)
-		ck_assert_uint_lt((w.seen[i - 1] >> 16) & 0xffffffff, (w.seen[i] >> 16) & 0xffffffff);
+		ck_assert_uint_lt(shmdev_handle_slot(w.seen[i - 1]), shmdev_handle_slot(w.seen[i]));
 	/* The callback may free what it is given. */
 	memset(&w, 0, sizeof(w));
 	w.pool = pool;
@@ -397,7 +397,7 @@ START_TEST(test_alloc_raw)
 	ck_assert_int_eq(shmdev_free(pool, hs[50]), 0);
 	ck_assert_str_eq(shmdev_errmsg(ctx), "");
 	ck_assert_int_eq(shmdev_alloc_raw(pool, T_ITEM, (void **)&it, &h), 0);
-	ck_assert_uint_eq((h >> 16) & 0xffffffff, 50);
+	ck_assert_uint_eq(shmdev_handle_slot(h), 50);
 	ck_assert_int_eq(shmdev_pool_check(pool), 0);
 	ck_assert_int_eq(shmdev_pool_close(pool), 0);
 	shmdev_conf_free(conf);
@@ -435,7 +435,7 @@ START_TEST(test_chunk_lookup)
 		n = t[ty - 2].max_count;
 		for (i = 0; i < n; i++) {
 			ck_assert_int_eq(shmdev_alloc_raw(pool, (uint16_t)ty, &obj, &hs[i]), 0);
-			ck_assert_uint_eq((hs[i] >> 16) & 0xffffffff, i);
+			ck_assert_uint_eq(shmdev_handle_slot(hs[i]), i);
 			memset(obj, (int)i, t[ty - 2].size);
 		}
 		ck_assert_int_eq(shmdev_alloc(pool, (uint16_t)ty, &obj, &h), -ENOSPC);
@@ -448,7 +448,7 @@ START_TEST(test_chunk_lookup)
 			ck_assert_uint_eq(shmdev_handle_of(pool, b), hs[i]);
 		}
 		/* Past the capacity: refused, never an address. */
-		h = hs[0] + (n << 16);
+		h = hs[0] + (n << 24);
 		ck_assert_ptr_null(shmdev_get(pool, h));
 		ck_assert_int_eq(shmdev_free(pool, h), -ESTALE);
 		/* Free every other one, reuse them, check the rest kept their bytes. */

@@ -23,6 +23,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "layout.h"
 #include "shmpoolctl.h"
 #include "testutil.h"
 
@@ -766,6 +767,136 @@ START_TEST(test_pool_check_corrupt)
 }
 END_TEST
 
+/* The owner, churning: allocate and free without pause until killed. */
+static int pool_churner(void *arg)
+{
+	struct shmdev_ctx *ctx = tu_ctx();
+	struct shmdev_conf *conf;
+	struct shmdev_pool *pool;
+	shmdev_handle_t hs[16] = { 0 };
+	unsigned int r = 1, i;
+	char text[512];
+	void *obj;
+
+	pool_conf_text(text, sizeof(text));
+	if (shmdev_conf_load_string(ctx, text, "pool.ini", "zone", &conf) ||
+	    shmdev_pool_open(ctx, conf, pool_types, 2, 0, &pool))
+		return 1;
+	__atomic_store_n((uint32_t *)arg, 1, __ATOMIC_RELEASE);
+	for (;;) {
+		r = r * 1103515245 + 12345;
+		i = (r >> 8) % 16;
+		if (hs[i]) {
+			if (shmdev_free(pool, hs[i]))
+				return 2;
+			hs[i] = 0;
+		} else if (i < 8) {
+			if (shmdev_alloc(pool, 0, &obj, &hs[i]))
+				return 3;
+		} else if (shmdev_force_get(pool, 3, r >> 4, &obj, &hs[i], NULL)) {
+			return 4;
+		}
+	}
+}
+
+/*
+ * pool check while the owner churns: consistent (exit 0) or "pool is live"
+ * (exit 3), never a false corruption (exit 1).
+ */
+START_TEST(test_pool_check_live)
+{
+	uint32_t *ready = mmap(NULL, sizeof(*ready), PROT_READ | PROT_WRITE,
+			       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	char ini[512], text[512];
+	unsigned int i, n = tu_quick() ? 10 : 60, ok = 0, live = 0;
+	struct tu_child c;
+	struct run r;
+
+	ck_assert_ptr_ne(ready, MAP_FAILED);
+	*ready = 0;
+	pool_conf_text(text, sizeof(text));
+	write_file(path_of("pool.ini", ini), text);
+	tu_child_start(&c, pool_churner, ready, false);
+	for (i = 0; i < 200000 && !__atomic_load_n(ready, __ATOMIC_ACQUIRE); i++)
+		usleep(50);
+	ck_assert_msg(*ready, "the owner did not open the pool");
+	for (i = 0; i < n; i++) {
+		CTL(&r, "pool", "check", "--conf", ini, "--process", "zone");
+		ck_assert_msg(r.status == 0 || r.status == CTL_EXIT_LIVE,
+			      "check %u of a live pool: exit %d\nstdout: %s\nstderr: %s",
+			      i, r.status, r.out, r.err);
+		if (r.status == 0) {
+			ck_contains(r.out, "pool zone: consistent (owner running, pid ");
+			ok++;
+		} else {
+			ck_contains(r.err, "shmpoolctl: pool check zone: check: pool is live (owner pid ");
+			ck_contains(r.err, "consistency not checked");
+			live++;
+		}
+	}
+	ck_assert_int_eq(kill(c.pid, 0), 0);	/* the owner ran throughout */
+	tu_child_kill(&c);
+	printf("pool check of a live pool: %u consistent, %u live\n", ok, live);
+	munmap(ready, sizeof(*ready));
+	destroy_test_pool();
+}
+END_TEST
+
+/*
+ * A retired slot (its generations used up) survives dump and restore of
+ * every region of the pool: still retired, its handles still stale.
+ */
+START_TEST(test_dump_restore_retired)
+{
+	struct shmdev_ctx *ctx = tu_ctx();
+	struct shmdev_conf *conf = NULL;
+	struct shmdev_pool *pool = NULL;
+	struct shmdev_type_stats ts;
+	struct layout_slot *s;
+	shmdev_handle_t h, old;
+	char text[512], f[3][512], name[32], key[32];
+	void *obj, *retired;
+	struct run r;
+	int i;
+
+	pool_conf_text(text, sizeof(text));
+	ck_assert_int_eq(shmdev_conf_load_string(ctx, text, "pool.ini", "zone", &conf), 0);
+	ck_assert_int_eq(shmdev_pool_open(ctx, conf, pool_types, 2, 0, &pool), 0);
+	ck_assert_int_eq(shmdev_alloc(pool, 0, &retired, &h), 0);
+	ck_assert_int_eq(shmdev_free(pool, h), 0);
+	/* Item: size 40, align 8: the slot header is the 16 bytes before it. */
+	s = (struct layout_slot *)((char *)retired - 16);
+	s->tag = layout_tag(LAYOUT_SLOT_FREE, SHMDEV_LAYOUT_GEN_MAX);
+	ck_assert_int_eq(shmdev_alloc(pool, 0, &obj, &old), 0);
+	ck_assert_ptr_eq(obj, retired);
+	ck_assert_int_eq(shmdev_free(pool, old), 0);
+	ck_assert_int_eq(shmdev_pool_close(pool), 0);
+	for (i = 0; i < 3; i++) {
+		snprintf(name, sizeof(name), "p%d.dump", i);
+		ck_run(&r, 0, "dump", hex(tu_key(20 + (unsigned int)i), key), path_of(name, f[i]));
+	}
+	ck_assert_int_eq(shmdev_pool_destroy(ctx, conf), 0);
+	for (i = 0; i < 3; i++)
+		ck_run(&r, 0, "restore", f[i]);
+	ck_assert_int_eq(shmdev_pool_open(ctx, conf, pool_types, 2, 0, &pool), 0);
+	ck_assert_int_eq(shmdev_pool_start(pool), SHMDEV_START_RESUMED_CLEAN);
+	ck_assert_int_eq(shmdev_pool_type_stats(pool, 0, &ts), 0);
+	ck_assert_uint_eq(ts.retired_count, 1);
+	ck_assert_ptr_null(shmdev_get(pool, old));
+	ck_assert_int_eq(shmdev_free(pool, old), -ESTALE);
+	ck_assert_int_eq(shmdev_alloc(pool, 0, &obj, &h), 0);
+	ck_assert_ptr_ne(obj, retired);
+	ck_assert_msg(shmdev_pool_check(pool) == 0, "%s", shmdev_errmsg(ctx));
+	ck_assert_int_eq(shmdev_pool_close(pool), 0);
+	write_file(path_of("pool.ini", f[0]), text);
+	ck_run(&r, 0, "pool", "check", "--conf", f[0], "--process", "zone");
+	ck_contains(r.out, "pool zone: consistent\n");
+	shmdev_conf_free(conf);
+	shmdev_ctx_unref(ctx);
+	destroy_test_pool();
+}
+END_TEST
+
 /* ---- the module (VM only) ------------------------------------------------ */
 
 START_TEST(test_status)
@@ -876,6 +1007,8 @@ static Suite *ctl_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_pool_show_check);
 	tcase_add_test(tc, test_pool_check_corrupt);
+	tcase_add_test(tc, test_pool_check_live);
+	tcase_add_test(tc, test_dump_restore_retired);
 	suite_add_tcase(s, tc);
 
 	if (have_device()) {

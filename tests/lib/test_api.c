@@ -1,0 +1,461 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * The public API with NULL pointers (issue 10, item 20): every function
+ * shmdev.h declares, with NULL for each pointer it takes (and a real
+ * context or pool where the NULL is elsewhere); a list of those calls that
+ * must cover every function the header declares.  Runs on the backend
+ * SHMDEV_BACKEND selects.
+ */
+#include <check.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+#define T_ITEM		0
+#define T_PLAYER	1
+
+struct item {
+	uint64_t stamp;
+	uint32_t n;
+};
+
+struct player {
+	uint64_t id;
+	uint64_t gold;
+};
+
+static const struct shmdev_type types[] = {
+	{ .id = T_ITEM, .name = "Item", .size = sizeof(struct item), .version = 1,
+	  .max_count = 100 },
+	{ .id = T_PLAYER, .name = "Player", .size = sizeof(struct player),
+	  .version = 1, .max_count = 50, .flags = SHMDEV_TYPE_KEYED },
+};
+#define NR_TYPES (sizeof(types) / sizeof(types[0]))
+
+static struct shmdev_ctx *ctx;
+
+static struct shmdev_conf *mkconf(void)
+{
+	struct shmdev_conf *conf = NULL;
+	char text[512];
+	int err;
+
+	snprintf(text, sizeof(text),
+		 "ProcessList = zone\n[zone]\nBaseKey = 0x%" PRIx64 "\nBlockSize = 1M\n"
+		 "BlockKey = 0x%" PRIx64 "\nBlockKey = 0x%" PRIx64 "\n",
+		 tu_key(0), tu_key(1), tu_key(2));
+	err = shmdev_conf_load_string(ctx, text, "test.ini", "zone", &conf);
+	ck_assert_msg(err == 0, "conf: %s", shmdev_errmsg(ctx));
+	return conf;
+}
+
+static struct shmdev_pool *open_ok(struct shmdev_conf *conf, unsigned int flags)
+{
+	struct shmdev_pool *pool = NULL;
+	int err = shmdev_pool_open(ctx, conf, flags & SHMDEV_POOL_RDONLY ? NULL : types,
+				   flags & SHMDEV_POOL_RDONLY ? 0 : NR_TYPES, flags, &pool);
+
+	ck_assert_msg(err == 0, "pool open: %d %s", err, shmdev_errmsg(ctx));
+	return pool;
+}
+
+static void destroy_pool(void)
+{
+	struct shmdev_conf *conf = mkconf();
+
+	shmdev_pool_destroy(ctx, conf);
+	shmdev_conf_free(conf);
+}
+
+static void setup(void)
+{
+	ctx = tu_ctx();
+	destroy_pool();
+}
+
+static void teardown(void)
+{
+	destroy_pool();
+	ctx = shmdev_ctx_unref(ctx);
+}
+
+static void cleanup_regions(void)
+{
+	tu_destroy_all();
+}
+
+/* ---- item 20: NULL arguments -------------------------------------------- */
+
+/*
+ * One call per public function, with NULL for every pointer it takes (and
+ * a valid context or pool where the NULL is elsewhere).  Each runs in a
+ * child so that one crash names its function and the others still run.
+ */
+struct null_call {
+	const char *fn;
+	int (*call)(void);
+};
+
+static struct shmdev_pool *np;		/* NULL, but the compiler does not know */
+static struct shmdev_ctx *nctx;
+static struct shmdev_region *nreg;
+static struct shmdev_conf *nconf;
+
+static int nc_ctx_new(void) { return shmdev_ctx_new(NULL) == -EINVAL ? 0 : 1; }
+static int nc_ctx_ref(void) { return shmdev_ctx_ref(nctx) == NULL ? 0 : 1; }
+static int nc_ctx_unref(void) { return shmdev_ctx_unref(nctx) == NULL ? 0 : 1; }
+static int nc_set_log_fn(void) { shmdev_set_log_fn(nctx, NULL, NULL); return 0; }
+static int nc_set_log_priority(void) { shmdev_set_log_priority(nctx, 3); return 0; }
+static int nc_get_log_priority(void) { return shmdev_get_log_priority(nctx) < 0 ? 0 : 1; }
+static int nc_errmsg(void) { return shmdev_errmsg(nctx) != NULL ? 0 : 1; }
+
+static int nc_conf_load(void)
+{
+	struct shmdev_conf *c = (void *)1;
+
+	if (shmdev_conf_load(nctx, "x.ini", "zone", &c) != -EINVAL)
+		return 1;
+	if (shmdev_conf_load(ctx, NULL, "zone", &c) != -EINVAL)
+		return 2;
+	return shmdev_conf_load(ctx, "x.ini", "zone", NULL) == -EINVAL ? 0 : 3;
+}
+
+static int nc_conf_load_string(void)
+{
+	struct shmdev_conf *c = (void *)1;
+
+	if (shmdev_conf_load_string(nctx, "", NULL, NULL, &c) != -EINVAL)
+		return 1;
+	if (shmdev_conf_load_string(ctx, NULL, NULL, NULL, &c) != -EINVAL)
+		return 2;
+	return shmdev_conf_load_string(ctx, "", NULL, NULL, NULL) == -EINVAL ? 0 : 3;
+}
+
+static int nc_conf_free(void) { shmdev_conf_free(nconf); return 0; }
+static int nc_conf_nr_processes(void) { return shmdev_conf_nr_processes(nconf) == 0 ? 0 : 1; }
+static int nc_conf_process_at(void) { return shmdev_conf_process_at(nconf, 0) == NULL ? 0 : 1; }
+
+static int nc_conf_process(void)
+{
+	struct shmdev_conf *c = mkconf();
+	int ret = shmdev_conf_process(nconf, "zone") == NULL &&
+		  shmdev_conf_process(c, NULL) == NULL ? 0 : 1;
+
+	shmdev_conf_free(c);
+	return ret;
+}
+
+static int nc_conf_self(void) { return shmdev_conf_self(nconf) == NULL ? 0 : 1; }
+
+static int nc_template_render(void)
+{
+	char *out = (void *)1;
+
+	if (shmdev_template_render(nctx, "x", NULL, NULL, 0, &out) != -EINVAL)
+		return 1;
+	if (shmdev_template_render(ctx, NULL, NULL, NULL, 0, &out) != -EINVAL)
+		return 2;
+	if (shmdev_template_render(ctx, "${A}", NULL, NULL, 1, &out) != -EINVAL)
+		return 3;
+	return shmdev_template_render(ctx, "x", NULL, NULL, 0, NULL) == -EINVAL ? 0 : 4;
+}
+
+static int nc_region_open(void)
+{
+	struct shmdev_region *r = (void *)1;
+
+	if (shmdev_region_open(nctx, tu_backend(), tu_key(9), 4096, 0, 0, &r) != -EINVAL)
+		return 1;
+	return shmdev_region_open(ctx, tu_backend(), tu_key(9), 4096, 0, 0, NULL) == -EINVAL ? 0 : 2;
+}
+
+static int nc_region_addr(void) { return shmdev_region_addr(nreg) == NULL ? 0 : 1; }
+static int nc_region_size(void) { return shmdev_region_size(nreg) == 0 ? 0 : 1; }
+static int nc_region_key(void) { return shmdev_region_key(nreg) == 0 ? 0 : 1; }
+static int nc_region_start(void) { return (int)shmdev_region_start(nreg) == 0 ? 0 : 1; }
+static int nc_region_backend(void) { (void)shmdev_region_backend(nreg); return 0; }
+static int nc_region_generation(void) { return shmdev_region_generation(nreg) == 0 ? 0 : 1; }
+static int nc_region_remap(void) { return shmdev_region_remap(nreg, (void *)4096) == -EINVAL ? 0 : 1; }
+static int nc_region_detach(void) { return shmdev_region_detach(nreg) == -EINVAL ? 0 : 1; }
+static int nc_region_close(void) { shmdev_region_close(nreg); return 0; }
+
+static int nc_region_stat(void)
+{
+	struct shmdev_region_info info;
+
+	if (shmdev_region_stat(nctx, tu_backend(), tu_key(9), &info) != -EINVAL)
+		return 1;
+	return shmdev_region_stat(ctx, tu_backend(), tu_key(9), NULL) == -EINVAL ? 0 : 2;
+}
+
+static int nc_region_destroy(void)
+{
+	return shmdev_region_destroy(nctx, tu_backend(), tu_key(9)) == -EINVAL ? 0 : 1;
+}
+
+static int nc_list_fn(const struct shmdev_region_info *info, void *data)
+{
+	(void)info;
+	(void)data;
+	return 0;
+}
+
+static int nc_region_list(void)
+{
+	if (shmdev_region_list(nctx, tu_backend(), nc_list_fn, NULL) != -EINVAL)
+		return 1;
+	return shmdev_region_list(ctx, tu_backend(), NULL, NULL) == -EINVAL ? 0 : 2;
+}
+
+static int nc_pool_open(void)
+{
+	struct shmdev_conf *c = mkconf();
+	struct shmdev_pool *p = (void *)1;
+	int ret = 0;
+
+	if (shmdev_pool_open(nctx, c, types, NR_TYPES, 0, &p) != -EINVAL)
+		ret = 1;
+	else if (shmdev_pool_open(ctx, nconf, types, NR_TYPES, 0, &p) != -EINVAL)
+		ret = 2;
+	else if (shmdev_pool_open(ctx, c, types, NR_TYPES, 0, NULL) != -EINVAL)
+		ret = 3;
+	else if (shmdev_pool_open(ctx, c, NULL, NR_TYPES, 0, &p) != -EINVAL)
+		ret = 4;
+	shmdev_conf_free(c);
+	return ret;
+}
+
+static int nc_pool_close(void) { return shmdev_pool_close(np) == 0 ? 0 : 1; }
+static int nc_pool_abandon(void) { shmdev_pool_abandon(np); return 0; }
+
+static int nc_pool_destroy(void)
+{
+	struct shmdev_conf *c = mkconf();
+	int ret = shmdev_pool_destroy(nctx, c) == -EINVAL &&
+		  shmdev_pool_destroy(ctx, nconf) == -EINVAL ? 0 : 1;
+
+	shmdev_conf_free(c);
+	return ret;
+}
+
+static int nc_pool_start(void) { return (int)shmdev_pool_start(np) == 0 ? 0 : 1; }
+
+static int nc_pool_stats(void)
+{
+	struct shmdev_pool_stats st;
+
+	memset(&st, 0xa5, sizeof(st));
+	shmdev_pool_stats(np, &st);
+	if (st.start != 0 || st.generation != 0 || st.open_ns != 0)
+		return 1;	/* zeroed: no stale numbers from a NULL pool */
+	shmdev_pool_stats(np, NULL);
+	return 0;
+}
+
+static int nc_pool_type_stats(void)
+{
+	struct shmdev_type_stats st;
+
+	return shmdev_pool_type_stats(np, 0, &st) == -EINVAL ? 0 : 1;
+}
+
+static int nc_pool_block_stats(void)
+{
+	struct shmdev_block_stats st;
+
+	return shmdev_pool_block_stats(np, 0, &st) == -EINVAL ? 0 : 1;
+}
+
+static int nc_alloc(void)
+{
+	void *obj = NULL;
+	shmdev_handle_t h = 1;
+
+	return shmdev_alloc(np, 0, &obj, &h) == -EINVAL ? 0 : 1;
+}
+
+static int nc_alloc_raw(void)
+{
+	void *obj = NULL;
+	shmdev_handle_t h = 1;
+
+	return shmdev_alloc_raw(np, 0, &obj, &h) == -EINVAL ? 0 : 1;
+}
+
+static int nc_get(void) { return shmdev_get(np, 1) == NULL ? 0 : 1; }
+static int nc_free(void) { return shmdev_free(np, 1) == -EINVAL ? 0 : 1; }
+static int nc_handle_of(void) { return shmdev_handle_of(np, &np) == SHMDEV_HANDLE_NONE ? 0 : 1; }
+
+static int nc_force_get(void)
+{
+	void *obj = NULL;
+
+	return shmdev_force_get(np, 1, 7, &obj, NULL, NULL) == -EINVAL ? 0 : 1;
+}
+
+static int nc_find(void) { return shmdev_find(np, 1, 7, NULL) == NULL ? 0 : 1; }
+
+static int nc_handle_type(void) { return shmdev_handle_type(SHMDEV_HANDLE_NONE) == 0 ? 0 : 1; }
+static int nc_handle_slot(void) { return shmdev_handle_slot(SHMDEV_HANDLE_NONE) == 0 ? 0 : 1; }
+static int nc_get_typed(void) { return shmdev_get_typed(np, 0, 1) == NULL ? 0 : 1; }
+static int nc_free_typed(void) { return shmdev_free_typed(np, 0, 1) == -EINVAL ? 0 : 1; }
+
+static int nc_foreach_fn(void *obj, shmdev_handle_t h, void *data)
+{
+	(void)obj;
+	(void)h;
+	(void)data;
+	return 0;
+}
+
+static int nc_foreach(void) { return shmdev_foreach(np, 0, nc_foreach_fn, NULL) == -EINVAL ? 0 : 1; }
+static int nc_pool_check(void) { return shmdev_pool_check(np) == -EINVAL ? 0 : 1; }
+
+#define NC(name) { "shmdev_" #name, nc_##name }
+static const struct null_call null_calls[] = {
+	NC(ctx_new), NC(ctx_ref), NC(ctx_unref), NC(set_log_fn), NC(set_log_priority),
+	NC(get_log_priority), NC(errmsg),
+	NC(conf_load), NC(conf_load_string), NC(conf_free), NC(conf_nr_processes),
+	NC(conf_process_at), NC(conf_process), NC(conf_self), NC(template_render),
+	NC(region_open), NC(region_addr), NC(region_size), NC(region_key), NC(region_start),
+	NC(region_backend), NC(region_generation), NC(region_remap), NC(region_detach),
+	NC(region_close), NC(region_stat), NC(region_destroy), NC(region_list),
+	NC(pool_open), NC(pool_close), NC(pool_abandon), NC(pool_destroy), NC(pool_start),
+	NC(pool_stats), NC(pool_type_stats), NC(pool_block_stats),
+	NC(alloc), NC(alloc_raw), NC(get), NC(free), NC(handle_of), NC(force_get), NC(find),
+	NC(foreach), NC(pool_check), NC(handle_type), NC(handle_slot), NC(get_typed),
+	NC(free_typed),
+};
+#define NR_NULL_CALLS (sizeof(null_calls) / sizeof(null_calls[0]))
+
+static int run_null_call(void *arg)
+{
+	return ((const struct null_call *)arg)->call();
+}
+
+START_TEST(test_null_args)
+{
+	char failed[2048] = "";
+	size_t i, n = 0;
+
+	for (i = 0; i < NR_NULL_CALLS; i++) {
+		int st = tu_run_in_child(run_null_call, (void *)&null_calls[i]);
+
+		if (st == 0)
+			continue;
+		n += (size_t)snprintf(failed + n, sizeof(failed) - n, " %s(%s %d)",
+				      null_calls[i].fn, st >= 1000 ? "signal" : "returned",
+				      st >= 1000 ? st - 1000 : st);
+		if (n >= sizeof(failed))
+			break;
+	}
+	ck_assert_msg(failed[0] == '\0', "NULL arguments mishandled by:%s", failed);
+}
+END_TEST
+
+/* A real pool (and context), and NULL for each other pointer. */
+START_TEST(test_null_args_with_pool)
+{
+	struct shmdev_conf *conf = mkconf();
+	struct shmdev_pool *pool = open_ok(conf, 0);
+	shmdev_handle_t h = 0;
+	void *obj = NULL;
+
+	ck_assert_int_eq(shmdev_alloc(pool, T_ITEM, NULL, &h), -EINVAL);
+	ck_assert_int_eq(shmdev_alloc_raw(pool, T_ITEM, NULL, &h), -EINVAL);
+	ck_assert_int_eq(shmdev_force_get(pool, T_PLAYER, 1, NULL, &h, NULL), -EINVAL);
+	ck_assert_int_eq(shmdev_foreach(pool, T_ITEM, NULL, NULL), -EINVAL);
+	ck_assert_int_eq(shmdev_pool_type_stats(pool, T_ITEM, NULL), -EINVAL);
+	ck_assert_int_eq(shmdev_pool_block_stats(pool, 0, NULL), -EINVAL);
+	shmdev_pool_stats(pool, NULL);
+	ck_assert_uint_eq(shmdev_handle_of(pool, NULL), SHMDEV_HANDLE_NONE);
+	/* The optional outputs may be NULL. */
+	ck_assert_int_eq(shmdev_alloc(pool, T_ITEM, &obj, NULL), 0);
+	ck_assert_int_eq(shmdev_force_get(pool, T_PLAYER, 1, &obj, NULL, NULL), 0);
+	ck_assert_ptr_eq(shmdev_find(pool, T_PLAYER, 1, NULL), obj);
+	ck_assert_msg(shmdev_pool_check(pool) == 0, "%s", shmdev_errmsg(ctx));
+	ck_assert_int_eq(shmdev_pool_close(pool), 0);
+	shmdev_conf_free(conf);
+}
+END_TEST
+
+/*
+ * Every function shmdev.h declares has a NULL call above: a new function
+ * without one fails here.
+ */
+START_TEST(test_null_args_cover_header)
+{
+	FILE *f;
+	char line[512], missing[2048] = "";
+	size_t n = 0, found = 0, i;
+
+	/* The VM has the binaries only: the host runs cover the header. */
+	if (access(SHMPOOL_SRCDIR "/libshmdev", F_OK) != 0) {
+		fprintf(stderr, "libshmdev/shmdev.h: no source tree here: skipped\n");
+		return;
+	}
+	f = fopen(SHMPOOL_SRCDIR "/libshmdev/shmdev.h", "r");
+	ck_assert_ptr_nonnull(f);
+	while (fgets(line, sizeof(line), f)) {
+		char *p = line, name[64];
+
+		/* Declarations only: comments name functions too. */
+		if (line[0] == ' ' || line[0] == '/' || line[0] == '\t')
+			continue;
+		while ((p = strstr(p, "shmdev_")) != NULL) {
+			size_t len = strspn(p, "abcdefghijklmnopqrstuvwxyz_0123456789");
+
+			if (p[len] == '(' && (p == line || p[-1] == ' ' || p[-1] == '*') &&
+			    len < sizeof(name)) {
+				memcpy(name, p, len);
+				name[len] = '\0';
+				found++;
+				for (i = 0; i < NR_NULL_CALLS; i++)
+					if (!strcmp(null_calls[i].fn, name))
+						break;
+				if (i == NR_NULL_CALLS && n < sizeof(missing))
+					n += (size_t)snprintf(missing + n, sizeof(missing) - n, " %s", name);
+			}
+			p += len;
+		}
+	}
+	fclose(f);
+	ck_assert_uint_ge(found, NR_NULL_CALLS);
+	ck_assert_msg(missing[0] == '\0', "no NULL test for:%s", missing);
+}
+END_TEST
+
+static Suite *api_suite(void)
+{
+	Suite *s = suite_create("api");
+	TCase *tc;
+
+	tc = tcase_create("null");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_unchecked_fixture(tc, NULL, cleanup_regions);
+	tcase_set_timeout(tc, 300);
+	tcase_add_test(tc, test_null_args);
+	tcase_add_test(tc, test_null_args_cover_header);
+	tcase_add_test(tc, test_null_args_with_pool);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr;
+	int failed;
+
+	tu_init("api");
+	sr = srunner_create(api_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	tu_destroy_all();
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

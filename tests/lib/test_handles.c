@@ -1,0 +1,596 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * Handles (issue 10, items 12, 19, 21):
+ *  - stale handles never resolve: not after 65,536 cycles of one slot, not
+ *    at the generation's end (the slot is retired), through every path that
+ *    takes or gives a handle (get, free, typed get/free, force_get, find,
+ *    handle_of, foreach), after a crash repair and a resume;
+ *  - typed lookups: a handle of another type resolves to nothing;
+ *  - a read-only "pool check" of a live, churning owner never reports a
+ *    false corruption, and a real one is still reported.
+ * The NULL-argument tests of the API are in test_api.c.  Runs on the
+ * backend SHMDEV_BACKEND selects.
+ */
+#include <check.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "layout.h"
+#include "testutil.h"
+
+#define T_ITEM		0
+#define T_PLAYER	1
+
+struct item {
+	uint64_t stamp;
+	uint32_t n;
+};
+
+struct player {
+	uint64_t id;
+	uint64_t gold;
+};
+
+static const struct shmdev_type types[] = {
+	{ .id = T_ITEM, .name = "Item", .size = sizeof(struct item), .version = 1,
+	  .max_count = 100 },
+	{ .id = T_PLAYER, .name = "Player", .size = sizeof(struct player),
+	  .version = 1, .max_count = 50, .flags = SHMDEV_TYPE_KEYED },
+};
+#define NR_TYPES (sizeof(types) / sizeof(types[0]))
+
+static struct shmdev_ctx *ctx;
+
+static struct shmdev_conf *mkconf(void)
+{
+	struct shmdev_conf *conf = NULL;
+	char text[512];
+	int err;
+
+	snprintf(text, sizeof(text),
+		 "ProcessList = zone\n[zone]\nBaseKey = 0x%" PRIx64 "\nBlockSize = 1M\n"
+		 "BlockKey = 0x%" PRIx64 "\nBlockKey = 0x%" PRIx64 "\n",
+		 tu_key(0), tu_key(1), tu_key(2));
+	err = shmdev_conf_load_string(ctx, text, "test.ini", "zone", &conf);
+	ck_assert_msg(err == 0, "conf: %s", shmdev_errmsg(ctx));
+	return conf;
+}
+
+static struct shmdev_pool *open_ok(struct shmdev_conf *conf, unsigned int flags)
+{
+	struct shmdev_pool *pool = NULL;
+	int err = shmdev_pool_open(ctx, conf, flags & SHMDEV_POOL_RDONLY ? NULL : types,
+				   flags & SHMDEV_POOL_RDONLY ? 0 : NR_TYPES, flags, &pool);
+
+	ck_assert_msg(err == 0, "pool open: %d %s", err, shmdev_errmsg(ctx));
+	return pool;
+}
+
+static void destroy_pool(void)
+{
+	struct shmdev_conf *conf = mkconf();
+
+	shmdev_pool_destroy(ctx, conf);
+	shmdev_conf_free(conf);
+}
+
+static void setup(void)
+{
+	ctx = tu_ctx();
+	destroy_pool();
+}
+
+static void teardown(void)
+{
+	destroy_pool();
+	ctx = shmdev_ctx_unref(ctx);
+}
+
+static void cleanup_regions(void)
+{
+	tu_destroy_all();
+}
+
+/* ---- item 12: stale handles --------------------------------------------- */
+
+/*
+ * The audit's case: one slot freed and allocated again 65,536 times (what
+ * a LIFO free list does to a hot slot in milliseconds).  The first handle
+ * must stay stale.
+ */
+START_TEST(test_stale_after_many_cycles)
+{
+	struct shmdev_conf *conf = mkconf();
+	struct shmdev_pool *pool = open_ok(conf, 0);
+	shmdev_handle_t h0, h;
+	struct item *first, *it;
+	uint32_t i;
+
+	ck_assert_int_eq(shmdev_alloc(pool, T_ITEM, (void **)&first, &h0), 0);
+	ck_assert_int_eq(shmdev_free(pool, h0), 0);
+	for (i = 0; i < 65536; i++) {
+		ck_assert_int_eq(shmdev_alloc(pool, T_ITEM, (void **)&it, &h), 0);
+		ck_assert_ptr_eq(it, first);	/* LIFO: always the same slot */
+		ck_assert_msg(shmdev_get(pool, h0) == NULL, "cycle %u: the first handle resolves", i);
+		if (i < 65535)
+			ck_assert_int_eq(shmdev_free(pool, h), 0);
+	}
+	it->stamp = 77;
+	ck_assert_int_eq(shmdev_free(pool, h0), -ESTALE);
+	ck_assert_ptr_eq(shmdev_get(pool, h), it);
+	ck_assert_uint_eq(it->stamp, 77);
+	ck_assert_int_eq(shmdev_pool_check(pool), 0);
+	ck_assert_int_eq(shmdev_pool_close(pool), 0);
+	shmdev_conf_free(conf);
+}
+END_TEST
+
+/* The slot header in front of an object of @type (layout.h). */
+static struct layout_slot *slot_of(uint16_t type, void *obj)
+{
+	uint32_t slot_size, obj_offset;
+
+	layout_slot_geom(types[type].size, types[type].align ? types[type].align : 8,
+			 &slot_size, &obj_offset);
+	return (struct layout_slot *)((char *)obj - obj_offset);
+}
+
+/* Give the FREE slot of @obj generation @gen (what 2^24 cycles would do). */
+static void set_free_gen(uint16_t type, void *obj, uint32_t gen)
+{
+	struct layout_slot *s = slot_of(type, obj);
+
+	ck_assert_uint_eq(layout_tag_state(s->tag), LAYOUT_SLOT_FREE);
+	s->tag = layout_tag(LAYOUT_SLOT_FREE, gen);
+}
+
+struct seen {
+	shmdev_handle_t h[128];
+	unsigned int n;
+};
+
+static int seen_fn(void *obj, shmdev_handle_t h, void *data)
+{
+	struct seen *s = data;
+
+	(void)obj;
+	if (s->n < 128)
+		s->h[s->n++] = h;
+	return 0;
+}
+
+static bool visited(struct shmdev_pool *pool, uint16_t type, shmdev_handle_t h,
+		    const void *obj)
+{
+	struct seen s = { .n = 0 };
+	unsigned int i;
+
+	ck_assert_int_eq(shmdev_foreach(pool, type, seen_fn, &s), 0);
+	for (i = 0; i < s.n; i++)
+		if (s.h[i] == h || shmdev_get(pool, s.h[i]) == obj)
+			return true;
+	return false;
+}
+
+/* None of @hs resolves or frees through any path; @obj is not live. */
+static void assert_dead(struct shmdev_pool *pool, uint16_t type, const shmdev_handle_t *hs,
+			unsigned int n, void *obj)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		ck_assert_msg(shmdev_get(pool, hs[i]) == NULL, "handle %u (0x%016" PRIx64 ") resolves", i, hs[i]);
+		ck_assert_ptr_null(shmdev_get_typed(pool, type, hs[i]));
+		ck_assert_int_eq(shmdev_free(pool, hs[i]), -ESTALE);
+		ck_assert_int_eq(shmdev_free_typed(pool, type, hs[i]), -ESTALE);
+		ck_assert(!visited(pool, type, hs[i], obj));
+	}
+	ck_assert_uint_eq(shmdev_handle_of(pool, obj), SHMDEV_HANDLE_NONE);
+}
+
+/* Handles of @slot with every generation near both ends of the range. */
+static unsigned int forged(uint16_t type, uint32_t slot, shmdev_handle_t *hs)
+{
+	unsigned int n = 0;
+	uint32_t g;
+
+	for (g = 0; g < 4; g++)
+		hs[n++] = layout_handle(type, slot, g);
+	for (g = SHMDEV_LAYOUT_GEN_MAX - 3; g != SHMDEV_LAYOUT_GEN_MAX + 1; g++)
+		hs[n++] = layout_handle(type, slot, g);
+	return n;
+}
+
+/*
+ * Drive one slot to its last generation (by setting its FREE tag where
+ * 2^24 cycles would leave it, then real cycles), free it once more: it is
+ * retired.  No handle of it resolves or frees again, through any path, and
+ * it is never handed out again: after a clean resume, after a crash and
+ * its repair, and in a read-only check.
+ */
+START_TEST(test_retire_at_wrap)
+{
+	struct shmdev_conf *conf = mkconf();
+	struct shmdev_pool *pool = open_ok(conf, 0);
+	shmdev_handle_t h, hs[16], mine[100];
+	struct shmdev_type_stats ts;
+	struct item *first, *it;
+	unsigned int n, i;
+	uint32_t slot;
+	int round;
+
+	ck_assert_int_eq(shmdev_alloc(pool, T_ITEM, (void **)&first, &hs[0]), 0);
+	slot = shmdev_handle_slot(hs[0]);
+	ck_assert_int_eq(shmdev_free(pool, hs[0]), 0);
+	set_free_gen(T_ITEM, first, SHMDEV_LAYOUT_GEN_MAX - 2);
+	for (n = 1; n <= 3; n++) {
+		ck_assert_int_eq(shmdev_alloc(pool, T_ITEM, (void **)&it, &hs[n]), 0);
+		ck_assert_ptr_eq(it, first);
+		ck_assert_uint_eq(hs[n] & SHMDEV_LAYOUT_GEN_MAX, SHMDEV_LAYOUT_GEN_MAX - 3 + n);
+		ck_assert_ptr_eq(shmdev_get(pool, hs[n]), it);
+		ck_assert_uint_eq(shmdev_handle_of(pool, it), hs[n]);
+		ck_assert_int_eq(shmdev_free(pool, hs[n]), 0);
+	}
+	/* The slot is retired: the next object is somewhere else. */
+	ck_assert_int_eq(shmdev_alloc(pool, T_ITEM, (void **)&it, &h), 0);
+	ck_assert_ptr_ne(it, first);
+	ck_assert_uint_ne(shmdev_handle_slot(h), slot);
+	ck_assert_int_eq(shmdev_free(pool, h), 0);
+	ck_assert_uint_eq(layout_tag_state(slot_of(T_ITEM, first)->tag), LAYOUT_SLOT_RETIRED);
+	n = 4;
+	n += forged(T_ITEM, slot, hs + n);
+	assert_dead(pool, T_ITEM, hs, n, first);
+	ck_assert_int_eq(shmdev_pool_type_stats(pool, T_ITEM, &ts), 0);
+	ck_assert_uint_eq(ts.retired_count, 1);
+	ck_assert_uint_eq(ts.live_count, 0);
+	ck_assert_msg(shmdev_pool_check(pool) == 0, "%s", shmdev_errmsg(ctx));
+
+	for (round = 0; round < 2; round++) {
+		struct shmdev_pool *ro;
+
+		/* Round 0: a clean resume; round 1: a crash and its repair. */
+		if (round == 0) {
+			ck_assert_int_eq(shmdev_pool_close(pool), 0);
+			pool = open_ok(conf, 0);
+			ck_assert_int_eq(shmdev_pool_start(pool), SHMDEV_START_RESUMED_CLEAN);
+		} else {
+			shmdev_pool_abandon(pool);
+			pool = open_ok(conf, 0);
+			ck_assert_int_eq(shmdev_pool_start(pool), SHMDEV_START_RESUMED_CRASH);
+		}
+		ck_assert_msg(shmdev_pool_check(pool) == 0, "%s", shmdev_errmsg(ctx));
+		ro = open_ok(conf, SHMDEV_POOL_RDONLY);
+		ck_assert_msg(shmdev_pool_check(ro) == 0, "%s", shmdev_errmsg(ctx));
+		shmdev_pool_abandon(ro);
+		ck_assert_int_eq(shmdev_pool_type_stats(pool, T_ITEM, &ts), 0);
+		ck_assert_uint_eq(ts.retired_count, 1);
+		assert_dead(pool, T_ITEM, hs, n, first);
+		/* Capacity is one less: the retired slot never comes back. */
+		for (i = 0; i < 99; i++) {
+			ck_assert_int_eq(shmdev_alloc(pool, T_ITEM, (void **)&it, &mine[i]), 0);
+			ck_assert_ptr_ne(it, first);
+		}
+		ck_assert_int_eq(shmdev_alloc(pool, T_ITEM, (void **)&it, &h), -ENOSPC);
+		assert_dead(pool, T_ITEM, hs, n, first);
+		for (i = 0; i < 99; i++)
+			ck_assert_int_eq(shmdev_free(pool, mine[i]), 0);
+	}
+	ck_assert_msg(shmdev_pool_check(pool) == 0, "%s", shmdev_errmsg(ctx));
+	ck_assert_int_eq(shmdev_pool_close(pool), 0);
+	shmdev_conf_free(conf);
+}
+END_TEST
+
+/* The same through force_get/find on a KEYED type. */
+START_TEST(test_retire_keyed)
+{
+	struct shmdev_conf *conf = mkconf();
+	struct shmdev_pool *pool = open_ok(conf, 0);
+	shmdev_handle_t h, hs[16];
+	struct shmdev_type_stats ts;
+	struct player *first, *p;
+	unsigned int n;
+	uint32_t slot;
+	bool created;
+
+	ck_assert_int_eq(shmdev_force_get(pool, T_PLAYER, 5, (void **)&first, &hs[0], &created), 0);
+	ck_assert(created);
+	slot = shmdev_handle_slot(hs[0]);
+	ck_assert_int_eq(shmdev_free(pool, hs[0]), 0);
+	set_free_gen(T_PLAYER, first, SHMDEV_LAYOUT_GEN_MAX);
+	ck_assert_int_eq(shmdev_force_get(pool, T_PLAYER, 5, (void **)&p, &hs[1], &created), 0);
+	ck_assert(created);
+	ck_assert_ptr_eq(p, first);
+	ck_assert_ptr_eq(shmdev_find(pool, T_PLAYER, 5, &h), p);
+	ck_assert_uint_eq(h, hs[1]);
+	ck_assert_int_eq(shmdev_force_get(pool, T_PLAYER, 5, (void **)&p, &h, &created), 0);
+	ck_assert(!created);
+	ck_assert_uint_eq(h, hs[1]);
+	ck_assert_int_eq(shmdev_free_typed(pool, T_PLAYER, hs[1]), 0);
+	ck_assert_ptr_null(shmdev_find(pool, T_PLAYER, 5, NULL));
+	/* A new Player 5 lives elsewhere. */
+	ck_assert_int_eq(shmdev_force_get(pool, T_PLAYER, 5, (void **)&p, &h, &created), 0);
+	ck_assert(created);
+	ck_assert_ptr_ne(p, first);
+	ck_assert_ptr_eq(shmdev_find(pool, T_PLAYER, 5, NULL), p);
+	n = 2;
+	n += forged(T_PLAYER, slot, hs + n);
+	assert_dead(pool, T_PLAYER, hs, n, first);
+	ck_assert_int_eq(shmdev_pool_type_stats(pool, T_PLAYER, &ts), 0);
+	ck_assert_uint_eq(ts.retired_count, 1);
+	ck_assert_uint_eq(ts.live_count, 1);
+	ck_assert_msg(shmdev_pool_check(pool) == 0, "%s", shmdev_errmsg(ctx));
+	shmdev_pool_abandon(pool);
+	pool = open_ok(conf, 0);
+	ck_assert_int_eq(shmdev_pool_start(pool), SHMDEV_START_RESUMED_CRASH);
+	ck_assert_msg(shmdev_pool_check(pool) == 0, "%s", shmdev_errmsg(ctx));
+	assert_dead(pool, T_PLAYER, hs, n, first);
+	ck_assert_ptr_eq(shmdev_find(pool, T_PLAYER, 5, NULL), p);
+	ck_assert_int_eq(shmdev_pool_type_stats(pool, T_PLAYER, &ts), 0);
+	ck_assert_uint_eq(ts.retired_count, 1);
+	ck_assert_int_eq(shmdev_pool_close(pool), 0);
+	shmdev_conf_free(conf);
+}
+END_TEST
+
+/* ---- item 21: typed handles --------------------------------------------- */
+
+START_TEST(test_typed)
+{
+	struct shmdev_conf *conf = mkconf();
+	struct shmdev_pool *pool = open_ok(conf, 0);
+	shmdev_handle_t hi, hp;
+	struct item *it;
+	struct player *pl;
+
+	ck_assert_int_eq(shmdev_alloc(pool, T_ITEM, (void **)&it, &hi), 0);
+	ck_assert_int_eq(shmdev_force_get(pool, T_PLAYER, 9, (void **)&pl, &hp, NULL), 0);
+	ck_assert_uint_eq(shmdev_handle_type(hi), T_ITEM);
+	ck_assert_uint_eq(shmdev_handle_type(hp), T_PLAYER);
+	/* Both are slot 0 of their type: only the type tells them apart. */
+	ck_assert_uint_eq(shmdev_handle_slot(hi), 0);
+	ck_assert_uint_eq(shmdev_handle_slot(hp), 0);
+	ck_assert_ptr_eq(shmdev_get_typed(pool, T_ITEM, hi), it);
+	ck_assert_ptr_eq(shmdev_get_typed(pool, T_PLAYER, hp), pl);
+	ck_assert_ptr_null(shmdev_get_typed(pool, T_ITEM, hp));
+	ck_assert_ptr_null(shmdev_get_typed(pool, T_PLAYER, hi));
+	ck_assert_ptr_null(shmdev_get_typed(pool, 7, hi));
+	ck_assert_int_eq(shmdev_free_typed(pool, T_ITEM, hp), -EINVAL);
+	ck_assert_str_eq(shmdev_errmsg(ctx), "free: handle 0x0010000000000001 names type 1 \"Player\", not type 0 (nothing freed)");
+	ck_assert_ptr_eq(shmdev_get(pool, hp), pl);
+	ck_assert_int_eq(shmdev_free_typed(pool, T_PLAYER, hi), -EINVAL);
+	ck_assert_ptr_eq(shmdev_get(pool, hi), it);
+	ck_assert_int_eq(shmdev_free_typed(pool, T_ITEM, hi), 0);
+	ck_assert_ptr_null(shmdev_get_typed(pool, T_ITEM, hi));
+	ck_assert_int_eq(shmdev_free_typed(pool, T_ITEM, hi), -ESTALE);
+	ck_assert_int_eq(shmdev_free_typed(pool, T_PLAYER, hp), 0);
+	ck_assert_ptr_null(shmdev_find(pool, T_PLAYER, 9, NULL));
+	ck_assert_uint_eq(shmdev_handle_type(SHMDEV_HANDLE_NONE), 0);
+	ck_assert_uint_eq(shmdev_handle_type(layout_handle(4095, 7, 1)), 4095);
+	ck_assert_uint_eq(shmdev_handle_slot(layout_handle(4095, (uint32_t)SHMDEV_LAYOUT_MAX_SLOTS - 1, SHMDEV_LAYOUT_GEN_MAX)),
+			  SHMDEV_LAYOUT_MAX_SLOTS - 1);
+	ck_assert_msg(shmdev_pool_check(pool) == 0, "%s", shmdev_errmsg(ctx));
+	ck_assert_int_eq(shmdev_pool_close(pool), 0);
+	shmdev_conf_free(conf);
+}
+END_TEST
+
+/* ---- item 19: pool check of a live pool --------------------------------- */
+
+struct churn {
+	struct shmdev_conf *conf;
+	uint32_t ready;
+	uint64_t ops;
+};
+
+/* The owner: allocate and free without pause until killed. */
+static int churn_child(void *arg)
+{
+	struct churn *c = arg;
+	struct shmdev_ctx *cx = tu_ctx();
+	struct shmdev_pool *pool = NULL;
+	shmdev_handle_t hs[40];
+	unsigned int r = 12345, i;
+	void *obj;
+
+	if (shmdev_pool_open(cx, c->conf, types, NR_TYPES, 0, &pool))
+		return 10;
+	memset(hs, 0, sizeof(hs));
+	__atomic_store_n(&c->ready, 1, __ATOMIC_RELEASE);
+	for (;;) {
+		r = r * 1103515245 + 12345;
+		i = (r >> 8) % 40;
+		if (hs[i]) {
+			if (shmdev_free(pool, hs[i]))
+				return 11;
+			hs[i] = 0;
+		} else if (i < 20) {
+			if (shmdev_alloc(pool, T_ITEM, &obj, &hs[i]))
+				return 12;
+		} else {
+			if (shmdev_force_get(pool, T_PLAYER, r >> 4, &obj, &hs[i], NULL))
+				return 13;
+		}
+		__atomic_store_n(&c->ops, c->ops + 1, __ATOMIC_RELAXED);
+	}
+}
+
+START_TEST(test_check_live_owner)
+{
+	struct churn *c = mmap(NULL, sizeof(*c), PROT_READ | PROT_WRITE,
+			       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	unsigned int i, n = tu_quick() ? 40 : 400, ok = 0, live = 0, bad = 0;
+	char first_bad[512] = "";
+	struct tu_child child;
+	struct shmdev_pool *pool;
+
+	ck_assert_ptr_ne(c, MAP_FAILED);
+	c->conf = mkconf();
+	c->ready = 0;
+	tu_child_start(&child, churn_child, c, false);
+	for (i = 0; i < 200000 && !__atomic_load_n(&c->ready, __ATOMIC_ACQUIRE); i++)
+		usleep(50);
+	ck_assert_msg(c->ready, "the owner did not open the pool");
+	for (i = 0; i < n; i++) {
+		int err;
+
+		pool = open_ok(c->conf, SHMDEV_POOL_RDONLY);
+		err = shmdev_pool_check(pool);
+		if (err == 0) {
+			ok++;
+		} else if (err == -EAGAIN) {
+			live++;
+			ck_assert_msg(strstr(shmdev_errmsg(ctx), "is live (owner pid"),
+				      "%s", shmdev_errmsg(ctx));
+		} else {
+			if (!bad++)
+				snprintf(first_bad, sizeof(first_bad), "%d %s", err, shmdev_errmsg(ctx));
+		}
+		shmdev_pool_abandon(pool);
+	}
+	tu_child_kill(&child);
+	printf("check of a live pool: %u consistent, %u live without a stable snapshot, %u other, %" PRIu64 " owner operations\n",
+	       ok, live, bad, c->ops);
+	ck_assert_msg(c->ops > 0, "the owner did not run");
+	ck_assert_msg(bad == 0, "%u of %u checks of a live pool failed; first: %s", bad, n, first_bad);
+	shmdev_conf_free(c->conf);
+	munmap(c, sizeof(*c));
+}
+END_TEST
+
+/* An owner that corrupts its pool (a live count off by one), then idles. */
+static int corrupt_child(void *arg)
+{
+	struct churn *c = arg;
+	struct shmdev_ctx *cx = tu_ctx();
+	struct shmdev_pool *pool = NULL;
+	struct shmdev_type_stats ts;
+	struct item *it;
+	shmdev_handle_t h;
+
+	if (shmdev_pool_open(cx, c->conf, types, NR_TYPES, 0, &pool))
+		return 10;
+	if (shmdev_alloc(pool, T_ITEM, (void **)&it, &h))
+		return 11;
+	/* Make the slot FREE behind the library's back: the counts now lie. */
+	slot_of(T_ITEM, it)->tag = layout_tag(LAYOUT_SLOT_FREE, 1);
+	if (shmdev_pool_type_stats(pool, T_ITEM, &ts) || ts.live_count != 1)
+		return 12;
+	return 0;	/* held: the pool stays open and owned */
+}
+
+/*
+ * A real corruption is still reported: by a read-only check of a live owner
+ * that does not change the pool, and of a stopped one.
+ */
+START_TEST(test_check_real_corruption)
+{
+	struct churn *c = mmap(NULL, sizeof(*c), PROT_READ | PROT_WRITE,
+			       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	struct shmdev_region_info info;
+	struct tu_child child;
+	struct shmdev_pool *pool;
+	int round;
+
+	ck_assert_ptr_ne(c, MAP_FAILED);
+	c->conf = mkconf();
+	tu_child_start(&child, corrupt_child, c, true);
+	ck_assert_int_eq(tu_child_wait_ready(&child), 0);
+	ck_assert_int_eq(shmdev_region_stat(ctx, tu_backend(), tu_key(0), &info), 0);
+	ck_assert_int_eq(info.state, SHMDEV_STATE_OWNED);
+	for (round = 0; round < 2; round++) {
+		if (round == 1)
+			tu_child_kill(&child);	/* stopped (crashed) */
+		pool = open_ok(c->conf, SHMDEV_POOL_RDONLY);
+		ck_assert_int_eq(shmdev_pool_check(pool), -EUCLEAN);
+		ck_assert_str_eq(shmdev_errmsg(ctx), "check: type 0 \"Item\": 0 live slots, live count says 1");
+		shmdev_pool_abandon(pool);
+	}
+	/* Stopped cleanly: an owner opens (and repairs), corrupts, closes. */
+	pool = open_ok(c->conf, 0);
+	ck_assert_int_eq(shmdev_pool_check(pool), 0);
+	{
+		struct item *it;
+		shmdev_handle_t h;
+
+		ck_assert_int_eq(shmdev_alloc(pool, T_ITEM, (void **)&it, &h), 0);
+		slot_of(T_ITEM, it)->tag = layout_tag(LAYOUT_SLOT_RETIRED, 1);
+	}
+	ck_assert_int_eq(shmdev_pool_close(pool), 0);
+	pool = open_ok(c->conf, SHMDEV_POOL_RDONLY);
+	ck_assert_int_eq(shmdev_pool_check(pool), -EUCLEAN);
+	ck_assert_str_eq(shmdev_errmsg(ctx), "check: type 0 \"Item\": 0 live slots, live count says 1");
+	shmdev_pool_abandon(pool);
+	shmdev_conf_free(c->conf);
+	munmap(c, sizeof(*c));
+}
+END_TEST
+
+/* A read-only attach older than the layout says so, not "corrupt". */
+START_TEST(test_check_layout_changed)
+{
+	struct shmdev_conf *conf = mkconf();
+	struct shmdev_type raised[NR_TYPES];
+	struct shmdev_pool *pool = open_ok(conf, 0), *ro;
+	void *obj;
+	shmdev_handle_t h;
+	int i;
+
+	ck_assert_int_eq(shmdev_pool_close(pool), 0);
+	ro = open_ok(conf, SHMDEV_POOL_RDONLY);
+	ck_assert_int_eq(shmdev_pool_check(ro), 0);
+	memcpy(raised, types, sizeof(raised));
+	raised[T_ITEM].max_count = 300;
+	ck_assert_int_eq(shmdev_pool_open(ctx, conf, raised, NR_TYPES, 0, &pool), 0);
+	for (i = 0; i < 150; i++)
+		ck_assert_int_eq(shmdev_alloc(pool, T_ITEM, &obj, &h), 0);
+	ck_assert_int_eq(shmdev_pool_close(pool), 0);
+	ck_assert_int_eq(shmdev_pool_check(ro), -EAGAIN);
+	ck_assert_msg(strstr(shmdev_errmsg(ctx), "the layout changed since this read-only attach"),
+		      "%s", shmdev_errmsg(ctx));
+	shmdev_pool_abandon(ro);
+	ro = open_ok(conf, SHMDEV_POOL_RDONLY);
+	ck_assert_msg(shmdev_pool_check(ro) == 0, "%s", shmdev_errmsg(ctx));
+	shmdev_pool_abandon(ro);
+	shmdev_conf_free(conf);
+}
+END_TEST
+
+static Suite *handles_suite(void)
+{
+	Suite *s = suite_create("handles");
+	TCase *tc;
+
+	tc = tcase_create("api");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_unchecked_fixture(tc, NULL, cleanup_regions);
+	tcase_set_timeout(tc, 300);
+	tcase_add_test(tc, test_stale_after_many_cycles);
+	tcase_add_test(tc, test_retire_at_wrap);
+	tcase_add_test(tc, test_retire_keyed);
+	tcase_add_test(tc, test_typed);
+	tcase_add_test(tc, test_check_live_owner);
+	tcase_add_test(tc, test_check_real_corruption);
+	tcase_add_test(tc, test_check_layout_changed);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr;
+	int failed;
+
+	tu_init("handles");
+	sr = srunner_create(handles_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	tu_destroy_all();
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
