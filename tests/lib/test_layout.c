@@ -113,7 +113,8 @@ START_TEST(test_init_verify)
 	ck_assert_uint_eq(b[0].key, 0x1001);
 	ck_assert_uint_eq(b[0].free_bytes, (1 << 20) - b[0].carved);
 	ck_assert_uint_gt(b[0].carved, 100 * 144);
-	ck_assert_uint_eq(b[1].carved, 0);
+	ck_assert_uint_eq(b[1].carved, SHMDEV_LAYOUT_BLOCK_HDR);
+	ck_assert_uint_eq(b[1].high, SHMDEV_LAYOUT_BLOCK_HDR);
 	ck_assert(!b[2].used);
 	mem_free(&m);
 }
@@ -149,10 +150,10 @@ START_TEST(test_verify_corruption)
 	ck_assert_int_eq(layout_verify(ctx, m.base, 100, &m.g), -EUCLEAN);
 	ck_assert_int_eq(layout_verify(ctx, m.base, m.g.base_size - 1, &m.g), -EUCLEAN);
 	ck_assert_ptr_nonnull(strstr(shmdev_errmsg(ctx), "does not fit the base region"));
-	h->version = 2;
-	ck_assert_int_eq(layout_verify(ctx, m.base, m.g.base_size, &m.g), -EPROTO);
-	ck_assert_str_eq(shmdev_errmsg(ctx), "layout version was 2, now 1" HINT);
 	h->version = 1;
+	ck_assert_int_eq(layout_verify(ctx, m.base, m.g.base_size, &m.g), -EPROTO);
+	ck_assert_str_eq(shmdev_errmsg(ctx), "layout version was 1, now 2" HINT);
+	h->version = SHMDEV_LAYOUT_VERSION;
 	h->magic = 0x1234;
 	ck_assert_int_eq(layout_verify(ctx, m.base, m.g.base_size, &m.g), -EUCLEAN);
 	ck_assert_ptr_nonnull(strstr(shmdev_errmsg(ctx), "bad magic"));
@@ -311,7 +312,7 @@ static struct shmdev_conf *mkconf(const char *block_size, unsigned int nblocks,
 
 static void destroy_pool(void)
 {
-	struct shmdev_conf *conf = mkconf("1M", 3, NULL);
+	struct shmdev_conf *conf = mkconf("1M", 5, NULL);
 
 	shmdev_pool_destroy(ctx, conf);
 	shmdev_conf_free(conf);
@@ -488,6 +489,152 @@ START_TEST(test_pool_corrupt_layout_refused)
 }
 END_TEST
 
+/* Sum of the block stats' carved and free bytes of an open pool. */
+static void block_sums(struct shmdev_pool *pool, uint64_t *used, uint64_t *nfree)
+{
+	struct shmdev_block_stats bs;
+	uint32_t b;
+
+	*used = *nfree = 0;
+	for (b = 0; shmdev_pool_block_stats(pool, b, &bs) == 0; b++) {
+		*used += bs.used_bytes;
+		*nfree += bs.free_bytes;
+	}
+}
+
+/*
+ * ENOSPC for a type that does not fit names the free space there was before
+ * the attempt (not what its own partial carve left), and its advice works.
+ */
+START_TEST(test_pool_enospc_free_figure)
+{
+	struct shmdev_conf *conf = mkconf("1M", 2, NULL), *c3;
+	struct shmdev_type t[3];
+	struct shmdev_pool *pool;
+	uint64_t used, nfree;
+	char want[160];
+
+	pool = open_ok(conf, base_types, 2, SHMDEV_START_CREATED);
+	block_sums(pool, &used, &nfree);
+	ck_assert_uint_gt(nfree, 1 << 20);
+	ck_assert_int_eq(shmdev_pool_close(pool), 0);
+
+	memcpy(t, base_types, sizeof(base_types));
+	/* 32 + 16 bytes a slot: 60000 slots (2.9 MB) do not fit the ~2 MB left. */
+	t[2] = (struct shmdev_type){ .id = 9, .name = "Guild", .size = 32, .max_count = 60000 };
+	pool = NULL;
+	ck_assert_int_eq(shmdev_pool_open(ctx, conf, t, 3, 0, &pool), -ENOSPC);
+	snprintf(want, sizeof(want), "type 9 \"Guild\": no room for 60000 slots of 48 bytes; %" PRIu64 " bytes are free in 2 blocks of 1048576",
+		 nfree);
+	ck_assert_msg(strstr(shmdev_errmsg(ctx), want), "\"%s\" lacks \"%s\"", shmdev_errmsg(ctx), want);
+	/* The advice: more blocks (BlockSize cannot change on a resume). */
+	ck_assert_ptr_nonnull(strstr(shmdev_errmsg(ctx), "add BlockKey"));
+	c3 = mkconf("1M", 3, NULL);
+	pool = open_ok(c3, t, 3, SHMDEV_START_RESUMED_CLEAN);
+	ck_assert_int_eq(shmdev_pool_close(pool), 0);
+	shmdev_conf_free(c3);
+	shmdev_conf_free(conf);
+}
+END_TEST
+
+static uint64_t next_pow2(uint64_t v)
+{
+	uint64_t p = 16;
+
+	while (p < v)
+		p <<= 1;
+	return p;
+}
+
+/*
+ * max_count raised 120 times, a plain and a KEYED type in turn (so that
+ * their chunks and indexes interleave in the blocks), some resumes after
+ * a crash: every object and key intact after each raise, and the carved
+ * space stays within the objects' own plus one index and small change (an
+ * old index that leaked at each raise would not).
+ */
+START_TEST(test_pool_raise_many_times)
+{
+	struct shmdev_conf *conf = mkconf("64K", 4, NULL), *c5;
+	struct shmdev_type t[2] = {
+		{ .id = 3, .name = "Item", .size = 16, .version = 1, .max_count = 10 },
+		{ .id = 5, .name = "Player", .size = 16, .align = 16, .version = 1,
+		  .max_count = 10, .flags = SHMDEV_TYPE_KEYED },
+	};
+	static shmdev_handle_t items[2000];
+	struct shmdev_pool *pool;
+	uint64_t used, nfree, n_items = 0, n_players = 0, k, bound;
+	unsigned int round, rounds = tu_quick() ? 40 : 120;
+	enum shmdev_start want = SHMDEV_START_CREATED;
+	void *obj;
+
+	for (round = 0; round <= rounds; round++) {
+		if (round) {
+			t[round % 2].max_count += 10;
+			want = round % 7 == 1 ? SHMDEV_START_RESUMED_CRASH : SHMDEV_START_RESUMED_CLEAN;
+		}
+		pool = NULL;
+		ck_assert_msg(shmdev_pool_open(ctx, conf, t, 2, 0, &pool) == 0, "round %u: %s",
+			      round, shmdev_errmsg(ctx));
+		ck_assert_int_eq(shmdev_pool_start(pool), want);
+		ck_assert_msg(shmdev_pool_check(pool) == 0, "round %u: %s", round, shmdev_errmsg(ctx));
+		/* Everything from before the raise. */
+		for (k = 0; k < n_items; k++) {
+			uint64_t *v = shmdev_get(pool, items[k]);
+
+			ck_assert_ptr_nonnull(v);
+			ck_assert_uint_eq(*v, k * 7);
+		}
+		for (k = 0; k < n_players; k++) {
+			uint64_t *v = shmdev_find(pool, 5, k, NULL);
+
+			ck_assert_msg(v, "round %u: player %" PRIu64 " lost", round, k);
+			ck_assert_uint_eq(*v, k * 3);
+		}
+		/* Fill up to the new capacity. */
+		for (; n_items < t[0].max_count; n_items++) {
+			ck_assert_int_eq(shmdev_alloc(pool, 3, &obj, &items[n_items]), 0);
+			*(uint64_t *)obj = n_items * 7;
+		}
+		fill_players(pool, n_players, t[1].max_count);
+		n_players = t[1].max_count;
+		ck_assert_int_eq(shmdev_alloc(pool, 3, &obj, NULL), -ENOSPC);
+		ck_assert_int_eq(shmdev_force_get(pool, 5, 1ULL << 40, &obj, NULL, NULL), -ENOSPC);
+		/* Slots (32 bytes each) + one index at most 4x the keys + small change. */
+		block_sums(pool, &used, &nfree);
+		bound = 32 * (n_items + n_players) + 4 * 4 * next_pow2(n_players) +
+			4 * 64 + 2 * 64 * round + 8192;
+		ck_assert_msg(used <= bound, "round %u: %" PRIu64 " bytes carved, bound %" PRIu64,
+			      round, used, bound);
+		ck_assert_msg(shmdev_pool_check(pool) == 0, "round %u: %s", round, shmdev_errmsg(ctx));
+		if (round % 7 == 0)
+			shmdev_pool_abandon(pool);
+		else
+			ck_assert_int_eq(shmdev_pool_close(pool), 0);
+	}
+
+	/* Then raise until the space runs out: refused, with advice that works. */
+	pool = open_ok(conf, t, 2, (round - 1) % 7 == 0 ? SHMDEV_START_RESUMED_CRASH :
+			  SHMDEV_START_RESUMED_CLEAN);
+	block_sums(pool, &used, &nfree);
+	ck_assert_int_eq(shmdev_pool_close(pool), 0);
+	t[0].max_count += nfree / 32 + 10;
+	ck_assert_int_eq(shmdev_pool_open(ctx, conf, t, 2, 0, &pool), -ENOSPC);
+	ck_assert_ptr_nonnull(strstr(shmdev_errmsg(ctx), "add BlockKey"));
+	c5 = mkconf("64K", 5, NULL);
+	pool = open_ok(c5, t, 2, SHMDEV_START_RESUMED_CLEAN);
+	check_players(pool, n_players);
+	for (k = 0; k < n_items; k++)
+		ck_assert_uint_eq(*(uint64_t *)shmdev_get(pool, items[k]), k * 7);
+	for (; n_items < t[0].max_count; n_items++)
+		ck_assert_int_eq(shmdev_alloc(pool, 3, &obj, NULL), 0);
+	ck_assert_int_eq(shmdev_pool_check(pool), 0);
+	ck_assert_int_eq(shmdev_pool_close(pool), 0);
+	shmdev_conf_free(c5);
+	shmdev_conf_free(conf);
+}
+END_TEST
+
 static void setup(void)
 {
 	ctx = tu_ctx();
@@ -531,6 +678,8 @@ int main(void)
 	tcase_add_test(tc, test_pool_append_type_and_raise);
 	tcase_add_test(tc, test_pool_raise_then_crash);
 	tcase_add_test(tc, test_pool_corrupt_layout_refused);
+	tcase_add_test(tc, test_pool_enospc_free_figure);
+	tcase_add_test(tc, test_pool_raise_many_times);
 	suite_add_tcase(s, tc);
 
 	sr = srunner_create(s);
