@@ -635,6 +635,67 @@ START_TEST(test_pool_raise_many_times)
 }
 END_TEST
 
+/*
+ * A layout change that died after writing into a block's free space (a new
+ * chunk array) but before its commit leaves bytes there that no high mark
+ * covers.  The header says so ("changing"): the next change zeroes what it
+ * carves, so that new slots look never used: no handle resolves in them and
+ * alloc_raw shows no old bytes.  Here the dead change's bytes are forged to
+ * look like live slots of generation 1 everywhere.
+ */
+START_TEST(test_pool_change_died_writing)
+{
+	struct shmdev_conf *conf = mkconf("64K", 2, NULL);
+	struct shmdev_type t = base_types[0];	/* Item: id 3, 100 slots of 144 bytes */
+	struct shmdev_region *rb = NULL, *r0 = NULL;
+	struct shmdev_block_stats bs;
+	struct shmdev_pool *pool;
+	struct layout_header *h;
+	struct layout_block *b;
+	uint32_t *w;
+	uint64_t carved, i, hits = 0, dirty = 0;
+	void *obj;
+
+	pool = open_ok(conf, &t, 1, SHMDEV_START_CREATED);
+	ck_assert_int_eq(shmdev_pool_block_stats(pool, 0, &bs), 0);
+	carved = bs.used_bytes;
+	ck_assert_int_eq(shmdev_pool_close(pool), 0);
+
+	ck_assert_int_eq(shmdev_region_open(ctx, tu_backend(), tu_key(0), 0, 0, 0, &rb), 0);
+	ck_assert_int_eq(shmdev_region_open(ctx, tu_backend(), tu_key(1), 0, 0, 0, &r0), 0);
+	h = shmdev_region_addr(rb);
+	/* LIVE, generation 1 in every word of block 0's free space. */
+	w = (uint32_t *)((char *)shmdev_region_addr(r0) + carved);
+	for (i = 0; i < ((64 << 10) - carved) / 4; i++)
+		w[i] = 0x00010001;
+	h->changing = 1;
+
+	t.max_count = 200;
+	pool = open_ok(conf, &t, 1, SHMDEV_START_RESUMED_CLEAN);
+	for (i = 100; i < 200; i++)
+		hits += shmdev_get(pool, (3ULL << 48) | i << 16 | 1) != NULL;
+	for (i = 0; i < 200; i++) {
+		unsigned char *c;
+		uint32_t k;
+
+		ck_assert_int_eq(shmdev_alloc_raw(pool, 3, &obj, NULL), 0);
+		for (c = obj, k = 0; k < 128; k++)
+			dirty += c[k] != 0;
+	}
+	ck_assert_msg(!hits && !dirty, "%" PRIu64 " handles resolve in new slots, %" PRIu64 " old bytes show",
+		      hits, dirty);
+	/* Since then every block's high mark is BlockSize: what is carved is zeroed. */
+	ck_assert_uint_eq(h->changing, 0);
+	b = layout_blocks(layout_active(h), h->max_types);
+	ck_assert_uint_eq(b[0].high, 64 << 10);
+	ck_assert_int_eq(shmdev_pool_check(pool), 0);
+	ck_assert_int_eq(shmdev_pool_close(pool), 0);
+	shmdev_region_close(r0);
+	shmdev_region_close(rb);
+	shmdev_conf_free(conf);
+}
+END_TEST
+
 static void setup(void)
 {
 	ctx = tu_ctx();
@@ -680,6 +741,7 @@ int main(void)
 	tcase_add_test(tc, test_pool_corrupt_layout_refused);
 	tcase_add_test(tc, test_pool_enospc_free_figure);
 	tcase_add_test(tc, test_pool_raise_many_times);
+	tcase_add_test(tc, test_pool_change_died_writing);
 	suite_add_tcase(s, tc);
 
 	sr = srunner_create(s);
