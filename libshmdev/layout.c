@@ -30,7 +30,8 @@ void layout_geom(uint32_t max_types, uint32_t max_blocks, struct layout_geom *g)
 {
 	uint64_t table = sizeof(struct layout_table) +
 			 (uint64_t)max_types * sizeof(struct layout_type) +
-			 (uint64_t)max_blocks * sizeof(struct layout_block);
+			 (uint64_t)max_blocks * sizeof(struct layout_block) +
+			 SHMDEV_LAYOUT_MAX_HOLES * sizeof(struct layout_extent);
 
 	g->max_types = max_types;
 	g->max_blocks = max_blocks;
@@ -341,6 +342,15 @@ static int verify_table(struct shmdev_ctx *ctx, const struct layout_header *h,
 			      b->free_bytes != h->block_size - b->carved)))
 			return shmdev_fail(ctx, EUCLEAN, "layout: block entry %" PRIu32 " is inconsistent", i);
 	}
+	for (i = 0; i < SHMDEV_LAYOUT_MAX_HOLES; i++) {
+		const struct layout_extent *e = &layout_holes(t, h->max_types, h->max_blocks)[i];
+
+		if (e->reserved || (!e->len && (e->block || e->offset)) ||
+		    (e->len && (e->block >= t->nr_blocks || e->offset < SHMDEV_LAYOUT_BLOCK_HDR ||
+				e->offset > blocks[e->block].carved ||
+				e->len > blocks[e->block].carved - e->offset)))
+			return shmdev_fail(ctx, EUCLEAN, "layout: hole %" PRIu32 " is inconsistent", i);
+	}
 	for (i = 0; i < h->max_types; i++) {
 		struct layout_type *lt = &types[i];
 		uint32_t slot_size, obj_offset;
@@ -473,15 +483,40 @@ struct plan {
 	struct shmdev_ctx *ctx;
 	const struct layout_header *h;
 	struct layout_table *t;
+	struct layout_extent *holes;
 	void *const *blocks;
-	struct plan_extent {
-		uint32_t block;
-		uint64_t offset, len;
-	} *freed;
+	struct layout_extent *freed;
 	size_t nr_freed;
 };
 
-/* First block (index order) that can hold @bytes aligned to @align; -1 if none. */
+uint64_t layout_hole_bytes(const struct layout_header *h, struct layout_table *t, uint32_t block)
+{
+	const struct layout_extent *holes = layout_holes(t, h->max_types, h->max_blocks);
+	uint64_t sum = 0;
+	uint32_t i;
+
+	for (i = 0; i < SHMDEV_LAYOUT_MAX_HOLES; i++)
+		if (holes[i].len && holes[i].block == block)
+			sum += holes[i].len;
+	return sum;
+}
+
+/*
+ * Zero [off, end) of @block where it is below the block's high mark: space
+ * carved before (and given back).  Above the mark the block is as created.
+ * Then the mark covers [off, end).
+ */
+static void zero_reused(struct plan *pl, uint32_t block, uint64_t off, uint64_t end)
+{
+	struct layout_block *b = &layout_blocks(pl->t, pl->h->max_types)[block];
+
+	if (pl->blocks && off < b->high)
+		memset((char *)pl->blocks[block] + off, 0, (end < b->high ? end : b->high) - off);
+	if (b->high < end)
+		b->high = end;
+}
+
+/* First block (index order) that can hold @bytes aligned to @align past its carved mark; -1 if none. */
 static int64_t find_room(const struct layout_header *h, struct layout_table *t,
 			 uint64_t bytes, uint64_t align)
 {
@@ -497,51 +532,127 @@ static int64_t find_room(const struct layout_header *h, struct layout_table *t,
 	return -1;
 }
 
-/*
- * Carve @bytes at @align from @block.  The part below the block's high mark
- * was carved before (and given back): it is zeroed, so that a slot handed
- * out there looks never used, as one above the mark does.
- */
+/* Carve @bytes at @align past @block's carved mark (find_room() said it fits). */
 static uint64_t carve_at(struct plan *pl, uint32_t block, uint64_t bytes, uint64_t align)
 {
 	struct layout_block *b = &layout_blocks(pl->t, pl->h->max_types)[block];
 	uint64_t off = round_up(b->carved, align);
 
-	if (pl->blocks && off < b->high)
-		memset((char *)pl->blocks[block] + off, 0,
-		       (off + bytes < b->high ? off + bytes : b->high) - off);
+	zero_reused(pl, block, off, off + bytes);
 	b->carved = off + bytes;
-	if (b->high < b->carved)
-		b->high = b->carved;
 	b->free_bytes = pl->h->block_size - b->carved;
 	return off;
 }
 
-static void give_back_later(struct plan *pl, uint32_t block, uint64_t offset, uint64_t len)
+/*
+ * Take up to @max units of @unit bytes at @align from the start of hole @e
+ * (the bytes before the aligned start are lost to alignment).  Returns the
+ * units taken, their offset in @off.
+ */
+static uint64_t take_hole(struct plan *pl, struct layout_extent *e, uint64_t unit,
+			  uint64_t align, uint64_t max, uint64_t *off)
 {
-	pl->freed[pl->nr_freed++] = (struct plan_extent){ block, offset, len };
+	uint64_t start = round_up(e->offset, align), end = e->offset + e->len, n;
+
+	if (!e->len || start >= end || (end - start) / unit == 0)
+		return 0;
+	n = (end - start) / unit;
+	if (n > max)
+		n = max;
+	*off = start;
+	zero_reused(pl, e->block, start, start + n * unit);
+	e->offset = start + n * unit;
+	e->len = end - e->offset;
+	if (!e->len)
+		e->block = 0, e->offset = 0;
+	return n;
 }
 
-/* The end of a change: extents no longer used go back if they end at their block's mark. */
-static void give_back(struct plan *pl)
+/* Carve @bytes at @align: a hole first, else past a block's carved mark.  -1 if none fits. */
+static int64_t carve_any(struct plan *pl, uint64_t bytes, uint64_t align, uint64_t *off)
 {
-	struct layout_block *blocks = layout_blocks(pl->t, pl->h->max_types);
+	int64_t blk;
+	uint32_t i;
+
+	for (i = 0; i < SHMDEV_LAYOUT_MAX_HOLES; i++) {
+		uint32_t b = pl->holes[i].block;
+
+		if (take_hole(pl, &pl->holes[i], bytes, align, 1, off))
+			return b;
+	}
+	blk = find_room(pl->h, pl->t, bytes, align);
+	if (blk >= 0)
+		*off = carve_at(pl, (uint32_t)blk, bytes, align);
+	return blk;
+}
+
+static void give_back_later(struct plan *pl, uint32_t block, uint64_t offset, uint64_t len)
+{
+	pl->freed[pl->nr_freed++] = (struct layout_extent){ .block = block, .offset = offset, .len = len };
+}
+
+/* Lower @block's carved mark over holes and freed extents that end at it. */
+static void lower_mark(struct plan *pl, uint32_t block)
+{
+	struct layout_block *b = &layout_blocks(pl->t, pl->h->max_types)[block];
 	bool again = true;
-	size_t i;
+	uint32_t i;
 
 	while (again) {
 		again = false;
-		for (i = 0; i < pl->nr_freed; i++) {
-			struct plan_extent *e = &pl->freed[i];
-			struct layout_block *b = &blocks[e->block];
+		for (i = 0; i < SHMDEV_LAYOUT_MAX_HOLES; i++) {
+			struct layout_extent *e = &pl->holes[i];
 
-			if (e->len && e->offset + e->len == b->carved) {
+			if (e->len && e->block == block && e->offset + e->len == b->carved) {
 				b->carved = e->offset;
-				b->free_bytes = pl->h->block_size - b->carved;
-				e->len = 0;
+				memset(e, 0, sizeof(*e));
 				again = true;
 			}
 		}
+	}
+	b->free_bytes = pl->h->block_size - b->carved;
+}
+
+/*
+ * The end of a change: the extents it no longer uses become holes (merged
+ * with a neighbour), and carved marks go down over holes that end at them.
+ * With every hole entry taken, an extent stays carved.
+ */
+static void give_back(struct plan *pl)
+{
+	size_t i;
+	uint32_t j;
+
+	for (i = 0; i < pl->nr_freed; i++) {
+		struct layout_extent *f = &pl->freed[i];
+		struct layout_extent *slot = NULL;
+		struct layout_block *b = &layout_blocks(pl->t, pl->h->max_types)[f->block];
+
+		if (f->offset + f->len == b->carved) {
+			b->carved = f->offset;
+			lower_mark(pl, f->block);
+			continue;
+		}
+		for (j = 0; j < SHMDEV_LAYOUT_MAX_HOLES && f->len; j++) {
+			struct layout_extent *e = &pl->holes[j];
+
+			if (!e->len) {
+				if (!slot)
+					slot = e;
+			} else if (e->block == f->block && e->offset + e->len == f->offset) {
+				e->len += f->len;	/* f follows e */
+				*f = *e;
+				memset(e, 0, sizeof(*e));
+				slot = e;
+			} else if (e->block == f->block && f->offset + f->len == e->offset) {
+				f->len += e->len;	/* e follows f */
+				memset(e, 0, sizeof(*e));
+				slot = e;
+			}
+		}
+		if (slot && f->len)
+			*slot = *f;
+		lower_mark(pl, f->block);
 	}
 }
 
@@ -552,7 +663,7 @@ static uint64_t blocks_free(const struct layout_header *h, struct layout_table *
 	uint32_t i;
 
 	for (i = 0; i < t->nr_blocks; i++)
-		sum += blocks[i].free_bytes;
+		sum += blocks[i].free_bytes + layout_hole_bytes(h, t, i);
 	return sum;
 }
 
@@ -583,13 +694,12 @@ static int add_chunk(struct plan *pl, struct layout_type *lt, const struct layou
 	}
 	if (n == SHMDEV_LAYOUT_INLINE_CHUNKS || n == lt->xchunk_cap) {
 		uint32_t cap = n == SHMDEV_LAYOUT_INLINE_CHUNKS ? 32 : 2 * lt->xchunk_cap;
-		uint64_t bytes = (uint64_t)cap * sizeof(*ch), off;
-		int64_t blk = find_room(pl->h, pl->t, bytes, 64);
+		uint64_t bytes = (uint64_t)cap * sizeof(*ch), off = 0;
+		int64_t blk = cap < n ? -1 : carve_any(pl, bytes, 64, &off);
 
-		if (blk < 0 || cap < n)
+		if (blk < 0)
 			return shmdev_fail(pl->ctx, ENOSPC, "type %u \"%s\": no room for its chunk array of %" PRIu32 " chunks (%" PRIu64 " bytes) in any block; add BlockKey entries to the configuration",
 					   lt->id, lt->name, cap, bytes);
-		off = carve_at(pl, (uint32_t)blk, bytes, 64);
 		if (n == SHMDEV_LAYOUT_INLINE_CHUNKS) {
 			lt->xchunk_sum = fnv1a(FNV_INIT, lt->chunks, sizeof(lt->chunks));
 		} else {
@@ -613,8 +723,9 @@ static int add_chunk(struct plan *pl, struct layout_type *lt, const struct layou
 }
 
 /*
- * Add @n slots to @lt as chunks, filling blocks with free space in order.
- * @free_before: the free bytes before this type's change, for the message.
+ * Add @n slots to @lt as chunks: holes first, then the blocks' free space
+ * in order.  @free_before: the free bytes before this type's change, for
+ * the message.
  */
 static int carve_slots(struct plan *pl, struct layout_type *lt, uint64_t n, uint64_t free_before)
 {
@@ -622,12 +733,28 @@ static int carve_slots(struct plan *pl, struct layout_type *lt, uint64_t n, uint
 	struct layout_table *t = pl->t;
 	struct layout_block *blocks = layout_blocks(t, h->max_types);
 	uint64_t need = n, a = norm_align(lt->align), first = lt->max_count;
+	struct layout_chunk ch;
 	uint32_t i;
 	int err;
 
+	for (i = 0; i < SHMDEV_LAYOUT_MAX_HOLES && need; i++) {
+		uint32_t b = pl->holes[i].block;
+		uint64_t off, take = take_hole(pl, &pl->holes[i], lt->slot_size, a, need, &off);
+
+		if (!take)
+			continue;
+		memset(&ch, 0, sizeof(ch));
+		ch.block = b;
+		ch.offset = off;
+		ch.first_slot = first + (n - need);
+		ch.nr_slots = take;
+		need -= take;
+		err = add_chunk(pl, lt, &ch);
+		if (err)
+			return err;
+	}
 	for (i = 0; i < t->nr_blocks && need; i++) {
 		uint64_t off = round_up(blocks[i].carved, a), fit, take;
-		struct layout_chunk ch;
 
 		if (off >= h->block_size)
 			continue;
@@ -655,27 +782,27 @@ static int carve_slots(struct plan *pl, struct layout_type *lt, uint64_t n, uint
 
 /*
  * A bucket array for @lt's capacity: one bucket per slot, halved until it
- * fits a block, but more than @min buckets.  1 if none fits (a raise then
- * keeps the index it has).
+ * fits, but more than @min buckets.  1 if none fits (a raise then keeps the
+ * index it has).
  */
 static int carve_buckets(struct plan *pl, struct layout_type *lt, uint64_t max_count,
 			 uint64_t min)
 {
-	uint64_t nr = 16;
+	uint64_t nr = 16, off = 0;
 	int64_t blk;
 
 	while (nr < max_count && nr < (1ULL << 31))
 		nr <<= 1;
 	for (;;) {
-		blk = find_room(pl->h, pl->t, nr * 4, 64);
+		blk = carve_any(pl, nr * 4, 64, &off);
 		if (blk >= 0 || nr == 16 || nr / 2 <= min)
 			break;
 		nr >>= 1;
 	}
-	if (blk < 0 || nr <= min)
+	if (blk < 0)
 		return 1;
 	lt->hash_block = (uint32_t)blk;
-	lt->hash_offset = carve_at(pl, (uint32_t)blk, nr * 4, 64);
+	lt->hash_offset = off;
 	lt->nr_buckets = (uint32_t)nr;
 	return 0;
 }
@@ -790,6 +917,7 @@ int layout_plan_at(struct shmdev_ctx *ctx, const void *cbase, void *const *block
 
 	memcpy(scratch, layout_active(base), h->table_size);
 	memset(changes, 0, h->max_types);
+	pl.holes = layout_holes(scratch, h->max_types, h->max_blocks);
 	ltypes = layout_types(scratch);
 	err = plan_blocks(ctx, h, scratch, p, &changed);
 	if (err)

@@ -60,6 +60,8 @@
  *   24  u64 base_addr      fixed mapping address of the base, 0 if none
  *   32  struct layout_type types[max_types]   (608 bytes each)
  *   32 + 608*max_types     struct layout_block blocks[max_blocks] (48 each)
+ *   ... + 48*max_blocks    struct layout_extent holes[64] (24 each): free
+ *                          extents below the blocks' carved marks
  *
  * struct layout_type (TypeInfo; entry i describes type id i)
  *   0   u16 id             = i
@@ -109,15 +111,20 @@
  *                          extent carved below it is zeroed before the
  *                          commit that hands it out
  *
+ * struct layout_extent (a hole)
+ *   0   u32 block, 4 u32 reserved, 8 u64 offset, 16 u64 len (0: unused entry)
+ *
  * Carving and giving back: a block is carved from its start (after the block
  * header) upwards.  An extent the layout no longer needs (a KEYED type's
  * index outgrown by a raise, a chunk array moved to a bigger extent) is
- * given back when it ends at the block's carved mark, which then goes down
- * to it; otherwise it stays carved.  A raise rebuilds a KEYED type's index
- * only when max_count passes twice its buckets, and a chunk array only
- * grows by doubling, so what stays carved is bounded by the live index and
- * array sizes.  Space given back by a layout change is reused by later
- * changes only (never before the commit that gave it back).
+ * given back: the carved mark goes down to it when it ends there, else it
+ * becomes a hole (merged with a neighbouring one), which later carves use
+ * first.  Only if all 64 hole entries are taken does it stay carved.  A raise
+ * rebuilds a KEYED type's index only when max_count passes twice its
+ * buckets, and a chunk array only grows by doubling.  Space given back by a
+ * layout change is reused by later changes only (never before the commit
+ * that gave it back: the active table still refers to it until then).
+ * Block stats count holes as free.
  *
  * Hot area (NOT covered by the checksum: it changes on every alloc/free;
  * it is derived data that a repair rebuilds from the slots)
@@ -193,6 +200,7 @@
 #define SHMDEV_LAYOUT_INLINE_CHUNKS	15U	/* chunks in a type entry; more go to a block */
 #define SHMDEV_LAYOUT_BLOCK_MAGIC	0x314b4c42504d4853ULL /* "SHMPBLK1" */
 #define SHMDEV_LAYOUT_BLOCK_HDR		64U	/* struct layout_block_hdr at each block's start */
+#define SHMDEV_LAYOUT_MAX_HOLES		64U	/* free extents a table keeps */
 #define SHMDEV_LAYOUT_NAME_MAX		32U
 #define SHMDEV_LAYOUT_MIN_BLOCKS	256U	/* MaxBlockNum unless more keys */
 #define SHMDEV_LAYOUT_DEFAULT_TYPES	64U	/* MaxTypeInfoNum default */
@@ -270,6 +278,13 @@ struct layout_block {
 	uint64_t high;
 };
 
+struct layout_extent {
+	uint32_t block;
+	uint32_t reserved;
+	uint64_t offset;
+	uint64_t len;
+};
+
 struct layout_block_hdr {
 	uint64_t magic;
 	uint64_t pool_id;
@@ -318,6 +333,7 @@ _Static_assert(offsetof(struct layout_type, chunks) == 128, "type chunks");
 _Static_assert(sizeof(struct layout_block_hdr) == SHMDEV_LAYOUT_BLOCK_HDR, "block header");
 _Static_assert(sizeof(struct layout_type) == 608, "type");
 _Static_assert(sizeof(struct layout_block) == 48, "block");
+_Static_assert(sizeof(struct layout_extent) == 24, "extent");
 _Static_assert(sizeof(struct layout_table) == 32, "table");
 _Static_assert(sizeof(struct layout_hot) == 64, "hot");
 _Static_assert(sizeof(struct layout_slot) == SHMDEV_LAYOUT_SLOT_HDR, "slot");
@@ -386,6 +402,15 @@ static inline struct layout_block *layout_blocks(struct layout_table *t,
 {
 	return (struct layout_block *)(layout_types(t) + max_types);
 }
+
+static inline struct layout_extent *layout_holes(struct layout_table *t, uint32_t max_types,
+						 uint32_t max_blocks)
+{
+	return (struct layout_extent *)(layout_blocks(t, max_types) + max_blocks);
+}
+
+/* Bytes of block @block in holes of table @t. */
+uint64_t layout_hole_bytes(const struct layout_header *h, struct layout_table *t, uint32_t block);
 
 static inline struct layout_hot *layout_hot_at(void *base, const struct layout_geom *g)
 {

@@ -1045,6 +1045,7 @@ SHMDEV_EXPORT int shmdev_pool_block_stats(const struct shmdev_pool *p, uint32_t 
 {
 	struct layout_table *t;
 	const struct layout_block *b;
+	uint64_t holes;
 
 	if (!p || !st)
 		return -EINVAL;
@@ -1057,12 +1058,14 @@ SHMDEV_EXPORT int shmdev_pool_block_stats(const struct shmdev_pool *p, uint32_t 
 		return -ENOENT;
 	}
 	b = &layout_blocks(t, p->hdr->max_types)[index];
+	holes = layout_hole_bytes(p->hdr, t, index);
 	memset(st, 0, sizeof(*st));
 	st->index = index;
 	st->key = b->key;
 	st->size = p->hdr->block_size;
-	st->used_bytes = b->carved;
-	st->free_bytes = b->free_bytes;
+	/* Holes (extents given back below the carved mark) are free. */
+	st->used_bytes = b->carved - holes;
+	st->free_bytes = b->free_bytes + holes;
 	return 0;
 }
 
@@ -1593,7 +1596,7 @@ static int check_extents(struct shmdev_pool *p)
 
 	for (ty = 0; ty < p->hdr->max_types; ty++)
 		n += lt[ty].used ? lt[ty].nr_chunks + 2 : 0;
-	ex = calloc(n + 1, sizeof(*ex));
+	ex = calloc(n + SHMDEV_LAYOUT_MAX_HOLES + 1, sizeof(*ex));
 	if (!ex)
 		return shmdev_fail(p->ctx, ENOMEM, "check: out of memory");
 	n = 0;
@@ -1616,6 +1619,13 @@ static int check_extents(struct shmdev_pool *p)
 			ex[n++] = (struct extent){ lt[ty].hash_offset,
 						   lt[ty].hash_offset + 4ULL * lt[ty].nr_buckets,
 						   lt[ty].hash_block, (uint16_t)ty, "hash index" };
+	}
+	for (c = 0; c < SHMDEV_LAYOUT_MAX_HOLES; c++) {
+		const struct layout_extent *e = &layout_holes(t, p->hdr->max_types, p->hdr->max_blocks)[c];
+
+		if (e->len)
+			ex[n++] = (struct extent){ e->offset, e->offset + e->len, e->block,
+						   UINT16_MAX, "free hole" };
 	}
 	qsort(ex, n, sizeof(*ex), cmp_extent);
 	for (i = 0; i < n && !err; i++) {

@@ -291,6 +291,90 @@ START_TEST(test_check_types)
 }
 END_TEST
 
+/*
+ * An index outgrown by a raise goes back as a hole, and the next change
+ * carves from it first, zeroed; the plan without blocks computes the same
+ * table as the one that writes into them.
+ */
+START_TEST(test_hole_reuse)
+{
+	struct layout_params p = params();
+	struct shmdev_type t[3];
+	struct layout_geom g;
+	struct layout_table *dry, *scratch;
+	struct layout_type *lt;
+	struct layout_extent *holes;
+	void *base, *blk[2];
+	uint8_t changes[16];
+	uint64_t old_off, i;
+	uint32_t old_block;
+	const unsigned char *c;
+
+	layout_geom(p.max_types, p.max_blocks, &g);
+	base = calloc(1, g.base_size);
+	dry = calloc(1, g.table_size);
+	blk[0] = calloc(1, 1 << 20);
+	blk[1] = calloc(1, 1 << 20);
+	scratch = calloc(1, g.table_size);
+
+	layout_init(base, &p);
+	memcpy(t, base_types, sizeof(base_types));
+	ck_assert_int_eq(layout_plan_at(ctx, base, blk, &p, t, 2, false, scratch, changes), 1);
+	layout_commit(base, scratch);
+	lt = layout_types(layout_active(base));
+	ck_assert_uint_eq(lt[5].nr_buckets, 64);
+	old_block = lt[5].hash_block;
+	old_off = lt[5].hash_offset;
+	memset((char *)blk[old_block] + old_off, 0xff, 64 * 4);	/* a used index */
+
+	/* 40 -> 100: within twice the buckets, the index stays. */
+	t[1].max_count = 100;
+	ck_assert_int_eq(layout_plan_at(ctx, base, blk, &p, t, 2, false, scratch, changes), 1);
+	layout_commit(base, scratch);
+	lt = layout_types(layout_active(base));
+	ck_assert_uint_eq(lt[5].hash_offset, old_off);
+	/* 100 -> 200: a new index; the old one is a hole (slots follow it). */
+	t[1].max_count = 200;
+	ck_assert_int_eq(layout_plan(ctx, base, &p, t, 2, false, dry, changes), 1);
+	ck_assert_int_eq(layout_plan_at(ctx, base, blk, &p, t, 2, false, scratch, changes), 1);
+	ck_assert_int_eq(memcmp(dry, scratch, g.table_size), 0);
+	layout_commit(base, scratch);
+	ck_assert_int_eq(layout_verify(ctx, base, g.base_size, &g), 0);
+	lt = layout_types(layout_active(base));
+	ck_assert_uint_eq(lt[5].nr_buckets, 256);
+	ck_assert_uint_ne(lt[5].hash_offset, old_off);
+	holes = layout_holes(layout_active(base), p.max_types, p.max_blocks);
+	ck_assert_uint_eq(holes[0].block, old_block);
+	ck_assert_uint_eq(holes[0].offset, old_off);
+	ck_assert_uint_eq(holes[0].len, 256);
+	ck_assert_uint_eq(layout_hole_bytes(base, layout_active(base), old_block), 256);
+
+	/* A new type of 8 slots of 32 bytes takes the hole, zeroed. */
+	t[2] = (struct shmdev_type){ .id = 7, .name = "Guild", .size = 16, .max_count = 8 };
+	ck_assert_int_eq(layout_plan(ctx, base, &p, t, 3, false, dry, changes), 1);
+	ck_assert_int_eq(layout_plan_at(ctx, base, blk, &p, t, 3, false, scratch, changes), 1);
+	ck_assert_int_eq(memcmp(dry, scratch, g.table_size), 0);
+	layout_commit(base, scratch);
+	ck_assert_int_eq(layout_verify(ctx, base, g.base_size, &g), 0);
+	ck_assert_int_eq(layout_verify_chunks(ctx, base, blk), 0);
+	lt = layout_types(layout_active(base));
+	ck_assert_uint_eq(lt[7].nr_chunks, 1);
+	ck_assert_uint_eq(lt[7].chunks[0].block, old_block);
+	ck_assert_uint_eq(lt[7].chunks[0].offset, old_off);
+	holes = layout_holes(layout_active(base), p.max_types, p.max_blocks);
+	for (i = 0; i < SHMDEV_LAYOUT_MAX_HOLES; i++)
+		ck_assert_uint_eq(holes[i].len, 0);
+	c = (const unsigned char *)blk[old_block] + old_off;
+	for (i = 0; i < 256; i++)
+		ck_assert_uint_eq(c[i], 0);
+	free(scratch);
+	free(dry);
+	free(blk[0]);
+	free(blk[1]);
+	free(base);
+}
+END_TEST
+
 /* ---- through the pool API --------------------------------------------- */
 
 static struct shmdev_conf *mkconf(const char *block_size, unsigned int nblocks,
@@ -561,7 +645,7 @@ START_TEST(test_pool_raise_many_times)
 		{ .id = 5, .name = "Player", .size = 16, .align = 16, .version = 1,
 		  .max_count = 10, .flags = SHMDEV_TYPE_KEYED },
 	};
-	static shmdev_handle_t items[2000];
+	static shmdev_handle_t items[16384];
 	struct shmdev_pool *pool;
 	uint64_t used, nfree, n_items = 0, n_players = 0, k, bound;
 	unsigned int round, rounds = tu_quick() ? 40 : 120;
@@ -613,11 +697,23 @@ START_TEST(test_pool_raise_many_times)
 			ck_assert_int_eq(shmdev_pool_close(pool), 0);
 	}
 
-	/* Then raise until the space runs out: refused, with advice that works. */
+	/* The free space the stats report (holes included) is there to carve. */
 	pool = open_ok(conf, t, 2, (round - 1) % 7 == 0 ? SHMDEV_START_RESUMED_CRASH :
 			  SHMDEV_START_RESUMED_CLEAN);
 	block_sums(pool, &used, &nfree);
 	ck_assert_int_eq(shmdev_pool_close(pool), 0);
+	ck_assert_uint_gt(nfree, 32768);
+	t[0].max_count += (nfree - 16384) / 32;
+	pool = open_ok(conf, t, 2, SHMDEV_START_RESUMED_CLEAN);
+	for (; n_items < t[0].max_count; n_items++) {
+		ck_assert_int_eq(shmdev_alloc(pool, 3, &obj, &items[n_items]), 0);
+		*(uint64_t *)obj = n_items * 7;
+	}
+	block_sums(pool, &used, &nfree);
+	ck_assert_uint_lt(nfree, 16384);
+	ck_assert_int_eq(shmdev_pool_close(pool), 0);
+
+	/* Then raise until the space runs out: refused, with advice that works. */
 	t[0].max_count += nfree / 32 + 10;
 	ck_assert_int_eq(shmdev_pool_open(ctx, conf, t, 2, 0, &pool), -ENOSPC);
 	ck_assert_ptr_nonnull(strstr(shmdev_errmsg(ctx), "add BlockKey"));
@@ -729,6 +825,7 @@ int main(void)
 	tcase_add_test(tc, test_config_refusals);
 	tcase_add_test(tc, test_append_raise_plain);
 	tcase_add_test(tc, test_check_types);
+	tcase_add_test(tc, test_hole_reuse);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("pool");
