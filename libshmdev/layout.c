@@ -377,12 +377,13 @@ static int verify_table(struct shmdev_ctx *ctx, const struct layout_header *h,
 				return err;
 		} else {
 			/* The entries themselves: layout_verify_chunks(), with the blocks. */
-			const struct layout_block *xb = &blocks[lt->xchunk_block];
+			uint64_t carved = lt->xchunk_block < t->nr_blocks ?
+					  blocks[lt->xchunk_block].carved : 0;
 
 			if (lt->xchunk_block >= t->nr_blocks || lt->xchunk_cap < lt->nr_chunks ||
 			    lt->xchunk_offset < SHMDEV_LAYOUT_BLOCK_HDR || lt->xchunk_offset % 8 ||
-			    lt->xchunk_offset > xb->carved ||
-			    lt->xchunk_cap > (xb->carved - lt->xchunk_offset) / sizeof(struct layout_chunk) ||
+			    lt->xchunk_offset > carved ||
+			    lt->xchunk_cap > (carved - lt->xchunk_offset) / sizeof(struct layout_chunk) ||
 			    lt->max_count > SHMDEV_LAYOUT_MAX_SLOTS)
 				return shmdev_fail(ctx, EUCLEAN, "layout: type %" PRIu32 " chunk array is out of bounds", i);
 		}

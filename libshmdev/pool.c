@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * Typed object pools on the base layout (layout.h): open (cold start,
- * resume, repair after a crash), alloc/get/free, force_get/find through the
- * shared hash index, foreach, handle_of, stats and the consistency check.
+ * Typed object pools on the base layout (layout.h): open (cold start on
+ * clean blocks, resume with every block's identity checked, repair after a
+ * crash), alloc/get/free, force_get/find through the shared hash index,
+ * foreach, handle_of, stats and the consistency check.
  *
  * Crash consistency: every slot has a header {key, tag, next}; the tag
  * (state + generation) is written last with a release store and is the
