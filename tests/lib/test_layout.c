@@ -709,8 +709,9 @@ START_TEST(test_pool_raise_many_times)
 		ck_assert_int_eq(shmdev_alloc(pool, 3, &obj, &items[n_items]), 0);
 		*(uint64_t *)obj = n_items * 7;
 	}
+	/* What was asked for took that much: the slack and less than a slot are left. */
 	block_sums(pool, &used, &nfree);
-	ck_assert_uint_lt(nfree, 16384);
+	ck_assert_uint_lt(nfree, 16384 + 32);
 	ck_assert_int_eq(shmdev_pool_close(pool), 0);
 
 	/* Then raise until the space runs out: refused, with advice that works. */
