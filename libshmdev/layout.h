@@ -36,12 +36,14 @@
  *   --- bytes 8..127 are "cold": covered by the table checksum ---
  *   128 u32 active         the table copy in force (0 or 1); the commit point
  *                          of a layout change
- *   132 u32 changing       1 while an owner writes into blocks for a layout
- *                          change not yet committed (chunk arrays, zeroes):
- *                          an open that finds it set cannot tell where that
- *                          change wrote above the blocks' high marks, so its
+ *   132 u32 changing       1 while an owner writes chunk array entries into
+ *                          blocks for a layout change not yet committed (the
+ *                          only non-zero bytes a change writes before its
+ *                          commit, possibly above a block's high mark): an
+ *                          open that finds it set cannot tell where, so its
  *                          own change raises every block's high mark to
- *                          BlockSize (what is carved from then on is zeroed)
+ *                          BlockSize (all that is carved from then on is
+ *                          zeroed first); 0 again after the commit
  *   136 u64 open_epoch     owner opens; bumped (and stored) at each owner open
  *   144 u64 close_epoch    = open_epoch after a clean close.  open_epoch !=
  *                          close_epoch means an owner went without closing:
