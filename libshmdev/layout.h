@@ -38,8 +38,10 @@
  *                          of a layout change
  *   132 u32 changing       1 while an owner writes chunk array entries into
  *                          blocks for a layout change not yet committed (the
- *                          only non-zero bytes a change writes before its
- *                          commit, possibly above a block's high mark): an
+ *                          only non-zero bytes a change writes into the free
+ *                          space of blocks before its commit, possibly above
+ *                          a block's high mark; a new block's header lies in
+ *                          a block the old layout does not list): an
  *                          open that finds it set cannot tell where, so its
  *                          own change raises every block's high mark to
  *                          BlockSize (all that is carved from then on is
