@@ -472,17 +472,22 @@ static int open_base(struct shmdev_pool *p, const struct shmdev_proc_conf *pc,
 
 /*
  * Whether the pool that block header @bh names is alive: its base region
- * exists with a layout of the same identity.  A quiet probe: a base that is
- * gone is the expected answer for an orphan block, not an error to log.
+ * exists with a layout of the same identity, or exists and cannot be read
+ * (then the block is not taken either).  A quiet probe: a base that is gone
+ * is the expected answer for an orphan block, not an error to log.
  */
 static bool owner_alive(struct shmdev_pool *p, const struct layout_block_hdr *bh)
 {
 	struct shmdev_region *r = NULL;
 	int prio = p->ctx->log_priority;
 	bool alive = false;
+	int err;
 
 	p->ctx->log_priority = -1;
-	if (shmdev_region_open(p->ctx, p->backend, bh->base_key, 0, SHMDEV_REGION_RDONLY, 0, &r) == 0) {
+	err = shmdev_region_open(p->ctx, p->backend, bh->base_key, 0, SHMDEV_REGION_RDONLY, 0, &r);
+	if (err && err != -ENOENT)
+		alive = true;
+	if (!err) {
 		const struct layout_header *h = shmdev_region_addr(r);
 
 		alive = shmdev_region_size(r) >= SHMDEV_LAYOUT_HEADER_SIZE &&
