@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,7 +30,8 @@ void layout_geom(uint32_t max_types, uint32_t max_blocks, struct layout_geom *g)
 {
 	uint64_t table = sizeof(struct layout_table) +
 			 (uint64_t)max_types * sizeof(struct layout_type) +
-			 (uint64_t)max_blocks * sizeof(struct layout_block);
+			 (uint64_t)max_blocks * sizeof(struct layout_block) +
+			 SHMDEV_LAYOUT_MAX_HOLES * sizeof(struct layout_extent);
 
 	g->max_types = max_types;
 	g->max_blocks = max_blocks;
@@ -116,6 +118,8 @@ int layout_check_params(struct shmdev_ctx *ctx, const struct layout_params *p)
 	return 0;
 }
 
+#define FNV_INIT 0xcbf29ce484222325ULL
+
 static uint64_t fnv1a(uint64_t h, const void *data, size_t len)
 {
 	const unsigned char *p = data;
@@ -130,7 +134,7 @@ static uint64_t fnv1a(uint64_t h, const void *data, size_t len)
 
 uint64_t layout_checksum(const struct layout_header *h, const struct layout_table *t)
 {
-	uint64_t sum = 0xcbf29ce484222325ULL;
+	uint64_t sum = FNV_INIT;
 
 	/* The magic is left out: a cold start writes it after the checksum. */
 	sum = fnv1a(sum, (const char *)h + sizeof(h->magic),
@@ -139,7 +143,7 @@ uint64_t layout_checksum(const struct layout_header *h, const struct layout_tabl
 		     h->table_size - sizeof(t->checksum));
 }
 
-void layout_init(void *base, const struct layout_params *p)
+void layout_init_unsealed(void *base, const struct layout_params *p)
 {
 	struct layout_header *h = base;
 	struct layout_geom g;
@@ -159,8 +163,9 @@ void layout_init(void *base, const struct layout_params *p)
 	h->max_types = p->max_types;
 	h->max_blocks = p->max_blocks;
 	h->table_size = g.table_size;
-	h->max_chunks = SHMDEV_LAYOUT_MAX_CHUNKS;
+	h->max_chunks = SHMDEV_LAYOUT_INLINE_CHUNKS;
 	strncpy(h->process, p->process, sizeof(h->process) - 1);
+	h->pool_id = p->pool_id;
 
 	t = layout_table_at(base, h, 0);
 	t->seq = 1;
@@ -175,12 +180,85 @@ void layout_init(void *base, const struct layout_params *p)
 		if (i < p->nr_blocks) {
 			blocks[i].used = 1;
 			blocks[i].key = p->block_keys[i];
-			blocks[i].free_bytes = p->block_size;
+			blocks[i].carved = SHMDEV_LAYOUT_BLOCK_HDR;
+			blocks[i].high = SHMDEV_LAYOUT_BLOCK_HDR;
+			blocks[i].free_bytes = p->block_size - SHMDEV_LAYOUT_BLOCK_HDR;
 		}
 	}
 	t->checksum = layout_checksum(h, t);
 	h->active = 0;
+}
+
+void layout_seal(void *base)
+{
+	struct layout_header *h = base;
+
 	__atomic_store_n(&h->magic, SHMDEV_LAYOUT_MAGIC, __ATOMIC_RELEASE);
+}
+
+void layout_init(void *base, const struct layout_params *p)
+{
+	layout_init_unsealed(base, p);
+	layout_seal(base);
+}
+
+static uint64_t block_hdr_sum(const struct layout_block_hdr *b)
+{
+	return fnv1a(FNV_INIT, b, offsetof(struct layout_block_hdr, checksum));
+}
+
+void layout_block_hdr_init(void *blk, const struct layout_header *h, uint64_t base_key,
+			   uint32_t index, uint64_t key)
+{
+	struct layout_block_hdr *b = blk;
+
+	memset(b, 0, sizeof(*b));
+	b->magic = SHMDEV_LAYOUT_BLOCK_MAGIC;
+	b->pool_id = h->pool_id;
+	b->start_time_ns = h->start_time_ns;
+	b->base_key = base_key;
+	b->key = key;
+	b->index = index;
+	b->checksum = block_hdr_sum(b);
+}
+
+bool layout_block_hdr_valid(const void *blk)
+{
+	const struct layout_block_hdr *b = blk;
+
+	return b->magic == SHMDEV_LAYOUT_BLOCK_MAGIC && b->checksum == block_hdr_sum(b);
+}
+
+int layout_block_hdr_check(const void *blk, const struct layout_header *h, uint64_t base_key,
+			   uint32_t index, uint64_t key, char *why, size_t len)
+{
+	const struct layout_block_hdr *b = blk;
+
+	if (b->magic != SHMDEV_LAYOUT_BLOCK_MAGIC)
+		snprintf(why, len, "it carries no block header (magic 0x%016" PRIx64 ")", b->magic);
+	else if (b->checksum != block_hdr_sum(b))
+		snprintf(why, len, "its block header is damaged (checksum mismatch)");
+	else if (b->base_key != base_key)
+		snprintf(why, len, "it is block %" PRIu32 " of the pool with BaseKey 0x%" PRIx64,
+			 b->index, b->base_key);
+	else if (b->pool_id != h->pool_id || b->start_time_ns != h->start_time_ns)
+		snprintf(why, len, "it is from another cold start of this pool (pool id 0x%016" PRIx64 ", not 0x%016" PRIx64 ")",
+			 b->pool_id, h->pool_id);
+	else if (b->index != index || b->key != key)
+		snprintf(why, len, "it is block %" PRIu32 " (key 0x%" PRIx64 ") of this pool",
+			 b->index, b->key);
+	else
+		return 0;
+	return -1;
+}
+
+const struct layout_chunk *layout_chunks(const struct layout_type *lt, void *const *blocks)
+{
+	if (lt->nr_chunks <= SHMDEV_LAYOUT_INLINE_CHUNKS)
+		return lt->chunks;
+	if (!blocks)
+		return NULL;
+	return (const struct layout_chunk *)((const char *)blocks[lt->xchunk_block] + lt->xchunk_offset);
 }
 
 /* Sequence number of table copy @copy of a layout of geometry @g, or 0 if out of @size. */
@@ -217,13 +295,39 @@ bool layout_was_committed(const void *base, uint64_t size, const struct layout_g
 	return false;
 }
 
+/* The chunks of type @i: contiguous from slot 0, in their blocks' bounds, max_count in all. */
+static int verify_chunk_list(struct shmdev_ctx *ctx, const struct layout_header *h,
+			     const struct layout_table *t, uint32_t i,
+			     const struct layout_type *lt, const struct layout_chunk *chunks)
+{
+	uint64_t total = 0;
+	uint32_t c;
+
+	for (c = 0; c < lt->nr_chunks; c++) {
+		const struct layout_chunk *ch = &chunks[c];
+
+		if (ch->block >= t->nr_blocks || ch->first_slot != total ||
+		    ch->nr_slots == 0 || ch->offset < SHMDEV_LAYOUT_BLOCK_HDR ||
+		    ch->offset > h->block_size ||
+		    ch->nr_slots > (h->block_size - ch->offset) / lt->slot_size ||
+		    ch->offset % norm_align(lt->align))
+			return shmdev_fail(ctx, EUCLEAN, "layout: type %" PRIu32 " chunk %" PRIu32 " is out of bounds",
+					   i, c);
+		total += ch->nr_slots;
+	}
+	if (total != lt->max_count || total > SHMDEV_LAYOUT_MAX_SLOTS)
+		return shmdev_fail(ctx, EUCLEAN, "layout: type %" PRIu32 " chunks hold %" PRIu64 " slots, max_count is %" PRIu64,
+				   i, total, lt->max_count);
+	return 0;
+}
+
 /* Bounds of everything the table points at, so that a bad table is never used. */
 static int verify_table(struct shmdev_ctx *ctx, const struct layout_header *h,
 			struct layout_table *t)
 {
 	struct layout_type *types = layout_types(t);
 	struct layout_block *blocks = layout_blocks(t, h->max_types);
-	uint32_t i, c, nr_types = 0;
+	uint32_t i, nr_types = 0;
 
 	if (t->nr_blocks > h->max_blocks)
 		return shmdev_fail(ctx, EUCLEAN, "layout: %" PRIu32 " blocks exceed MaxBlockNum %" PRIu32,
@@ -233,14 +337,24 @@ static int verify_table(struct shmdev_ctx *ctx, const struct layout_header *h,
 		bool want = i < t->nr_blocks;
 
 		if (b->index != i || b->used != want ||
-		    (want && (!b->key || b->carved > h->block_size ||
+		    (want && (!b->key || b->carved < SHMDEV_LAYOUT_BLOCK_HDR ||
+			      b->carved > b->high || b->high > h->block_size ||
 			      b->free_bytes != h->block_size - b->carved)))
 			return shmdev_fail(ctx, EUCLEAN, "layout: block entry %" PRIu32 " is inconsistent", i);
+	}
+	for (i = 0; i < SHMDEV_LAYOUT_MAX_HOLES; i++) {
+		const struct layout_extent *e = &layout_holes(t, h->max_types, h->max_blocks)[i];
+
+		if (e->reserved || (!e->len && (e->block || e->offset)) ||
+		    (e->len && (e->block >= t->nr_blocks || e->offset < SHMDEV_LAYOUT_BLOCK_HDR ||
+				e->offset > blocks[e->block].carved ||
+				e->len > blocks[e->block].carved - e->offset)))
+			return shmdev_fail(ctx, EUCLEAN, "layout: hole %" PRIu32 " is inconsistent", i);
 	}
 	for (i = 0; i < h->max_types; i++) {
 		struct layout_type *lt = &types[i];
 		uint32_t slot_size, obj_offset;
-		uint64_t total = 0;
+		int err;
 
 		if (lt->id != i || lt->used > 1)
 			return shmdev_fail(ctx, EUCLEAN, "layout: type entry %" PRIu32 " is inconsistent", i);
@@ -251,27 +365,32 @@ static int verify_table(struct shmdev_ctx *ctx, const struct layout_header *h,
 		if (lt->size == 0 || lt->size > (1U << 30) || !is_pow2(lt->align) ||
 		    lt->align < 8 || lt->align > SHMDEV_LAYOUT_MAX_ALIGN ||
 		    lt->slot_size != slot_size || lt->obj_offset != obj_offset ||
-		    lt->nr_chunks == 0 || lt->nr_chunks > SHMDEV_LAYOUT_MAX_CHUNKS ||
+		    lt->nr_chunks == 0 || lt->nr_chunks > SHMDEV_LAYOUT_MAX_SLOTS ||
 		    lt->flags & ~SHMDEV_TYPE_KEYED ||
 		    memchr(lt->name, 0, sizeof(lt->name)) == NULL || !lt->name[0])
 			return shmdev_fail(ctx, EUCLEAN, "layout: type %" PRIu32 " entry is inconsistent", i);
-		for (c = 0; c < lt->nr_chunks; c++) {
-			struct layout_chunk *ch = &lt->chunks[c];
+		if (lt->nr_chunks <= SHMDEV_LAYOUT_INLINE_CHUNKS) {
+			if (lt->xchunk_block || lt->xchunk_cap || lt->xchunk_offset || lt->xchunk_sum)
+				return shmdev_fail(ctx, EUCLEAN, "layout: type %" PRIu32 " entry is inconsistent", i);
+			err = verify_chunk_list(ctx, h, t, i, lt, lt->chunks);
+			if (err)
+				return err;
+		} else {
+			/* The entries themselves: layout_verify_chunks(), with the blocks. */
+			uint64_t carved = lt->xchunk_block < t->nr_blocks ?
+					  blocks[lt->xchunk_block].carved : 0;
 
-			if (ch->block >= t->nr_blocks || ch->first_slot != total ||
-			    ch->nr_slots == 0 || ch->offset > h->block_size ||
-			    ch->nr_slots > (h->block_size - ch->offset) / slot_size ||
-			    ch->offset % norm_align(lt->align))
-				return shmdev_fail(ctx, EUCLEAN, "layout: type %" PRIu32 " chunk %" PRIu32 " is out of bounds",
-						   i, c);
-			total += ch->nr_slots;
+			if (lt->xchunk_block >= t->nr_blocks || lt->xchunk_cap < lt->nr_chunks ||
+			    lt->xchunk_offset < SHMDEV_LAYOUT_BLOCK_HDR || lt->xchunk_offset % 8 ||
+			    lt->xchunk_offset > carved ||
+			    lt->xchunk_cap > (carved - lt->xchunk_offset) / sizeof(struct layout_chunk) ||
+			    lt->max_count > SHMDEV_LAYOUT_MAX_SLOTS)
+				return shmdev_fail(ctx, EUCLEAN, "layout: type %" PRIu32 " chunk array is out of bounds", i);
 		}
-		if (total != lt->max_count || total > SHMDEV_LAYOUT_MAX_SLOTS)
-			return shmdev_fail(ctx, EUCLEAN, "layout: type %" PRIu32 " chunks hold %" PRIu64 " slots, max_count is %" PRIu64,
-					   i, total, lt->max_count);
 		if (lt->flags & SHMDEV_TYPE_KEYED) {
 			if (!is_pow2(lt->nr_buckets) || lt->hash_block >= t->nr_blocks ||
-			    lt->hash_offset % 4 || lt->hash_offset > h->block_size ||
+			    lt->hash_offset % 4 || lt->hash_offset < SHMDEV_LAYOUT_BLOCK_HDR ||
+			    lt->hash_offset > h->block_size ||
 			    lt->nr_buckets > (h->block_size - lt->hash_offset) / 4)
 				return shmdev_fail(ctx, EUCLEAN, "layout: type %" PRIu32 " hash index is out of bounds", i);
 		} else if (lt->nr_buckets) {
@@ -302,7 +421,7 @@ int layout_verify(struct shmdev_ctx *ctx, const void *cbase, uint64_t size,
 	if (h->version != SHMDEV_LAYOUT_VERSION)
 		return shmdev_fail(ctx, EPROTO, "layout version was %" PRIu32 ", now %u" REUSE_HINT,
 				   h->version, SHMDEV_LAYOUT_VERSION);
-	if (h->header_size != SHMDEV_LAYOUT_HEADER_SIZE || h->max_chunks != SHMDEV_LAYOUT_MAX_CHUNKS)
+	if (h->header_size != SHMDEV_LAYOUT_HEADER_SIZE || h->max_chunks != SHMDEV_LAYOUT_INLINE_CHUNKS)
 		return shmdev_fail(ctx, EUCLEAN, "layout header: size %" PRIu32 " or chunk limit %" PRIu32 " is not this library's",
 				   h->header_size, h->max_chunks);
 	if (h->max_types == 0 || h->max_types > 65536 || h->max_blocks == 0 ||
@@ -329,7 +448,76 @@ int layout_verify(struct shmdev_ctx *ctx, const void *cbase, uint64_t size,
 	return verify_table(ctx, h, t);
 }
 
-/* First block (index order) that can hold @bytes aligned to @align; -1 if none. */
+int layout_verify_chunks(struct shmdev_ctx *ctx, const void *cbase, void *const *blocks)
+{
+	void *base = (void *)cbase;
+	const struct layout_header *h = base;
+	struct layout_table *t = layout_active(base);
+	struct layout_type *types = layout_types(t);
+	uint32_t i;
+	int err;
+
+	for (i = 0; i < h->max_types; i++) {
+		const struct layout_type *lt = &types[i];
+		const struct layout_chunk *chunks;
+
+		if (!lt->used || lt->nr_chunks <= SHMDEV_LAYOUT_INLINE_CHUNKS)
+			continue;
+		chunks = layout_chunks(lt, blocks);
+		if (fnv1a(FNV_INIT, chunks, (size_t)lt->nr_chunks * sizeof(*chunks)) != lt->xchunk_sum)
+			return shmdev_fail(ctx, EUCLEAN, "layout: type %" PRIu32 " \"%s\": its chunk array in block %" PRIu32 " does not match its checksum",
+					   i, lt->name, lt->xchunk_block);
+		err = verify_chunk_list(ctx, h, t, i, lt, chunks);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/*
+ * One layout change being planned: the scratch table, the blocks to write
+ * into (NULL for a plan that only computes the table), and the extents the
+ * change no longer needs, given back at its end (never reused by the same
+ * change: the active table still refers to them until the commit).
+ */
+struct plan {
+	struct shmdev_ctx *ctx;
+	const struct layout_header *h;
+	struct layout_table *t;
+	struct layout_extent *holes;
+	void *const *blocks;
+	struct layout_extent *freed;
+	size_t nr_freed;
+};
+
+uint64_t layout_hole_bytes(const struct layout_header *h, struct layout_table *t, uint32_t block)
+{
+	const struct layout_extent *holes = layout_holes(t, h->max_types, h->max_blocks);
+	uint64_t sum = 0;
+	uint32_t i;
+
+	for (i = 0; i < SHMDEV_LAYOUT_MAX_HOLES; i++)
+		if (holes[i].len && holes[i].block == block)
+			sum += holes[i].len;
+	return sum;
+}
+
+/*
+ * Zero [off, end) of @block where it is below the block's high mark: space
+ * carved before (and given back).  Above the mark the block is as created.
+ * Then the mark covers [off, end).
+ */
+static void zero_reused(struct plan *pl, uint32_t block, uint64_t off, uint64_t end)
+{
+	struct layout_block *b = &layout_blocks(pl->t, pl->h->max_types)[block];
+
+	if (pl->blocks && off < b->high)
+		memset((char *)pl->blocks[block] + off, 0, (end < b->high ? end : b->high) - off);
+	if (b->high < end)
+		b->high = end;
+}
+
+/* First block (index order) that can hold @bytes aligned to @align past its carved mark; -1 if none. */
 static int64_t find_room(const struct layout_header *h, struct layout_table *t,
 			 uint64_t bytes, uint64_t align)
 {
@@ -345,15 +533,128 @@ static int64_t find_room(const struct layout_header *h, struct layout_table *t,
 	return -1;
 }
 
-static uint64_t carve_at(const struct layout_header *h, struct layout_table *t,
-			 uint32_t block, uint64_t bytes, uint64_t align)
+/* Carve @bytes at @align past @block's carved mark (find_room() said it fits). */
+static uint64_t carve_at(struct plan *pl, uint32_t block, uint64_t bytes, uint64_t align)
 {
-	struct layout_block *b = &layout_blocks(t, h->max_types)[block];
+	struct layout_block *b = &layout_blocks(pl->t, pl->h->max_types)[block];
 	uint64_t off = round_up(b->carved, align);
 
+	zero_reused(pl, block, off, off + bytes);
 	b->carved = off + bytes;
-	b->free_bytes = h->block_size - b->carved;
+	b->free_bytes = pl->h->block_size - b->carved;
 	return off;
+}
+
+/*
+ * Take up to @max units of @unit bytes at @align from the start of hole @e
+ * (the bytes before the aligned start are lost to alignment).  Returns the
+ * units taken, their offset in @off.
+ */
+static uint64_t take_hole(struct plan *pl, struct layout_extent *e, uint64_t unit,
+			  uint64_t align, uint64_t max, uint64_t *off)
+{
+	uint64_t start = round_up(e->offset, align), end = e->offset + e->len, n;
+
+	if (!e->len || start >= end || (end - start) / unit == 0)
+		return 0;
+	n = (end - start) / unit;
+	if (n > max)
+		n = max;
+	*off = start;
+	zero_reused(pl, e->block, start, start + n * unit);
+	e->offset = start + n * unit;
+	e->len = end - e->offset;
+	if (!e->len)
+		e->block = 0, e->offset = 0;
+	return n;
+}
+
+/* Carve @bytes at @align: a hole first, else past a block's carved mark.  -1 if none fits. */
+static int64_t carve_any(struct plan *pl, uint64_t bytes, uint64_t align, uint64_t *off)
+{
+	int64_t blk;
+	uint32_t i;
+
+	for (i = 0; i < SHMDEV_LAYOUT_MAX_HOLES; i++) {
+		uint32_t b = pl->holes[i].block;
+
+		if (take_hole(pl, &pl->holes[i], bytes, align, 1, off))
+			return b;
+	}
+	blk = find_room(pl->h, pl->t, bytes, align);
+	if (blk >= 0)
+		*off = carve_at(pl, (uint32_t)blk, bytes, align);
+	return blk;
+}
+
+static void give_back_later(struct plan *pl, uint32_t block, uint64_t offset, uint64_t len)
+{
+	pl->freed[pl->nr_freed++] = (struct layout_extent){ .block = block, .offset = offset, .len = len };
+}
+
+/* Lower @block's carved mark over holes and freed extents that end at it. */
+static void lower_mark(struct plan *pl, uint32_t block)
+{
+	struct layout_block *b = &layout_blocks(pl->t, pl->h->max_types)[block];
+	bool again = true;
+	uint32_t i;
+
+	while (again) {
+		again = false;
+		for (i = 0; i < SHMDEV_LAYOUT_MAX_HOLES; i++) {
+			struct layout_extent *e = &pl->holes[i];
+
+			if (e->len && e->block == block && e->offset + e->len == b->carved) {
+				b->carved = e->offset;
+				memset(e, 0, sizeof(*e));
+				again = true;
+			}
+		}
+	}
+	b->free_bytes = pl->h->block_size - b->carved;
+}
+
+/*
+ * The end of a change: the extents it no longer uses become holes (merged
+ * with a neighbour), and carved marks go down over holes that end at them.
+ * With every hole entry taken, an extent stays carved.
+ */
+static void give_back(struct plan *pl)
+{
+	size_t i;
+	uint32_t j;
+
+	for (i = 0; i < pl->nr_freed; i++) {
+		struct layout_extent *f = &pl->freed[i];
+		struct layout_extent *slot = NULL;
+		struct layout_block *b = &layout_blocks(pl->t, pl->h->max_types)[f->block];
+
+		if (f->offset + f->len == b->carved) {
+			b->carved = f->offset;
+			lower_mark(pl, f->block);
+			continue;
+		}
+		for (j = 0; j < SHMDEV_LAYOUT_MAX_HOLES && f->len; j++) {
+			struct layout_extent *e = &pl->holes[j];
+
+			if (!e->len) {
+				if (!slot)
+					slot = e;
+			} else if (e->block == f->block && e->offset + e->len == f->offset) {
+				e->len += f->len;	/* f follows e */
+				*f = *e;
+				memset(e, 0, sizeof(*e));
+				slot = e;
+			} else if (e->block == f->block && f->offset + f->len == e->offset) {
+				f->len += e->len;	/* e follows f */
+				memset(e, 0, sizeof(*e));
+				slot = e;
+			}
+		}
+		if (slot && f->len)
+			*slot = *f;
+		lower_mark(pl, f->block);
+	}
 }
 
 static uint64_t blocks_free(const struct layout_header *h, struct layout_table *t)
@@ -363,66 +664,146 @@ static uint64_t blocks_free(const struct layout_header *h, struct layout_table *
 	uint32_t i;
 
 	for (i = 0; i < t->nr_blocks; i++)
-		sum += blocks[i].free_bytes;
+		sum += blocks[i].free_bytes + layout_hole_bytes(h, t, i);
 	return sum;
 }
 
-/* Add @n slots to @lt as chunks, filling blocks with free space in order. */
-static int carve_slots(struct shmdev_ctx *ctx, const struct layout_header *h,
-		       struct layout_table *t, struct layout_type *lt, uint64_t n)
+/*
+ * Append chunk @ch to @lt: in the entry while there is room (merged with the
+ * last chunk when it continues it), else in the chunk array in a block,
+ * which moves to an extent twice the size when full.  Entries are written
+ * only past the committed ones, or into a new extent.
+ */
+static int add_chunk(struct plan *pl, struct layout_type *lt, const struct layout_chunk *ch)
 {
-	struct layout_block *blocks = layout_blocks(t, h->max_types);
-	uint64_t need = n, a = norm_align(lt->align);
-	uint32_t i;
+	uint32_t n = lt->nr_chunks;
+	struct layout_chunk *arr;
 
+	if (n && n <= SHMDEV_LAYOUT_INLINE_CHUNKS) {
+		struct layout_chunk *last = &lt->chunks[n - 1];
+
+		if (last->block == ch->block &&
+		    last->offset + last->nr_slots * lt->slot_size == ch->offset) {
+			last->nr_slots += ch->nr_slots;
+			return 0;
+		}
+	}
+	if (n < SHMDEV_LAYOUT_INLINE_CHUNKS) {
+		lt->chunks[n] = *ch;
+		lt->nr_chunks++;
+		return 0;
+	}
+	if (n == SHMDEV_LAYOUT_INLINE_CHUNKS || n == lt->xchunk_cap) {
+		uint32_t cap = n == SHMDEV_LAYOUT_INLINE_CHUNKS ? 32 : 2 * lt->xchunk_cap;
+		uint64_t bytes = (uint64_t)cap * sizeof(*ch), off = 0;
+		int64_t blk = cap < n ? -1 : carve_any(pl, bytes, 64, &off);
+
+		if (blk < 0)
+			return shmdev_fail(pl->ctx, ENOSPC, "type %u \"%s\": no room for its chunk array of %" PRIu32 " chunks (%" PRIu64 " bytes) in any block; add BlockKey entries to the configuration",
+					   lt->id, lt->name, cap, bytes);
+		if (n == SHMDEV_LAYOUT_INLINE_CHUNKS) {
+			lt->xchunk_sum = fnv1a(FNV_INIT, lt->chunks, sizeof(lt->chunks));
+		} else {
+			give_back_later(pl, lt->xchunk_block, lt->xchunk_offset,
+					(uint64_t)lt->xchunk_cap * sizeof(*ch));
+		}
+		if (pl->blocks)
+			memcpy((char *)pl->blocks[blk] + off, layout_chunks(lt, pl->blocks),
+			       (size_t)n * sizeof(*ch));
+		lt->xchunk_block = (uint32_t)blk;
+		lt->xchunk_offset = off;
+		lt->xchunk_cap = cap;
+	}
+	if (pl->blocks) {
+		arr = (struct layout_chunk *)((char *)pl->blocks[lt->xchunk_block] + lt->xchunk_offset);
+		arr[n] = *ch;
+	}
+	lt->xchunk_sum = fnv1a(lt->xchunk_sum, ch, sizeof(*ch));
+	lt->nr_chunks++;
+	return 0;
+}
+
+/*
+ * Add @n slots to @lt as chunks: holes first, then the blocks' free space
+ * in order.  @free_before: the free bytes before this type's change, for
+ * the message.
+ */
+static int carve_slots(struct plan *pl, struct layout_type *lt, uint64_t n, uint64_t free_before)
+{
+	const struct layout_header *h = pl->h;
+	struct layout_table *t = pl->t;
+	struct layout_block *blocks = layout_blocks(t, h->max_types);
+	uint64_t need = n, a = norm_align(lt->align), first = lt->max_count;
+	struct layout_chunk ch;
+	uint32_t i;
+	int err;
+
+	for (i = 0; i < SHMDEV_LAYOUT_MAX_HOLES && need; i++) {
+		uint32_t b = pl->holes[i].block;
+		uint64_t off, take = take_hole(pl, &pl->holes[i], lt->slot_size, a, need, &off);
+
+		if (!take)
+			continue;
+		memset(&ch, 0, sizeof(ch));
+		ch.block = b;
+		ch.offset = off;
+		ch.first_slot = first + (n - need);
+		ch.nr_slots = take;
+		need -= take;
+		err = add_chunk(pl, lt, &ch);
+		if (err)
+			return err;
+	}
 	for (i = 0; i < t->nr_blocks && need; i++) {
 		uint64_t off = round_up(blocks[i].carved, a), fit, take;
-		struct layout_chunk *ch;
 
 		if (off >= h->block_size)
 			continue;
 		fit = (h->block_size - off) / lt->slot_size;
 		if (!fit)
 			continue;
-		if (lt->nr_chunks == SHMDEV_LAYOUT_MAX_CHUNKS)
-			return shmdev_fail(ctx, ENOSPC, "type %u \"%s\": %" PRIu64 " slots would need more than %u chunks; raise BlockSize",
-					   lt->id, lt->name, lt->max_count + n, SHMDEV_LAYOUT_MAX_CHUNKS);
 		take = fit < need ? fit : need;
-		ch = &lt->chunks[lt->nr_chunks++];
-		ch->block = i;
-		ch->offset = carve_at(h, t, i, take * lt->slot_size, a);
-		ch->first_slot = lt->max_count + (n - need);
-		ch->nr_slots = take;
+		memset(&ch, 0, sizeof(ch));
+		ch.block = i;
+		ch.offset = carve_at(pl, i, take * lt->slot_size, a);
+		ch.first_slot = first + (n - need);
+		ch.nr_slots = take;
 		need -= take;
+		err = add_chunk(pl, lt, &ch);
+		if (err)
+			return err;
 	}
 	if (need)
-		return shmdev_fail(ctx, ENOSPC, "type %u \"%s\": no room for %" PRIu64 " slots of %" PRIu32 " bytes; %" PRIu64 " bytes are free in %" PRIu32 " blocks of %" PRIu64 " (add blocks or raise BlockSize)",
-				   lt->id, lt->name, n, lt->slot_size, blocks_free(h, t),
+		return shmdev_fail(pl->ctx, ENOSPC, "type %u \"%s\": no room for %" PRIu64 " slots of %" PRIu32 " bytes; %" PRIu64 " bytes are free in %" PRIu32 " blocks of %" PRIu64 " (add BlockKey entries to the configuration: BlockSize changes only with a cold start)",
+				   lt->id, lt->name, n, lt->slot_size, free_before,
 				   t->nr_blocks, h->block_size);
 	lt->max_count += n;
 	return 0;
 }
 
-/* A bucket array for @lt's capacity: one bucket per slot, halved until it fits a block. */
-static int carve_buckets(struct shmdev_ctx *ctx, const struct layout_header *h,
-			 struct layout_table *t, struct layout_type *lt, uint64_t max_count)
+/*
+ * A bucket array for @lt's capacity: one bucket per slot, halved until it
+ * fits, but more than @min buckets.  1 if none fits (a raise then keeps the
+ * index it has).
+ */
+static int carve_buckets(struct plan *pl, struct layout_type *lt, uint64_t max_count,
+			 uint64_t min)
 {
-	uint64_t nr = 16;
+	uint64_t nr = 16, off = 0;
 	int64_t blk;
 
 	while (nr < max_count && nr < (1ULL << 31))
 		nr <<= 1;
 	for (;;) {
-		blk = find_room(h, t, nr * 4, 64);
-		if (blk >= 0 || nr == 16)
+		blk = carve_any(pl, nr * 4, 64, &off);
+		if (blk >= 0 || nr == 16 || nr / 2 <= min)
 			break;
 		nr >>= 1;
 	}
 	if (blk < 0)
-		return shmdev_fail(ctx, ENOSPC, "type %u \"%s\": no room for its hash index (%" PRIu64 " bytes) in any block",
-				   lt->id, lt->name, nr * 4);
+		return 1;
 	lt->hash_block = (uint32_t)blk;
-	lt->hash_offset = carve_at(h, t, (uint32_t)blk, nr * 4, 64);
+	lt->hash_offset = off;
 	lt->nr_buckets = (uint32_t)nr;
 	return 0;
 }
@@ -466,7 +847,7 @@ static int plan_blocks(struct shmdev_ctx *ctx, const struct layout_header *h,
 		       bool *changed)
 {
 	struct layout_block *blocks = layout_blocks(t, h->max_types);
-	uint32_t i;
+	uint32_t i, j;
 
 	if (strncmp(h->process, p->process, sizeof(h->process)))
 		return shmdev_fail(ctx, EINVAL, "process was \"%s\", now \"%s\"" REUSE_HINT,
@@ -494,11 +875,18 @@ static int plan_blocks(struct shmdev_ctx *ctx, const struct layout_header *h,
 		t->base_addr = p->base_addr;
 		*changed = true;
 	}
+	/* A change died writing into the blocks: where, only "above carved" is known. */
+	for (j = 0; p->dirty && j < t->nr_blocks; j++) {
+		if (blocks[j].high != h->block_size)
+			*changed = true;
+		blocks[j].high = h->block_size;
+	}
 	for (; i < p->nr_blocks; i++) {
 		blocks[i].used = 1;
 		blocks[i].key = p->block_keys[i];
-		blocks[i].carved = 0;
-		blocks[i].free_bytes = h->block_size;
+		blocks[i].carved = SHMDEV_LAYOUT_BLOCK_HDR;
+		blocks[i].high = SHMDEV_LAYOUT_BLOCK_HDR;
+		blocks[i].free_bytes = h->block_size - SHMDEV_LAYOUT_BLOCK_HDR;
 		blocks[i].map_addr = 0;
 		t->nr_blocks = i + 1;
 		*changed = true;
@@ -506,21 +894,31 @@ static int plan_blocks(struct shmdev_ctx *ctx, const struct layout_header *h,
 	return 0;
 }
 
-int layout_plan(struct shmdev_ctx *ctx, const void *cbase,
+int layout_plan(struct shmdev_ctx *ctx, const void *base,
 		const struct layout_params *p, const struct shmdev_type *types,
 		size_t nr_types, bool readonly, struct layout_table *scratch,
 		uint8_t *changes)
+{
+	return layout_plan_at(ctx, base, NULL, p, types, nr_types, readonly, scratch, changes);
+}
+
+int layout_plan_at(struct shmdev_ctx *ctx, const void *cbase, void *const *blocks,
+		   const struct layout_params *p, const struct shmdev_type *types,
+		   size_t nr_types, bool readonly, struct layout_table *scratch,
+		   uint8_t *changes)
 {
 	void *base = (void *)cbase;
 	const struct layout_header *h = base;
 	const struct shmdev_type **order;
 	struct layout_type *ltypes;
+	struct plan pl = { .ctx = ctx, .h = h, .t = scratch, .blocks = blocks };
 	bool changed = false;
 	size_t i;
 	int err;
 
 	memcpy(scratch, layout_active(base), h->table_size);
 	memset(changes, 0, h->max_types);
+	pl.holes = layout_holes(scratch, h->max_types, h->max_blocks);
 	ltypes = layout_types(scratch);
 	err = plan_blocks(ctx, h, scratch, p, &changed);
 	if (err)
@@ -530,8 +928,13 @@ int layout_plan(struct shmdev_ctx *ctx, const void *cbase,
 
 	/* Carve in id order, so that the result does not depend on the array order. */
 	order = calloc(nr_types ? nr_types : 1, sizeof(*order));
-	if (!order)
+	/* At most an old index and an old chunk array per type go back. */
+	pl.freed = calloc(2 * nr_types + 1, sizeof(*pl.freed));
+	if (!order || !pl.freed) {
+		free(order);
+		free(pl.freed);
 		return shmdev_fail(ctx, ENOMEM, "out of memory planning %zu types", nr_types);
+	}
 	for (i = 0; i < nr_types; i++)
 		order[i] = &types[i];
 	qsort(order, nr_types, sizeof(*order), cmp_type_id);
@@ -539,6 +942,7 @@ int layout_plan(struct shmdev_ctx *ctx, const void *cbase,
 	for (i = 0; i < nr_types; i++) {
 		const struct shmdev_type *ut = order[i];
 		struct layout_type *lt = &ltypes[ut->id];
+		uint64_t free_before = blocks_free(h, scratch);
 
 		if (!lt->used) {
 			if (readonly) {
@@ -555,12 +959,13 @@ int layout_plan(struct shmdev_ctx *ctx, const void *cbase,
 			lt->align = norm_align(ut->align);
 			lt->version = ut->version;
 			layout_slot_geom(lt->size, lt->align, &lt->slot_size, &lt->obj_offset);
-			if (ut->flags & SHMDEV_TYPE_KEYED) {
-				err = carve_buckets(ctx, h, scratch, lt, ut->max_count);
-				if (err)
-					goto out;
+			if ((ut->flags & SHMDEV_TYPE_KEYED) &&
+			    carve_buckets(&pl, lt, ut->max_count, 0)) {
+				err = shmdev_fail(ctx, ENOSPC, "type %u \"%s\": no room for its hash index (64 bytes) in any block; %" PRIu64 " bytes are free in %" PRIu32 " blocks of %" PRIu64 " (add BlockKey entries to the configuration: BlockSize changes only with a cold start)",
+						  ut->id, ut->name, free_before, scratch->nr_blocks, h->block_size);
+				goto out;
 			}
-			err = carve_slots(ctx, h, scratch, lt, ut->max_count);
+			err = carve_slots(&pl, lt, ut->max_count, free_before);
 			if (err)
 				goto out;
 			scratch->nr_types++;
@@ -578,21 +983,30 @@ int layout_plan(struct shmdev_ctx *ctx, const void *cbase,
 					  ut->id, ut->name, lt->max_count, ut->max_count);
 			goto out;
 		}
-		/* A bigger bucket array keeps chains short; the index is rebuilt. */
-		if (ut->flags & SHMDEV_TYPE_KEYED) {
-			err = carve_buckets(ctx, h, scratch, lt, ut->max_count);
-			if (err)
-				goto out;
+		/*
+		 * A bigger bucket array keeps chains short: when max_count has
+		 * passed twice the buckets, a new index (rebuilt from the slots
+		 * after the commit) replaces the old, which goes back.  Growing
+		 * by doubling bounds what old indexes can keep carved.
+		 */
+		if ((ut->flags & SHMDEV_TYPE_KEYED) && ut->max_count > 2ULL * lt->nr_buckets) {
+			uint32_t old_block = lt->hash_block, old_nr = lt->nr_buckets;
+			uint64_t old_offset = lt->hash_offset;
+
+			if (!carve_buckets(&pl, lt, ut->max_count, old_nr))
+				give_back_later(&pl, old_block, old_offset, 4ULL * old_nr);
 		}
-		err = carve_slots(ctx, h, scratch, lt, ut->max_count - lt->max_count);
+		err = carve_slots(&pl, lt, ut->max_count - lt->max_count, free_before);
 		if (err)
 			goto out;
 		changes[ut->id] = LAYOUT_RAISED;
 		changed = true;
 	}
+	give_back(&pl);
 	err = changed;
 out:
 	free(order);
+	free(pl.freed);
 	return err;
 }
 

@@ -28,13 +28,24 @@
  *   40  u32 max_types      MaxTypeInfoNum
  *   44  u32 max_blocks     MaxBlockNum
  *   48  u32 table_size     bytes of one table copy
- *   52  u32 max_chunks     chunks per type (SHMDEV_LAYOUT_MAX_CHUNKS)
+ *   52  u32 max_chunks     chunks kept in a type entry (SHMDEV_LAYOUT_INLINE_CHUNKS)
  *   56  char process[32]   process (section) name, NUL-padded
- *   88  u8  reserved[40]   zero
+ *   88  u64 pool_id        random, drawn at the cold start: with start_time_ns
+ *                          the pool's identity, which every block carries
+ *   96  u8  reserved[32]   zero
  *   --- bytes 8..127 are "cold": covered by the table checksum ---
  *   128 u32 active         the table copy in force (0 or 1); the commit point
  *                          of a layout change
- *   132 u32 reserved
+ *   132 u32 changing       1 while an owner writes chunk array entries into
+ *                          blocks for a layout change not yet committed (the
+ *                          only non-zero bytes a change writes into the free
+ *                          space of blocks before its commit, possibly above
+ *                          a block's high mark; a new block's header lies in
+ *                          a block the old layout does not list): an
+ *                          open that finds it set cannot tell where, so its
+ *                          own change raises every block's high mark to
+ *                          BlockSize (all that is carved from then on is
+ *                          zeroed first); 0 again after the commit
  *   136 u64 open_epoch     owner opens; bumped (and stored) at each owner open
  *   144 u64 close_epoch    = open_epoch after a clean close.  open_epoch !=
  *                          close_epoch means an owner went without closing:
@@ -53,6 +64,8 @@
  *   24  u64 base_addr      fixed mapping address of the base, 0 if none
  *   32  struct layout_type types[max_types]   (608 bytes each)
  *   32 + 608*max_types     struct layout_block blocks[max_blocks] (48 each)
+ *   ... + 48*max_blocks    struct layout_extent holes[64] (24 each): free
+ *                          extents below the blocks' carved marks
  *
  * struct layout_type (TypeInfo; entry i describes type id i)
  *   0   u16 id             = i
@@ -69,10 +82,25 @@
  *   72  u32 hash_block     block index of the hash buckets (KEYED)
  *   76  u32 nr_buckets     power of two, 0 if not KEYED
  *   80  u64 hash_offset    byte offset of the buckets in that block
- *   88  u64 reserved
- *   96  struct layout_chunk chunks[16] (32 bytes each):
+ *   88  u32 xchunk_block   the chunk array of a type with more than 15
+ *   92  u32 xchunk_cap       chunks lives in a block: its block, capacity
+ *   96  u64 xchunk_offset    (entries), offset and the FNV-1a 64 of its
+ *   104 u64 xchunk_sum       nr_chunks entries; all 0 while the chunks
+ *                            fit the entry itself
+ *   112 u64 reserved[2]
+ *   128 struct layout_chunk chunks[15] (32 bytes each), the chunks while
+ *       nr_chunks <= 15:
  *         0 u32 block, 4 u32 reserved, 8 u64 offset (in the block),
  *         16 u64 first_slot, 24 u64 nr_slots
+ *
+ * Chunk arrays in blocks: the array of a type with more than 15 chunks is
+ * nr_chunks entries (the same 32-byte struct layout_chunk) at xchunk_offset
+ * of block xchunk_block, in a carved extent of xchunk_cap entries.  A raise
+ * appends its chunks after the committed ones (entries past nr_chunks are
+ * scratch, as the inactive table copy is) or, when the extent is full, copies
+ * the array into a new extent twice the size; the table commit makes the new
+ * entries and sum count.  The sum is a running FNV-1a, so appending extends
+ * it.  A chunk never moves: objects never move.
  *
  * struct layout_block (BlockBase; entry i is the i-th configured key)
  *   0   u32 index          = i
@@ -82,7 +110,25 @@
  *   24  u64 free_bytes     block_size - carved (the free-block map is the
  *                          set of blocks whose free_bytes is not 0)
  *   32  u64 map_addr       fixed mapping address, 0 if none
- *   40  u64 reserved
+ *   40  u64 high           bytes of the block ever carved (carved <= high):
+ *                          above it the block is as created (zero); an
+ *                          extent carved below it is zeroed before the
+ *                          commit that hands it out
+ *
+ * struct layout_extent (a hole)
+ *   0   u32 block, 4 u32 reserved, 8 u64 offset, 16 u64 len (0: unused entry)
+ *
+ * Carving and giving back: a block is carved from its start (after the block
+ * header) upwards.  An extent the layout no longer needs (a KEYED type's
+ * index outgrown by a raise, a chunk array moved to a bigger extent) is
+ * given back: the carved mark goes down to it when it ends there, else it
+ * becomes a hole (merged with a neighbouring one), which later carves use
+ * first.  Only if all 64 hole entries are taken does it stay carved.  A raise
+ * rebuilds a KEYED type's index only when max_count passes twice its
+ * buckets, and a chunk array only grows by doubling.  Space given back by a
+ * layout change is reused by later changes only (never before the commit
+ * that gave it back: the active table still refers to it until then).
+ * Block stats count holes as free.
  *
  * Hot area (NOT covered by the checksum: it changes on every alloc/free;
  * it is derived data that a repair rebuilds from the slots)
@@ -106,6 +152,27 @@
  * Checksum coverage: the cold header and the active table, i.e. everything
  * that changes only on a cold start or a layout change.  It is O(1) in the
  * object count, so a clean resume verifies it without touching objects.
+ *
+ * Block regions
+ * -------------
+ *   0   struct layout_block_hdr (64 bytes): the block's identity
+ *   64  carved extents (slot chunks, hash indexes, chunk arrays)
+ *
+ * struct layout_block_hdr
+ *   0   u64 magic          "SHMPBLK1" (0x314b4c42504d4853)
+ *   8   u64 pool_id        = the base header's pool_id
+ *   16  u64 start_time_ns  = the base header's start_time_ns
+ *   24  u64 base_key       BaseKey of the pool
+ *   32  u64 key            this block's key
+ *   40  u32 index          this block's index in the layout
+ *   44  u32 reserved
+ *   48  u64 reserved
+ *   56  u64 checksum       FNV-1a 64 of bytes 0..55
+ * Written when the block joins the layout (cold start, block appended)
+ * before the commit that lists it, into a region the cold start or append
+ * made clean.  Every open (and shmdev_pool_check) compares each block of the
+ * layout with it: a block that is missing (re-created empty) or foreign
+ * (another pool's, another index's, an earlier cold start's) is refused.
  *
  * Slots (in block regions).  A chunk is nr_slots consecutive slots of
  * slot_size bytes starting at its offset.  Slot n of a type lives in the
@@ -138,6 +205,7 @@
 #ifndef SHMDEV_LAYOUT_H
 #define SHMDEV_LAYOUT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -148,10 +216,13 @@
 #endif
 
 #define SHMDEV_LAYOUT_MAGIC		0x314c4f4f504d4853ULL /* "SHMPOOL1" */
-#define SHMDEV_LAYOUT_VERSION		2U	/* 2: 24-bit generations, RETIRED */
+#define SHMDEV_LAYOUT_VERSION		2U	/* 2: 24-bit generations, RETIRED slots, block headers, chunk arrays, holes */
 #define SHMDEV_LAYOUT_HEADER_SIZE	256U
 #define SHMDEV_LAYOUT_COLD_SIZE		128U
-#define SHMDEV_LAYOUT_MAX_CHUNKS	16U
+#define SHMDEV_LAYOUT_INLINE_CHUNKS	15U	/* chunks in a type entry; more go to a block */
+#define SHMDEV_LAYOUT_BLOCK_MAGIC	0x314b4c42504d4853ULL /* "SHMPBLK1" */
+#define SHMDEV_LAYOUT_BLOCK_HDR		64U	/* struct layout_block_hdr at each block's start */
+#define SHMDEV_LAYOUT_MAX_HOLES		64U	/* free extents a table keeps */
 #define SHMDEV_LAYOUT_NAME_MAX		32U
 #define SHMDEV_LAYOUT_MIN_BLOCKS	256U	/* MaxBlockNum unless more keys */
 #define SHMDEV_LAYOUT_DEFAULT_TYPES	64U	/* MaxTypeInfoNum default */
@@ -182,10 +253,11 @@ struct layout_header {
 	uint32_t table_size;
 	uint32_t max_chunks;
 	char process[SHMDEV_LAYOUT_NAME_MAX];
-	uint8_t reserved0[40];
+	uint64_t pool_id;
+	uint8_t reserved0[32];
 	/* hot */
 	uint32_t active;
-	uint32_t reserved1;
+	uint32_t changing;
 	uint64_t open_epoch;
 	uint64_t close_epoch;
 	uint8_t reserved2[104];
@@ -214,8 +286,12 @@ struct layout_type {
 	uint32_t hash_block;
 	uint32_t nr_buckets;
 	uint64_t hash_offset;
-	uint64_t reserved;
-	struct layout_chunk chunks[SHMDEV_LAYOUT_MAX_CHUNKS];
+	uint32_t xchunk_block;
+	uint32_t xchunk_cap;
+	uint64_t xchunk_offset;
+	uint64_t xchunk_sum;
+	uint64_t reserved[2];
+	struct layout_chunk chunks[SHMDEV_LAYOUT_INLINE_CHUNKS];
 };
 
 struct layout_block {
@@ -225,7 +301,26 @@ struct layout_block {
 	uint64_t carved;
 	uint64_t free_bytes;
 	uint64_t map_addr;
-	uint64_t reserved;
+	uint64_t high;
+};
+
+struct layout_extent {
+	uint32_t block;
+	uint32_t reserved;
+	uint64_t offset;
+	uint64_t len;
+};
+
+struct layout_block_hdr {
+	uint64_t magic;
+	uint64_t pool_id;
+	uint64_t start_time_ns;
+	uint64_t base_key;
+	uint64_t key;
+	uint32_t index;
+	uint32_t reserved;
+	uint64_t reserved2;
+	uint64_t checksum;
 };
 
 struct layout_table {
@@ -259,9 +354,13 @@ _Static_assert(sizeof(struct layout_header) == SHMDEV_LAYOUT_HEADER_SIZE, "heade
 _Static_assert(offsetof(struct layout_header, active) == SHMDEV_LAYOUT_COLD_SIZE, "cold");
 _Static_assert(offsetof(struct layout_header, process) == 56, "process");
 _Static_assert(sizeof(struct layout_chunk) == 32, "chunk");
-_Static_assert(offsetof(struct layout_type, chunks) == 96, "type chunks");
+_Static_assert(offsetof(struct layout_header, pool_id) == 88, "pool_id");
+_Static_assert(offsetof(struct layout_type, xchunk_block) == 88, "type xchunk");
+_Static_assert(offsetof(struct layout_type, chunks) == 128, "type chunks");
+_Static_assert(sizeof(struct layout_block_hdr) == SHMDEV_LAYOUT_BLOCK_HDR, "block header");
 _Static_assert(sizeof(struct layout_type) == 608, "type");
 _Static_assert(sizeof(struct layout_block) == 48, "block");
+_Static_assert(sizeof(struct layout_extent) == 24, "extent");
 _Static_assert(sizeof(struct layout_table) == 32, "table");
 _Static_assert(sizeof(struct layout_hot) == 64, "hot");
 _Static_assert(sizeof(struct layout_slot) == SHMDEV_LAYOUT_SLOT_HDR, "slot");
@@ -325,6 +424,8 @@ struct layout_params {
 	uint32_t max_types;
 	uint32_t max_blocks;
 	uint64_t start_time_ns;
+	uint64_t pool_id;		/* the cold start's random identity */
+	bool dirty;			/* a change died writing: raise all high marks */
 	uint64_t base_addr;		/* 0, or record this fixed base address */
 };
 
@@ -347,6 +448,15 @@ static inline struct layout_block *layout_blocks(struct layout_table *t,
 {
 	return (struct layout_block *)(layout_types(t) + max_types);
 }
+
+static inline struct layout_extent *layout_holes(struct layout_table *t, uint32_t max_types,
+						 uint32_t max_blocks)
+{
+	return (struct layout_extent *)(layout_blocks(t, max_types) + max_blocks);
+}
+
+/* Bytes of block @block in holes of table @t. */
+uint64_t layout_hole_bytes(const struct layout_header *h, struct layout_table *t, uint32_t block);
 
 static inline struct layout_hot *layout_hot_at(void *base, const struct layout_geom *g)
 {
@@ -375,6 +485,35 @@ uint64_t layout_checksum(const struct layout_header *h, const struct layout_tabl
 void layout_init(void *base, const struct layout_params *p);
 
 /*
+ * layout_init() without its last store: the magic stays 0 until
+ * layout_seal(), so that a cold start can write its blocks' headers first.
+ */
+void layout_init_unsealed(void *base, const struct layout_params *p);
+void layout_seal(void *base);
+
+/* Write the identity header of block @index (key @key) of the pool @h at @blk. */
+void layout_block_hdr_init(void *blk, const struct layout_header *h, uint64_t base_key,
+			   uint32_t index, uint64_t key);
+
+/* Whether @blk starts with a block header, intact (magic and checksum). */
+bool layout_block_hdr_valid(const void *blk);
+
+/*
+ * Whether @blk is block @index (key @key) of the pool @h: 0, or -1 with the
+ * reason in @why ("it carries no block header", "it is block 2 of this
+ * pool", "it belongs to another pool (BaseKey 0x...)", ...).
+ */
+int layout_block_hdr_check(const void *blk, const struct layout_header *h, uint64_t base_key,
+			   uint32_t index, uint64_t key, char *why, size_t len);
+
+/*
+ * The chunk array of @lt: its own entries, or the array in block
+ * lt->xchunk_block, found through @blocks (the block addresses in layout
+ * order); NULL if that is needed and @blocks is NULL.
+ */
+const struct layout_chunk *layout_chunks(const struct layout_type *lt, void *const *blocks);
+
+/*
  * Whether @base (@size bytes) holds a table copy committed after a finished
  * layout_init(): sequence 2 or more, looked for where the geometry @expect
  * (from the config) and the header's own geometry put the tables.  Used
@@ -392,6 +531,13 @@ bool layout_was_committed(const void *base, uint64_t size, const struct layout_g
  */
 int layout_verify(struct shmdev_ctx *ctx, const void *base, uint64_t size,
 		  struct layout_geom *g);
+
+/*
+ * The part of the verification that needs the blocks (@blocks: their
+ * addresses, at least block_size bytes each, in layout order): the chunk
+ * arrays kept in blocks, their sums and bounds.  After layout_verify().
+ */
+int layout_verify_chunks(struct shmdev_ctx *ctx, const void *base, void *const *blocks);
 
 /* Per-type outcome of layout_plan(). */
 enum layout_change {
@@ -412,6 +558,19 @@ int layout_plan(struct shmdev_ctx *ctx, const void *base,
 		const struct layout_params *p, const struct shmdev_type *types,
 		size_t nr_types, bool readonly, struct layout_table *scratch,
 		uint8_t *changes);
+
+/*
+ * layout_plan() that also writes, into the blocks (@blocks: their addresses
+ * in layout order, the appended ones included), what the new table refers
+ * to there: chunk array entries, and zeroes over re-used extents.  It writes
+ * only bytes the active table does not refer to, so a crash before
+ * layout_commit() leaves the old layout whole.  With @blocks NULL it is
+ * layout_plan(), which computes the same table without touching a block.
+ */
+int layout_plan_at(struct shmdev_ctx *ctx, const void *base, void *const *blocks,
+		   const struct layout_params *p, const struct shmdev_type *types,
+		   size_t nr_types, bool readonly, struct layout_table *scratch,
+		   uint8_t *changes);
 
 /*
  * Make @scratch the layout: copy it into the inactive table, checksum it

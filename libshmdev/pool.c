@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * Typed object pools on the base layout (layout.h): open (cold start,
- * resume, repair after a crash), alloc/get/free, force_get/find through the
- * shared hash index, foreach, handle_of, stats and the consistency check.
+ * Typed object pools on the base layout (layout.h): open (cold start on
+ * clean blocks, resume with every block's identity checked, repair after a
+ * crash), alloc/get/free, force_get/find through the shared hash index,
+ * foreach, handle_of, stats and the consistency check.
  *
  * Crash consistency: every slot has a header {key, tag, next}; the tag
  * (state + generation) is written last with a release store and is the
@@ -44,6 +45,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -97,19 +99,20 @@ struct ptype {
 	unsigned int hash_shift;
 	const char *name;
 	/*
-	 * Slot n of chunk c is at bias[c] + n * slot_size (bias = base -
-	 * first * slot_size, an integer so that no out-of-object pointer is
-	 * ever formed); end[c] = first + nr.
+	 * nr_chunks entries each (one allocation, at chunks): slot n of chunk
+	 * c is at bias[c] + n * slot_size (bias = base - first * slot_size, an
+	 * integer so that no out-of-object pointer is ever formed); end[c] =
+	 * first + nr.
 	 */
-	uint64_t end[SHMDEV_LAYOUT_MAX_CHUNKS];
-	uintptr_t bias[SHMDEV_LAYOUT_MAX_CHUNKS];
+	uint64_t *end;
+	uintptr_t *bias;
 	uint8_t ctab[PTYPE_CTAB];
-	struct pchunk chunks[SHMDEV_LAYOUT_MAX_CHUNKS];
-	uint8_t pad[32];	/* to PTYPE_SIZE */
+	struct pchunk *chunks;
+	uint8_t pad[136];	/* to PTYPE_SIZE */
 };
 
 /* A power of two, so that &types[type] is a shift and an add. */
-#define PTYPE_SIZE 1024
+#define PTYPE_SIZE 512
 _Static_assert(sizeof(struct ptype) == PTYPE_SIZE, "ptype size");
 
 /* Address range of one chunk's slots, for handle_of(). */
@@ -134,6 +137,7 @@ struct shmdev_pool {
 	enum shmdev_backend backend;
 	struct shmdev_region *base_region;
 	struct shmdev_region **blocks;
+	void **baddr;			/* the blocks' addresses, in layout order */
 	size_t nr_blocks;
 	char *base;
 	struct layout_header *hdr;
@@ -203,16 +207,25 @@ static bool state_live(uint32_t st)
 	return st == LAYOUT_SLOT_LIVE || st == LAYOUT_SLOT_LIVE_KEYED;
 }
 
+/* A chunk of any type by binary search on the chunk ends (a type may have thousands). */
 static struct layout_slot *slot_search(const struct ptype *pt, uint64_t slot)
 {
-	uint32_t c;
+	uint32_t lo = 0, hi = pt->nr_chunks;
+	const struct pchunk *ch;
 
-	for (c = 0; c < pt->nr_chunks; c++) {
-		const struct pchunk *ch = &pt->chunks[c];
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
 
-		if (slot - ch->first < ch->nr)
-			return (struct layout_slot *)(ch->base + (slot - ch->first) * pt->slot_size);
+		if (slot < pt->end[mid])
+			hi = mid;
+		else
+			lo = mid + 1;
 	}
+	if (lo == pt->nr_chunks)
+		return NULL;
+	ch = &pt->chunks[lo];
+	if (slot - ch->first < ch->nr)
+		return (struct layout_slot *)(ch->base + (slot - ch->first) * pt->slot_size);
 	return NULL;
 }
 
@@ -304,7 +317,8 @@ static void build_ctab(struct ptype *pt)
 			min = pt->chunks[c].nr;
 	pt->shift = 63 - (unsigned int)__builtin_clzll(min);
 	nb = pt->cap ? ((pt->cap - 1) >> pt->shift) + 1 : 0;
-	pt->ctab_ok = nb <= PTYPE_CTAB;
+	/* ctab holds chunk indexes in a byte. */
+	pt->ctab_ok = nb <= PTYPE_CTAB && pt->nr_chunks <= 256;
 	if (!pt->ctab_ok)
 		return;
 	for (b = 0, c = 0; b < nb; b++) {
@@ -332,11 +346,24 @@ static int build_view(struct shmdev_pool *p)
 	n = 0;
 	for (i = 0; i < p->geom.max_types; i++) {
 		struct ptype *pt = &p->types[i];
+		const struct layout_chunk *lc;
 
+		free(pt->chunks);
 		memset(pt, 0, sizeof(*pt));
 		pt->hot = &hot[i];	/* cap 0 keeps the fast paths away from it */
 		if (!lt[i].used)
 			continue;
+		/* Verified by layout_verify() and, for arrays in blocks, layout_verify_chunks(). */
+		lc = layout_chunks(&lt[i], p->baddr);
+		pt->chunks = malloc((size_t)lt[i].nr_chunks *
+				    (sizeof(*pt->chunks) + sizeof(*pt->end) + sizeof(*pt->bias)));
+		if (!pt->chunks) {
+			free(ranges);
+			return shmdev_fail(p->ctx, ENOMEM, "out of memory for the %" PRIu32 " chunks of type %" PRIu32,
+					   lt[i].nr_chunks, i);
+		}
+		pt->end = (uint64_t *)(pt->chunks + lt[i].nr_chunks);
+		pt->bias = (uintptr_t *)(pt->end + lt[i].nr_chunks);
 		pt->used = true;
 		pt->id = (uint16_t)i;
 		pt->keyed = lt[i].flags & SHMDEV_TYPE_KEYED;
@@ -348,8 +375,8 @@ static int build_view(struct shmdev_pool *p)
 		pt->name = lt[i].name;
 		pt->nr_chunks = lt[i].nr_chunks;
 		for (c = 0; c < lt[i].nr_chunks; c++) {
-			const struct layout_chunk *ch = &lt[i].chunks[c];
-			char *b = shmdev_region_addr(p->blocks[ch->block]);
+			const struct layout_chunk *ch = &lc[c];
+			char *b = p->baddr[ch->block];
 
 			pt->chunks[c].first = ch->first_slot;
 			pt->chunks[c].nr = ch->nr_slots;
@@ -367,7 +394,7 @@ static int build_view(struct shmdev_pool *p)
 		pt->base0 = pt->bias[0];
 		pt->hid = layout_handle((uint16_t)i, 0, 0);
 		if (pt->keyed) {
-			pt->buckets = (uint32_t *)((char *)shmdev_region_addr(p->blocks[lt[i].hash_block]) +
+			pt->buckets = (uint32_t *)((char *)p->baddr[lt[i].hash_block] +
 						   lt[i].hash_offset);
 			pt->nr_buckets = lt[i].nr_buckets;
 			pt->hash_shift = 64 - (unsigned int)__builtin_ctz(pt->nr_buckets);
@@ -457,7 +484,12 @@ static void close_regions(struct shmdev_pool *p)
 
 static void pool_free(struct shmdev_pool *p)
 {
+	uint32_t i;
+
+	for (i = 0; p->types && i < p->nr_types; i++)
+		free(p->types[i].chunks);
 	free(p->blocks);
+	free(p->baddr);
 	free(p->types);
 	free(p->ranges);
 	shmdev_ctx_unref(p->ctx);
@@ -488,19 +520,68 @@ static int open_base(struct shmdev_pool *p, const struct shmdev_proc_conf *pc,
 					   pc->mode, &p->base_region);
 }
 
+/*
+ * Whether the pool that block header @bh names is alive: its base region
+ * exists with a layout of the same identity, or exists and cannot be read
+ * (then the block is not taken either).  A quiet probe: a base that is gone
+ * is the expected answer for an orphan block, not an error to log.
+ */
+static bool owner_alive(struct shmdev_pool *p, const struct layout_block_hdr *bh)
+{
+	struct shmdev_region *r = NULL;
+	int prio = p->ctx->log_priority;
+	bool alive = false;
+	int err;
+
+	p->ctx->log_priority = -1;
+	err = shmdev_region_open(p->ctx, p->backend, bh->base_key, 0, SHMDEV_REGION_RDONLY, 0, &r);
+	if (err && err != -ENOENT)
+		alive = true;
+	if (!err) {
+		const struct layout_header *h = shmdev_region_addr(r);
+
+		alive = shmdev_region_size(r) >= SHMDEV_LAYOUT_HEADER_SIZE &&
+			__atomic_load_n(&h->magic, __ATOMIC_ACQUIRE) == SHMDEV_LAYOUT_MAGIC &&
+			h->pool_id == bh->pool_id && h->start_time_ns == bh->start_time_ns;
+		shmdev_region_close(r);
+	}
+	p->ctx->log_priority = prio;
+	shmdev_clear_error(p->ctx);
+	return alive;
+}
+
+#define BLOCK_REFUSED "; the pool is refused (put the right block back, e.g. with shmpoolctl restore, or destroy the pool for a cold start)"
+
+/*
+ * Open the blocks.  Those of the committed layout must be this pool's own:
+ * one that this open had to create (it was gone: its objects are lost) or
+ * that carries another identity is refused with -EUCLEAN, never used.  The
+ * ones that join the layout now (all of them on a cold start, appended keys
+ * on a resume) must start clean: a region that survived from before is
+ * destroyed and created again, unless it is a block of another pool that
+ * still exists (-EEXIST); then each gets its header, before the commit that
+ * lists it.  @created[i]: block i was created by this open (the failure
+ * path destroys it again).
+ */
 static int open_blocks(struct shmdev_pool *p, const struct shmdev_proc_conf *pc,
-		       bool *created, bool *crash)
+		       bool cold, bool *created, bool *crash)
 {
 	unsigned int fl = p->rdonly ? SHMDEV_REGION_RDONLY :
 				      SHMDEV_REGION_CREATE | SHMDEV_REGION_OWNER;
+	uint32_t committed = cold ? 0 : layout_active(p->base)->nr_blocks;
+	char why[SHMDEV_ERRMSG_MAX];
 	size_t i;
 	int err;
 
 	for (i = 0; i < pc->nr_blocks; i++) {
 		struct shmdev_region *r;
+		const void *addr;
 
 		err = shmdev_region_open(p->ctx, pc->backend, pc->block_keys[i],
 					 p->rdonly ? 0 : pc->block_size, fl, pc->mode, &r);
+		if (err == -ENOENT && p->rdonly && i < committed)
+			return shmdev_fail(p->ctx, EUCLEAN, "block %zu (key 0x%" PRIx64 ") of pool \"%s\" is missing: no region has its key" BLOCK_REFUSED,
+					   i, pc->block_keys[i], pc->name);
 		if (err)
 			return err;
 		p->blocks[i] = r;
@@ -510,8 +591,56 @@ static int open_blocks(struct shmdev_pool *p, const struct shmdev_proc_conf *pc,
 		if (shmdev_region_size(r) < pc->block_size)
 			return shmdev_fail(p->ctx, EINVAL, "block %zu (key 0x%" PRIx64 ") has %" PRIu64 " bytes, BlockSize is %" PRIu64,
 					   i, pc->block_keys[i], shmdev_region_size(r), pc->block_size);
+		addr = shmdev_region_addr(r);
+		if (i < committed) {
+			if (created[i])
+				return shmdev_fail(p->ctx, EUCLEAN, "block %zu (key 0x%" PRIx64 ") of pool \"%s\" is missing: its region was gone (this open removed the empty one it made; the objects it held are lost)" BLOCK_REFUSED,
+						   i, pc->block_keys[i], pc->name);
+			if (layout_block_hdr_check(addr, p->hdr, pc->base_key, (uint32_t)i,
+						   pc->block_keys[i], why, sizeof(why)))
+				return shmdev_fail(p->ctx, EUCLEAN, "block %zu (key 0x%" PRIx64 ") of pool \"%s\" is foreign: %s" BLOCK_REFUSED,
+						   i, pc->block_keys[i], pc->name, why);
+		} else if (!created[i] && layout_block_hdr_valid(addr)) {
+			const struct layout_block_hdr *bh = addr;
+
+			if (bh->base_key != pc->base_key && owner_alive(p, bh))
+				return shmdev_fail(p->ctx, EEXIST, "block %zu (key 0x%" PRIx64 ") of pool \"%s\" is block %" PRIu32 " of the pool with BaseKey 0x%" PRIx64 ", which exists; a pool never takes another's block (fix the BlockKey entries)",
+						   i, pc->block_keys[i], pc->name, bh->index, bh->base_key);
+		}
+	}
+	if (p->rdonly)
+		return 0;
+	/* Every check passed: only now is a surviving region thrown away. */
+	for (i = committed; i < pc->nr_blocks; i++) {
+		if (!created[i]) {
+			/* Destroyed and created again: see README "Cold start". */
+			shmdev_region_close(p->blocks[i]);
+			p->blocks[i] = NULL;
+			err = shmdev_region_destroy(p->ctx, p->backend, pc->block_keys[i]);
+			if (!err)
+				err = shmdev_region_open(p->ctx, pc->backend, pc->block_keys[i], pc->block_size,
+							 fl | SHMDEV_REGION_EXCL, pc->mode, &p->blocks[i]);
+			if (err) {
+				snprintf(why, sizeof(why), "%s", shmdev_errmsg(p->ctx));
+				return shmdev_fail(p->ctx, -err, "block %zu (key 0x%" PRIx64 ") of pool \"%s\": the region from before could not be replaced by a clean one: %s",
+						   i, pc->block_keys[i], pc->name, why);
+			}
+			created[i] = true;
+		}
+		layout_block_hdr_init(shmdev_region_addr(p->blocks[i]), p->hdr, pc->base_key,
+				      (uint32_t)i, pc->block_keys[i]);
 	}
 	return 0;
+}
+
+/* The identity of a new pool: random, never 0. */
+static uint64_t new_pool_id(const struct shmdev_pool *p)
+{
+	uint64_t id = 0;
+
+	if (getrandom(&id, sizeof(id), GRND_NONBLOCK) != (ssize_t)sizeof(id))
+		id = now_ns(CLOCK_MONOTONIC) ^ (uint64_t)getpid() << 32 ^ (uintptr_t)p;
+	return id ? id : 1;
 }
 
 static int remap_to(struct shmdev_pool *p, struct shmdev_region *r, uint64_t addr,
@@ -578,6 +707,24 @@ static int place_fixed(struct shmdev_pool *p, const struct shmdev_proc_conf *pc,
 				blocks[i].map_addr = (uintptr_t)shmdev_region_addr(p->blocks[i]);
 	}
 	return 0;
+}
+
+/*
+ * Whether the change to @scratch writes chunk array entries into the blocks,
+ * where the block's high mark may not cover them (the only bytes a change
+ * writes into free space that are not zeroes).
+ */
+static bool writes_chunk_arrays(const struct shmdev_pool *p, struct layout_table *scratch)
+{
+	const struct layout_type *cur = layout_types(layout_active(p->base));
+	const struct layout_type *next = layout_types(scratch);
+	uint32_t i;
+
+	for (i = 0; i < p->hdr->max_types; i++)
+		if (next[i].used && next[i].nr_chunks > SHMDEV_LAYOUT_INLINE_CHUNKS &&
+		    (!cur[i].used || next[i].nr_chunks != cur[i].nr_chunks))
+			return true;
+	return false;
 }
 
 static bool fixed_changes(const struct shmdev_pool *p, const struct layout_table *scratch)
@@ -686,36 +833,76 @@ SHMDEV_EXPORT int shmdev_pool_open(struct shmdev_ctx *ctx, const struct shmdev_c
 		}
 		cold = true;
 	}
-	if (cold)
-		layout_init(p->base, &lp);
-	err = layout_verify(ctx, p->base, shmdev_region_size(p->base_region), &p->geom);
-	if (err)
-		goto fail;
+	if (cold) {
+		/* Sealed (magic) once the blocks carry their headers. */
+		lp.pool_id = new_pool_id(p);
+		layout_init_unsealed(p->base, &lp);
+		p->geom = g;
+	} else {
+		err = layout_verify(ctx, p->base, shmdev_region_size(p->base_region), &p->geom);
+		if (err)
+			goto fail;
+		/* A layout change died writing into the blocks (layout.h, "changing"). */
+		lp.dirty = !p->rdonly && p->hdr->changing;
+	}
 
 	scratch = malloc(p->hdr->table_size);
 	changes = calloc(p->hdr->max_types, 1);
 	p->types = calloc(p->hdr->max_types, sizeof(*p->types));
 	p->nr_types = p->hdr->max_types;
-	if (!scratch || !changes || !p->types) {
+	p->baddr = calloc(pc->nr_blocks ? pc->nr_blocks : 1, sizeof(*p->baddr));
+	if (!scratch || !changes || !p->types || !p->baddr) {
 		err = shmdev_fail(ctx, ENOMEM, "pool open: out of memory");
 		goto fail;
 	}
-	/* Refuse a mismatch before the blocks are touched (their size may be what changed). */
+	/*
+	 * Refuse a mismatch before the blocks are touched (their size may be
+	 * what changed): this plan computes the new table and writes nothing.
+	 */
 	changed = layout_plan(ctx, p->base, &lp, types, nr_types, p->rdonly, scratch, changes);
 	if (changed < 0) {
 		err = changed;
 		goto fail;
 	}
-	err = open_blocks(p, pc, created, &crash);
+	err = open_blocks(p, pc, cold, created, &crash);
 	if (err)
 		goto fail;
 	if (fixed) {
-		err = place_fixed(p, pc, p->rdonly ? NULL : scratch);
+		err = place_fixed(p, pc, NULL);
 		if (err)
 			goto fail;
-		if (!p->rdonly && fixed_changes(p, scratch))
+	}
+	for (i = 0; i < pc->nr_blocks; i++)
+		p->baddr[i] = shmdev_region_addr(p->blocks[i]);
+	if (!cold) {
+		err = layout_verify_chunks(ctx, p->base, p->baddr);
+		if (err)
+			goto fail;
+	}
+	if (!p->rdonly) {
+		/*
+		 * The same plan again, now writing into the blocks what the new
+		 * table refers to there (chunk arrays, zeroes over re-used space):
+		 * only bytes the active table does not refer to, flagged first.
+		 */
+		if (writes_chunk_arrays(p, scratch))
+			__atomic_store_n(&p->hdr->changing, 1, __ATOMIC_RELEASE);
+		changed = layout_plan_at(ctx, p->base, p->baddr, &lp, types, nr_types, false,
+					 scratch, changes);
+		if (changed < 0) {
+			err = changed;
+			goto fail;
+		}
+	}
+	if (fixed && !p->rdonly) {
+		err = place_fixed(p, pc, scratch);
+		if (err)
+			goto fail;
+		if (fixed_changes(p, scratch))
 			changed = 1;
 	}
+	if (cold)
+		layout_seal(p->base);
 
 	if (p->rdonly) {
 		p->start = SHMDEV_START_RESUMED;
@@ -736,6 +923,7 @@ SHMDEV_EXPORT int shmdev_pool_open(struct shmdev_ctx *ctx, const struct shmdev_c
 			if (changes[i] == LAYOUT_ADDED)
 				memset(&hot[i], 0, sizeof(hot[i]));
 		layout_commit(p->base, scratch);
+		__atomic_store_n(&p->hdr->changing, 0, __ATOMIC_RELEASE);
 	}
 	err = build_view(p);
 	if (err)
@@ -786,7 +974,8 @@ fail:
 			if (!crash && !p->rdonly)
 				shmdev_region_detach(p->blocks[b]);
 			shmdev_region_close(p->blocks[b]);
-			if (destroy && created[b])
+			/* Created by this open (a cold start, an appended or a missing block). */
+			if (!p->rdonly && created[b])
 				shmdev_region_destroy(ctx, p->backend, pc->block_keys[b]);
 		}
 		if (p->base_region) {
@@ -920,6 +1109,7 @@ SHMDEV_EXPORT int shmdev_pool_block_stats(const struct shmdev_pool *p, uint32_t 
 {
 	struct layout_table *t;
 	const struct layout_block *b;
+	uint64_t holes;
 
 	if (!p || !st)
 		return -EINVAL;
@@ -932,12 +1122,14 @@ SHMDEV_EXPORT int shmdev_pool_block_stats(const struct shmdev_pool *p, uint32_t 
 		return -ENOENT;
 	}
 	b = &layout_blocks(t, p->hdr->max_types)[index];
+	holes = layout_hole_bytes(p->hdr, t, index);
 	memset(st, 0, sizeof(*st));
 	st->index = index;
 	st->key = b->key;
 	st->size = p->hdr->block_size;
-	st->used_bytes = b->carved;
-	st->free_bytes = b->free_bytes;
+	/* Holes (extents given back below the carved mark) are free. */
+	st->used_bytes = b->carved - holes;
+	st->free_bytes = b->free_bytes + holes;
 	return 0;
 }
 
@@ -1488,7 +1680,22 @@ static int cmp_extent(const void *a, const void *b)
 	return (x->start > y->start) - (x->start < y->start);
 }
 
-/* Chunks and hash arrays must lie below each block's carved mark and never overlap. */
+/* Every block of the layout is this pool's, at its index (layout.h, block header). */
+static int check_blocks(struct shmdev_pool *p)
+{
+	struct layout_table *t = layout_active(p->base);
+	char why[160];
+	uint32_t i;
+
+	for (i = 0; i < t->nr_blocks && i < p->nr_blocks; i++)
+		if (layout_block_hdr_check(p->baddr[i], p->hdr, p->base_region->key, i,
+					   p->blocks[i]->key, why, sizeof(why)))
+			return shmdev_fail(p->ctx, EUCLEAN, "check: block %" PRIu32 " (key 0x%" PRIx64 ") of pool \"%s\" is foreign: %s",
+					   i, p->blocks[i]->key, p->hdr->process, why);
+	return 0;
+}
+
+/* Chunks, chunk arrays and hash arrays must lie below each block's carved mark and never overlap. */
 static int check_extents(struct shmdev_pool *p)
 {
 	struct layout_table *t = layout_active(p->base);
@@ -1499,22 +1706,38 @@ static int check_extents(struct shmdev_pool *p)
 	uint32_t ty, c;
 	int err = 0;
 
-	ex = calloc((size_t)p->hdr->max_types * (SHMDEV_LAYOUT_MAX_CHUNKS + 1) + 1, sizeof(*ex));
+	for (ty = 0; ty < p->hdr->max_types; ty++)
+		n += lt[ty].used ? lt[ty].nr_chunks + 2 : 0;
+	ex = calloc(n + SHMDEV_LAYOUT_MAX_HOLES + 1, sizeof(*ex));
 	if (!ex)
 		return shmdev_fail(p->ctx, ENOMEM, "check: out of memory");
+	n = 0;
 	for (ty = 0; ty < p->hdr->max_types; ty++) {
+		const struct layout_chunk *chunks = layout_chunks(&lt[ty], p->baddr);
+
 		if (!lt[ty].used)
 			continue;
 		for (c = 0; c < lt[ty].nr_chunks; c++) {
-			const struct layout_chunk *ch = &lt[ty].chunks[c];
+			const struct layout_chunk *ch = &chunks[c];
 
 			ex[n++] = (struct extent){ ch->offset, ch->offset + ch->nr_slots * lt[ty].slot_size,
 						   ch->block, (uint16_t)ty, "slot chunk" };
 		}
+		if (lt[ty].nr_chunks > SHMDEV_LAYOUT_INLINE_CHUNKS)
+			ex[n++] = (struct extent){ lt[ty].xchunk_offset,
+						   lt[ty].xchunk_offset + 32ULL * lt[ty].xchunk_cap,
+						   lt[ty].xchunk_block, (uint16_t)ty, "chunk array" };
 		if (lt[ty].nr_buckets)
 			ex[n++] = (struct extent){ lt[ty].hash_offset,
 						   lt[ty].hash_offset + 4ULL * lt[ty].nr_buckets,
 						   lt[ty].hash_block, (uint16_t)ty, "hash index" };
+	}
+	for (c = 0; c < SHMDEV_LAYOUT_MAX_HOLES; c++) {
+		const struct layout_extent *e = &layout_holes(t, p->hdr->max_types, p->hdr->max_blocks)[c];
+
+		if (e->len)
+			ex[n++] = (struct extent){ e->offset, e->offset + e->len, e->block,
+						   UINT16_MAX, "free hole" };
 	}
 	qsort(ex, n, sizeof(*ex), cmp_extent);
 	for (i = 0; i < n && !err; i++) {
@@ -1638,6 +1861,12 @@ static int check_layout(struct shmdev_pool *p)
 	int err;
 
 	err = layout_verify(p->ctx, p->base, shmdev_region_size(p->base_region), &g);
+	if (err)
+		return err;
+	err = check_blocks(p);
+	if (err)
+		return err;
+	err = layout_verify_chunks(p->ctx, p->base, p->baddr);
 	if (err)
 		return err;
 	return check_extents(p);

@@ -299,11 +299,22 @@ struct shmdev_type {
  * The caller owns *pool: shmdev_pool_close().
  *
  * Resume rules: new types are appended (carved from free block space); a
- * raised max_count adds capacity in new space (for a KEYED type its hash
- * index is rebuilt, one pass over that type); a lowered max_count, or a
- * changed name, size, align, version or flags, BlockSize, MaxTypeInfoNum,
- * block key, or fewer blocks is refused.  Blocks appended to BlockKeys are
- * added.  The layout is described byte by byte in libshmdev/layout.h.
+ * raised max_count adds capacity in new space, as often as the blocks have
+ * room (for a KEYED type whose max_count passes twice its index, a bigger
+ * index is rebuilt, one pass over that type, and the old one's space is
+ * reused); a lowered max_count, or a changed name, size, align, version or
+ * flags, BlockSize, MaxTypeInfoNum, block key, or fewer blocks is refused.
+ * Blocks appended to BlockKeys are added.  The layout is described byte by
+ * byte in libshmdev/layout.h.
+ *
+ * Blocks: every block region carries its pool's identity (drawn at the cold
+ * start) and its index.  An existing pool whose block region is gone, or
+ * holds another pool's block, another index's, or one from an earlier cold
+ * start of the same keys, is refused with -EUCLEAN naming the block and its
+ * key; it is never re-created empty (the region this open had to create is
+ * removed again).  A cold start (and a block appended) takes clean blocks:
+ * a region that survived from before is destroyed and created again, unless
+ * it is a block of another pool that still exists (-EEXIST).
  *
  * A clean resume costs O(1) in the object count (a checksum of the layout
  * tables).  After a crash (the owner went without shmdev_pool_close()) the
@@ -317,9 +328,10 @@ struct shmdev_type {
  * -EEXIST naming the address if something else is mapped there.
  *
  * Errors: -EINVAL (bad argument or incompatible layout), -EUCLEAN (corrupt
- * layout), -EPROTO (other layout version), -ENOSPC (the blocks cannot hold
- * the types), -EBUSY (another owner holds the pool), -ENOENT (RDONLY and no
- * pool), -EROFS, -EEXIST, and the region errors.
+ * layout, a missing or foreign block), -EPROTO (other layout version),
+ * -ENOSPC (the blocks cannot hold the types; the message gives the free
+ * space before the attempt), -EBUSY (another owner holds the pool), -ENOENT
+ * (RDONLY and no pool), -EROFS, -EEXIST, and the region errors.
  *
  * Test hook: the environment variable SHMDEV_TEST_KILL_AT=N makes the owner
  * raise SIGKILL at the Nth crash point inside alloc, free and force_get
@@ -360,16 +372,18 @@ int shmdev_pool_type_stats(const struct shmdev_pool *pool, uint16_t type,
 			   struct shmdev_type_stats *st);
 
 /*
- * One entry of the BlockBase table.  Types are carved from the start of a
- * block: used_bytes (slot chunks, hash indexes and the alignment padding
- * between them) never shrinks, and free_bytes is the room left for new types
- * and raised max_counts.  used_bytes + free_bytes == size.
+ * One entry of the BlockBase table.  A block starts with its 64-byte
+ * identity header, then types are carved upwards: used_bytes (the header,
+ * slot chunks, hash indexes, chunk arrays and the alignment padding between
+ * them) and free_bytes, the room left for new types and raised max_counts
+ * (at the block's end, and in extents a raise gave back).  used_bytes +
+ * free_bytes == size.
  */
 struct shmdev_block_stats {
 	uint32_t index;			/* position in BlockKeys (config order) */
 	uint64_t key;			/* the block's region key */
 	uint64_t size;			/* BlockSize: the bytes the layout carves */
-	uint64_t used_bytes;		/* carved so far */
+	uint64_t used_bytes;		/* carved and in use */
 	uint64_t free_bytes;		/* size - used_bytes */
 };
 
@@ -447,7 +461,8 @@ int shmdev_foreach(struct shmdev_pool *pool, uint16_t type,
 		   void *data);
 
 /*
- * Full consistency check of the layout and every type's slots and indexes.
+ * Full consistency check of the layout, every block's identity and every
+ * type's slots and indexes.
  * Returns 0, or -EUCLEAN with the first problem in shmdev_errmsg().
  * On a SHMDEV_POOL_RDONLY pool whose owner runs, each type is checked
  * between two reads of its change count and read again (up to 64 times)

@@ -113,7 +113,8 @@ START_TEST(test_init_verify)
 	ck_assert_uint_eq(b[0].key, 0x1001);
 	ck_assert_uint_eq(b[0].free_bytes, (1 << 20) - b[0].carved);
 	ck_assert_uint_gt(b[0].carved, 100 * 144);
-	ck_assert_uint_eq(b[1].carved, 0);
+	ck_assert_uint_eq(b[1].carved, SHMDEV_LAYOUT_BLOCK_HDR);
+	ck_assert_uint_eq(b[1].high, SHMDEV_LAYOUT_BLOCK_HDR);
 	ck_assert(!b[2].used);
 	mem_free(&m);
 }
@@ -300,6 +301,90 @@ START_TEST(test_check_types)
 }
 END_TEST
 
+/*
+ * An index outgrown by a raise goes back as a hole, and the next change
+ * carves from it first, zeroed; the plan without blocks computes the same
+ * table as the one that writes into them.
+ */
+START_TEST(test_hole_reuse)
+{
+	struct layout_params p = params();
+	struct shmdev_type t[3];
+	struct layout_geom g;
+	struct layout_table *dry, *scratch;
+	struct layout_type *lt;
+	struct layout_extent *holes;
+	void *base, *blk[2];
+	uint8_t changes[16];
+	uint64_t old_off, i;
+	uint32_t old_block;
+	const unsigned char *c;
+
+	layout_geom(p.max_types, p.max_blocks, &g);
+	base = calloc(1, g.base_size);
+	dry = calloc(1, g.table_size);
+	blk[0] = calloc(1, 1 << 20);
+	blk[1] = calloc(1, 1 << 20);
+	scratch = calloc(1, g.table_size);
+
+	layout_init(base, &p);
+	memcpy(t, base_types, sizeof(base_types));
+	ck_assert_int_eq(layout_plan_at(ctx, base, blk, &p, t, 2, false, scratch, changes), 1);
+	layout_commit(base, scratch);
+	lt = layout_types(layout_active(base));
+	ck_assert_uint_eq(lt[5].nr_buckets, 64);
+	old_block = lt[5].hash_block;
+	old_off = lt[5].hash_offset;
+	memset((char *)blk[old_block] + old_off, 0xff, 64 * 4);	/* a used index */
+
+	/* 40 -> 100: within twice the buckets, the index stays. */
+	t[1].max_count = 100;
+	ck_assert_int_eq(layout_plan_at(ctx, base, blk, &p, t, 2, false, scratch, changes), 1);
+	layout_commit(base, scratch);
+	lt = layout_types(layout_active(base));
+	ck_assert_uint_eq(lt[5].hash_offset, old_off);
+	/* 100 -> 200: a new index; the old one is a hole (slots follow it). */
+	t[1].max_count = 200;
+	ck_assert_int_eq(layout_plan(ctx, base, &p, t, 2, false, dry, changes), 1);
+	ck_assert_int_eq(layout_plan_at(ctx, base, blk, &p, t, 2, false, scratch, changes), 1);
+	ck_assert_int_eq(memcmp(dry, scratch, g.table_size), 0);
+	layout_commit(base, scratch);
+	ck_assert_int_eq(layout_verify(ctx, base, g.base_size, &g), 0);
+	lt = layout_types(layout_active(base));
+	ck_assert_uint_eq(lt[5].nr_buckets, 256);
+	ck_assert_uint_ne(lt[5].hash_offset, old_off);
+	holes = layout_holes(layout_active(base), p.max_types, p.max_blocks);
+	ck_assert_uint_eq(holes[0].block, old_block);
+	ck_assert_uint_eq(holes[0].offset, old_off);
+	ck_assert_uint_eq(holes[0].len, 256);
+	ck_assert_uint_eq(layout_hole_bytes(base, layout_active(base), old_block), 256);
+
+	/* A new type of 8 slots of 32 bytes takes the hole, zeroed. */
+	t[2] = (struct shmdev_type){ .id = 7, .name = "Guild", .size = 16, .max_count = 8 };
+	ck_assert_int_eq(layout_plan(ctx, base, &p, t, 3, false, dry, changes), 1);
+	ck_assert_int_eq(layout_plan_at(ctx, base, blk, &p, t, 3, false, scratch, changes), 1);
+	ck_assert_int_eq(memcmp(dry, scratch, g.table_size), 0);
+	layout_commit(base, scratch);
+	ck_assert_int_eq(layout_verify(ctx, base, g.base_size, &g), 0);
+	ck_assert_int_eq(layout_verify_chunks(ctx, base, blk), 0);
+	lt = layout_types(layout_active(base));
+	ck_assert_uint_eq(lt[7].nr_chunks, 1);
+	ck_assert_uint_eq(lt[7].chunks[0].block, old_block);
+	ck_assert_uint_eq(lt[7].chunks[0].offset, old_off);
+	holes = layout_holes(layout_active(base), p.max_types, p.max_blocks);
+	for (i = 0; i < SHMDEV_LAYOUT_MAX_HOLES; i++)
+		ck_assert_uint_eq(holes[i].len, 0);
+	c = (const unsigned char *)blk[old_block] + old_off;
+	for (i = 0; i < 256; i++)
+		ck_assert_uint_eq(c[i], 0);
+	free(scratch);
+	free(dry);
+	free(blk[0]);
+	free(blk[1]);
+	free(base);
+}
+END_TEST
+
 /* ---- through the pool API --------------------------------------------- */
 
 static struct shmdev_conf *mkconf(const char *block_size, unsigned int nblocks,
@@ -321,7 +406,7 @@ static struct shmdev_conf *mkconf(const char *block_size, unsigned int nblocks,
 
 static void destroy_pool(void)
 {
-	struct shmdev_conf *conf = mkconf("1M", 3, NULL);
+	struct shmdev_conf *conf = mkconf("1M", 5, NULL);
 
 	shmdev_pool_destroy(ctx, conf);
 	shmdev_conf_free(conf);
@@ -498,6 +583,226 @@ START_TEST(test_pool_corrupt_layout_refused)
 }
 END_TEST
 
+/* Sum of the block stats' carved and free bytes of an open pool. */
+static void block_sums(struct shmdev_pool *pool, uint64_t *used, uint64_t *nfree)
+{
+	struct shmdev_block_stats bs;
+	uint32_t b;
+
+	*used = *nfree = 0;
+	for (b = 0; shmdev_pool_block_stats(pool, b, &bs) == 0; b++) {
+		*used += bs.used_bytes;
+		*nfree += bs.free_bytes;
+	}
+}
+
+/*
+ * ENOSPC for a type that does not fit names the free space there was before
+ * the attempt (not what its own partial carve left), and its advice works.
+ */
+START_TEST(test_pool_enospc_free_figure)
+{
+	struct shmdev_conf *conf = mkconf("1M", 2, NULL), *c3;
+	struct shmdev_type t[3];
+	struct shmdev_pool *pool;
+	uint64_t used, nfree;
+	char want[160];
+
+	pool = open_ok(conf, base_types, 2, SHMDEV_START_CREATED);
+	block_sums(pool, &used, &nfree);
+	ck_assert_uint_gt(nfree, 1 << 20);
+	ck_assert_int_eq(shmdev_pool_close(pool), 0);
+
+	memcpy(t, base_types, sizeof(base_types));
+	/* 32 + 16 bytes a slot: 60000 slots (2.9 MB) do not fit the ~2 MB left. */
+	t[2] = (struct shmdev_type){ .id = 9, .name = "Guild", .size = 32, .max_count = 60000 };
+	pool = NULL;
+	ck_assert_int_eq(shmdev_pool_open(ctx, conf, t, 3, 0, &pool), -ENOSPC);
+	snprintf(want, sizeof(want), "type 9 \"Guild\": no room for 60000 slots of 48 bytes; %" PRIu64 " bytes are free in 2 blocks of 1048576",
+		 nfree);
+	ck_assert_msg(strstr(shmdev_errmsg(ctx), want), "\"%s\" lacks \"%s\"", shmdev_errmsg(ctx), want);
+	/* The advice: more blocks (BlockSize cannot change on a resume). */
+	ck_assert_ptr_nonnull(strstr(shmdev_errmsg(ctx), "add BlockKey"));
+	c3 = mkconf("1M", 3, NULL);
+	pool = open_ok(c3, t, 3, SHMDEV_START_RESUMED_CLEAN);
+	ck_assert_int_eq(shmdev_pool_close(pool), 0);
+	shmdev_conf_free(c3);
+	shmdev_conf_free(conf);
+}
+END_TEST
+
+static uint64_t next_pow2(uint64_t v)
+{
+	uint64_t p = 16;
+
+	while (p < v)
+		p <<= 1;
+	return p;
+}
+
+/*
+ * max_count raised 120 times, a plain and a KEYED type in turn (so that
+ * their chunks and indexes interleave in the blocks), some resumes after
+ * a crash: every object and key intact after each raise, and the carved
+ * space stays within the objects' own plus one index and small change (an
+ * old index that leaked at each raise would not).
+ */
+START_TEST(test_pool_raise_many_times)
+{
+	struct shmdev_conf *conf = mkconf("64K", 4, NULL), *c5;
+	struct shmdev_type t[2] = {
+		{ .id = 3, .name = "Item", .size = 16, .version = 1, .max_count = 10 },
+		{ .id = 5, .name = "Player", .size = 16, .align = 16, .version = 1,
+		  .max_count = 10, .flags = SHMDEV_TYPE_KEYED },
+	};
+	static shmdev_handle_t items[16384];
+	struct shmdev_pool *pool;
+	uint64_t used, nfree, n_items = 0, n_players = 0, k, bound;
+	unsigned int round, rounds = tu_quick() ? 40 : 120;
+	enum shmdev_start want = SHMDEV_START_CREATED;
+	void *obj;
+
+	for (round = 0; round <= rounds; round++) {
+		if (round) {
+			t[round % 2].max_count += 10;
+			want = round % 7 == 1 ? SHMDEV_START_RESUMED_CRASH : SHMDEV_START_RESUMED_CLEAN;
+		}
+		pool = NULL;
+		ck_assert_msg(shmdev_pool_open(ctx, conf, t, 2, 0, &pool) == 0, "round %u: %s",
+			      round, shmdev_errmsg(ctx));
+		ck_assert_int_eq(shmdev_pool_start(pool), want);
+		ck_assert_msg(shmdev_pool_check(pool) == 0, "round %u: %s", round, shmdev_errmsg(ctx));
+		/* Everything from before the raise. */
+		for (k = 0; k < n_items; k++) {
+			uint64_t *v = shmdev_get(pool, items[k]);
+
+			ck_assert_ptr_nonnull(v);
+			ck_assert_uint_eq(*v, k * 7);
+		}
+		for (k = 0; k < n_players; k++) {
+			uint64_t *v = shmdev_find(pool, 5, k, NULL);
+
+			ck_assert_msg(v, "round %u: player %" PRIu64 " lost", round, k);
+			ck_assert_uint_eq(*v, k * 3);
+		}
+		/* Fill up to the new capacity. */
+		for (; n_items < t[0].max_count; n_items++) {
+			ck_assert_int_eq(shmdev_alloc(pool, 3, &obj, &items[n_items]), 0);
+			*(uint64_t *)obj = n_items * 7;
+		}
+		fill_players(pool, n_players, t[1].max_count);
+		n_players = t[1].max_count;
+		ck_assert_int_eq(shmdev_alloc(pool, 3, &obj, NULL), -ENOSPC);
+		ck_assert_int_eq(shmdev_force_get(pool, 5, 1ULL << 40, &obj, NULL, NULL), -ENOSPC);
+		/* Slots (32 bytes each) + one index at most 4x the keys + small change. */
+		block_sums(pool, &used, &nfree);
+		bound = 32 * (n_items + n_players) + 4 * 4 * next_pow2(n_players) +
+			4 * 64 + 2 * 64 * round + 8192;
+		ck_assert_msg(used <= bound, "round %u: %" PRIu64 " bytes carved, bound %" PRIu64,
+			      round, used, bound);
+		ck_assert_msg(shmdev_pool_check(pool) == 0, "round %u: %s", round, shmdev_errmsg(ctx));
+		if (round % 7 == 0)
+			shmdev_pool_abandon(pool);
+		else
+			ck_assert_int_eq(shmdev_pool_close(pool), 0);
+	}
+
+	/* The free space the stats report (holes included) is there to carve. */
+	pool = open_ok(conf, t, 2, (round - 1) % 7 == 0 ? SHMDEV_START_RESUMED_CRASH :
+			  SHMDEV_START_RESUMED_CLEAN);
+	block_sums(pool, &used, &nfree);
+	ck_assert_int_eq(shmdev_pool_close(pool), 0);
+	ck_assert_uint_gt(nfree, 32768);
+	t[0].max_count += (nfree - 16384) / 32;
+	pool = open_ok(conf, t, 2, SHMDEV_START_RESUMED_CLEAN);
+	for (; n_items < t[0].max_count; n_items++) {
+		ck_assert_int_eq(shmdev_alloc(pool, 3, &obj, &items[n_items]), 0);
+		*(uint64_t *)obj = n_items * 7;
+	}
+	/* What was asked for took that much: the slack and less than a slot are left. */
+	block_sums(pool, &used, &nfree);
+	ck_assert_uint_lt(nfree, 16384 + 32);
+	ck_assert_int_eq(shmdev_pool_close(pool), 0);
+
+	/* Then raise until the space runs out: refused, with advice that works. */
+	t[0].max_count += nfree / 32 + 10;
+	ck_assert_int_eq(shmdev_pool_open(ctx, conf, t, 2, 0, &pool), -ENOSPC);
+	ck_assert_ptr_nonnull(strstr(shmdev_errmsg(ctx), "add BlockKey"));
+	c5 = mkconf("64K", 5, NULL);
+	pool = open_ok(c5, t, 2, SHMDEV_START_RESUMED_CLEAN);
+	check_players(pool, n_players);
+	for (k = 0; k < n_items; k++)
+		ck_assert_uint_eq(*(uint64_t *)shmdev_get(pool, items[k]), k * 7);
+	for (; n_items < t[0].max_count; n_items++)
+		ck_assert_int_eq(shmdev_alloc(pool, 3, &obj, NULL), 0);
+	ck_assert_int_eq(shmdev_pool_check(pool), 0);
+	ck_assert_int_eq(shmdev_pool_close(pool), 0);
+	shmdev_conf_free(c5);
+	shmdev_conf_free(conf);
+}
+END_TEST
+
+/*
+ * A layout change that died after writing into a block's free space (a new
+ * chunk array) but before its commit leaves bytes there that no high mark
+ * covers.  The header says so ("changing"): the next change zeroes what it
+ * carves, so that new slots look never used: no handle resolves in them and
+ * alloc_raw shows no old bytes.  Here the dead change's bytes are forged to
+ * look like live slots of generation 1 everywhere.
+ */
+START_TEST(test_pool_change_died_writing)
+{
+	struct shmdev_conf *conf = mkconf("64K", 2, NULL);
+	struct shmdev_type t = base_types[0];	/* Item: id 3, 100 slots of 144 bytes */
+	struct shmdev_region *rb = NULL, *r0 = NULL;
+	struct shmdev_block_stats bs;
+	struct shmdev_pool *pool;
+	struct layout_header *h;
+	struct layout_block *b;
+	uint32_t *w;
+	uint64_t carved, i, hits = 0, dirty = 0;
+	void *obj;
+
+	pool = open_ok(conf, &t, 1, SHMDEV_START_CREATED);
+	ck_assert_int_eq(shmdev_pool_block_stats(pool, 0, &bs), 0);
+	carved = bs.used_bytes;
+	ck_assert_int_eq(shmdev_pool_close(pool), 0);
+
+	ck_assert_int_eq(shmdev_region_open(ctx, tu_backend(), tu_key(0), 0, 0, 0, &rb), 0);
+	ck_assert_int_eq(shmdev_region_open(ctx, tu_backend(), tu_key(1), 0, 0, 0, &r0), 0);
+	h = shmdev_region_addr(rb);
+	/* LIVE, generation 1 in every word of block 0's free space. */
+	w = (uint32_t *)((char *)shmdev_region_addr(r0) + carved);
+	for (i = 0; i < ((64 << 10) - carved) / 4; i++)
+		w[i] = 0x00010001;
+	h->changing = 1;
+
+	t.max_count = 200;
+	pool = open_ok(conf, &t, 1, SHMDEV_START_RESUMED_CLEAN);
+	for (i = 100; i < 200; i++)
+		hits += shmdev_get(pool, (3ULL << 48) | i << 16 | 1) != NULL;
+	for (i = 0; i < 200; i++) {
+		unsigned char *c;
+		uint32_t k;
+
+		ck_assert_int_eq(shmdev_alloc_raw(pool, 3, &obj, NULL), 0);
+		for (c = obj, k = 0; k < 128; k++)
+			dirty += c[k] != 0;
+	}
+	ck_assert_msg(!hits && !dirty, "%" PRIu64 " handles resolve in new slots, %" PRIu64 " old bytes show",
+		      hits, dirty);
+	/* Since then every block's high mark is BlockSize: what is carved is zeroed. */
+	ck_assert_uint_eq(h->changing, 0);
+	b = layout_blocks(layout_active(h), h->max_types);
+	ck_assert_uint_eq(b[0].high, 64 << 10);
+	ck_assert_int_eq(shmdev_pool_check(pool), 0);
+	ck_assert_int_eq(shmdev_pool_close(pool), 0);
+	shmdev_region_close(r0);
+	shmdev_region_close(rb);
+	shmdev_conf_free(conf);
+}
+END_TEST
+
 static void setup(void)
 {
 	ctx = tu_ctx();
@@ -531,6 +836,7 @@ int main(void)
 	tcase_add_test(tc, test_config_refusals);
 	tcase_add_test(tc, test_append_raise_plain);
 	tcase_add_test(tc, test_check_types);
+	tcase_add_test(tc, test_hole_reuse);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("pool");
@@ -541,6 +847,9 @@ int main(void)
 	tcase_add_test(tc, test_pool_append_type_and_raise);
 	tcase_add_test(tc, test_pool_raise_then_crash);
 	tcase_add_test(tc, test_pool_corrupt_layout_refused);
+	tcase_add_test(tc, test_pool_enospc_free_figure);
+	tcase_add_test(tc, test_pool_raise_many_times);
+	tcase_add_test(tc, test_pool_change_died_writing);
 	suite_add_tcase(s, tc);
 
 	sr = srunner_create(s);
