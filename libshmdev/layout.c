@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "crash.h"
 #include "layout.h"
 
 #define REUSE_HINT "; the layout cannot be reused (destroy the pool for a cold start)"
@@ -139,7 +140,7 @@ uint64_t layout_checksum(const struct layout_header *h, const struct layout_tabl
 		     h->table_size - sizeof(t->checksum));
 }
 
-void layout_init(void *base, const struct layout_params *p)
+void layout_init(void *base, const struct layout_params *p, struct shmdev_crash *crash)
 {
 	struct layout_header *h = base;
 	struct layout_geom g;
@@ -150,7 +151,9 @@ void layout_init(void *base, const struct layout_params *p)
 
 	layout_geom(p->max_types, p->max_blocks, &g);
 	__atomic_store_n(&h->magic, 0, __ATOMIC_RELEASE);
+	SHMDEV_CRASH_POINT(crash, "init:magic-cleared");
 	memset((char *)base + sizeof(h->magic), 0, g.base_size - sizeof(h->magic));
+	SHMDEV_CRASH_POINT(crash, "init:zeroed");
 	h->version = SHMDEV_LAYOUT_VERSION;
 	h->header_size = SHMDEV_LAYOUT_HEADER_SIZE;
 	h->base_size = g.base_size;
@@ -161,6 +164,7 @@ void layout_init(void *base, const struct layout_params *p)
 	h->table_size = g.table_size;
 	h->max_chunks = SHMDEV_LAYOUT_MAX_CHUNKS;
 	strncpy(h->process, p->process, sizeof(h->process) - 1);
+	SHMDEV_CRASH_POINT(crash, "init:header");
 
 	t = layout_table_at(base, h, 0);
 	t->seq = 1;
@@ -178,9 +182,12 @@ void layout_init(void *base, const struct layout_params *p)
 			blocks[i].free_bytes = p->block_size;
 		}
 	}
+	SHMDEV_CRASH_POINT(crash, "init:table");
 	t->checksum = layout_checksum(h, t);
+	SHMDEV_CRASH_POINT(crash, "init:checksummed");
 	h->active = 0;
 	__atomic_store_n(&h->magic, SHMDEV_LAYOUT_MAGIC, __ATOMIC_RELEASE);
+	SHMDEV_CRASH_POINT(crash, "init:magic");
 }
 
 /* Sequence number of table copy @copy of a layout of geometry @g, or 0 if out of @size. */
@@ -596,7 +603,7 @@ out:
 	return err;
 }
 
-void layout_commit(void *base, const struct layout_table *scratch)
+void layout_commit(void *base, const struct layout_table *scratch, struct shmdev_crash *crash)
 {
 	struct layout_header *h = base;
 	uint32_t active = __atomic_load_n(&h->active, __ATOMIC_ACQUIRE) & 1;
@@ -605,8 +612,12 @@ void layout_commit(void *base, const struct layout_table *scratch)
 	uint64_t seq = cur->seq + 1;
 
 	memcpy(next, scratch, h->table_size);
+	SHMDEV_CRASH_POINT(crash, "commit:copied");
 	next->seq = seq;
+	SHMDEV_CRASH_POINT(crash, "commit:seq");
 	next->checksum = layout_checksum(h, next);
+	SHMDEV_CRASH_POINT(crash, "commit:checksummed");
 	/* The flip is the commit point: everything above is visible first. */
 	__atomic_store_n(&h->active, !active, __ATOMIC_RELEASE);
+	SHMDEV_CRASH_POINT(crash, "commit:flipped");
 }

@@ -325,12 +325,15 @@ int layout_check_params(struct shmdev_ctx *ctx, const struct layout_params *p);
 /* FNV-1a checksum of the cold header and table copy @t. */
 uint64_t layout_checksum(const struct layout_header *h, const struct layout_table *t);
 
+struct shmdev_crash;
+
 /*
  * Write a fresh header and an empty table (blocks from @p, no types) into
  * @base (at least layout geometry base_size bytes, zeroed by the caller or
- * not).  The magic is written last.
+ * not).  The magic is written last.  @crash: the test hook's crash points
+ * (crash.h) between the stores, or NULL.
  */
-void layout_init(void *base, const struct layout_params *p);
+void layout_init(void *base, const struct layout_params *p, struct shmdev_crash *crash);
 
 /*
  * Whether @base (@size bytes) holds a table copy committed after a finished
@@ -374,9 +377,9 @@ int layout_plan(struct shmdev_ctx *ctx, const void *base,
 /*
  * Make @scratch the layout: copy it into the inactive table, checksum it
  * and flip "active".  The caller orders this after writing everything the
- * new layout refers to.
+ * new layout refers to.  @crash: as for layout_init().
  */
-void layout_commit(void *base, const struct layout_table *scratch);
+void layout_commit(void *base, const struct layout_table *scratch, struct shmdev_crash *crash);
 
 /* The active table. */
 static inline struct layout_table *layout_active(void *base)

@@ -22,20 +22,23 @@
  * (read-only pool, crash hook armed, unknown type, empty free list, keyed
  * object, stale handle, corruption), which looks again and reports.
  *
- * Test hook: SHMDEV_TEST_KILL_AT=N makes the owner raise SIGKILL at the Nth
- * crash point (counted from open) inside alloc, free and force_get.  Inert
- * when unset.  With the hook armed every call takes the checked paths,
- * where the crash points are; the fast paths do not pay for them.
+ * Test hook (crash.h): SHMDEV_TEST_KILL_AT=N (or =NAME) makes the owner
+ * raise SIGKILL at the Nth crash point, counted from the start of the open,
+ * or at the point called NAME.  The points sit between the stores of every
+ * path that changes shared memory: open (cold start, append, raise), the
+ * repair, close, and alloc, free and force_get.  Inert when unset.  With
+ * the hook armed every call takes the checked paths, where the crash points
+ * are; the fast paths do not pay for them.
  */
 #include <errno.h>
 #include <inttypes.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "crash.h"
 #include "layout.h"
 #include "region.h"
 
@@ -129,23 +132,20 @@ struct shmdev_pool {
 	struct layout_geom geom;
 	struct prange *ranges;
 	size_t nr_ranges;
-	uint64_t kill_at;
-	uint64_t points;
+	struct shmdev_crash crash;	/* the test hook, armed by an owner open */
 	uint64_t repaired_objects;
 	uint64_t repair_ns;
 	uint64_t open_ns;
 };
 
 /*
- * One crash point of the SHMDEV_TEST_KILL_AT hook.  Only the checked slow
- * paths have them; with the hook armed nr_fast is 0, so every alloc and free
- * takes those, and the fast paths pay nothing more for the hook than the
- * type bound they check anyway.
+ * One crash point of the SHMDEV_TEST_KILL_AT hook (crash.h), named
+ * "path:step reached".  Of alloc and free only the checked slow paths have
+ * them; with the hook armed nr_fast is 0, so every alloc and free takes
+ * those, and the fast paths pay nothing more for the hook than the type
+ * bound they check anyway.
  */
-#define CRASH_POINT(p) do { \
-	if ((p)->kill_at && ++(p)->points == (p)->kill_at) \
-		raise(SIGKILL); \
-} while (0)
+#define CRASH_POINT(p, name) SHMDEV_CRASH_POINT(&(p)->crash, name)
 
 static uint64_t now_ns(clockid_t clk)
 {
@@ -352,7 +352,7 @@ static int build_view(struct shmdev_pool *p)
  * slot tags.  Slots at or above the watermark were never used.  Returns the
  * number of live objects.
  */
-static uint64_t repair_type(struct ptype *pt)
+static uint64_t repair_type(struct shmdev_pool *p, struct ptype *pt)
 {
 	struct layout_hot *hot = pt->hot;
 	uint64_t wm = watermark(pt), slot, live = 0, nfree = 0;
@@ -360,6 +360,7 @@ static uint64_t repair_type(struct ptype *pt)
 
 	if (pt->keyed)
 		memset(pt->buckets, 0, (size_t)pt->nr_buckets * sizeof(*pt->buckets));
+	CRASH_POINT(p, "rebuild:index-cleared");
 	/* Downwards, so that the lists come out in ascending slot order. */
 	for (slot = wm; slot-- > 0;) {
 		struct layout_slot *s = slot_at(pt, slot);
@@ -383,11 +384,14 @@ static uint64_t repair_type(struct ptype *pt)
 			free_head = (uint32_t)slot + 1;
 			nfree++;
 		}
+		CRASH_POINT(p, "rebuild:slot");
 	}
 	hot->watermark = wm;
 	hot->free_head = free_head;
+	CRASH_POINT(p, "rebuild:free-list");
 	hot->free_count = nfree;
 	hot->live_count = live;
+	CRASH_POINT(p, "rebuild:counts");
 	return live;
 }
 
@@ -454,6 +458,7 @@ static int open_blocks(struct shmdev_pool *p, const struct shmdev_proc_conf *pc,
 		if (err)
 			return err;
 		p->blocks[i] = r;
+		CRASH_POINT(p, "open:block");
 		created[i] = shmdev_region_start(r) == SHMDEV_START_CREATED;
 		if (shmdev_region_start(r) == SHMDEV_START_RESUMED_CRASH)
 			*crash = true;
@@ -550,7 +555,6 @@ SHMDEV_EXPORT int shmdev_pool_open(struct shmdev_ctx *ctx, const struct shmdev_c
 	bool *created = NULL;
 	bool base_created = false, cold = false, crash = false, fixed;
 	uint64_t t0 = now_ns(CLOCK_MONOTONIC);
-	const char *env;
 	uint32_t i;
 	int err, changed;
 
@@ -594,6 +598,9 @@ SHMDEV_EXPORT int shmdev_pool_open(struct shmdev_ctx *ctx, const struct shmdev_c
 	p->ctx = shmdev_ctx_ref(ctx);
 	p->flags = flags;
 	p->rdonly = flags & SHMDEV_POOL_RDONLY;
+	if (!p->rdonly)
+		shmdev_crash_arm(&p->crash);
+	CRASH_POINT(p, "open:start");
 	p->backend = pc->backend;
 	p->nr_blocks = pc->nr_blocks;
 	fixed = (flags & SHMDEV_POOL_FIXED_ADDR) || pc->fixed_addr;
@@ -607,6 +614,7 @@ SHMDEV_EXPORT int shmdev_pool_open(struct shmdev_ctx *ctx, const struct shmdev_c
 	err = open_base(p, pc, g.base_size);
 	if (err)
 		goto fail;
+	CRASH_POINT(p, "open:base");
 	p->backend = shmdev_region_backend(p->base_region);
 	base_created = shmdev_region_start(p->base_region) == SHMDEV_START_CREATED;
 	crash = shmdev_region_start(p->base_region) == SHMDEV_START_RESUMED_CRASH;
@@ -637,7 +645,7 @@ SHMDEV_EXPORT int shmdev_pool_open(struct shmdev_ctx *ctx, const struct shmdev_c
 		cold = true;
 	}
 	if (cold)
-		layout_init(p->base, &lp);
+		layout_init(p->base, &lp, &p->crash);
 	err = layout_verify(ctx, p->base, shmdev_region_size(p->base_region), &p->geom);
 	if (err)
 		goto fail;
@@ -679,13 +687,15 @@ SHMDEV_EXPORT int shmdev_pool_open(struct shmdev_ctx *ctx, const struct shmdev_c
 		crash = true;
 	/* From here on the pool is dirty until a clean close. */
 	__atomic_store_n(&p->hdr->open_epoch, p->hdr->open_epoch + 1, __ATOMIC_RELEASE);
+	CRASH_POINT(p, "open:epoch");
 	if (changed) {
 		struct layout_hot *hot = layout_hot_at(p->base, &p->geom);
 
 		for (i = 0; i < p->hdr->max_types; i++)
 			if (changes[i] == LAYOUT_ADDED)
 				memset(&hot[i], 0, sizeof(hot[i]));
-		layout_commit(p->base, scratch);
+		CRASH_POINT(p, "open:hot-cleared");
+		layout_commit(p->base, scratch, &p->crash);
 	}
 	err = build_view(p);
 	if (err)
@@ -696,7 +706,8 @@ SHMDEV_EXPORT int shmdev_pool_open(struct shmdev_ctx *ctx, const struct shmdev_c
 		p->repaired_objects = 0;
 		for (i = 0; i < p->hdr->max_types; i++)
 			if (p->types[i].used)
-				p->repaired_objects += repair_type(&p->types[i]);
+				p->repaired_objects += repair_type(p, &p->types[i]);
+		CRASH_POINT(p, "repair:done");
 		p->repair_ns = now_ns(CLOCK_MONOTONIC) - r0;
 		shmdev_info(ctx, "pool \"%s\": repaired after a crash: %" PRIu64 " live objects in %" PRIu64 " ns",
 			    pc->name, p->repaired_objects, p->repair_ns);
@@ -704,14 +715,12 @@ SHMDEV_EXPORT int shmdev_pool_open(struct shmdev_ctx *ctx, const struct shmdev_c
 		/* New or bigger hash indexes start empty and are refilled from the slots. */
 		for (i = 0; i < p->hdr->max_types; i++)
 			if (changes[i] != LAYOUT_SAME && p->types[i].keyed)
-				repair_type(&p->types[i]);
+				repair_type(p, &p->types[i]);
 	}
 	p->start = cold ? SHMDEV_START_CREATED :
 		   crash ? SHMDEV_START_RESUMED_CRASH : SHMDEV_START_RESUMED_CLEAN;
-	env = getenv("SHMDEV_TEST_KILL_AT");
-	if (env && *env)
-		p->kill_at = strtoull(env, NULL, 10);
-	p->nr_fast = p->kill_at ? 0 : p->nr_types;
+	p->nr_fast = p->crash.armed ? 0 : p->nr_types;
+	CRASH_POINT(p, "open:done");
 done:
 	free(scratch);
 	free(changes);
@@ -765,13 +774,17 @@ SHMDEV_EXPORT int shmdev_pool_close(struct shmdev_pool *p)
 	shmdev_clear_error(p->ctx);
 	if (!p->rdonly) {
 		/* Every operation is complete here: the derived data is consistent. */
+		CRASH_POINT(p, "close:start");
 		__atomic_store_n(&p->hdr->close_epoch, p->hdr->open_epoch, __ATOMIC_RELEASE);
+		CRASH_POINT(p, "close:marked-clean");
 		for (i = 0; i < p->nr_blocks; i++) {
 			e = shmdev_region_detach(p->blocks[i]);
+			CRASH_POINT(p, "close:block-detached");
 			if (e && !err)
 				err = e;
 		}
 		e = shmdev_region_detach(p->base_region);
+		CRASH_POINT(p, "close:base-detached");
 		if (e && !err)
 			err = e;
 	}
@@ -904,18 +917,18 @@ static int alloc_slot(struct shmdev_pool *p, struct ptype *pt, uint32_t state,
 		if (!s || layout_tag_state(load_tag(s)) != LAYOUT_SLOT_FREE)
 			return shmdev_fail(p->ctx, EUCLEAN, "type %u \"%s\": free list head %" PRIu64 " is not a free slot (the pool is corrupt)",
 					   pt->id, pt->name, slot);
-		CRASH_POINT(p);
+		CRASH_POINT(p, "alloc:take");
 		hot->free_head = s->next;
-		CRASH_POINT(p);
+		CRASH_POINT(p, "alloc:taken");
 		hot->free_count--;
 	} else if (wm < pt->cap) {
 		slot = wm;
 		s = slot_at(pt, slot);
 		/* Initialise before the watermark covers it: the repair scans up to it. */
 		store_tag(s, layout_tag(LAYOUT_SLOT_FREE, 1));
-		CRASH_POINT(p);
+		CRASH_POINT(p, "alloc:slot-init");
 		__atomic_store_n(&hot->watermark, wm + 1, __ATOMIC_RELEASE);
-		CRASH_POINT(p);
+		CRASH_POINT(p, "alloc:watermark");
 	} else {
 		return shmdev_fail(p->ctx, ENOSPC, "type %u \"%s\" is full: %" PRIu64 " objects (raise max_count)",
 				   pt->id, pt->name, pt->cap);
@@ -926,14 +939,14 @@ static int alloc_slot(struct shmdev_pool *p, struct ptype *pt, uint32_t state,
 		memset(slot_obj(pt, s), 0, pt->size);
 	if (state == LAYOUT_SLOT_LIVE_KEYED)
 		s->next = pt->buckets[bucket_of(pt, key)];
-	CRASH_POINT(p);
+	CRASH_POINT(p, "alloc:prepared");
 	tag = load_tag(s);
 	gen = layout_tag_gen(tag) ? layout_tag_gen(tag) : 1;
 	store_tag(s, layout_tag(state, gen));	/* commit */
-	CRASH_POINT(p);
+	CRASH_POINT(p, "alloc:committed");
 	if (state == LAYOUT_SLOT_LIVE_KEYED) {
 		pt->buckets[bucket_of(pt, key)] = (uint32_t)slot + 1;
-		CRASH_POINT(p);
+		CRASH_POINT(p, "alloc:indexed");
 	}
 	hot->live_count++;
 	*obj = slot_obj(pt, s);
@@ -1120,9 +1133,9 @@ static bool hash_unlink(struct shmdev_pool *p, const struct ptype *pt,
 		if (!c)
 			return false;
 		if (cur == slot) {
-			CRASH_POINT(p);
+			CRASH_POINT(p, "free:unlink");
 			*link = c->next;
-			CRASH_POINT(p);
+			CRASH_POINT(p, "free:unlinked");
 			return true;
 		}
 		link = &c->next;
@@ -1157,11 +1170,11 @@ static __attribute__((noinline)) int free_checked(struct shmdev_pool *p, shmdev_
 	if (!gen)
 		gen = 1;
 	s->next = hot->free_head;
-	CRASH_POINT(p);
+	CRASH_POINT(p, "free:prepared");
 	store_tag(s, layout_tag(LAYOUT_SLOT_FREE, gen));	/* commit */
-	CRASH_POINT(p);
+	CRASH_POINT(p, "free:committed");
 	hot->free_head = (uint32_t)slot + 1;
-	CRASH_POINT(p);
+	CRASH_POINT(p, "free:listed");
 	hot->free_count++;
 	hot->live_count--;
 	return 0;

@@ -54,12 +54,12 @@ static void mem_init(struct mem *m)
 	m->scratch = calloc(1, m->g.table_size);
 	ck_assert_ptr_nonnull(m->base);
 	ck_assert_ptr_nonnull(m->scratch);
-	layout_init(m->base, &p);
+	layout_init(m->base, &p, NULL);
 	ck_assert_int_eq(layout_verify(ctx, m->base, m->g.base_size, &m->g), 0);
 	ck_assert_int_eq(layout_plan(ctx, m->base, &p, base_types, 2, false, m->scratch, m->changes), 1);
 	ck_assert_int_eq(m->changes[3], LAYOUT_ADDED);
 	ck_assert_int_eq(m->changes[5], LAYOUT_ADDED);
-	layout_commit(m->base, m->scratch);
+	layout_commit(m->base, m->scratch, NULL);
 	ck_assert_int_eq(layout_verify(ctx, m->base, m->g.base_size, &m->g), 0);
 }
 
@@ -242,7 +242,7 @@ START_TEST(test_append_raise_plain)
 	ck_assert_int_eq(m.changes[5], LAYOUT_RAISED);
 	/* Not applied before the commit. */
 	ck_assert_uint_eq(layout_types(layout_active(m.base))[5].max_count, 40);
-	layout_commit(m.base, m.scratch);
+	layout_commit(m.base, m.scratch, NULL);
 	ck_assert_int_eq(layout_verify(ctx, m.base, m.g.base_size, &m.g), 0);
 	ck_assert_uint_eq(layout_active(m.base)->seq, seq + 1);
 	lt = layout_types(layout_active(m.base));
