@@ -92,29 +92,36 @@ static const struct shmdev_type t_raise[] = {
 struct path {
 	const char *name;
 	bool cold;			/* no "before" pool */
-	bool churn;			/* before: a child killed mid-churn */
+	const char *churn;		/* before: a child killed at this point */
+	bool churn_freed;		/* ... after its free committed */
 	const struct shmdev_type *types;	/* what P opens with */
 	size_t nr_types;
 	const char *must[8];		/* steps P must reach */
 };
 
 static const struct path paths[] = {
-	{ "cold start", true, false, t_old, 2,
+	{ "cold start", true, NULL, false, t_old, 2,
 	  { "open:start", "open:base", "init:zeroed", "init:magic", "open:block",
 	    "open:epoch", "commit:flipped", "close:marked-clean" } },
-	{ "type append", false, false, t_append, 4,
+	{ "type append", false, NULL, false, t_append, 4,
 	  { "open:epoch", "open:hot-cleared", "commit:copied", "commit:checksummed",
 	    "commit:flipped", "rebuild:index-cleared", "open:done", "close:base-detached" } },
-	{ "max_count raise", false, false, t_raise, 2,
+	{ "max_count raise", false, NULL, false, t_raise, 2,
 	  { "commit:seq", "commit:flipped", "rebuild:index-cleared", "rebuild:slot",
 	    "rebuild:free-list", "rebuild:counts", "open:done" } },
-	{ "close", false, false, t_old, 2,
+	{ "close", false, NULL, false, t_old, 2,
 	  { "open:epoch", "open:done", "close:start", "close:marked-clean",
 	    "close:block-detached", "close:base-detached" } },
-	{ "repair", false, true, t_old, 2,
-	  { "open:epoch", "rebuild:index-cleared", "rebuild:slot", "rebuild:free-list",
-	    "rebuild:counts", "repair:done", "close:marked-clean" } },
+#define REPAIR_MUST { "open:epoch", "rebuild:index-cleared", "rebuild:slot", "rebuild:free-list", \
+		      "rebuild:counts", "repair:done", "close:marked-clean" }
+	/* The repair of each kind of damage a kill inside alloc or free leaves. */
+	{ "repair (index misses a live key)", false, "free:unlinked", false, t_old, 2, REPAIR_MUST },
+	{ "repair (freed slot off the free list)", false, "free:committed", true, t_old, 2, REPAIR_MUST },
+	{ "repair (free counts stale)", false, "free:listed", true, t_old, 2, REPAIR_MUST },
+	{ "repair (plain slot popped, not used)", false, "alloc:taken", false, t_old, 2, REPAIR_MUST },
+	{ "repair (keyed slot popped, not used)", false, "alloc:taken#2", false, t_old, 2, REPAIR_MUST },
 };
+#define NR_PATHS (sizeof(paths) / sizeof(paths[0]))
 
 struct mobj {
 	uint16_t type;
@@ -243,9 +250,11 @@ static int child_path(void *varg)
 }
 
 /*
- * Before the repair path: a plain alloc and a KEYED create that complete,
- * then the free of a KEYED object from before, killed between its hash
- * unlink and its commit (the pool is dirty, its index misses a live key).
+ * Before a repair path: a plain alloc (from the free list), a KEYED create
+ * (from the free list) and the free of a KEYED object from before, one of
+ * them killed at the path's point; the pool is left dirty, its derived
+ * data (free lists, counts, hash index) wrong in the way of that point.
+ * A handle reaches the shared page only once its object is stamped.
  */
 static int child_churn(void *varg)
 {
@@ -328,11 +337,23 @@ static void build_before(const struct path *p, struct model *m, struct churn_pag
 		stamp(obj, h, 1000 + 7 * i);
 		model_add(m, T_KEYED, h, 1000 + 7 * i);
 	}
-	/* Free lists and reused slots (new generations) in the state too. */
-	for (i = 0; i < 3; i++) {
-		ck_assert_int_eq(shmdev_free(pool, m->o[2 + 3 * i].handle), 0);
-		model_del(m, 2 + 3 * i);
+	/*
+	 * Free lists and reused slots (new generations) in the state too: two
+	 * plain and two keyed objects freed, one plain slot used again.
+	 */
+	for (i = 0; i < 4; i++) {
+		static const size_t gone[] = { 2, 4, 7, 9 };	/* P1 P2 K3 K4 */
+		size_t k = gone[i];
+
+		ck_assert_uint_eq(m->o[k].type, i < 2 ? T_PLAIN : T_KEYED);
+		ck_assert_int_eq(shmdev_free(pool, m->o[k].handle), 0);
+		m->o[k].handle = 0;
 	}
+	for (i = 0; i < m->n;)
+		if (m->o[i].handle)
+			i++;
+		else
+			model_del(m, i);
 	ck_assert_int_eq(shmdev_alloc(pool, T_PLAIN, &obj, &h), 0);
 	stamp(obj, h, 0);
 	model_add(m, T_PLAIN, h, 0);
@@ -340,15 +361,25 @@ static void build_before(const struct path *p, struct model *m, struct churn_pag
 	ck_assert_int_eq(shmdev_pool_close(pool), 0);
 	if (p->churn) {
 		struct child_arg a = { .types = t_old, .nr_types = 2, .churn = cp, .m = m };
-		char point[96];
+		char point[96], name[64];
 		int st;
 
 		memset(cp, 0, sizeof(*cp));
-		st = run_child(child_churn, &a, "free:unlinked", point, sizeof(point));
+		st = run_child(child_churn, &a, p->churn, point, sizeof(point));
 		ck_assert_msg(st == 1000 + SIGKILL, "churn child: status %d", st);
-		ck_assert_msg(strstr(point, " free:unlinked") != NULL, "churn child died at \"%s\"", point);
-		model_add(m, T_PLAIN, cp->plain, 0);
-		model_add(m, T_KEYED, cp->keyed, 5000);
+		snprintf(name, sizeof(name), "%s", p->churn);
+		name[strcspn(name, "#")] = '\0';
+		ck_assert_msg(strchr(point, ' ') && !strcmp(strchr(point, ' ') + 1, name),
+			      "churn child died at \"%s\", not at %s", point, p->churn);
+		if (p->churn_freed) {
+			for (i = 0; i < m->n && m->o[i].type != T_KEYED; i++)
+				;
+			model_del(m, i);
+		}
+		if (cp->plain)
+			model_add(m, T_PLAIN, cp->plain, 0);
+		if (cp->keyed)
+			model_add(m, T_KEYED, cp->keyed, 5000);
 	}
 }
 
@@ -689,11 +720,11 @@ static void test_path(unsigned int i)
 	free(r);
 }
 
-START_TEST(test_cold_start) { test_path(0); } END_TEST
-START_TEST(test_type_append) { test_path(1); } END_TEST
-START_TEST(test_raise) { test_path(2); } END_TEST
-START_TEST(test_close) { test_path(3); } END_TEST
-START_TEST(test_repair) { test_path(4); } END_TEST
+START_TEST(test_path_points)
+{
+	test_path((unsigned int)_i);
+}
+END_TEST
 
 static void setup(void)
 {
@@ -723,11 +754,7 @@ int main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_unchecked_fixture(tc, NULL, cleanup_regions);
 	tcase_set_timeout(tc, 600);
-	tcase_add_test(tc, test_cold_start);
-	tcase_add_test(tc, test_type_append);
-	tcase_add_test(tc, test_raise);
-	tcase_add_test(tc, test_close);
-	tcase_add_test(tc, test_repair);
+	tcase_add_loop_test(tc, test_path_points, 0, (int)NR_PATHS);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
