@@ -9,7 +9,7 @@
 
 #include "crash.h"
 
-void shmdev_crash_arm(struct shmdev_crash *c)
+void shmdev_crash_arm(struct shmdev_crash *c, void *owner)
 {
 	const char *at = getenv("SHMDEV_TEST_KILL_AT");
 	const char *log = getenv("SHMDEV_TEST_KILL_LOG");
@@ -18,6 +18,7 @@ void shmdev_crash_arm(struct shmdev_crash *c)
 	size_t len;
 
 	memset(c, 0, sizeof(*c));
+	c->owner = owner;
 	c->log_fd = -1;
 	if (!at || !*at)
 		return;
@@ -52,6 +53,7 @@ void shmdev_crash_arm(struct shmdev_crash *c)
 void shmdev_crash_hit(struct shmdev_crash *c, const char *name)
 {
 	char line[SHMDEV_CRASH_NAME_MAX + 32];
+	void *volatile owner;
 	int n;
 
 	c->points++;
@@ -69,5 +71,7 @@ void shmdev_crash_hit(struct shmdev_crash *c, const char *name)
 			/* The kill matters more than its log line. */
 		}
 	}
+	owner = c->owner;
 	raise(SIGKILL);
+	(void)owner;
 }

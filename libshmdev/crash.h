@@ -34,6 +34,7 @@
 
 struct shmdev_crash {
 	bool armed;
+	void *owner;			/* the pool this hook is part of */
 	int log_fd;			/* -1: no log */
 	uint64_t kill_at;		/* the Nth point, or the Kth of kill_name */
 	uint64_t points;		/* points reached since the open began */
@@ -41,8 +42,13 @@ struct shmdev_crash {
 	char kill_name[SHMDEV_CRASH_NAME_MAX];	/* "" : kill by number */
 };
 
-/* Read SHMDEV_TEST_KILL_AT and SHMDEV_TEST_KILL_LOG into @c (inert if unset). */
-void shmdev_crash_arm(struct shmdev_crash *c);
+/*
+ * Read SHMDEV_TEST_KILL_AT and SHMDEV_TEST_KILL_LOG into @c (inert if
+ * unset).  @owner: the object @c is part of; the kill keeps a pointer to it
+ * on the stack, so that valgrind's leak check of the killed process finds
+ * what it holds reachable instead of "possibly lost" through @c.
+ */
+void shmdev_crash_arm(struct shmdev_crash *c, void *owner);
 
 /* Count point @name; SIGKILL the process if it is the chosen one. */
 void shmdev_crash_hit(struct shmdev_crash *c, const char *name);

@@ -599,7 +599,7 @@ SHMDEV_EXPORT int shmdev_pool_open(struct shmdev_ctx *ctx, const struct shmdev_c
 	p->flags = flags;
 	p->rdonly = flags & SHMDEV_POOL_RDONLY;
 	if (!p->rdonly)
-		shmdev_crash_arm(&p->crash);
+		shmdev_crash_arm(&p->crash, p);
 	CRASH_POINT(p, "open:start");
 	p->backend = pc->backend;
 	p->nr_blocks = pc->nr_blocks;
