@@ -29,16 +29,22 @@
  *     new one, and the checks of step 4 pass again.
  *
  * Paths: cold start (from nothing), type append (a plain and a KEYED type
- * added by a later open), max_count raise (a plain and a KEYED type raised
- * across blocks), close (a clean resume and its close), and the repair
- * itself (a child killed inside a KEYED free leaves the pool dirty, then
- * the repairing owner is killed at each point, then a third open must
- * repair fully).  Each path prints one line: its number of points, the
+ * added by a later open), block append (a block key added to the config
+ * and a type carved from it: a region created by a resume), max_count
+ * raise (a plain and a KEYED type raised across blocks), close (a clean
+ * resume and its close), and the repair itself: a child killed inside
+ * alloc or free leaves the pool dirty (five kinds of damage: a live key
+ * missing from the index, a freed slot off the free list, stale free
+ * counts, a plain or a keyed slot popped from its free list and not used),
+ * then the repairing owner is killed at each point, then a third open
+ * must repair fully.  Each path prints one line: its number of points, the
  * steps they are, and that all passed; each must reach the steps listed in
  * its "must" set, so a point that disappears fails the suite.
  *
- * Runs on the POSIX backend on the host (plain, ASan+UBSan, valgrind) and
- * on the device backend in every VM round.
+ * 290 points in all today (cold start 27, type append 21, block append
+ * 20, raise 29, close 13, repair 5 x 36).  Runs on the POSIX backend on
+ * the host (plain, ASan+UBSan, valgrind) and on the device backend in
+ * every VM round.
  */
 #include <check.h>
 #include <errno.h>
@@ -48,12 +54,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include "testutil.h"
 
 #define MAXID		8
-#define NBLOCKS		3
+#define NBLOCKS		4	/* 3 before, one more for "block append" */
 #define MAX_MODEL	64
 #define MAX_POINTS	2000
 #define STAMP		0xc4a5b0b0c4a5b0b0ULL
@@ -89,9 +96,18 @@ static const struct shmdev_type t_raise[] = {
 	  .flags = SHMDEV_TYPE_KEYED },
 };
 
+/* A block key appended to the config, and a type that needs it. */
+static const struct shmdev_type t_blocks[] = {
+	{ .id = T_PLAIN, .name = "Plain", .size = sizeof(struct obj), .max_count = 10 },
+	{ .id = T_KEYED, .name = "Keyed", .size = sizeof(struct obj), .max_count = 10,
+	  .flags = SHMDEV_TYPE_KEYED },
+	{ .id = 4, .name = "Far", .size = 200, .max_count = 60 },
+};
+
 struct path {
 	const char *name;
 	bool cold;			/* no "before" pool */
+	bool more_blocks;		/* P's config has one more block key */
 	const char *churn;		/* before: a child killed at this point */
 	bool churn_freed;		/* ... after its free committed */
 	const struct shmdev_type *types;	/* what P opens with */
@@ -100,26 +116,29 @@ struct path {
 };
 
 static const struct path paths[] = {
-	{ "cold start", true, NULL, false, t_old, 2,
+	{ "cold start", true, false, NULL, false, t_old, 2,
 	  { "open:start", "open:base", "init:zeroed", "init:magic", "open:block",
 	    "open:epoch", "commit:flipped", "close:marked-clean" } },
-	{ "type append", false, NULL, false, t_append, 4,
+	{ "type append", false, false, NULL, false, t_append, 4,
 	  { "open:epoch", "open:hot-cleared", "commit:copied", "commit:checksummed",
 	    "commit:flipped", "rebuild:index-cleared", "open:done", "close:base-detached" } },
-	{ "max_count raise", false, NULL, false, t_raise, 2,
+	{ "block append", false, true, NULL, false, t_blocks, 3,
+	  { "open:block", "open:epoch", "commit:copied", "commit:checksummed", "commit:flipped",
+	    "open:done", "close:block-detached", "close:base-detached" } },
+	{ "max_count raise", false, false, NULL, false, t_raise, 2,
 	  { "commit:seq", "commit:flipped", "rebuild:index-cleared", "rebuild:slot",
 	    "rebuild:free-list", "rebuild:counts", "open:done" } },
-	{ "close", false, NULL, false, t_old, 2,
+	{ "close", false, false, NULL, false, t_old, 2,
 	  { "open:epoch", "open:done", "close:start", "close:marked-clean",
 	    "close:block-detached", "close:base-detached" } },
 #define REPAIR_MUST { "open:epoch", "rebuild:index-cleared", "rebuild:slot", "rebuild:free-list", \
 		      "rebuild:counts", "repair:done", "close:marked-clean" }
 	/* The repair of each kind of damage a kill inside alloc or free leaves. */
-	{ "repair (index misses a live key)", false, "free:unlinked", false, t_old, 2, REPAIR_MUST },
-	{ "repair (freed slot off the free list)", false, "free:committed", true, t_old, 2, REPAIR_MUST },
-	{ "repair (free counts stale)", false, "free:listed", true, t_old, 2, REPAIR_MUST },
-	{ "repair (plain slot popped, not used)", false, "alloc:taken", false, t_old, 2, REPAIR_MUST },
-	{ "repair (keyed slot popped, not used)", false, "alloc:taken#2", false, t_old, 2, REPAIR_MUST },
+	{ "repair (index misses a live key)", false, false, "free:unlinked", false, t_old, 2, REPAIR_MUST },
+	{ "repair (freed slot off the free list)", false, false, "free:committed", true, t_old, 2, REPAIR_MUST },
+	{ "repair (free counts stale)", false, false, "free:listed", true, t_old, 2, REPAIR_MUST },
+	{ "repair (plain slot popped, not used)", false, false, "alloc:taken", false, t_old, 2, REPAIR_MUST },
+	{ "repair (keyed slot popped, not used)", false, false, "alloc:taken#2", false, t_old, 2, REPAIR_MUST },
 };
 #define NR_PATHS (sizeof(paths) / sizeof(paths[0]))
 
@@ -147,7 +166,8 @@ enum seen { S_ABSENT, S_EMPTY, S_OLD, S_NEW };
 static const char *const seen_name[] = { "absent", "initialised, no types", "old", "new" };
 
 static struct shmdev_ctx *ctx;
-static struct shmdev_conf *conf;
+static struct shmdev_conf *conf;	/* 3 blocks */
+static struct shmdev_conf *conf4;	/* the same and a 4th block key */
 
 /* Shared with the churn child (MAP_SHARED before fork). */
 struct churn_page {
@@ -155,13 +175,18 @@ struct churn_page {
 	uint64_t keyed;
 };
 
-static struct shmdev_conf *mkconf(void)
+static struct shmdev_conf *mkconf(unsigned int nr_blocks)
 {
 	struct shmdev_conf *c = NULL;
-	char text[1024];
+	char text[1024], keys[256] = "";
+	size_t len = 0;
+	unsigned int i;
 
-	snprintf(text, sizeof(text), "ProcessList = zone\n[zone]\nBaseKey = 0x%" PRIx64 "\nBlockSize = 4K\nBlockKeys = 0x%" PRIx64 ", 0x%" PRIx64 ", 0x%" PRIx64 "\n",
-		 tu_key(0), tu_key(1), tu_key(2), tu_key(3));
+	for (i = 1; i <= nr_blocks; i++)
+		len += (size_t)snprintf(keys + len, sizeof(keys) - len, "%s0x%" PRIx64,
+					i > 1 ? ", " : "", tu_key(i));
+	snprintf(text, sizeof(text), "ProcessList = zone\n[zone]\nBaseKey = 0x%" PRIx64 "\nBlockSize = 4K\nBlockKeys = %s\n",
+		 tu_key(0), keys);
 	ck_assert_msg(shmdev_conf_load_string(ctx, text, "crashpoints.ini", "zone", &c) == 0,
 		      "%s", shmdev_errmsg(ctx));
 	return c;
@@ -196,11 +221,12 @@ static size_t model_count(const struct model *m, uint16_t type)
 	return n;
 }
 
-static struct shmdev_pool *owner_open(const struct shmdev_type *types, size_t nr)
+static struct shmdev_pool *owner_open(const struct shmdev_conf *c,
+				      const struct shmdev_type *types, size_t nr)
 {
 	struct shmdev_pool *pool = NULL;
 
-	ck_assert_msg(shmdev_pool_open(ctx, conf, types, nr, 0, &pool) == 0, "owner open: %s",
+	ck_assert_msg(shmdev_pool_open(ctx, c, types, nr, 0, &pool) == 0, "owner open: %s",
 		      shmdev_errmsg(ctx));
 	return pool;
 }
@@ -208,6 +234,7 @@ static struct shmdev_pool *owner_open(const struct shmdev_type *types, size_t nr
 /* ---- children ------------------------------------------------------------ */
 
 struct child_arg {
+	const struct shmdev_conf *conf;
 	const char *kill_at;		/* SHMDEV_TEST_KILL_AT, or NULL */
 	int log_fd;
 	const struct shmdev_type *types;
@@ -238,7 +265,7 @@ static int child_path(void *varg)
 	int ret = 0;
 
 	arm(a);
-	if (shmdev_pool_open(c, conf, a->types, a->nr_types, 0, &pool)) {
+	if (shmdev_pool_open(c, a->conf, a->types, a->nr_types, 0, &pool)) {
 		fprintf(stderr, "P: open: %s\n", shmdev_errmsg(c));
 		ret = 10;
 	} else if (shmdev_pool_close(pool)) {
@@ -267,7 +294,7 @@ static int child_churn(void *varg)
 	size_t i;
 
 	arm(a);
-	if (shmdev_pool_open(c, conf, a->types, a->nr_types, 0, &pool))
+	if (shmdev_pool_open(c, a->conf, a->types, a->nr_types, 0, &pool))
 		return 20;
 	if (shmdev_alloc(pool, T_PLAIN, &obj, &h))
 		return 21;
@@ -309,7 +336,7 @@ static int run_child(int (*fn)(void *), struct child_arg *a, const char *kill_at
 
 static void destroy_pool(void)
 {
-	int err = shmdev_pool_destroy(ctx, conf);
+	int err = shmdev_pool_destroy(ctx, conf4);
 
 	ck_assert_msg(err == 0 || err == -ENOENT, "destroy: %s", shmdev_errmsg(ctx));
 }
@@ -326,7 +353,7 @@ static void build_before(const struct path *p, struct model *m, struct churn_pag
 	m->n = 0;
 	if (p->cold)
 		return;
-	pool = owner_open(t_old, 2);
+	pool = owner_open(conf, t_old, 2);
 	ck_assert_int_eq(shmdev_pool_start(pool), SHMDEV_START_CREATED);
 	for (i = 0; i < 8; i++) {
 		ck_assert_int_eq(shmdev_alloc(pool, T_PLAIN, &obj, &h), 0);
@@ -360,7 +387,7 @@ static void build_before(const struct path *p, struct model *m, struct churn_pag
 	ck_assert_int_eq(shmdev_pool_check(pool), 0);
 	ck_assert_int_eq(shmdev_pool_close(pool), 0);
 	if (p->churn) {
-		struct child_arg a = { .types = t_old, .nr_types = 2, .churn = cp, .m = m };
+		struct child_arg a = { .conf = conf, .types = t_old, .nr_types = 2, .churn = cp, .m = m };
 		char point[96], name[64];
 		int st;
 
@@ -400,10 +427,8 @@ static void take_snap(struct shmdev_pool *pool, struct snap *s)
 		s->size[i] = ts.size;
 		memcpy(s->name[i], ts.name, sizeof(s->name[i]));
 	}
-	for (i = 0; i < NBLOCKS; i++) {
-		ck_assert_int_eq(shmdev_pool_block_stats(pool, i, &bs), 0);
-		s->used[i] = bs.used_bytes;
-	}
+	for (i = 0; i < NBLOCKS; i++)
+		s->used[i] = shmdev_pool_block_stats(pool, i, &bs) ? UINT64_MAX : bs.used_bytes;
 }
 
 static bool snap_eq(const struct snap *a, const struct snap *b)
@@ -411,12 +436,28 @@ static bool snap_eq(const struct snap *a, const struct snap *b)
 	return memcmp(a, b, sizeof(*a)) == 0;
 }
 
+/* Initialised, no types: nothing carved from the 3 blocks of a cold start. */
 static bool snap_empty(const struct snap *s)
 {
 	struct snap z;
 
 	memset(&z, 0, sizeof(z));
+	z.used[3] = UINT64_MAX;
 	return snap_eq(s, &z);
+}
+
+/*
+ * Read-only open with P's config, or (P adds a block key, the layout has
+ * not taken it yet) with the one before.
+ */
+static int ro_open(const struct path *p, const struct shmdev_conf *pconf,
+		   struct shmdev_pool **pool)
+{
+	int err = shmdev_pool_open(ctx, pconf, NULL, 0, SHMDEV_POOL_RDONLY, pool);
+
+	if (err && p->more_blocks)
+		err = shmdev_pool_open(ctx, conf, NULL, 0, SHMDEV_POOL_RDONLY, pool);
+	return err;
 }
 
 static enum seen classify(const struct snap *s, const struct snap *old, bool cold,
@@ -559,7 +600,8 @@ static void run_path(const struct path *p, struct result *r)
 	struct model *m = calloc(1, sizeof(*m));
 	struct snap old, new, s;
 	struct shmdev_pool *pool;
-	struct child_arg a = { .types = p->types, .nr_types = p->nr_types };
+	const struct shmdev_conf *pconf = p->more_blocks ? conf4 : conf;
+	struct child_arg a = { .conf = pconf, .types = p->types, .nr_types = p->nr_types };
 	char point[128], where[256], num[24], why[160];
 	unsigned int n, i, j;
 	int st;
@@ -579,12 +621,15 @@ static void run_path(const struct path *p, struct result *r)
 	}
 	st = run_child(child_path, &a, NULL, point, sizeof(point));
 	ck_assert_msg(st == 0, "%s: P without the hook: status %d", p->name, st);
-	pool = owner_open(p->types, p->nr_types);
+	pool = owner_open(pconf, p->types, p->nr_types);
 	take_snap(pool, &new);
 	check_owner_view(pool, m, p->name);
 	ck_assert_int_eq(shmdev_pool_close(pool), 0);
 	ck_assert_msg(p->cold || !snap_eq(&old, &new) || p->churn || !strcmp(p->name, "close"),
 		      "%s: P does not change the layout", p->name);
+	if (p->more_blocks)
+		ck_assert_msg(old.used[3] == UINT64_MAX && new.used[3] && new.used[3] != UINT64_MAX,
+			      "%s: the new block is not used", p->name);
 
 	for (n = 1; n < MAX_POINTS; n++) {
 		enum seen ro;
@@ -597,7 +642,7 @@ static void run_path(const struct path *p, struct result *r)
 		if (st == 0) {
 			/* P ran to its end before point n: the new layout, everything kept. */
 			ck_assert_str_eq(point, "");
-			pool = owner_open(p->types, p->nr_types);
+			pool = owner_open(pconf, p->types, p->nr_types);
 			take_snap(pool, &s);
 			ck_assert_msg(snap_eq(&s, &new), "%s: P's end is not the reference layout", p->name);
 			check_owner_view(pool, m, p->name);
@@ -613,7 +658,7 @@ static void run_path(const struct path *p, struct result *r)
 
 		/* 3. Read-only inspection. */
 		pool = NULL;
-		st = shmdev_pool_open(ctx, conf, NULL, 0, SHMDEV_POOL_RDONLY, &pool);
+		st = ro_open(p, pconf, &pool);
 		if (st) {
 			struct shmdev_region_info info;
 
@@ -627,6 +672,7 @@ static void run_path(const struct path *p, struct result *r)
 			ro = st == -ENOENT && !shmdev_region_stat(ctx, tu_backend(), tu_key(0), &info) ?
 			     S_EMPTY : S_ABSENT;
 			memset(&s, 0, sizeof(s));
+			s.used[3] = UINT64_MAX;
 		} else {
 			take_snap(pool, &s);
 			ro = classify(&s, &old, p->cold, &new);
@@ -646,7 +692,8 @@ static void run_path(const struct path *p, struct result *r)
 		if (n % 2) {
 			struct snap after;
 
-			pool = owner_open(NULL, 0);
+			/* With the config of the layout it finds: P's once P committed. */
+			pool = owner_open(ro == S_NEW ? pconf : conf, NULL, 0);
 			check_start(p, pool, ro, name, where, m, pending);
 			take_snap(pool, &after);
 			if (ro == S_ABSENT)
@@ -658,7 +705,7 @@ static void run_path(const struct path *p, struct result *r)
 		}
 
 		/* 5. P again, to its end: the new layout. */
-		pool = owner_open(p->types, p->nr_types);
+		pool = owner_open(pconf, p->types, p->nr_types);
 		if (n % 2 == 0)
 			check_start(p, pool, ro, name, where, m, pending);
 		take_snap(pool, &s);
@@ -712,11 +759,13 @@ static void test_path(unsigned int i)
 	struct result *r = calloc(1, sizeof(*r));
 
 	ck_assert_ptr_nonnull(r);
-	conf = mkconf();
+	conf = mkconf(3);
+	conf4 = mkconf(4);
 	run_path(&paths[i], r);
 	print_result(&paths[i], r);
 	shmdev_conf_free(conf);
-	conf = NULL;
+	shmdev_conf_free(conf4);
+	conf = conf4 = NULL;
 	free(r);
 }
 
@@ -728,6 +777,8 @@ END_TEST
 
 static void setup(void)
 {
+	/* Killed by a timeout, the runner takes this test process along. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	ctx = tu_ctx();
 	unsetenv("SHMDEV_TEST_KILL_AT");
 	unsetenv("SHMDEV_TEST_KILL_LOG");
