@@ -775,6 +775,57 @@ START_TEST(test_path_points)
 }
 END_TEST
 
+/*
+ * The hook's own contract: a number or a name (#K: its Kth time) picks the
+ * point, the log names it, a value that is neither leaves the hook inert,
+ * and a read-only open is never killed.
+ */
+START_TEST(test_hook_syntax)
+{
+	static const struct {
+		const char *at;
+		int status;
+		const char *logged;
+	} cases[] = {
+		{ "1", 1000 + SIGKILL, "1 open:start" },
+		{ "open:block#3", 1000 + SIGKILL, "11 open:block" },	/* after 6 init: points */
+		{ "open:base", 1000 + SIGKILL, "2 open:base" },
+		{ "commit:flipped", 1000 + SIGKILL, NULL },	/* cold start: its 16th point */
+		{ "12x", 0, "" },
+		{ "0", 0, "" },
+		{ "no:such-point", 0, "" },
+		{ "open:block#0", 0, "" },
+	};
+	struct child_arg a = { .types = t_old, .nr_types = 2 };
+	struct shmdev_pool *pool = NULL;
+	char point[128];
+	size_t i;
+	int st;
+
+	conf = mkconf(3);
+	conf4 = mkconf(4);
+	a.conf = conf;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		destroy_pool();
+		st = run_child(child_path, &a, cases[i].at, point, sizeof(point));
+		ck_assert_msg(st == cases[i].status, "SHMDEV_TEST_KILL_AT=%s: status %d", cases[i].at, st);
+		if (cases[i].logged)
+			ck_assert_str_eq(point, cases[i].logged);
+		else
+			ck_assert_ptr_nonnull(strstr(point, " commit:flipped"));
+	}
+	/* Armed in the environment, a read-only open is not an owner: no kill. */
+	setenv("SHMDEV_TEST_KILL_AT", "1", 1);
+	ck_assert_int_eq(shmdev_pool_open(ctx, conf, NULL, 0, SHMDEV_POOL_RDONLY, &pool), 0);
+	ck_assert_int_eq(shmdev_pool_close(pool), 0);
+	unsetenv("SHMDEV_TEST_KILL_AT");
+	destroy_pool();
+	shmdev_conf_free(conf);
+	shmdev_conf_free(conf4);
+	conf = conf4 = NULL;
+}
+END_TEST
+
 static void setup(void)
 {
 	/* Killed by a timeout, the runner takes this test process along. */
@@ -805,6 +856,7 @@ int main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_unchecked_fixture(tc, NULL, cleanup_regions);
 	tcase_set_timeout(tc, 600);
+	tcase_add_test(tc, test_hook_syntax);
 	tcase_add_loop_test(tc, test_path_points, 0, (int)NR_PATHS);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
