@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "crash.h"
 #include "layout.h"
 
 #define REUSE_HINT "; the layout cannot be reused (destroy the pool for a cold start)"
@@ -143,7 +144,8 @@ uint64_t layout_checksum(const struct layout_header *h, const struct layout_tabl
 		     h->table_size - sizeof(t->checksum));
 }
 
-void layout_init_unsealed(void *base, const struct layout_params *p)
+void layout_init_unsealed(void *base, const struct layout_params *p,
+			  struct shmdev_crash *crash)
 {
 	struct layout_header *h = base;
 	struct layout_geom g;
@@ -154,7 +156,9 @@ void layout_init_unsealed(void *base, const struct layout_params *p)
 
 	layout_geom(p->max_types, p->max_blocks, &g);
 	__atomic_store_n(&h->magic, 0, __ATOMIC_RELEASE);
+	SHMDEV_CRASH_POINT(crash, "init:magic-cleared");
 	memset((char *)base + sizeof(h->magic), 0, g.base_size - sizeof(h->magic));
+	SHMDEV_CRASH_POINT(crash, "init:zeroed");
 	h->version = SHMDEV_LAYOUT_VERSION;
 	h->header_size = SHMDEV_LAYOUT_HEADER_SIZE;
 	h->base_size = g.base_size;
@@ -166,6 +170,7 @@ void layout_init_unsealed(void *base, const struct layout_params *p)
 	h->max_chunks = SHMDEV_LAYOUT_INLINE_CHUNKS;
 	strncpy(h->process, p->process, sizeof(h->process) - 1);
 	h->pool_id = p->pool_id;
+	SHMDEV_CRASH_POINT(crash, "init:header");
 
 	t = layout_table_at(base, h, 0);
 	t->seq = 1;
@@ -185,21 +190,24 @@ void layout_init_unsealed(void *base, const struct layout_params *p)
 			blocks[i].free_bytes = p->block_size - SHMDEV_LAYOUT_BLOCK_HDR;
 		}
 	}
+	SHMDEV_CRASH_POINT(crash, "init:table");
 	t->checksum = layout_checksum(h, t);
+	SHMDEV_CRASH_POINT(crash, "init:checksummed");
 	h->active = 0;
 }
 
-void layout_seal(void *base)
+void layout_seal(void *base, struct shmdev_crash *crash)
 {
 	struct layout_header *h = base;
 
 	__atomic_store_n(&h->magic, SHMDEV_LAYOUT_MAGIC, __ATOMIC_RELEASE);
+	SHMDEV_CRASH_POINT(crash, "init:magic");
 }
 
-void layout_init(void *base, const struct layout_params *p)
+void layout_init(void *base, const struct layout_params *p, struct shmdev_crash *crash)
 {
-	layout_init_unsealed(base, p);
-	layout_seal(base);
+	layout_init_unsealed(base, p, crash);
+	layout_seal(base, crash);
 }
 
 static uint64_t block_hdr_sum(const struct layout_block_hdr *b)
@@ -1010,7 +1018,7 @@ out:
 	return err;
 }
 
-void layout_commit(void *base, const struct layout_table *scratch)
+void layout_commit(void *base, const struct layout_table *scratch, struct shmdev_crash *crash)
 {
 	struct layout_header *h = base;
 	uint32_t active = __atomic_load_n(&h->active, __ATOMIC_ACQUIRE) & 1;
@@ -1019,8 +1027,12 @@ void layout_commit(void *base, const struct layout_table *scratch)
 	uint64_t seq = cur->seq + 1;
 
 	memcpy(next, scratch, h->table_size);
+	SHMDEV_CRASH_POINT(crash, "commit:copied");
 	next->seq = seq;
+	SHMDEV_CRASH_POINT(crash, "commit:seq");
 	next->checksum = layout_checksum(h, next);
+	SHMDEV_CRASH_POINT(crash, "commit:checksummed");
 	/* The flip is the commit point: everything above is visible first. */
 	__atomic_store_n(&h->active, !active, __ATOMIC_RELEASE);
+	SHMDEV_CRASH_POINT(crash, "commit:flipped");
 }

@@ -477,19 +477,23 @@ int layout_check_params(struct shmdev_ctx *ctx, const struct layout_params *p);
 /* FNV-1a checksum of the cold header and table copy @t. */
 uint64_t layout_checksum(const struct layout_header *h, const struct layout_table *t);
 
+struct shmdev_crash;
+
 /*
  * Write a fresh header and an empty table (blocks from @p, no types) into
  * @base (at least layout geometry base_size bytes, zeroed by the caller or
- * not).  The magic is written last.
+ * not).  The magic is written last.  @crash: the test hook's crash points
+ * (crash.h) between the stores, or NULL.
  */
-void layout_init(void *base, const struct layout_params *p);
+void layout_init(void *base, const struct layout_params *p, struct shmdev_crash *crash);
 
 /*
  * layout_init() without its last store: the magic stays 0 until
  * layout_seal(), so that a cold start can write its blocks' headers first.
  */
-void layout_init_unsealed(void *base, const struct layout_params *p);
-void layout_seal(void *base);
+void layout_init_unsealed(void *base, const struct layout_params *p,
+			  struct shmdev_crash *crash);
+void layout_seal(void *base, struct shmdev_crash *crash);
 
 /* Write the identity header of block @index (key @key) of the pool @h at @blk. */
 void layout_block_hdr_init(void *blk, const struct layout_header *h, uint64_t base_key,
@@ -575,9 +579,9 @@ int layout_plan_at(struct shmdev_ctx *ctx, const void *base, void *const *blocks
 /*
  * Make @scratch the layout: copy it into the inactive table, checksum it
  * and flip "active".  The caller orders this after writing everything the
- * new layout refers to.
+ * new layout refers to.  @crash: as for layout_init().
  */
-void layout_commit(void *base, const struct layout_table *scratch);
+void layout_commit(void *base, const struct layout_table *scratch, struct shmdev_crash *crash);
 
 /* The active table. */
 static inline struct layout_table *layout_active(void *base)

@@ -33,15 +33,17 @@
  * check of a read-only attach reads a type between two loads of it and
  * trusts only a read that nothing changed under (check_shared()).
  *
- * Test hook: SHMDEV_TEST_KILL_AT=N makes the owner raise SIGKILL at the Nth
- * crash point (counted from open) inside alloc, free and force_get.  Inert
- * when unset.  With the hook armed every call takes the checked paths,
- * where the crash points are; the fast paths do not pay for them.
+ * Test hook (crash.h): SHMDEV_TEST_KILL_AT=N (or =NAME) makes the owner
+ * raise SIGKILL at the Nth crash point, counted from the start of the open,
+ * or at the point called NAME.  The points sit between the stores of every
+ * path that changes shared memory: open (cold start, append, raise), the
+ * repair, close, and alloc, free and force_get.  Inert when unset.  With
+ * the hook armed every call takes the checked paths, where the crash points
+ * are; the fast paths do not pay for them.
  */
 #include <errno.h>
 #include <inttypes.h>
 #include <sched.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +51,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "crash.h"
 #include "layout.h"
 #include "region.h"
 
@@ -144,8 +147,7 @@ struct shmdev_pool {
 	struct layout_geom geom;
 	struct prange *ranges;
 	size_t nr_ranges;
-	uint64_t kill_at;
-	uint64_t points;
+	struct shmdev_crash crash;	/* the test hook, armed by an owner open */
 	uint64_t repaired_objects;
 	uint64_t repair_ns;
 	uint64_t open_ns;
@@ -153,15 +155,13 @@ struct shmdev_pool {
 };
 
 /*
- * One crash point of the SHMDEV_TEST_KILL_AT hook.  Only the checked slow
- * paths have them; with the hook armed nr_fast is 0, so every alloc and free
- * takes those, and the fast paths pay nothing more for the hook than the
- * type bound they check anyway.
+ * One crash point of the SHMDEV_TEST_KILL_AT hook (crash.h), named
+ * "path:step reached".  Of alloc and free only the checked slow paths have
+ * them; with the hook armed nr_fast is 0, so every alloc and free takes
+ * those, and the fast paths pay nothing more for the hook than the type
+ * bound they check anyway.
  */
-#define CRASH_POINT(p) do { \
-	if ((p)->kill_at && ++(p)->points == (p)->kill_at) \
-		raise(SIGKILL); \
-} while (0)
+#define CRASH_POINT(p, name) SHMDEV_CRASH_POINT(&(p)->crash, name)
 
 static uint64_t now_ns(clockid_t clk)
 {
@@ -413,7 +413,7 @@ static int build_view(struct shmdev_pool *p)
  * slot tags.  Slots at or above the watermark were never used.  Returns the
  * number of live objects.
  */
-static uint64_t repair_type(struct ptype *pt)
+static uint64_t repair_type(struct shmdev_pool *p, struct ptype *pt)
 {
 	struct layout_hot *hot = pt->hot;
 	uint64_t wm = watermark(pt), slot, live = 0, nfree = 0, retired = 0, seq;
@@ -424,6 +424,7 @@ static uint64_t repair_type(struct ptype *pt)
 	seq = change_begin(hot);
 	if (pt->keyed)
 		memset(pt->buckets, 0, (size_t)pt->nr_buckets * sizeof(*pt->buckets));
+	CRASH_POINT(p, "rebuild:index-cleared");
 	/* Downwards, so that the lists come out in ascending slot order. */
 	for (slot = wm; slot-- > 0;) {
 		struct layout_slot *s = slot_at(pt, slot);
@@ -458,12 +459,15 @@ static uint64_t repair_type(struct ptype *pt)
 			free_head = (uint32_t)slot + 1;
 			nfree++;
 		}
+		CRASH_POINT(p, "rebuild:slot");
 	}
 	hot->watermark = wm;
 	hot->free_head = free_head;
+	CRASH_POINT(p, "rebuild:free-list");
 	hot->free_count = nfree;
 	hot->live_count = live;
 	hot->retired = retired;
+	CRASH_POINT(p, "rebuild:counts");
 	change_end(hot, seq);
 	return live;
 }
@@ -585,6 +589,7 @@ static int open_blocks(struct shmdev_pool *p, const struct shmdev_proc_conf *pc,
 		if (err)
 			return err;
 		p->blocks[i] = r;
+		CRASH_POINT(p, "open:block");
 		created[i] = shmdev_region_start(r) == SHMDEV_START_CREATED;
 		if (shmdev_region_start(r) == SHMDEV_START_RESUMED_CRASH)
 			*crash = true;
@@ -747,7 +752,6 @@ SHMDEV_EXPORT int shmdev_pool_open(struct shmdev_ctx *ctx, const struct shmdev_c
 	bool *created = NULL;
 	bool base_created = false, cold = false, crash = false, fixed;
 	uint64_t t0 = now_ns(CLOCK_MONOTONIC);
-	const char *env;
 	uint32_t i;
 	int err, changed;
 
@@ -791,6 +795,9 @@ SHMDEV_EXPORT int shmdev_pool_open(struct shmdev_ctx *ctx, const struct shmdev_c
 	p->ctx = shmdev_ctx_ref(ctx);
 	p->flags = flags;
 	p->rdonly = flags & SHMDEV_POOL_RDONLY;
+	if (!p->rdonly)
+		shmdev_crash_arm(&p->crash, p);
+	CRASH_POINT(p, "open:start");
 	p->backend = pc->backend;
 	p->nr_blocks = pc->nr_blocks;
 	fixed = (flags & SHMDEV_POOL_FIXED_ADDR) || pc->fixed_addr;
@@ -804,6 +811,7 @@ SHMDEV_EXPORT int shmdev_pool_open(struct shmdev_ctx *ctx, const struct shmdev_c
 	err = open_base(p, pc, g.base_size);
 	if (err)
 		goto fail;
+	CRASH_POINT(p, "open:base");
 	p->backend = shmdev_region_backend(p->base_region);
 	base_created = shmdev_region_start(p->base_region) == SHMDEV_START_CREATED;
 	crash = shmdev_region_start(p->base_region) == SHMDEV_START_RESUMED_CRASH;
@@ -836,7 +844,7 @@ SHMDEV_EXPORT int shmdev_pool_open(struct shmdev_ctx *ctx, const struct shmdev_c
 	if (cold) {
 		/* Sealed (magic) once the blocks carry their headers. */
 		lp.pool_id = new_pool_id(p);
-		layout_init_unsealed(p->base, &lp);
+		layout_init_unsealed(p->base, &lp, &p->crash);
 		p->geom = g;
 	} else {
 		err = layout_verify(ctx, p->base, shmdev_region_size(p->base_region), &p->geom);
@@ -902,7 +910,7 @@ SHMDEV_EXPORT int shmdev_pool_open(struct shmdev_ctx *ctx, const struct shmdev_c
 			changed = 1;
 	}
 	if (cold)
-		layout_seal(p->base);
+		layout_seal(p->base, &p->crash);
 
 	if (p->rdonly) {
 		p->start = SHMDEV_START_RESUMED;
@@ -916,13 +924,15 @@ SHMDEV_EXPORT int shmdev_pool_open(struct shmdev_ctx *ctx, const struct shmdev_c
 		crash = true;
 	/* From here on the pool is dirty until a clean close. */
 	__atomic_store_n(&p->hdr->open_epoch, p->hdr->open_epoch + 1, __ATOMIC_RELEASE);
+	CRASH_POINT(p, "open:epoch");
 	if (changed) {
 		struct layout_hot *hot = layout_hot_at(p->base, &p->geom);
 
 		for (i = 0; i < p->hdr->max_types; i++)
 			if (changes[i] == LAYOUT_ADDED)
 				memset(&hot[i], 0, sizeof(hot[i]));
-		layout_commit(p->base, scratch);
+		CRASH_POINT(p, "open:hot-cleared");
+		layout_commit(p->base, scratch, &p->crash);
 		__atomic_store_n(&p->hdr->changing, 0, __ATOMIC_RELEASE);
 	}
 	err = build_view(p);
@@ -934,7 +944,8 @@ SHMDEV_EXPORT int shmdev_pool_open(struct shmdev_ctx *ctx, const struct shmdev_c
 		p->repaired_objects = 0;
 		for (i = 0; i < p->hdr->max_types; i++)
 			if (p->types[i].used)
-				p->repaired_objects += repair_type(&p->types[i]);
+				p->repaired_objects += repair_type(p, &p->types[i]);
+		CRASH_POINT(p, "repair:done");
 		p->repair_ns = now_ns(CLOCK_MONOTONIC) - r0;
 		shmdev_info(ctx, "pool \"%s\": repaired after a crash: %" PRIu64 " live objects in %" PRIu64 " ns",
 			    pc->name, p->repaired_objects, p->repair_ns);
@@ -942,14 +953,12 @@ SHMDEV_EXPORT int shmdev_pool_open(struct shmdev_ctx *ctx, const struct shmdev_c
 		/* New or bigger hash indexes start empty and are refilled from the slots. */
 		for (i = 0; i < p->hdr->max_types; i++)
 			if (changes[i] != LAYOUT_SAME && p->types[i].keyed)
-				repair_type(&p->types[i]);
+				repair_type(p, &p->types[i]);
 	}
 	p->start = cold ? SHMDEV_START_CREATED :
 		   crash ? SHMDEV_START_RESUMED_CRASH : SHMDEV_START_RESUMED_CLEAN;
-	env = getenv("SHMDEV_TEST_KILL_AT");
-	if (env && *env)
-		p->kill_at = strtoull(env, NULL, 10);
-	p->nr_fast = p->kill_at ? 0 : p->nr_types;
+	p->nr_fast = p->crash.armed ? 0 : p->nr_types;
+	CRASH_POINT(p, "open:done");
 done:
 	free(scratch);
 	free(changes);
@@ -1004,13 +1013,17 @@ SHMDEV_EXPORT int shmdev_pool_close(struct shmdev_pool *p)
 	shmdev_clear_error(p->ctx);
 	if (!p->rdonly) {
 		/* Every operation is complete here: the derived data is consistent. */
+		CRASH_POINT(p, "close:start");
 		__atomic_store_n(&p->hdr->close_epoch, p->hdr->open_epoch, __ATOMIC_RELEASE);
+		CRASH_POINT(p, "close:marked-clean");
 		for (i = 0; i < p->nr_blocks; i++) {
 			e = shmdev_region_detach(p->blocks[i]);
+			CRASH_POINT(p, "close:block-detached");
 			if (e && !err)
 				err = e;
 		}
 		e = shmdev_region_detach(p->base_region);
+		CRASH_POINT(p, "close:base-detached");
 		if (e && !err)
 			err = e;
 	}
@@ -1154,9 +1167,9 @@ static int alloc_slot(struct shmdev_pool *p, struct ptype *pt, uint32_t state,
 			return shmdev_fail(p->ctx, EUCLEAN, "type %u \"%s\": free list head %" PRIu64 " is not a free slot (the pool is corrupt)",
 					   pt->id, pt->name, slot);
 		seq = change_begin(hot);
-		CRASH_POINT(p);
+		CRASH_POINT(p, "alloc:take");
 		hot->free_head = s->next;
-		CRASH_POINT(p);
+		CRASH_POINT(p, "alloc:taken");
 		hot->free_count--;
 	} else if (wm < pt->cap) {
 		slot = wm;
@@ -1164,9 +1177,9 @@ static int alloc_slot(struct shmdev_pool *p, struct ptype *pt, uint32_t state,
 		seq = change_begin(hot);
 		/* Initialise before the watermark covers it: the repair scans up to it. */
 		store_tag(s, layout_tag(LAYOUT_SLOT_FREE, 1));
-		CRASH_POINT(p);
+		CRASH_POINT(p, "alloc:slot-init");
 		__atomic_store_n(&hot->watermark, wm + 1, __ATOMIC_RELEASE);
-		CRASH_POINT(p);
+		CRASH_POINT(p, "alloc:watermark");
 	} else {
 		return shmdev_fail(p->ctx, ENOSPC, "type %u \"%s\" is full: %" PRIu64 " objects (raise max_count)",
 				   pt->id, pt->name, pt->cap);
@@ -1177,14 +1190,14 @@ static int alloc_slot(struct shmdev_pool *p, struct ptype *pt, uint32_t state,
 		memset(slot_obj(pt, s), 0, pt->size);
 	if (state == LAYOUT_SLOT_LIVE_KEYED)
 		s->next = pt->buckets[bucket_of(pt, key)];
-	CRASH_POINT(p);
+	CRASH_POINT(p, "alloc:prepared");
 	tag = load_tag(s);
 	gen = layout_tag_gen(tag) ? layout_tag_gen(tag) : 1;
 	store_tag(s, layout_tag(state, gen));	/* commit */
-	CRASH_POINT(p);
+	CRASH_POINT(p, "alloc:committed");
 	if (state == LAYOUT_SLOT_LIVE_KEYED) {
 		pt->buckets[bucket_of(pt, key)] = (uint32_t)slot + 1;
-		CRASH_POINT(p);
+		CRASH_POINT(p, "alloc:indexed");
 	}
 	hot->live_count++;
 	change_end(hot, seq);
@@ -1389,9 +1402,9 @@ static bool hash_unlink(struct shmdev_pool *p, const struct ptype *pt,
 		if (!c)
 			return false;
 		if (cur == slot) {
-			CRASH_POINT(p);
+			CRASH_POINT(p, "free:unlink");
 			*link = c->next;
-			CRASH_POINT(p);
+			CRASH_POINT(p, "free:unlinked");
 			return true;
 		}
 		link = &c->next;
@@ -1427,9 +1440,9 @@ static __attribute__((noinline)) int free_checked(struct shmdev_pool *p, shmdev_
 	gen = layout_tag_gen(tag);
 	if (gen >= SHMDEV_LAYOUT_GEN_MAX) {
 		/* The last generation: retire the slot rather than wrap (layout.h). */
-		CRASH_POINT(p);
+		CRASH_POINT(p, "free:retiring");
 		store_tag(s, layout_tag(LAYOUT_SLOT_RETIRED, gen));	/* commit */
-		CRASH_POINT(p);
+		CRASH_POINT(p, "free:retired");
 		hot->retired++;
 		hot->live_count--;
 		change_end(hot, seq);
@@ -1437,11 +1450,11 @@ static __attribute__((noinline)) int free_checked(struct shmdev_pool *p, shmdev_
 	}
 	gen++;
 	s->next = hot->free_head;
-	CRASH_POINT(p);
+	CRASH_POINT(p, "free:prepared");
 	store_tag(s, layout_tag(LAYOUT_SLOT_FREE, gen));	/* commit */
-	CRASH_POINT(p);
+	CRASH_POINT(p, "free:committed");
 	hot->free_head = (uint32_t)slot + 1;
-	CRASH_POINT(p);
+	CRASH_POINT(p, "free:listed");
 	hot->free_count++;
 	hot->live_count--;
 	change_end(hot, seq);

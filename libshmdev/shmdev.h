@@ -334,8 +334,13 @@ struct shmdev_type {
  * (RDONLY and no pool), -EROFS, -EEXIST, and the region errors.
  *
  * Test hook: the environment variable SHMDEV_TEST_KILL_AT=N makes the owner
- * raise SIGKILL at the Nth crash point inside alloc, free and force_get
- * (crash-injection tests).  Inert when unset.
+ * raise SIGKILL at the Nth crash point, counted from the start of this open
+ * (=NAME: at the point called NAME, e.g. "commit:flipped"; =NAME#K: its Kth
+ * time).  The points sit between the stores of the open (cold start, type
+ * append, max_count raise), the repair after a crash, close, alloc, free
+ * and force_get.  SHMDEV_TEST_KILL_LOG=FD: the number and name of the
+ * point are written to file descriptor FD first.  For crash-injection
+ * tests (tests/lib/test_crashpoints.c); inert when unset.
  */
 int shmdev_pool_open(struct shmdev_ctx *ctx, const struct shmdev_conf *conf,
 		     const struct shmdev_type *types, size_t nr_types,

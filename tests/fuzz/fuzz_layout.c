@@ -68,7 +68,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		scratch = malloc(h->table_size);
 		if (scratch && layout_check_types(ctx, fuzz_types, 2, h->max_types) == 0 &&
 		    layout_plan(ctx, base, &p, fuzz_types, 2, false, scratch, changes) > 0) {
-			layout_commit(base, scratch);
+			layout_commit(base, scratch, NULL);
 			/* What the library writes, it must read back. */
 			if (layout_verify(ctx, base, g.base_size > size ? g.base_size : size, &g))
 				abort();

@@ -2,7 +2,9 @@
 /*
  * Fork-and-kill crash injection.  A child opens the pool and runs random
  * alloc / free / force_get; the library's SHMDEV_TEST_KILL_AT hook makes it
- * raise SIGKILL at the Nth crash point inside those calls (N random).  The
+ * raise SIGKILL at the Nth crash point (N random), counted from the start
+ * of its open: most land inside those calls, a few in the open and its
+ * repair (test_crashpoints enumerates those one by one).  The
  * child logs every operation to a shared page before and after the call.
  * After each kill the parent opens the pool (which repairs it), and checks
  * shmdev_pool_check() and its own model: every object whose creation
@@ -91,6 +93,7 @@ struct child_arg {
 	struct shared_log *log;
 	uint64_t kill_at;
 	unsigned int seed;
+	int kill_log;		/* SHMDEV_TEST_KILL_LOG: where the point's name goes */
 };
 
 static struct shmdev_ctx *ctx;
@@ -133,6 +136,8 @@ static int child_run(void *varg)
 
 	snprintf(num, sizeof(num), "%" PRIu64, a->kill_at);
 	setenv("SHMDEV_TEST_KILL_AT", num, 1);
+	snprintf(num, sizeof(num), "%d", a->kill_log);
+	setenv("SHMDEV_TEST_KILL_LOG", num, 1);
 	if (shmdev_pool_open(c, a->conf, types, 2, 0, &pool)) {
 		shmdev_ctx_unref(c);
 		return 10;
@@ -402,6 +407,7 @@ static void campaign(bool aged)
 	struct shmdev_type_stats ts[2];
 	unsigned int seed = test_seed();
 	uint64_t round, rounds = tu_quick() ? 50 : aged ? 400 : 1000, killed = 0, repairs = 0;
+	bool dirty = false;	/* the last owner went without closing */
 
 	printf("crash%s: %" PRIu64 " rounds%s, SHMDEV_TEST_SEED=%u\n", aged ? " (aged slots)" : "",
 	       rounds, tu_quick() ? " (SHMDEV_TEST_QUICK: valgrind)" : "", seed);
@@ -417,33 +423,51 @@ static void campaign(bool aged)
 	if (aged)
 		age_slots(conf);
 	for (round = 0; round < rounds; round++) {
-		struct child_arg a = { conf, log, 0, 0 };
+		struct child_arg a = { conf, log, 0, 0, -1 };
 		const struct log_entry *pending;
 		struct shmdev_pool_stats st;
-		int status;
+		char point[96] = "";
+		int status, fds[2];
+		ssize_t n;
 
 		a.seed = (unsigned int)rand_r(&seed);
 		/* 2 to 6 crash points per operation: most rounds die mid-run. */
 		a.kill_at = 1 + (uint64_t)rand_r(&seed) % (OPS_PER_CHILD * 3);
 		memset(log, 0, sizeof(*log));
+		ck_assert_int_eq(pipe(fds), 0);
+		a.kill_log = fds[1];
 		status = tu_run_in_child(child_run, &a);
+		close(fds[1]);
+		n = read(fds[0], point, sizeof(point) - 1);
+		point[n > 0 ? n : 0] = '\0';
+		close(fds[0]);
 		ck_assert_msg(status == 0 || status == 1000 + SIGKILL,
 			      "round %" PRIu64 ": child status %d", round, status);
 		if (status)
 			killed++;
+		/*
+		 * Killed at its first point, the child never took the pool; at
+		 * its last, it had closed it.
+		 */
+		if (status == 0 || strstr(point, " close:base-detached\n"))
+			dirty = false;
+		else if (!strstr(point, " open:start\n"))
+			dirty = true;
 		pending = apply_log(m, log);
 		ck_assert_int_eq(shmdev_pool_open(ctx, conf, types, 2, 0, &pool), 0);
 		shmdev_pool_stats(pool, &st);
-		ck_assert_int_eq(st.start, status ? SHMDEV_START_RESUMED_CRASH :
-						    SHMDEV_START_RESUMED_CLEAN);
+		ck_assert_msg(st.start == (dirty ? SHMDEV_START_RESUMED_CRASH : SHMDEV_START_RESUMED_CLEAN),
+			      "round %" PRIu64 ": start %d after the child's end (%s)", round, st.start,
+			      status ? point : "exit 0");
 		verify(pool, m, pending, round);
-		if (status) {
+		if (dirty) {
 			/* The repair found exactly the objects the model says exist. */
 			repairs++;
 			ck_assert_uint_eq(st.repaired_objects, m->n);
 		}
 		/* Sometimes leave it dirty: then the child's open repairs. */
-		if (rand_r(&seed) % 4 == 0)
+		dirty = rand_r(&seed) % 4 == 0;
+		if (dirty)
 			shmdev_pool_abandon(pool);
 		else
 			ck_assert_int_eq(shmdev_pool_close(pool), 0);

@@ -54,12 +54,12 @@ static void mem_init(struct mem *m)
 	m->scratch = calloc(1, m->g.table_size);
 	ck_assert_ptr_nonnull(m->base);
 	ck_assert_ptr_nonnull(m->scratch);
-	layout_init(m->base, &p);
+	layout_init(m->base, &p, NULL);
 	ck_assert_int_eq(layout_verify(ctx, m->base, m->g.base_size, &m->g), 0);
 	ck_assert_int_eq(layout_plan(ctx, m->base, &p, base_types, 2, false, m->scratch, m->changes), 1);
 	ck_assert_int_eq(m->changes[3], LAYOUT_ADDED);
 	ck_assert_int_eq(m->changes[5], LAYOUT_ADDED);
-	layout_commit(m->base, m->scratch);
+	layout_commit(m->base, m->scratch, NULL);
 	ck_assert_int_eq(layout_verify(ctx, m->base, m->g.base_size, &m->g), 0);
 }
 
@@ -246,7 +246,7 @@ START_TEST(test_append_raise_plain)
 	ck_assert_int_eq(m.changes[5], LAYOUT_RAISED);
 	/* Not applied before the commit. */
 	ck_assert_uint_eq(layout_types(layout_active(m.base))[5].max_count, 40);
-	layout_commit(m.base, m.scratch);
+	layout_commit(m.base, m.scratch, NULL);
 	ck_assert_int_eq(layout_verify(ctx, m.base, m.g.base_size, &m.g), 0);
 	ck_assert_uint_eq(layout_active(m.base)->seq, seq + 1);
 	lt = layout_types(layout_active(m.base));
@@ -327,10 +327,10 @@ START_TEST(test_hole_reuse)
 	blk[1] = calloc(1, 1 << 20);
 	scratch = calloc(1, g.table_size);
 
-	layout_init(base, &p);
+	layout_init(base, &p, NULL);
 	memcpy(t, base_types, sizeof(base_types));
 	ck_assert_int_eq(layout_plan_at(ctx, base, blk, &p, t, 2, false, scratch, changes), 1);
-	layout_commit(base, scratch);
+	layout_commit(base, scratch, NULL);
 	lt = layout_types(layout_active(base));
 	ck_assert_uint_eq(lt[5].nr_buckets, 64);
 	old_block = lt[5].hash_block;
@@ -340,7 +340,7 @@ START_TEST(test_hole_reuse)
 	/* 40 -> 100: within twice the buckets, the index stays. */
 	t[1].max_count = 100;
 	ck_assert_int_eq(layout_plan_at(ctx, base, blk, &p, t, 2, false, scratch, changes), 1);
-	layout_commit(base, scratch);
+	layout_commit(base, scratch, NULL);
 	lt = layout_types(layout_active(base));
 	ck_assert_uint_eq(lt[5].hash_offset, old_off);
 	/* 100 -> 200: a new index; the old one is a hole (slots follow it). */
@@ -348,7 +348,7 @@ START_TEST(test_hole_reuse)
 	ck_assert_int_eq(layout_plan(ctx, base, &p, t, 2, false, dry, changes), 1);
 	ck_assert_int_eq(layout_plan_at(ctx, base, blk, &p, t, 2, false, scratch, changes), 1);
 	ck_assert_int_eq(memcmp(dry, scratch, g.table_size), 0);
-	layout_commit(base, scratch);
+	layout_commit(base, scratch, NULL);
 	ck_assert_int_eq(layout_verify(ctx, base, g.base_size, &g), 0);
 	lt = layout_types(layout_active(base));
 	ck_assert_uint_eq(lt[5].nr_buckets, 256);
@@ -364,7 +364,7 @@ START_TEST(test_hole_reuse)
 	ck_assert_int_eq(layout_plan(ctx, base, &p, t, 3, false, dry, changes), 1);
 	ck_assert_int_eq(layout_plan_at(ctx, base, blk, &p, t, 3, false, scratch, changes), 1);
 	ck_assert_int_eq(memcmp(dry, scratch, g.table_size), 0);
-	layout_commit(base, scratch);
+	layout_commit(base, scratch, NULL);
 	ck_assert_int_eq(layout_verify(ctx, base, g.base_size, &g), 0);
 	ck_assert_int_eq(layout_verify_chunks(ctx, base, blk), 0);
 	lt = layout_types(layout_active(base));

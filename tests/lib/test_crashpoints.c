@@ -1,0 +1,875 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * Enumerated crash points of every path that changes the layout.
+ *
+ * The library names a crash point between each two stores that matter
+ * (libshmdev/crash.h: SHMDEV_TEST_KILL_AT=N kills the owner at the Nth
+ * point from the start of its open, SHMDEV_TEST_KILL_LOG=FD says which
+ * point it was).  For each path P below and for N = 1, 2, ... until a child
+ * runs P to its end without reaching point N:
+ *
+ *  1. build the "before" state from nothing: a pool with objects (plain and
+ *     KEYED, contents the parent knows), some of them freed and reused;
+ *  2. fork a child that runs P (an owner open with P's types, then a clean
+ *     close) and dies at point N;
+ *  3. inspect read-only: the layout (types, max_count, sizes, names, bytes
+ *     carved from each block) is exactly the old one or exactly the new one
+ *     (a cold start may also show "absent" or "initialised, no types"),
+ *     every object from before resolves by handle with its contents;
+ *     shmdev_pool_check() and the key lookups pass, or the pool is left
+ *     for the repair (then the next owner open must report a crash);
+ *  4. odd N: open as owner with no types (repair only): the start kind is
+ *     the one the point allows (clean before the child took the pool and
+ *     after its last detach, crash otherwise), shmdev_pool_check() passes,
+ *     the layout is the one step 3 saw, every object is intact, every key
+ *     finds its object (find and force_get), no key twice, the live counts
+ *     match; close.  Even N skip this step: step 5 repairs and changes the
+ *     layout in one open, as a restarted server would;
+ *  5. run P again in the parent: it completes, the layout is exactly the
+ *     new one, and the checks of step 4 pass again.
+ *
+ * Paths: cold start (from nothing), type append (a plain and a KEYED type
+ * added by a later open), block append (a block key added to the config
+ * and a type carved from it: a region created by a resume), max_count
+ * raise (a plain and a KEYED type raised across blocks), close (a clean
+ * resume and its close), and the repair itself: a child killed inside
+ * alloc or free leaves the pool dirty (five kinds of damage: a live key
+ * missing from the index, a freed slot off the free list, stale free
+ * counts, a plain or a keyed slot popped from its free list and not used),
+ * then the repairing owner is killed at each point, then a third open
+ * must repair fully.  Each path prints one line: its number of points, the
+ * steps they are, and that all passed; each must reach the steps listed in
+ * its "must" set, so a point that disappears fails the suite.
+ *
+ * 290 points in all today (cold start 27, type append 21, block append
+ * 20, raise 29, close 13, repair 5 x 36).  Runs on the POSIX backend on
+ * the host (plain, ASan+UBSan, valgrind) and on the device backend in
+ * every VM round; under SHMDEV_TEST_QUICK (valgrind) the repair runs after
+ * two kinds of damage only (the first and the last), 182 points.
+ */
+#include <check.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+#define MAXID		8
+#define NBLOCKS		4	/* 3 before, one more for "block append" */
+#define MAX_MODEL	64
+#define MAX_POINTS	2000
+#define STAMP		0xc4a5b0b0c4a5b0b0ULL
+
+struct obj {
+	uint64_t stamp;		/* STAMP ^ handle */
+	uint64_t handle;
+	uint64_t key;
+	uint64_t pad;
+};
+
+#define T_PLAIN	1
+#define T_KEYED	2
+
+static const struct shmdev_type t_old[] = {
+	{ .id = T_PLAIN, .name = "Plain", .size = sizeof(struct obj), .max_count = 10 },
+	{ .id = T_KEYED, .name = "Keyed", .size = sizeof(struct obj), .max_count = 10,
+	  .flags = SHMDEV_TYPE_KEYED },
+};
+
+static const struct shmdev_type t_append[] = {
+	{ .id = T_PLAIN, .name = "Plain", .size = sizeof(struct obj), .max_count = 10 },
+	{ .id = T_KEYED, .name = "Keyed", .size = sizeof(struct obj), .max_count = 10,
+	  .flags = SHMDEV_TYPE_KEYED },
+	{ .id = 3, .name = "Extra", .size = 24, .max_count = 40 },
+	{ .id = 5, .name = "ExtraKeyed", .size = 48, .max_count = 30, .flags = SHMDEV_TYPE_KEYED },
+};
+
+/* 4 KiB blocks: the raised types take new chunks, some in other blocks. */
+static const struct shmdev_type t_raise[] = {
+	{ .id = T_PLAIN, .name = "Plain", .size = sizeof(struct obj), .max_count = 100 },
+	{ .id = T_KEYED, .name = "Keyed", .size = sizeof(struct obj), .max_count = 100,
+	  .flags = SHMDEV_TYPE_KEYED },
+};
+
+/* A block key appended to the config, and a type that needs it. */
+static const struct shmdev_type t_blocks[] = {
+	{ .id = T_PLAIN, .name = "Plain", .size = sizeof(struct obj), .max_count = 10 },
+	{ .id = T_KEYED, .name = "Keyed", .size = sizeof(struct obj), .max_count = 10,
+	  .flags = SHMDEV_TYPE_KEYED },
+	{ .id = 4, .name = "Far", .size = 200, .max_count = 60 },
+};
+
+struct path {
+	const char *name;
+	bool cold;			/* no "before" pool */
+	bool more_blocks;		/* P's config has one more block key */
+	const char *churn;		/* before: a child killed at this point */
+	bool churn_freed;		/* ... after its free committed */
+	const struct shmdev_type *types;	/* what P opens with */
+	size_t nr_types;
+	const char *must[8];		/* steps P must reach */
+};
+
+static const struct path paths[] = {
+	{ "cold start", true, false, NULL, false, t_old, 2,
+	  { "open:start", "open:base", "init:zeroed", "init:magic", "open:block",
+	    "open:epoch", "commit:flipped", "close:marked-clean" } },
+	{ "type append", false, false, NULL, false, t_append, 4,
+	  { "open:epoch", "open:hot-cleared", "commit:copied", "commit:checksummed",
+	    "commit:flipped", "rebuild:index-cleared", "open:done", "close:base-detached" } },
+	{ "block append", false, true, NULL, false, t_blocks, 3,
+	  { "open:block", "open:epoch", "commit:copied", "commit:checksummed", "commit:flipped",
+	    "open:done", "close:block-detached", "close:base-detached" } },
+	{ "max_count raise", false, false, NULL, false, t_raise, 2,
+	  { "commit:seq", "commit:flipped", "rebuild:index-cleared", "rebuild:slot",
+	    "rebuild:free-list", "rebuild:counts", "open:done" } },
+	{ "close", false, false, NULL, false, t_old, 2,
+	  { "open:epoch", "open:done", "close:start", "close:marked-clean",
+	    "close:block-detached", "close:base-detached" } },
+#define REPAIR_MUST { "open:epoch", "rebuild:index-cleared", "rebuild:slot", "rebuild:free-list", \
+		      "rebuild:counts", "repair:done", "close:marked-clean" }
+	/* The repair of each kind of damage a kill inside alloc or free leaves. */
+	{ "repair (index misses a live key)", false, false, "free:unlinked", false, t_old, 2, REPAIR_MUST },
+	{ "repair (freed slot off the free list)", false, false, "free:committed", true, t_old, 2, REPAIR_MUST },
+	{ "repair (free counts stale)", false, false, "free:listed", true, t_old, 2, REPAIR_MUST },
+	{ "repair (plain slot popped, not used)", false, false, "alloc:taken", false, t_old, 2, REPAIR_MUST },
+	{ "repair (keyed slot popped, not used)", false, false, "alloc:taken#2", false, t_old, 2, REPAIR_MUST },
+};
+#define NR_PATHS (sizeof(paths) / sizeof(paths[0]))
+
+struct mobj {
+	uint16_t type;
+	uint64_t handle;
+	uint64_t key;
+};
+
+struct model {
+	size_t n;
+	struct mobj o[MAX_MODEL];
+};
+
+/* What a layout is, as the public API shows it. */
+struct snap {
+	bool present[MAXID];
+	uint64_t max_count[MAXID];
+	uint32_t size[MAXID];
+	char name[MAXID][32];
+	uint64_t used[NBLOCKS];
+};
+
+enum seen { S_ABSENT, S_EMPTY, S_OLD, S_NEW };
+static const char *const seen_name[] = { "absent", "initialised, no types", "old", "new" };
+
+static struct shmdev_ctx *ctx;
+static struct shmdev_conf *conf;	/* 3 blocks */
+static struct shmdev_conf *conf4;	/* the same and a 4th block key */
+
+/* Shared with the churn child (MAP_SHARED before fork). */
+struct churn_page {
+	uint64_t plain;
+	uint64_t keyed;
+};
+
+static struct shmdev_conf *mkconf(unsigned int nr_blocks)
+{
+	struct shmdev_conf *c = NULL;
+	char text[1024], keys[256] = "";
+	size_t len = 0;
+	unsigned int i;
+
+	for (i = 1; i <= nr_blocks; i++)
+		len += (size_t)snprintf(keys + len, sizeof(keys) - len, "%s0x%" PRIx64,
+					i > 1 ? ", " : "", tu_key(i));
+	snprintf(text, sizeof(text), "ProcessList = zone\n[zone]\nBaseKey = 0x%" PRIx64 "\nBlockSize = 4K\nBlockKeys = %s\n",
+		 tu_key(0), keys);
+	ck_assert_msg(shmdev_conf_load_string(ctx, text, "crashpoints.ini", "zone", &c) == 0,
+		      "%s", shmdev_errmsg(ctx));
+	return c;
+}
+
+static void stamp(void *obj, shmdev_handle_t h, uint64_t key)
+{
+	struct obj *o = obj;
+
+	o->stamp = STAMP ^ h;
+	o->handle = h;
+	o->key = key;
+}
+
+static void model_add(struct model *m, uint16_t type, uint64_t handle, uint64_t key)
+{
+	ck_assert_uint_lt(m->n, MAX_MODEL);
+	m->o[m->n++] = (struct mobj){ type, handle, key };
+}
+
+static void model_del(struct model *m, size_t i)
+{
+	m->o[i] = m->o[--m->n];
+}
+
+static size_t model_count(const struct model *m, uint16_t type)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < m->n; i++)
+		n += m->o[i].type == type;
+	return n;
+}
+
+static struct shmdev_pool *owner_open(const struct shmdev_conf *c,
+				      const struct shmdev_type *types, size_t nr)
+{
+	struct shmdev_pool *pool = NULL;
+
+	ck_assert_msg(shmdev_pool_open(ctx, c, types, nr, 0, &pool) == 0, "owner open: %s",
+		      shmdev_errmsg(ctx));
+	return pool;
+}
+
+/* ---- children ------------------------------------------------------------ */
+
+struct child_arg {
+	const struct shmdev_conf *conf;
+	const char *kill_at;		/* SHMDEV_TEST_KILL_AT, or NULL */
+	int log_fd;
+	const struct shmdev_type *types;
+	size_t nr_types;
+	struct churn_page *churn;	/* the churn child: NULL for P */
+	const struct model *m;
+};
+
+static void arm(const struct child_arg *a)
+{
+	char fd[16];
+
+	unsetenv("SHMDEV_TEST_KILL_AT");
+	unsetenv("SHMDEV_TEST_KILL_LOG");
+	if (!a->kill_at)
+		return;
+	setenv("SHMDEV_TEST_KILL_AT", a->kill_at, 1);
+	snprintf(fd, sizeof(fd), "%d", a->log_fd);
+	setenv("SHMDEV_TEST_KILL_LOG", fd, 1);
+}
+
+/* P: an owner open with P's types, then a clean close. */
+static int child_path(void *varg)
+{
+	const struct child_arg *a = varg;
+	struct shmdev_ctx *c = tu_ctx();
+	struct shmdev_pool *pool = NULL;
+	int ret = 0;
+
+	arm(a);
+	if (shmdev_pool_open(c, a->conf, a->types, a->nr_types, 0, &pool)) {
+		fprintf(stderr, "P: open: %s\n", shmdev_errmsg(c));
+		ret = 10;
+	} else if (shmdev_pool_close(pool)) {
+		fprintf(stderr, "P: close: %s\n", shmdev_errmsg(c));
+		ret = 11;
+	}
+	shmdev_ctx_unref(c);
+	return ret;
+}
+
+/*
+ * Before a repair path: a plain alloc (from the free list), a KEYED create
+ * (from the free list) and the free of a KEYED object from before, one of
+ * them killed at the path's point; the pool is left dirty, its derived
+ * data (free lists, counts, hash index) wrong in the way of that point.
+ * A handle reaches the shared page only once its object is stamped.
+ */
+static int child_churn(void *varg)
+{
+	const struct child_arg *a = varg;
+	struct shmdev_ctx *c = tu_ctx();
+	struct shmdev_pool *pool = NULL;
+	shmdev_handle_t h;
+	void *obj;
+	bool created;
+	size_t i;
+
+	arm(a);
+	if (shmdev_pool_open(c, a->conf, a->types, a->nr_types, 0, &pool))
+		return 20;
+	if (shmdev_alloc(pool, T_PLAIN, &obj, &h))
+		return 21;
+	stamp(obj, h, 0);
+	a->churn->plain = h;
+	if (shmdev_force_get(pool, T_KEYED, 5000, &obj, &h, &created) || !created)
+		return 22;
+	stamp(obj, h, 5000);
+	a->churn->keyed = h;
+	for (i = 0; i < a->m->n; i++)
+		if (a->m->o[i].type == T_KEYED)
+			break;
+	if (i == a->m->n || shmdev_free(pool, a->m->o[i].handle))
+		return 23;
+	return 24;	/* the hook did not fire */
+}
+
+/* Run @fn with the hook at @kill_at; the point it died at goes to @point. */
+static int run_child(int (*fn)(void *), struct child_arg *a, const char *kill_at,
+		     char *point, size_t len)
+{
+	int fds[2], status;
+	ssize_t n;
+
+	ck_assert_int_eq(pipe(fds), 0);
+	a->kill_at = kill_at;
+	a->log_fd = fds[1];
+	status = tu_run_in_child(fn, a);
+	close(fds[1]);
+	n = read(fds[0], point, len - 1);
+	point[n > 0 ? n : 0] = '\0';
+	if (n > 0 && point[n - 1] == '\n')
+		point[n - 1] = '\0';
+	close(fds[0]);
+	return status;
+}
+
+/* ---- the before state ------------------------------------------------------ */
+
+static void destroy_pool(void)
+{
+	int err = shmdev_pool_destroy(ctx, conf4);
+
+	ck_assert_msg(err == 0 || err == -ENOENT, "destroy: %s", shmdev_errmsg(ctx));
+}
+
+static void build_before(const struct path *p, struct model *m, struct churn_page *cp)
+{
+	struct shmdev_pool *pool;
+	shmdev_handle_t h;
+	void *obj;
+	bool created;
+	size_t i;
+
+	destroy_pool();
+	m->n = 0;
+	if (p->cold)
+		return;
+	pool = owner_open(conf, t_old, 2);
+	ck_assert_int_eq(shmdev_pool_start(pool), SHMDEV_START_CREATED);
+	for (i = 0; i < 8; i++) {
+		ck_assert_int_eq(shmdev_alloc(pool, T_PLAIN, &obj, &h), 0);
+		stamp(obj, h, 0);
+		model_add(m, T_PLAIN, h, 0);
+		ck_assert_int_eq(shmdev_force_get(pool, T_KEYED, 1000 + 7 * i, &obj, &h, &created), 0);
+		ck_assert(created);
+		stamp(obj, h, 1000 + 7 * i);
+		model_add(m, T_KEYED, h, 1000 + 7 * i);
+	}
+	/*
+	 * Free lists and reused slots (new generations) in the state too: two
+	 * plain and two keyed objects freed, one plain slot used again.
+	 */
+	for (i = 0; i < 4; i++) {
+		static const size_t gone[] = { 2, 4, 7, 9 };	/* P1 P2 K3 K4 */
+		size_t k = gone[i];
+
+		ck_assert_uint_eq(m->o[k].type, i < 2 ? T_PLAIN : T_KEYED);
+		ck_assert_int_eq(shmdev_free(pool, m->o[k].handle), 0);
+		m->o[k].handle = 0;
+	}
+	for (i = 0; i < m->n;)
+		if (m->o[i].handle)
+			i++;
+		else
+			model_del(m, i);
+	ck_assert_int_eq(shmdev_alloc(pool, T_PLAIN, &obj, &h), 0);
+	stamp(obj, h, 0);
+	model_add(m, T_PLAIN, h, 0);
+	ck_assert_int_eq(shmdev_pool_check(pool), 0);
+	ck_assert_int_eq(shmdev_pool_close(pool), 0);
+	if (p->churn) {
+		struct child_arg a = { .conf = conf, .types = t_old, .nr_types = 2, .churn = cp, .m = m };
+		char point[96], name[64];
+		int st;
+
+		memset(cp, 0, sizeof(*cp));
+		st = run_child(child_churn, &a, p->churn, point, sizeof(point));
+		ck_assert_msg(st == 1000 + SIGKILL, "churn child: status %d", st);
+		snprintf(name, sizeof(name), "%s", p->churn);
+		name[strcspn(name, "#")] = '\0';
+		ck_assert_msg(strchr(point, ' ') && !strcmp(strchr(point, ' ') + 1, name),
+			      "churn child died at \"%s\", not at %s", point, p->churn);
+		if (p->churn_freed) {
+			for (i = 0; i < m->n && m->o[i].type != T_KEYED; i++)
+				;
+			model_del(m, i);
+		}
+		if (cp->plain)
+			model_add(m, T_PLAIN, cp->plain, 0);
+		if (cp->keyed)
+			model_add(m, T_KEYED, cp->keyed, 5000);
+	}
+}
+
+/* ---- inspection ------------------------------------------------------------- */
+
+static void take_snap(struct shmdev_pool *pool, struct snap *s)
+{
+	struct shmdev_type_stats ts;
+	struct shmdev_block_stats bs;
+	uint32_t i;
+
+	memset(s, 0, sizeof(*s));
+	for (i = 0; i < MAXID; i++) {
+		if (shmdev_pool_type_stats(pool, (uint16_t)i, &ts))
+			continue;
+		s->present[i] = true;
+		s->max_count[i] = ts.max_count;
+		s->size[i] = ts.size;
+		memcpy(s->name[i], ts.name, sizeof(s->name[i]));
+	}
+	for (i = 0; i < NBLOCKS; i++)
+		s->used[i] = shmdev_pool_block_stats(pool, i, &bs) ? UINT64_MAX : bs.used_bytes;
+}
+
+static bool snap_eq(const struct snap *a, const struct snap *b)
+{
+	return memcmp(a, b, sizeof(*a)) == 0;
+}
+
+/* Initialised, no types: nothing carved from the 3 blocks of a cold start. */
+static bool snap_empty(const struct snap *s)
+{
+	struct snap z;
+
+	memset(&z, 0, sizeof(z));
+	z.used[3] = UINT64_MAX;
+	return snap_eq(s, &z);
+}
+
+/*
+ * Read-only open with P's config, or (P adds a block key, the layout has
+ * not taken it yet) with the one before.
+ */
+static int ro_open(const struct path *p, const struct shmdev_conf *pconf,
+		   struct shmdev_pool **pool)
+{
+	int err = shmdev_pool_open(ctx, pconf, NULL, 0, SHMDEV_POOL_RDONLY, pool);
+
+	if (err && p->more_blocks)
+		err = shmdev_pool_open(ctx, conf, NULL, 0, SHMDEV_POOL_RDONLY, pool);
+	return err;
+}
+
+static enum seen classify(const struct snap *s, const struct snap *old, bool cold,
+			  const struct snap *new)
+{
+	if (!cold && snap_eq(s, old))
+		return S_OLD;
+	if (snap_eq(s, new))
+		return S_NEW;
+	if (cold && snap_empty(s))
+		return S_EMPTY;
+	return S_ABSENT;	/* neither: the caller fails */
+}
+
+static bool obj_ok(struct shmdev_pool *pool, const struct mobj *o)
+{
+	const struct obj *x = shmdev_get(pool, o->handle);
+
+	return x && x->stamp == (STAMP ^ o->handle) && x->handle == o->handle && x->key == o->key;
+}
+
+/* Every key finds its object; false (with @why) if not. */
+static bool keys_ok(struct shmdev_pool *pool, const struct model *m, char *why, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < m->n; i++) {
+		shmdev_handle_t h = 0;
+
+		if (m->o[i].type != T_KEYED)
+			continue;
+		if (!shmdev_find(pool, T_KEYED, m->o[i].key, &h) || h != m->o[i].handle) {
+			snprintf(why, len, "key %" PRIu64 " does not find its object", m->o[i].key);
+			return false;
+		}
+	}
+	return true;
+}
+
+struct walk {
+	const struct model *m;
+	uint64_t keys[MAX_MODEL];
+	size_t n;
+	const char *where;
+};
+
+static int walk_fn(void *obj, shmdev_handle_t h, void *data)
+{
+	struct walk *w = data;
+	const struct obj *o = obj;
+	size_t i;
+
+	for (i = 0; i < w->m->n; i++)
+		if (w->m->o[i].handle == h)
+			break;
+	ck_assert_msg(i < w->m->n, "%s: live object 0x%016" PRIx64 " that nobody made", w->where, h);
+	ck_assert_uint_lt(w->n, MAX_MODEL);
+	if ((uint16_t)(h >> 48) == T_KEYED) {
+		for (i = 0; i < w->n; i++)
+			ck_assert_msg(w->keys[i] != o->key, "%s: key %" PRIu64 " is held twice",
+				      w->where, o->key);
+		w->keys[w->n] = o->key;
+	}
+	w->n++;
+	return 0;
+}
+
+/* The checks of an owner's view (after its repair). */
+static void check_owner_view(struct shmdev_pool *pool, const struct model *m, const char *where)
+{
+	struct shmdev_type_stats ts;
+	struct walk w = { .m = m, .where = where };
+	char why[160];
+	size_t i;
+
+	ck_assert_msg(shmdev_pool_check(pool) == 0, "%s: check: %s", where, shmdev_errmsg(ctx));
+	for (i = 0; i < m->n; i++)
+		ck_assert_msg(obj_ok(pool, &m->o[i]), "%s: object 0x%016" PRIx64 " is lost or changed",
+			      where, m->o[i].handle);
+	ck_assert_msg(keys_ok(pool, m, why, sizeof(why)), "%s: %s", where, why);
+	for (i = 0; i < m->n; i++) {
+		shmdev_handle_t h = 0;
+		bool created = true;
+		void *obj = NULL;
+
+		if (m->o[i].type != T_KEYED)
+			continue;
+		ck_assert_int_eq(shmdev_force_get(pool, T_KEYED, m->o[i].key, &obj, &h, &created), 0);
+		ck_assert_msg(!created && h == m->o[i].handle, "%s: force_get of key %" PRIu64 " made a new object",
+			      where, m->o[i].key);
+	}
+	for (i = 0; i < MAXID; i++) {
+		if (shmdev_pool_type_stats(pool, (uint16_t)i, &ts))
+			continue;
+		ck_assert_msg(ts.live_count == model_count(m, (uint16_t)i),
+			      "%s: type %zu has %" PRIu64 " live objects, %zu were made", where, i,
+			      ts.live_count, model_count(m, (uint16_t)i));
+		ck_assert_int_eq(shmdev_foreach(pool, (uint16_t)i, walk_fn, &w), 0);
+	}
+	ck_assert_msg(w.n == m->n, "%s: the walk sees %zu objects, %zu were made", where, w.n, m->n);
+}
+
+struct result {
+	unsigned int points;
+	unsigned int repair_pending;	/* read-only view needed the repair */
+	unsigned int seen[4];		/* points that left each state */
+	char names[MAX_POINTS][40];
+};
+
+/* The start kind a first owner open may report after a kill at @point. */
+static void check_start(const struct path *p, struct shmdev_pool *pool, enum seen ro,
+			const char *point, const char *where, const struct model *m,
+			bool repair_pending)
+{
+	struct shmdev_pool_stats st;
+	enum shmdev_start want;
+
+	shmdev_pool_stats(pool, &st);
+	if (!strcmp(point, "open:start"))
+		want = p->cold ? SHMDEV_START_CREATED :
+		       p->churn ? SHMDEV_START_RESUMED_CRASH : SHMDEV_START_RESUMED_CLEAN;
+	else if (!strcmp(point, "close:base-detached"))
+		want = SHMDEV_START_RESUMED_CLEAN;
+	else if (ro == S_ABSENT)
+		want = SHMDEV_START_CREATED;
+	else
+		want = SHMDEV_START_RESUMED_CRASH;
+	ck_assert_msg(st.start == want, "%s: start %d, expected %d", where, st.start, want);
+	if (repair_pending)
+		ck_assert_msg(st.start == SHMDEV_START_RESUMED_CRASH,
+			      "%s: the read-only view was inconsistent, yet the owner saw no crash", where);
+	if (st.start == SHMDEV_START_RESUMED_CRASH)
+		ck_assert_msg(st.repaired_objects == m->n, "%s: repair found %" PRIu64 " objects, %zu were made",
+			      where, st.repaired_objects, m->n);
+}
+
+static void run_path(const struct path *p, struct result *r)
+{
+	struct churn_page *cp;
+	struct model *m = calloc(1, sizeof(*m));
+	struct snap old, new, s;
+	struct shmdev_pool *pool;
+	const struct shmdev_conf *pconf = p->more_blocks ? conf4 : conf;
+	struct child_arg a = { .conf = pconf, .types = p->types, .nr_types = p->nr_types };
+	char point[128], where[256], num[24], why[160];
+	unsigned int n, i, j;
+	int st;
+
+	ck_assert_ptr_nonnull(m);
+	cp = mmap(NULL, sizeof(*cp), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ck_assert_ptr_ne(cp, MAP_FAILED);
+	memset(r, 0, sizeof(*r));
+
+	/* Reference: the layout before, and after P runs to its end. */
+	build_before(p, m, cp);
+	memset(&old, 0, sizeof(old));
+	if (!p->cold) {
+		ck_assert_int_eq(shmdev_pool_open(ctx, conf, NULL, 0, SHMDEV_POOL_RDONLY, &pool), 0);
+		take_snap(pool, &old);
+		shmdev_pool_close(pool);
+	}
+	st = run_child(child_path, &a, NULL, point, sizeof(point));
+	ck_assert_msg(st == 0, "%s: P without the hook: status %d", p->name, st);
+	pool = owner_open(pconf, p->types, p->nr_types);
+	take_snap(pool, &new);
+	check_owner_view(pool, m, p->name);
+	ck_assert_int_eq(shmdev_pool_close(pool), 0);
+	ck_assert_msg(p->cold || !snap_eq(&old, &new) || p->churn || !strcmp(p->name, "close"),
+		      "%s: P does not change the layout", p->name);
+	if (p->more_blocks)
+		ck_assert_msg(old.used[3] == UINT64_MAX && new.used[3] && new.used[3] != UINT64_MAX,
+			      "%s: the new block is not used", p->name);
+
+	for (n = 1; n < MAX_POINTS; n++) {
+		enum seen ro;
+		bool pending = false;
+		const char *name;
+
+		build_before(p, m, cp);
+		snprintf(num, sizeof(num), "%u", n);
+		st = run_child(child_path, &a, num, point, sizeof(point));
+		if (st == 0) {
+			/* P ran to its end before point n: the new layout, everything kept. */
+			ck_assert_str_eq(point, "");
+			pool = owner_open(pconf, p->types, p->nr_types);
+			take_snap(pool, &s);
+			ck_assert_msg(snap_eq(&s, &new), "%s: P's end is not the reference layout", p->name);
+			check_owner_view(pool, m, p->name);
+			ck_assert_int_eq(shmdev_pool_close(pool), 0);
+			break;
+		}
+		ck_assert_msg(st == 1000 + SIGKILL, "%s: point %u: child status %d", p->name, n, st);
+		ck_assert_msg(strtoul(point, NULL, 10) == n && strchr(point, ' '),
+			      "%s: point %u: the hook logged \"%s\"", p->name, n, point);
+		name = strchr(point, ' ') + 1;
+		snprintf(r->names[n - 1], sizeof(r->names[0]), "%s", name);
+		snprintf(where, sizeof(where), "%s: killed at point %u \"%s\"", p->name, n, name);
+
+		/* 3. Read-only inspection. */
+		pool = NULL;
+		st = ro_open(p, pconf, &pool);
+		if (st) {
+			struct shmdev_region_info info;
+
+			/*
+			 * A cold start that died before its magic (ENODATA: never
+			 * initialised) or before its base region: absent.  After
+			 * its magic, before its last block region: initialised.
+			 */
+			ck_assert_msg(p->cold && (st == -ENOENT || st == -ENODATA),
+				      "%s: read-only open: %s", where, shmdev_errmsg(ctx));
+			ro = st == -ENOENT && !shmdev_region_stat(ctx, tu_backend(), tu_key(0), &info) ?
+			     S_EMPTY : S_ABSENT;
+			memset(&s, 0, sizeof(s));
+			s.used[3] = UINT64_MAX;
+		} else {
+			take_snap(pool, &s);
+			ro = classify(&s, &old, p->cold, &new);
+			ck_assert_msg(ro != S_ABSENT, "%s: the layout is neither the old nor the new one", where);
+			for (i = 0; i < m->n; i++)
+				ck_assert_msg(obj_ok(pool, &m->o[i]),
+					      "%s: read-only: object 0x%016" PRIx64 " is lost or changed",
+					      where, m->o[i].handle);
+			if (shmdev_pool_check(pool) || !keys_ok(pool, m, why, sizeof(why)))
+				pending = true;
+			shmdev_pool_close(pool);
+		}
+		r->repair_pending += pending;
+		r->seen[ro]++;
+
+		/* 4. The repairing owner, changing nothing (odd points). */
+		if (n % 2) {
+			struct snap after;
+
+			/* With the config of the layout it finds: P's once P committed. */
+			pool = owner_open(ro == S_NEW ? pconf : conf, NULL, 0);
+			check_start(p, pool, ro, name, where, m, pending);
+			take_snap(pool, &after);
+			if (ro == S_ABSENT)
+				ck_assert_msg(snap_empty(&after), "%s: a cold start from nothing has types", where);
+			else
+				ck_assert_msg(snap_eq(&after, &s), "%s: the repair changed the layout", where);
+			check_owner_view(pool, m, where);
+			ck_assert_int_eq(shmdev_pool_close(pool), 0);
+		}
+
+		/* 5. P again, to its end: the new layout. */
+		pool = owner_open(pconf, p->types, p->nr_types);
+		if (n % 2 == 0)
+			check_start(p, pool, ro, name, where, m, pending);
+		take_snap(pool, &s);
+		ck_assert_msg(snap_eq(&s, &new), "%s: P run again does not give the new layout", where);
+		check_owner_view(pool, m, where);
+		ck_assert_int_eq(shmdev_pool_close(pool), 0);
+	}
+	r->points = n - 1;
+	ck_assert_msg(n < MAX_POINTS, "%s: more than %u points", p->name, MAX_POINTS);
+	for (j = 0; j < sizeof(p->must) / sizeof(p->must[0]) && p->must[j]; j++) {
+		for (i = 0; i < r->points; i++)
+			if (!strcmp(r->names[i], p->must[j]))
+				break;
+		ck_assert_msg(i < r->points, "%s: P never reached the point \"%s\"", p->name, p->must[j]);
+	}
+	destroy_pool();
+	munmap(cp, sizeof(*cp));
+	free(m);
+}
+
+/* "open:start open:base init:... rebuild:slot x9 ...": the steps in order, repeats folded. */
+static void print_result(const struct path *p, const struct result *r)
+{
+	char line[4096];
+	size_t len = 0;
+	unsigned int i, k;
+
+	line[0] = '\0';
+	for (i = 0; i < 4; i++)
+		if (r->seen[i])
+			len += (size_t)snprintf(line + len, sizeof(line) - len, "%s%s %u",
+						len ? ", " : " (states left:", seen_name[i], r->seen[i]);
+	len += (size_t)snprintf(line + len, sizeof(line) - len, ");");
+	for (i = 0; i < r->points; i = k) {
+		for (k = i + 1; k < r->points && !strcmp(r->names[k], r->names[i]); k++)
+			;
+		if (len < sizeof(line) - 64) {
+			if (k - i > 1)
+				len += (size_t)snprintf(line + len, sizeof(line) - len, " %s x%u", r->names[i], k - i);
+			else
+				len += (size_t)snprintf(line + len, sizeof(line) - len, " %s", r->names[i]);
+		}
+	}
+	printf("crashpoints: %s: %u crash points, all passed%s (read-only view left to the repair: %u)\n",
+	       p->name, r->points, line, r->repair_pending);
+	fflush(stdout);
+}
+
+static void test_path(unsigned int i)
+{
+	struct result *r;
+
+	/* valgrind (SHMDEV_TEST_QUICK): the repair after two kinds of damage, not five. */
+	if (tu_quick() && paths[i].churn && i != NR_PATHS - 1 && paths[i - 1].churn) {
+		printf("crashpoints: %s: skipped under SHMDEV_TEST_QUICK\n", paths[i].name);
+		return;
+	}
+	r = calloc(1, sizeof(*r));
+	ck_assert_ptr_nonnull(r);
+	conf = mkconf(3);
+	conf4 = mkconf(4);
+	run_path(&paths[i], r);
+	print_result(&paths[i], r);
+	shmdev_conf_free(conf);
+	shmdev_conf_free(conf4);
+	conf = conf4 = NULL;
+	free(r);
+}
+
+START_TEST(test_path_points)
+{
+	test_path((unsigned int)_i);
+}
+END_TEST
+
+/*
+ * The hook's own contract: a number or a name (#K: its Kth time) picks the
+ * point, the log names it, a value that is neither leaves the hook inert,
+ * and a read-only open is never killed.
+ */
+START_TEST(test_hook_syntax)
+{
+	static const struct {
+		const char *at;
+		int status;
+		const char *logged;
+	} cases[] = {
+		{ "1", 1000 + SIGKILL, "1 open:start" },
+		{ "open:block#3", 1000 + SIGKILL, "11 open:block" },	/* after 6 init: points */
+		{ "open:base", 1000 + SIGKILL, "2 open:base" },
+		{ "commit:flipped", 1000 + SIGKILL, NULL },	/* cold start: its 16th point */
+		{ "12x", 0, "" },
+		{ "0", 0, "" },
+		{ "no:such-point", 0, "" },
+		{ "open:block#0", 0, "" },
+	};
+	struct child_arg a = { .types = t_old, .nr_types = 2 };
+	struct shmdev_pool *pool = NULL;
+	char point[128];
+	size_t i;
+	int st;
+
+	conf = mkconf(3);
+	conf4 = mkconf(4);
+	a.conf = conf;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		destroy_pool();
+		st = run_child(child_path, &a, cases[i].at, point, sizeof(point));
+		ck_assert_msg(st == cases[i].status, "SHMDEV_TEST_KILL_AT=%s: status %d", cases[i].at, st);
+		if (cases[i].logged)
+			ck_assert_str_eq(point, cases[i].logged);
+		else
+			ck_assert_ptr_nonnull(strstr(point, " commit:flipped"));
+	}
+	/* Armed in the environment, a read-only open is not an owner: no kill. */
+	setenv("SHMDEV_TEST_KILL_AT", "1", 1);
+	ck_assert_int_eq(shmdev_pool_open(ctx, conf, NULL, 0, SHMDEV_POOL_RDONLY, &pool), 0);
+	ck_assert_int_eq(shmdev_pool_close(pool), 0);
+	unsetenv("SHMDEV_TEST_KILL_AT");
+	destroy_pool();
+	shmdev_conf_free(conf);
+	shmdev_conf_free(conf4);
+	conf = conf4 = NULL;
+}
+END_TEST
+
+static void setup(void)
+{
+	/* Killed by a timeout, the runner takes this test process along. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	ctx = tu_ctx();
+	unsetenv("SHMDEV_TEST_KILL_AT");
+	unsetenv("SHMDEV_TEST_KILL_LOG");
+}
+
+static void teardown(void)
+{
+	ctx = shmdev_ctx_unref(ctx);
+}
+
+static void cleanup_regions(void)
+{
+	tu_destroy_all();
+}
+
+int main(void)
+{
+	Suite *s = suite_create("crashpoints");
+	TCase *tc = tcase_create("enumerated");
+	SRunner *sr;
+	int failed;
+
+	tu_init("crashpoints");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_unchecked_fixture(tc, NULL, cleanup_regions);
+	tcase_set_timeout(tc, 600);
+	tcase_add_test(tc, test_hook_syntax);
+	tcase_add_loop_test(tc, test_path_points, 0, (int)NR_PATHS);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	tu_destroy_all();
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
