@@ -26,9 +26,9 @@
 /* Limits, documented in conf/memorypool.ini. */
 #define CONF_MAX_FILE		(1U << 20)	/* bytes of memorypool.ini */
 #define CONF_MAX_ENTRIES	65536		/* key = value lines */
-#define CONF_MAX_SECTIONS	1024
+#define CONF_MAX_SECTIONS	SHMDEV_CONF_MAX_SECTIONS
 #define CONF_MAX_PROCESSES	256
-#define CONF_MAX_NAME		48		/* inih truncates section names at 50 */
+#define CONF_MAX_NAME		SHMDEV_CONF_MAX_NAME
 #define CONF_MAX_BLOCKS		4096		/* block keys per process */
 #define CONF_PAGE		4096ULL
 #define CONF_MAX_BLOCK_SIZE	(64ULL << 30)
@@ -168,9 +168,12 @@ static char *reader(char *str, int num, void *stream)
 	l->lineno++;
 	/* inih wants room for '\r', '\n' and the NUL beyond the text. */
 	if (content > (size_t)num - 3) {
+		char q[SHMDEV_QUOTE_MAX];
+
 		l->err = shmdev_fail(l->ctx, EINVAL,
-				     "%s:%d: line longer than %d bytes (split a long list over several lines of the same key)",
-				     l->name, l->lineno, num - 3);
+				     "%s:%d: line longer than %d bytes at %s (split a long list over several lines of the same key)",
+				     l->name, l->lineno, num - 3,
+				     shmdev_text_quote(q, start, content));
 		return NULL;
 	}
 	memcpy(str, start, n);
@@ -443,6 +446,11 @@ static int parse_block_keys(struct loader *l, struct conf_proc *p,
 
 			shmdev_text_trim(&a, &alen);
 			shmdev_text_trim(&b, &blen);
+			/* "1002-", "-5-10": name the item, not an empty half. */
+			if (!alen || !blen || memchr(b, '-', blen))
+				return shmdev_fail(l->ctx, EINVAL, "%s:%d: %s range %s: not FIRST-LAST (two keys and one dash)",
+						   l->name, e->line, e->key,
+						   shmdev_text_quote(q, item, len));
 			r = parse_key(l, e, a, alen, &lo);
 			if (r < 0)
 				return r;
@@ -592,22 +600,6 @@ static int proc_entry(struct loader *l, struct conf_proc *p,
 
 /* ---- the four steps ---------------------------------------------------- */
 
-static bool valid_name(const char *s, size_t len)
-{
-	size_t i;
-
-	if (len == 0 || len > CONF_MAX_NAME)
-		return false;
-	for (i = 0; i < len; i++) {
-		char c = s[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		      (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.'))
-			return false;
-	}
-	return true;
-}
-
 static int add_process(struct loader *l, const struct ini_entry *e,
 		       const char *s, size_t len)
 {
@@ -616,7 +608,7 @@ static int add_process(struct loader *l, const struct ini_entry *e,
 	struct conf_proc *p;
 	size_t i;
 
-	if (!valid_name(s, len))
+	if (!shmdev_text_valid_name(s, len))
 		return shmdev_fail(l->ctx, EINVAL, "%s:%d: ProcessList name %s: not a process name (1 to %d of A-Z a-z 0-9 _ - .)",
 				   l->name, e->line, shmdev_text_quote(q, s, len),
 				   CONF_MAX_NAME);
@@ -873,6 +865,7 @@ static int load(struct shmdev_ctx *ctx, const char *text, size_t len,
 		.ctx = ctx, .name = name, .text = text, .len = len,
 		.last_sect = SIZE_MAX,
 	};
+	size_t skip;
 	int r;
 
 	l.conf = calloc(1, sizeof(*l.conf));
@@ -883,6 +876,12 @@ static int load(struct shmdev_ctx *ctx, const char *text, size_t len,
 		r = shmdev_fail(ctx, ENOMEM, "out of memory");
 		goto out;
 	}
+	r = shmdev_conf_prescan(ctx, name, text, len, &skip);
+	if (r)
+		goto out;
+	/* A leading byte order mark is ours to skip, whatever inih's build says. */
+	l.text += skip;
+	l.len -= skip;
 	r = ini_parse_stream(reader, &l, handler, &l);
 	if (l.err) {
 		r = l.err;
@@ -977,10 +976,17 @@ SHMDEV_EXPORT int shmdev_conf_load(struct shmdev_ctx *ctx, const char *path,
 		const char *nul = buf + strlen(buf), *p;
 		int line = 1;
 
+		const char *bol = buf;
+		char q[SHMDEV_QUOTE_MAX];
+
 		for (p = buf; p < nul; p++)
-			line += *p == '\n';
-		r = shmdev_fail(ctx, EINVAL, "%s:%d: contains a NUL byte", path,
-				line);
+			if (*p == '\n') {
+				line++;
+				bol = p + 1;
+			}
+		r = shmdev_fail(ctx, EINVAL, "%s:%d: contains a NUL byte after %s",
+				path, line,
+				shmdev_text_quote(q, bol, (size_t)(nul - bol)));
 		goto out;
 	}
 	r = load(ctx, buf, len, path, process, conf);
