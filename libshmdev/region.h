@@ -39,8 +39,6 @@ int shmdev_region_open_any_size(struct shmdev_ctx *ctx, enum shmdev_backend back
 				uint64_t key, uint64_t size, unsigned int flags,
 				uint32_t mode, struct shmdev_region **region);
 
-/* "device" or "posix", for messages. */
-const char *shmdev_backend_name(enum shmdev_backend backend);
 
 /* @n as "4 MiB", "12 KiB" or "4097 bytes" (exact), for messages. */
 const char *shmdev_fmt_bytes(char buf[32], uint64_t n);
@@ -73,7 +71,10 @@ int shmdev_device_destroy(struct shmdev_ctx *ctx, uint64_t key);
 int shmdev_device_list(struct shmdev_ctx *ctx,
 		       int (*fn)(const struct shmdev_region_info *info, void *data),
 		       void *data);
-/* Whether /dev/shmpool opens, or would but for permissions (AUTO). */
-bool shmdev_device_available(void);
+/*
+ * For AUTO: 0 if /dev/shmpool opens, or would but for permissions; else the
+ * errno that says it is absent (ENOENT, ENXIO, ENODEV).
+ */
+int shmdev_device_probe(void);
 
 #endif /* SHMDEV_REGION_H */

@@ -25,19 +25,20 @@
  * A node we may not open still counts: falling back to POSIX then would
  * silently give this user other regions than everyone else's.
  */
-bool shmdev_device_available(void)
+int shmdev_device_probe(void)
 {
 	int fd = open(SHMPOOL_DEVICE_PATH, O_RDONLY | O_CLOEXEC);
 
 	/*
 	 * Only "there is no device" means absent.  Any other failure (EACCES,
 	 * EMFILE, ENOMEM, ...) must surface as that error on the device, not
-	 * as a silent switch to a different set of regions under POSIX shm.
+	 * as a switch to a different set of regions under POSIX shm.
 	 */
 	if (fd < 0)
-		return !(errno == ENOENT || errno == ENXIO || errno == ENODEV);
+		return (errno == ENOENT || errno == ENXIO || errno == ENODEV) ?
+		       errno : 0;
 	close(fd);
-	return true;
+	return 0;
 }
 
 static int open_device(struct shmdev_ctx *ctx, uint64_t key, int oflag)
@@ -75,6 +76,7 @@ static void info_from_kernel(struct shmdev_region_info *out,
 		     (enum shmdev_region_state)in->state : SHMDEV_STATE_CRASHED;
 	out->owned = in->state == SHMPOOL_STATE_OWNED;
 	out->huge = in->flags & SHMPOOL_REGION_HUGE;
+	out->backend = SHMDEV_BACKEND_DEVICE;
 }
 
 /* STAT on an open device file, for richer error messages; 0 or -errno. */

@@ -545,6 +545,7 @@ static int stat_fd(struct shmdev_ctx *ctx, uint64_t key, const char *name,
 	info->gid = st.st_gid;
 	info->mode = st.st_mode & 0777;
 	info->huge = h.flags & POSIX_HDR_HUGE;
+	info->backend = SHMDEV_BACKEND_POSIX;
 	info->state = (enum shmdev_region_state)h.state;
 	info->owned = h.state == SHMDEV_STATE_OWNED;
 	info->owner_pid = info->owned ? h.owner_pid : 0;

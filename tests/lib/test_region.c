@@ -10,11 +10,13 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <syslog.h>
 #include <unistd.h>
 #include <valgrind/valgrind.h>
 
@@ -846,6 +848,92 @@ START_TEST(test_errors_backend_env)
 }
 END_TEST
 
+/* ---- AUTO: a fall back to POSIX is loud (issue 10, item 18) --------------- */
+
+struct log_cap {
+	int warnings;
+	char text[2048];
+};
+
+static void capture_warning(void *data, int priority, const char *file,
+			    int line, const char *fn, const char *format,
+			    va_list args)
+{
+	struct log_cap *c = data;
+
+	(void)file;
+	(void)line;
+	(void)fn;
+	if (priority != LOG_WARNING)
+		return;
+	if (c->warnings++ == 0)
+		vsnprintf(c->text, sizeof(c->text), format, args);
+}
+
+START_TEST(test_auto_fallback_warns)
+{
+	uint64_t k1 = tu_key(60), k2 = tu_key(61);
+	const char *env = getenv("SHMDEV_BACKEND"), *log = getenv("SHMDEV_LOG");
+	char *saved = env ? strdup(env) : NULL, *saved_log = log ? strdup(log) : NULL;
+	bool device = access("/dev/shmpool", F_OK) == 0;
+	struct shmdev_region_info info;
+	struct log_cap cap = { 0 };
+	struct shmdev_region *r1, *r2;
+	struct shmdev_ctx *c;
+	enum shmdev_backend b;
+
+	unsetenv("SHMDEV_BACKEND");
+	unsetenv("SHMDEV_LOG");
+	ck_assert_int_eq(shmdev_ctx_new(&c), 0);
+	/* Shown by default: the default priority includes warnings. */
+	ck_assert_int_ge(shmdev_get_log_priority(c), LOG_WARNING);
+	shmdev_set_log_fn(c, capture_warning, &cap);
+
+	ck_assert_int_eq(shmdev_backend_resolve(c, SHMDEV_BACKEND_AUTO, &b), 0);
+	ck_assert_int_eq(b, device ? SHMDEV_BACKEND_DEVICE : SHMDEV_BACKEND_POSIX);
+	ck_assert_int_eq(shmdev_region_open(c, SHMDEV_BACKEND_AUTO, k1, MiB,
+					    SHMDEV_REGION_CREATE, 0, &r1), 0);
+	ck_assert_int_eq(shmdev_region_open(c, SHMDEV_BACKEND_AUTO, k2, MiB,
+					    SHMDEV_REGION_CREATE, 0, &r2), 0);
+	ck_assert_int_eq(shmdev_region_stat(c, SHMDEV_BACKEND_AUTO, k1, &info), 0);
+	ck_assert_int_eq(info.backend, b);
+	ck_assert_int_eq(shmdev_region_backend(r1), b);
+	if (device) {
+		ck_assert_int_eq(cap.warnings, 0);
+	} else {
+		/* Once per context, naming the backend, the reason and the risk. */
+		ck_assert_int_eq(cap.warnings, 1);
+		ck_assert_msg(strstr(cap.text, "using the POSIX fallback (/dev/shm)"), "%s", cap.text);
+		ck_assert_msg(strstr(cap.text, "/dev/shmpool: No such file or directory (module not loaded?)"),
+			      "%s", cap.text);
+		ck_assert_msg(strstr(cap.text, "RemoveIPC=yes"), "%s", cap.text);
+		ck_assert_msg(strstr(cap.text, "pools start cold"), "%s", cap.text);
+	}
+	shmdev_region_close(r1);
+	shmdev_region_close(r2);
+	ck_assert_int_eq(shmdev_region_destroy(c, b, k1), 0);
+	ck_assert_int_eq(shmdev_region_destroy(c, b, k2), 0);
+	shmdev_ctx_unref(c);
+
+	/* Named on purpose, POSIX says nothing. */
+	memset(&cap, 0, sizeof(cap));
+	ck_assert_int_eq(shmdev_ctx_new(&c), 0);
+	shmdev_set_log_fn(c, capture_warning, &cap);
+	ck_assert_int_eq(shmdev_backend_resolve(c, SHMDEV_BACKEND_POSIX, &b), 0);
+	ck_assert_int_eq(b, SHMDEV_BACKEND_POSIX);
+	ck_assert_int_eq(cap.warnings, 0);
+	ck_assert_int_eq(shmdev_backend_resolve(c, (enum shmdev_backend)9, &b), -EINVAL);
+	shmdev_ctx_unref(c);
+
+	if (saved)
+		setenv("SHMDEV_BACKEND", saved, 1);
+	if (saved_log)
+		setenv("SHMDEV_LOG", saved_log, 1);
+	free(saved);
+	free(saved_log);
+}
+END_TEST
+
 START_TEST(test_remap_fixed)
 {
 	uint64_t key = tu_key(44);
@@ -1098,6 +1186,7 @@ static Suite *region_suite(void)
 	tcase_add_test(tc, test_errors_too_big);
 	tcase_add_test(tc, test_errors_stat_destroy);
 	tcase_add_test(tc, test_errors_backend_env);
+	tcase_add_test(tc, test_auto_fallback_warns);
 	tcase_add_test(tc, test_errors_permission);
 	tcase_add_test(tc, test_huge_flag);
 	suite_add_tcase(s, tc);
