@@ -17,6 +17,8 @@ struct shmdev_ctx {
 	void *log_data;
 	int log_priority;
 	bool warned_fallback;	/* region.c: AUTO fell back to POSIX, said once */
+	bool warned_no_huge;	/* region.c: HUGE asked, backend cannot, said once */
+	bool warned_old_small;	/* region.c: HUGE asked, region made without */
 	char errmsg[SHMDEV_ERRMSG_MAX];
 };
 

@@ -77,6 +77,24 @@ static void warn_fallback(struct shmdev_ctx *ctx, int why)
 		    "no driver behind the node: module unloaded?");
 }
 
+void shmdev_region_warn_no_huge(struct shmdev_region *r, const char *why)
+{
+	if (r->ctx->warned_no_huge)
+		return;
+	r->ctx->warned_no_huge = true;
+	shmdev_warn(r->ctx, "region 0x%" PRIx64 " (%s): HugePages = yes, but %s: the regions get small pages",
+		    r->key, shmdev_backend_name(r->backend), why);
+}
+
+void shmdev_region_warn_old_small(struct shmdev_region *r)
+{
+	if (r->ctx->warned_old_small)
+		return;
+	r->ctx->warned_old_small = true;
+	shmdev_warn(r->ctx, "region 0x%" PRIx64 " (%s): HugePages = yes, but it was created without huge pages and keeps small ones until it is destroyed and created again (shmpoolctl stat shows which regions are huge)",
+		    r->key, shmdev_backend_name(r->backend));
+}
+
 /*
  * The backend to use for @key: SHMDEV_BACKEND from the environment wins over
  * @asked; AUTO becomes DEVICE if /dev/shmpool opens, else POSIX.
@@ -286,6 +304,9 @@ SHMDEV_EXPORT int shmdev_region_remap(struct shmdev_region *r, void *addr)
 				   r->key, shmdev_backend_name(r->backend), r->size, addr,
 				   (char *)p + r->hdr_len);
 	}
+	/* As map_all() in region_posix.c: the new mapping asks for THP too. */
+	if (r->huge)
+		madvise(p, r->map_len, MADV_HUGEPAGE);
 	munmap(r->map, r->map_len);
 	r->map = p;
 	r->addr = (char *)p + r->hdr_len;

@@ -27,7 +27,16 @@ struct shmdev_region {
 	void *hdr;			/* POSIX: the header page, at map */
 	uint64_t hdr_len;		/* POSIX: page size; device: 0 */
 	bool any_size;			/* shmdev_region_open_any_size() */
+	bool huge;			/* POSIX: created HUGE, mappings get MADV_HUGEPAGE */
 };
+
+/*
+ * HUGE asked for but not to be had: a LOG_WARNING naming @r, the backend and
+ * @why, once per context (the reason is the host's, not the region's).
+ */
+void shmdev_region_warn_no_huge(struct shmdev_region *r, const char *why);
+/* HUGE asked for, but the existing region @r was created without it. */
+void shmdev_region_warn_old_small(struct shmdev_region *r);
 
 /*
  * shmdev_region_open() for the pool layer: @size is the size of a region

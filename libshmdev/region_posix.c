@@ -15,6 +15,14 @@
  * The header's state says OWNED while a lease is held; a new owner that
  * gets the lock and still reads OWNED knows the last owner crashed.
  *
+ * Huge pages (SHMDEV_REGION_HUGE at creation, POSIX_HDR_HUGE in the
+ * header): every mapping of such a region gets MADV_HUGEPAGE.  Whether
+ * shmem then uses huge pages is the host's choice (mm/shmem.c,
+ * shmem_is_huge()): /dev/shm mounted huge=always, within_size or advise, or
+ * /sys/kernel/mm/transparent_hugepage/shmem_enabled at force (deny: never).
+ * Where it will not, the open warns with the reason, and stat reports the
+ * region as not huge.
+ *
  * Creation builds the object under "/<prefix>.<key>.new.<tid>" and then
  * publishes it with renameat2(RENAME_NOREPLACE): the name appears complete
  * or not at all.  A temporary left by a creator that died is removed by the
@@ -197,6 +205,110 @@ static int read_hdr(struct shmdev_ctx *ctx, uint64_t key, const char *name,
 	return check_hdr(ctx, key, name, h, (uint64_t)st.st_size);
 }
 
+#define THP_SHMEM "/sys/kernel/mm/transparent_hugepage/shmem_enabled"
+
+/* The word in brackets of a sysfs choice ("always [never] deny"), or "". */
+static void sysfs_choice(const char *text, char *out, size_t len)
+{
+	const char *open = strchr(text, '['), *close = open ? strchr(open, ']') : NULL;
+
+	if (!close || (size_t)(close - open - 1) >= len) {
+		*out = '\0';
+		return;
+	}
+	memcpy(out, open + 1, (size_t)(close - open - 1));
+	out[close - open - 1] = '\0';
+}
+
+/*
+ * The fstype and huge= option of the mount on SHM_DIR, from mountinfo
+ * ("... mountpoint ... - fstype source superopts"); the last mount wins.
+ * Returns false if SHM_DIR is not a mount point.
+ */
+static bool shm_mount(char *fstype, size_t flen, char *huge, size_t hlen)
+{
+	const char *path = getenv("SHMDEV_TEST_MOUNTINFO");
+	char line[1024];
+	bool found = false;
+	FILE *f;
+
+	f = fopen(path && *path ? path : "/proc/self/mountinfo", "re");
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f)) {
+		char mnt[256], fs[64], opts[512];
+		const char *sep = strstr(line, " - "), *h;
+
+		if (!sep || sscanf(line, "%*s %*s %*s %*s %255s", mnt) != 1 ||
+		    strcmp(mnt, SHM_DIR) ||
+		    sscanf(sep + 3, "%63s %*s %511s", fs, opts) != 2)
+			continue;
+		found = true;
+		snprintf(fstype, flen, "%s", fs);
+		snprintf(huge, hlen, "never");
+		h = strstr(opts, "huge=");
+		if (h && (h == opts || h[-1] == ','))
+			snprintf(huge, hlen, "%.*s", (int)strcspn(h + 5, ","), h + 5);
+	}
+	fclose(f);
+	return found;
+}
+
+/*
+ * Whether shmem gives huge pages to a MADV_HUGEPAGE mapping of a file in
+ * SHM_DIR now; if not, @why says what stands in the way.  The test hooks
+ * SHMDEV_TEST_MOUNTINFO and SHMDEV_TEST_THP_SHMEM name other files to read.
+ */
+static bool posix_huge_possible(char *why, size_t len)
+{
+	const char *thp = getenv("SHMDEV_TEST_THP_SHMEM");
+	char text[256] = "", cur[32], fstype[64], huge[32];
+	FILE *f;
+
+	if (!thp || !*thp)
+		thp = THP_SHMEM;
+	f = fopen(thp, "re");
+	if (!f || !fgets(text, sizeof(text), f)) {
+		if (f)
+			fclose(f);
+		snprintf(why, len, "%s cannot be read (a kernel without transparent huge pages)",
+			 thp);
+		return false;
+	}
+	fclose(f);
+	sysfs_choice(text, cur, sizeof(cur));
+	if (!strcmp(cur, "deny")) {
+		snprintf(why, len, "%s is [deny]", thp);
+		return false;
+	}
+	if (!strcmp(cur, "force"))
+		return true;
+	if (!shm_mount(fstype, sizeof(fstype), huge, sizeof(huge))) {
+		snprintf(why, len, SHM_DIR " is not a mount point of its own");
+		return false;
+	}
+	if (strcmp(fstype, "tmpfs")) {
+		snprintf(why, len, SHM_DIR " is %s, not tmpfs", fstype);
+		return false;
+	}
+	if (!strcmp(huge, "always") || !strcmp(huge, "within_size") ||
+	    !strcmp(huge, "advise"))
+		return true;
+	snprintf(why, len, SHM_DIR " is mounted huge=%s (%s; %s is [%s], which does not rule it): remount it with huge=advise or huge=within_size, or use Backend = device",
+		 huge, strcmp(huge, "never") ? "not a huge page mode" : "the default",
+		 thp, cur);
+	return false;
+}
+
+/* HUGE asked for: warn if this host will not give huge pages. */
+static void check_huge(struct shmdev_region *r)
+{
+	char why[400];
+
+	if (!posix_huge_possible(why, sizeof(why)))
+		shmdev_region_warn_no_huge(r, why);
+}
+
 /* Map all of region @r (header and data) from r->fd. */
 static int map_all(struct shmdev_region *r, uint64_t size)
 {
@@ -211,6 +323,9 @@ static int map_all(struct shmdev_region *r, uint64_t size)
 	if (p == MAP_FAILED)
 		return shmdev_fail(r->ctx, errno, "region 0x%" PRIx64 " (" BK "): cannot map %s: %s",
 				   r->key, shmdev_fmt_bytes(b, size), strerror(errno));
+	/* Ask for THP; whether shmem gives them is the mount's affair. */
+	if (r->huge)
+		madvise(p, r->map_len, MADV_HUGEPAGE);
 	r->map = p;
 	r->hdr = p;
 	r->addr = (char *)p + r->hdr_len;
@@ -342,6 +457,7 @@ static int posix_create(struct shmdev_region *r, const char *name,
 		goto err_unlink;
 	}
 	r->fd = fd;
+	r->huge = r->flags & SHMDEV_REGION_HUGE;
 	ret = map_all(r, size);
 	if (ret)
 		goto err_unlink;
@@ -439,6 +555,8 @@ int shmdev_posix_open(struct shmdev_region *r, uint64_t size, uint32_t mode)
 			return open_error(ctx, r->key, name, errno);
 		ret = posix_create(r, name, size, mode);
 		if (ret == 0) {
+			if (r->huge)
+				check_huge(r);
 			r->start = SHMDEV_START_CREATED;
 			r->generation = ((struct posix_hdr *)r->hdr)->generation;
 			r->leased = r->flags & SHMDEV_REGION_OWNER;
@@ -464,9 +582,14 @@ int shmdev_posix_open(struct shmdev_region *r, uint64_t size, uint32_t mode)
 				  shmdev_fmt_bytes(have, h.size));
 		goto err_close;
 	}
+	r->huge = h.flags & POSIX_HDR_HUGE;
 	ret = map_all(r, h.size);
 	if (ret)
 		goto err_close;
+	if ((r->flags & SHMDEV_REGION_HUGE) && !r->huge)
+		shmdev_region_warn_old_small(r);
+	else if (r->flags & SHMDEV_REGION_HUGE)
+		check_huge(r);
 	if (r->flags & SHMDEV_REGION_OWNER) {
 		ret = posix_own(r, name);
 		if (ret)
@@ -544,7 +667,12 @@ static int stat_fd(struct shmdev_ctx *ctx, uint64_t key, const char *name,
 	info->uid = st.st_uid;
 	info->gid = st.st_gid;
 	info->mode = st.st_mode & 0777;
-	info->huge = h.flags & POSIX_HDR_HUGE;
+	/* Huge only if asked at creation and shmem in SHM_DIR gives them now. */
+	if (h.flags & POSIX_HDR_HUGE) {
+		char why[400];
+
+		info->huge = posix_huge_possible(why, sizeof(why));
+	}
 	info->backend = SHMDEV_BACKEND_POSIX;
 	info->state = (enum shmdev_region_state)h.state;
 	info->owned = h.state == SHMDEV_STATE_OWNED;

@@ -64,10 +64,11 @@ static void print_json(FILE *f, const struct shmdev_region_info *in)
 	fprintf(f, "{\"key\":%" PRIu64 ",\"key_hex\":\"0x%" PRIx64 "\",\"backend\":\"%s\",\"size\":%" PRIu64
 		",\"uid\":%" PRIu32 ",\"gid\":%" PRIu32 ",\"mode\":\"%04" PRIo32 "\""
 		",\"nattch\":%" PRIu32 ",\"nmaps\":%" PRIu32 ",\"owner_pid\":%" PRIu32
-		",\"generation\":%" PRIu64 ",\"state\":\"%s\""
+		",\"generation\":%" PRIu64 ",\"state\":\"%s\",\"huge\":%s"
 		",\"ctime_ns\":%" PRIu64 ",\"atime_ns\":%" PRIu64 ",\"dtime_ns\":%" PRIu64 "}",
 		in->key, in->key, ctl_backend_name(in->backend), in->size, in->uid, in->gid, in->mode, in->nattch,
 		in->nmaps, in->owner_pid, in->generation, ctl_state_name(in),
+		in->huge ? "true" : "false",
 		in->ctime_ns, in->atime_ns, in->dtime_ns);
 }
 
@@ -202,6 +203,7 @@ int cmd_stat(struct ctl *ctl, int argc, char **argv)
 	       "owner:       %s (%" PRIu32 ")\n"
 	       "group:       %s (%" PRIu32 ")\n"
 	       "mode:        %04" PRIo32 "\n"
+	       "huge pages:  %s\n"
 	       "state:       %s\n"
 	       "owner pid:   %" PRIu32 "\n"
 	       "generation:  %" PRIu64 "\n"
@@ -211,7 +213,7 @@ int cmd_stat(struct ctl *ctl, int argc, char **argv)
 	       "last attach: %s\n"
 	       "last detach: %s\n",
 	       in.key, in.key, ctl_backend_desc(in.backend), in.size, user, in.uid, group, in.gid, in.mode,
-	       ctl_state_name(&in), in.owner_pid, in.generation, in.nattch,
+	       in.huge ? "yes" : "no", ctl_state_name(&in), in.owner_pid, in.generation, in.nattch,
 	       in.nmaps, t[0], t[1], t[2]);
 	return CTL_EXIT_OK;
 }

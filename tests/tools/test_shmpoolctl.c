@@ -456,11 +456,13 @@ START_TEST(test_list_stat_rm)
 	ck_contains(r.out, want);
 	ck_contains(r.out, "size:        8192 bytes\n");
 	ck_contains(r.out, "mode:        0640\n");
+	ck_contains(r.out, "huge pages:  no\n");
 	ck_contains(r.out, "state:       new\n");
 	ck_run(&r, 0, "stat", dec(k1, d1));
 	ck_contains(r.out, h1);
 	ck_run(&r, 0, "stat", "--json", h1);
 	ck_contains(r.out, "\"size\":8192");
+	ck_contains(r.out, "\"huge\":false");
 	snprintf(want, sizeof(want), "\"backend\":\"%s\"", backend());
 	ck_contains(r.out, want);
 
@@ -494,6 +496,36 @@ START_TEST(test_rm_all)
 	ck_run(&r, 0, "list", "--json");
 	snprintf(want, sizeof(want), "{\"backend\":\"%s\",\"regions\":[\n]}\n", backend());
 	ck_assert_str_eq(r.out, want);
+}
+END_TEST
+
+/* stat says whether a region is huge-page backed (issue 10, item 17). */
+START_TEST(test_stat_huge)
+{
+	struct shmdev_ctx *ctx = tu_ctx();
+	struct shmdev_region *reg;
+	char h[32], mi[512], thp[512];
+	struct run r;
+
+	/* POSIX: a /dev/shm that gives huge pages (the library's test hook). */
+	snprintf(mi, sizeof(mi), "%s/mountinfo", tmpdir);
+	write_file(mi, "25 22 0:23 / /dev/shm rw - tmpfs tmpfs rw,huge=advise\n");
+	setenv("SHMDEV_TEST_MOUNTINFO", mi, 1);
+	snprintf(thp, sizeof(thp), "%s/shmem_enabled", tmpdir);
+	write_file(thp, "always within_size advise [never] deny force\n");
+	setenv("SHMDEV_TEST_THP_SHMEM", thp, 1);
+	ck_assert_msg(shmdev_region_open(ctx, tu_backend(), tu_key(5), 2 << 20,
+					 SHMDEV_REGION_CREATE | SHMDEV_REGION_HUGE, 0, &reg) == 0,
+		      "%s", shmdev_errmsg(ctx));
+	shmdev_region_close(reg);
+	shmdev_ctx_unref(ctx);
+	ck_run(&r, 0, "stat", hex(tu_key(5), h));
+	ck_contains(r.out, "huge pages:  yes\n");
+	ck_run(&r, 0, "stat", "--json", h);
+	ck_contains(r.out, "\"huge\":true");
+	unsetenv("SHMDEV_TEST_MOUNTINFO");
+	unsetenv("SHMDEV_TEST_THP_SHMEM");
+	ck_run(&r, 0, "rm", h);
 }
 END_TEST
 
@@ -928,6 +960,7 @@ static Suite *ctl_suite(void)
 	tcase_add_test(tc, test_list_stat_rm);
 	tcase_add_test(tc, test_rm_all);
 	tcase_add_test(tc, test_auto_fallback_loud);
+	tcase_add_test(tc, test_stat_huge);
 	tcase_add_test(tc, test_dump_restore);
 	tcase_add_test(tc, test_restore_owned);
 	suite_add_tcase(s, tc);
