@@ -183,7 +183,19 @@ enum shmdev_region_state {
 #define SHMDEV_REGION_EXCL	(1U << 1) /* with CREATE: -EEXIST if present */
 #define SHMDEV_REGION_OWNER	(1U << 2) /* take the exclusive owner lease */
 #define SHMDEV_REGION_RDONLY	(1U << 3) /* PROT_READ mapping; not with OWNER */
-#define SHMDEV_REGION_HUGE	(1U << 4) /* on creation: THP-capable (device) */
+/*
+ * SHMDEV_REGION_HUGE (HugePages = yes): on creation, ask for transparent
+ * huge pages.  Device: the module's huge tmpfs (huge=within_size).  POSIX:
+ * every mapping of the region gets MADV_HUGEPAGE, which shmem honours when
+ * /dev/shm is mounted huge=advise|within_size|always or shmem_enabled is
+ * force.  Where the backend cannot give them (module without THP, /dev/shm
+ * mounted huge=never, shmem_enabled deny, no THP in the kernel) the region
+ * gets small pages and the open logs a LOG_WARNING with the reason, once
+ * per context; so does opening, with HUGE, a region created without it.
+ * The test hooks SHMDEV_TEST_MOUNTINFO and SHMDEV_TEST_THP_SHMEM name files
+ * to read instead of /proc/self/mountinfo and shmem_enabled.
+ */
+#define SHMDEV_REGION_HUGE	(1U << 4) /* on creation: huge pages if possible */
 
 struct shmdev_region_info {
 	uint64_t key;
@@ -196,7 +208,8 @@ struct shmdev_region_info {
 	uint32_t nmaps;			/* device only; 0 on POSIX */
 	enum shmdev_region_state state;
 	bool owned;			/* a lease is held now */
-	bool huge;			/* created with SHMDEV_REGION_HUGE */
+	bool huge;			/* created with SHMDEV_REGION_HUGE, and (POSIX)
+					 * /dev/shm gives huge pages now */
 	enum shmdev_backend backend;	/* DEVICE or POSIX: where it lives */
 };
 
