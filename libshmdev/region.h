@@ -67,6 +67,11 @@ void shmdev_posix_close(struct shmdev_region *r);
 int shmdev_posix_stat(struct shmdev_ctx *ctx, uint64_t key,
 		      struct shmdev_region_info *info);
 int shmdev_posix_destroy(struct shmdev_ctx *ctx, uint64_t key);
+/*
+ * Whether shmem gives huge pages to a MADV_HUGEPAGE mapping of an object in
+ * /dev/shm now; if not, @why (@len bytes) says what stands in the way.
+ */
+bool shmdev_posix_huge_possible(char *why, size_t len);
 int shmdev_posix_list(struct shmdev_ctx *ctx,
 		      int (*fn)(const struct shmdev_region_info *info, void *data),
 		      void *data);
