@@ -397,6 +397,8 @@ START_TEST(test_pool_huge_pages)
 			memset(shmdev_region_addr(r[i]), 0x5a, shmdev_region_size(r[i]));
 		}
 		after = meminfo_kb("ShmemHugePages");
+		printf("test_pool_huge_pages: 8 MiB of HUGE blocks touched: ShmemHugePages %ld kB -> %ld kB\n",
+		       before, after);
 		/* 8 MiB touched: at least one 2 MiB huge page, generously. */
 		ck_assert_msg(after - before >= 2048, "ShmemHugePages %ld kB -> %ld kB",
 			      before, after);
