@@ -24,8 +24,11 @@ static int priority_from_env(void)
 {
 	const char *s = getenv("SHMDEV_LOG");
 
+	/* Warnings by default: an AUTO backend that fell back must be seen. */
 	if (!s || !*s)
-		return LOG_ERR;
+		return LOG_WARNING;
+	if (!strcasecmp(s, "warning"))
+		return LOG_WARNING;
 	if (!strcasecmp(s, "debug"))
 		return LOG_DEBUG;
 	if (!strcasecmp(s, "info"))
@@ -34,7 +37,7 @@ static int priority_from_env(void)
 		return LOG_ERR;
 	if (!strcasecmp(s, "none"))
 		return -1;
-	return LOG_ERR;
+	return LOG_WARNING;
 }
 
 SHMDEV_EXPORT int shmdev_ctx_new(struct shmdev_ctx **out)

@@ -16,6 +16,9 @@ struct shmdev_ctx {
 	shmdev_log_fn log_fn;
 	void *log_data;
 	int log_priority;
+	bool warned_fallback;	/* region.c: AUTO fell back to POSIX, said once */
+	bool warned_no_huge;	/* region.c: HUGE asked, backend cannot, said once */
+	bool warned_old_small;	/* region.c: HUGE asked, region made without */
 	char errmsg[SHMDEV_ERRMSG_MAX];
 };
 
@@ -34,6 +37,8 @@ int shmdev_fail_at(struct shmdev_ctx *ctx, int err, const char *file,
 
 #define shmdev_fail(ctx, err, ...) \
 	shmdev_fail_at(ctx, err, __FILE__, __LINE__, __func__, __VA_ARGS__)
+#define shmdev_warn(ctx, ...) \
+	shmdev_log(ctx, LOG_WARNING, __FILE__, __LINE__, __func__, __VA_ARGS__)
 #define shmdev_info(ctx, ...) \
 	shmdev_log(ctx, LOG_INFO, __FILE__, __LINE__, __func__, __VA_ARGS__)
 #define shmdev_dbg(ctx, ...) \

@@ -520,7 +520,8 @@ static int open_base(struct shmdev_pool *p, const struct shmdev_proc_conf *pc,
 	 * the only one the user sees (no "requested N bytes" from below).
 	 */
 	return shmdev_region_open_any_size(p->ctx, pc->backend, pc->base_key, size,
-					   SHMDEV_REGION_CREATE | SHMDEV_REGION_OWNER,
+					   SHMDEV_REGION_CREATE | SHMDEV_REGION_OWNER |
+					   (pc->huge_pages ? SHMDEV_REGION_HUGE : 0),
 					   pc->mode, &p->base_region);
 }
 
@@ -571,7 +572,8 @@ static int open_blocks(struct shmdev_pool *p, const struct shmdev_proc_conf *pc,
 		       bool cold, bool *created, bool *crash)
 {
 	unsigned int fl = p->rdonly ? SHMDEV_REGION_RDONLY :
-				      SHMDEV_REGION_CREATE | SHMDEV_REGION_OWNER;
+				      SHMDEV_REGION_CREATE | SHMDEV_REGION_OWNER |
+				      (pc->huge_pages ? SHMDEV_REGION_HUGE : 0);
 	uint32_t committed = cold ? 0 : layout_active(p->base)->nr_blocks;
 	char why[SHMDEV_ERRMSG_MAX];
 	size_t i;

@@ -14,13 +14,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <linux/shmpool.h>
+
 #include "region.h"
 
 #define OPEN_FLAGS (SHMDEV_REGION_CREATE | SHMDEV_REGION_EXCL | \
 		    SHMDEV_REGION_OWNER | SHMDEV_REGION_RDONLY | \
 		    SHMDEV_REGION_HUGE)
 
-const char *shmdev_backend_name(enum shmdev_backend backend)
+SHMDEV_EXPORT const char *shmdev_backend_name(enum shmdev_backend backend)
 {
 	switch (backend) {
 	case SHMDEV_BACKEND_AUTO:
@@ -56,6 +58,44 @@ uint64_t shmdev_now_ns(void)
 }
 
 /*
+ * AUTO without the module: say so, once per context, at LOG_WARNING (shown
+ * by default).  POSIX objects are what systemd-logind's RemoveIPC=yes
+ * deletes at the user's logout, and the device's regions are another set:
+ * a host that boots without the module silently starts cold.
+ */
+static void warn_fallback(struct shmdev_ctx *ctx, int why)
+{
+	if (ctx->warned_fallback)
+		return;
+	ctx->warned_fallback = true;
+	shmdev_warn(ctx, "Backend auto: using the POSIX fallback (/dev/shm), not the device: "
+		    SHMPOOL_DEVICE_PATH ": %s (%s).  POSIX regions are deleted by systemd-logind "
+		    "(RemoveIPC=yes) when their user's last session ends, and the device does not "
+		    "see them: once the module is loaded, pools start cold.  Choose with Backend = "
+		    "device (and load the module) or Backend = posix (or SHMDEV_BACKEND)",
+		    strerror(why), why == ENOENT ? "module not loaded?" :
+		    "no driver behind the node: module unloaded?");
+}
+
+void shmdev_region_warn_no_huge(struct shmdev_region *r, const char *why)
+{
+	if (r->ctx->warned_no_huge)
+		return;
+	r->ctx->warned_no_huge = true;
+	shmdev_warn(r->ctx, "region 0x%" PRIx64 " (%s): HugePages = yes, but %s: the regions get small pages",
+		    r->key, shmdev_backend_name(r->backend), why);
+}
+
+void shmdev_region_warn_old_small(struct shmdev_region *r)
+{
+	if (r->ctx->warned_old_small)
+		return;
+	r->ctx->warned_old_small = true;
+	shmdev_warn(r->ctx, "region 0x%" PRIx64 " (%s): HugePages = yes, but it was created without huge pages and keeps small ones until it is destroyed and created again (shmpoolctl stat shows which regions are huge)",
+		    r->key, shmdev_backend_name(r->backend));
+}
+
+/*
  * The backend to use for @key: SHMDEV_BACKEND from the environment wins over
  * @asked; AUTO becomes DEVICE if /dev/shmpool opens, else POSIX.
  */
@@ -87,11 +127,27 @@ static int pick_backend(struct shmdev_ctx *ctx, enum shmdev_backend asked,
 				   "%s: backend %d is not AUTO, DEVICE or POSIX",
 				   what, (int)b);
 	}
-	if (b == SHMDEV_BACKEND_AUTO)
-		b = shmdev_device_available() ? SHMDEV_BACKEND_DEVICE :
-						 SHMDEV_BACKEND_POSIX;
+	if (b == SHMDEV_BACKEND_AUTO) {
+		int why = shmdev_device_probe();
+
+		b = why ? SHMDEV_BACKEND_POSIX : SHMDEV_BACKEND_DEVICE;
+		if (why)
+			warn_fallback(ctx, why);
+	}
 	*out = b;
 	return 0;
+}
+
+SHMDEV_EXPORT int shmdev_backend_resolve(struct shmdev_ctx *ctx,
+					 enum shmdev_backend backend,
+					 enum shmdev_backend *out)
+{
+	if (!ctx)
+		return -EINVAL;
+	shmdev_clear_error(ctx);
+	if (!out)
+		return shmdev_fail(ctx, EINVAL, "shmdev_backend_resolve: NULL out");
+	return pick_backend(ctx, backend, 0, out);
 }
 
 /* Start of a call on one region: clear the last error, pick the backend, refuse key 0. */
@@ -250,6 +306,9 @@ SHMDEV_EXPORT int shmdev_region_remap(struct shmdev_region *r, void *addr)
 				   r->key, shmdev_backend_name(r->backend), r->size, addr,
 				   (char *)p + r->hdr_len);
 	}
+	/* As map_all() in region_posix.c: the new mapping asks for THP too. */
+	if (r->huge)
+		madvise(p, r->map_len, MADV_HUGEPAGE);
 	munmap(r->map, r->map_len);
 	r->map = p;
 	r->addr = (char *)p + r->hdr_len;

@@ -27,7 +27,16 @@ struct shmdev_region {
 	void *hdr;			/* POSIX: the header page, at map */
 	uint64_t hdr_len;		/* POSIX: page size; device: 0 */
 	bool any_size;			/* shmdev_region_open_any_size() */
+	bool huge;			/* POSIX: created HUGE, mappings get MADV_HUGEPAGE */
 };
+
+/*
+ * HUGE asked for but not to be had: a LOG_WARNING naming @r, the backend and
+ * @why, once per context (the reason is the host's, not the region's).
+ */
+void shmdev_region_warn_no_huge(struct shmdev_region *r, const char *why);
+/* HUGE asked for, but the existing region @r was created without it. */
+void shmdev_region_warn_old_small(struct shmdev_region *r);
 
 /*
  * shmdev_region_open() for the pool layer: @size is the size of a region
@@ -39,8 +48,6 @@ int shmdev_region_open_any_size(struct shmdev_ctx *ctx, enum shmdev_backend back
 				uint64_t key, uint64_t size, unsigned int flags,
 				uint32_t mode, struct shmdev_region **region);
 
-/* "device" or "posix", for messages. */
-const char *shmdev_backend_name(enum shmdev_backend backend);
 
 /* @n as "4 MiB", "12 KiB" or "4097 bytes" (exact), for messages. */
 const char *shmdev_fmt_bytes(char buf[32], uint64_t n);
@@ -60,6 +67,11 @@ void shmdev_posix_close(struct shmdev_region *r);
 int shmdev_posix_stat(struct shmdev_ctx *ctx, uint64_t key,
 		      struct shmdev_region_info *info);
 int shmdev_posix_destroy(struct shmdev_ctx *ctx, uint64_t key);
+/*
+ * Whether shmem gives huge pages to a MADV_HUGEPAGE mapping of an object in
+ * /dev/shm now; if not, @why (@len bytes) says what stands in the way.
+ */
+bool shmdev_posix_huge_possible(char *why, size_t len);
 int shmdev_posix_list(struct shmdev_ctx *ctx,
 		      int (*fn)(const struct shmdev_region_info *info, void *data),
 		      void *data);
@@ -73,7 +85,10 @@ int shmdev_device_destroy(struct shmdev_ctx *ctx, uint64_t key);
 int shmdev_device_list(struct shmdev_ctx *ctx,
 		       int (*fn)(const struct shmdev_region_info *info, void *data),
 		       void *data);
-/* Whether /dev/shmpool opens, or would but for permissions (AUTO). */
-bool shmdev_device_available(void);
+/*
+ * For AUTO: 0 if /dev/shmpool opens, or would but for permissions; else the
+ * errno that says it is absent (ENOENT, ENXIO, ENODEV).
+ */
+int shmdev_device_probe(void);
 
 #endif /* SHMDEV_REGION_H */

@@ -25,19 +25,20 @@
  * A node we may not open still counts: falling back to POSIX then would
  * silently give this user other regions than everyone else's.
  */
-bool shmdev_device_available(void)
+int shmdev_device_probe(void)
 {
 	int fd = open(SHMPOOL_DEVICE_PATH, O_RDONLY | O_CLOEXEC);
 
 	/*
 	 * Only "there is no device" means absent.  Any other failure (EACCES,
 	 * EMFILE, ENOMEM, ...) must surface as that error on the device, not
-	 * as a silent switch to a different set of regions under POSIX shm.
+	 * as a switch to a different set of regions under POSIX shm.
 	 */
 	if (fd < 0)
-		return !(errno == ENOENT || errno == ENXIO || errno == ENODEV);
+		return (errno == ENOENT || errno == ENXIO || errno == ENODEV) ?
+		       errno : 0;
 	close(fd);
-	return true;
+	return 0;
 }
 
 static int open_device(struct shmdev_ctx *ctx, uint64_t key, int oflag)
@@ -75,6 +76,7 @@ static void info_from_kernel(struct shmdev_region_info *out,
 		     (enum shmdev_region_state)in->state : SHMDEV_STATE_CRASHED;
 	out->owned = in->state == SHMPOOL_STATE_OWNED;
 	out->huge = in->flags & SHMPOOL_REGION_HUGE;
+	out->backend = SHMDEV_BACKEND_DEVICE;
 }
 
 #define SHMDEV_STR_(x) #x
@@ -159,9 +161,6 @@ static int attach_error(struct shmdev_region *r, int fd,
 					   shmdev_fmt_bytes(b2, a->info.size));
 		return shmdev_fail(ctx, EINVAL, "region 0x%" PRIx64 " (" BK "): the module refused flags 0x%x, size %" PRIu64 ", mode 0%o",
 				   r->key, a->flags, (uint64_t)a->req_size, a->mode);
-	case EOPNOTSUPP:
-		return shmdev_fail(ctx, EOPNOTSUPP, "region 0x%" PRIx64 " (" BK "): the module cannot back regions with huge pages here; create it without HUGE (HugePages = no)",
-				   r->key);
 	case ENOMEM:
 		return shmdev_fail(ctx, ENOMEM, "region 0x%" PRIx64 " (" BK "): not enough memory to commit %s (see vm.overcommit_memory)",
 				   r->key, shmdev_fmt_bytes(b1, a->req_size));
@@ -216,6 +215,13 @@ int shmdev_device_open(struct shmdev_region *r, uint64_t size, uint32_t mode)
 			memset(&a.info, 0, sizeof(a.info));
 			continue;
 		}
+		/* The module has no huge mount (no THP): small pages, said so. */
+		if (err == EOPNOTSUPP && (a.flags & SHMPOOL_ATTACH_HUGE) && tries < 4) {
+			shmdev_region_warn_no_huge(r, "the module cannot give huge pages here (status: huge pages not supported; a kernel without transparent huge pages)");
+			a.flags &= ~(__u32)SHMPOOL_ATTACH_HUGE;
+			memset(&a.info, 0, sizeof(a.info));
+			continue;
+		}
 		if (r->any_size && tries < 4 && err == ENOENT && !a.req_size &&
 		    (r->flags & SHMDEV_REGION_CREATE)) {
 			a.req_size = size;
@@ -237,6 +243,9 @@ int shmdev_device_open(struct shmdev_region *r, uint64_t size, uint32_t mode)
 		r->start = SHMDEV_START_RESUMED_CRASH;
 	else	/* CLEAN, or NEW: a region that never had an owner */
 		r->start = SHMDEV_START_RESUMED_CLEAN;
+	if ((a.flags & SHMPOOL_ATTACH_HUGE) && a.result != SHMPOOL_RESULT_CREATED &&
+	    !(a.info.flags & SHMPOOL_REGION_HUGE))
+		shmdev_region_warn_old_small(r);
 	r->generation = a.info.generation;
 	r->leased = r->flags & SHMDEV_REGION_OWNER;
 	r->size = a.info.size;

@@ -15,6 +15,14 @@
  * The header's state says OWNED while a lease is held; a new owner that
  * gets the lock and still reads OWNED knows the last owner crashed.
  *
+ * Huge pages (SHMDEV_REGION_HUGE at creation, POSIX_HDR_HUGE in the
+ * header): every mapping of such a region gets MADV_HUGEPAGE.  Whether
+ * shmem then uses huge pages is the host's choice (mm/shmem.c,
+ * shmem_is_huge()): /dev/shm mounted huge=always, within_size or advise, or
+ * /sys/kernel/mm/transparent_hugepage/shmem_enabled at force (deny: never).
+ * Where it will not, the open warns with the reason, and stat reports the
+ * region as not huge.
+ *
  * Creation builds the object under "/<prefix>.<key>.new.<tid>" and then
  * publishes it with renameat2(RENAME_NOREPLACE): the name appears complete
  * or not at all.  A temporary left by a creator that died is removed by the
@@ -197,6 +205,15 @@ static int read_hdr(struct shmdev_ctx *ctx, uint64_t key, const char *name,
 	return check_hdr(ctx, key, name, h, (uint64_t)st.st_size);
 }
 
+/* HUGE asked for: warn if this host will not give huge pages. */
+static void check_huge(struct shmdev_region *r)
+{
+	char why[400];
+
+	if (!shmdev_posix_huge_possible(why, sizeof(why)))
+		shmdev_region_warn_no_huge(r, why);
+}
+
 /* Map all of region @r (header and data) from r->fd. */
 static int map_all(struct shmdev_region *r, uint64_t size)
 {
@@ -211,6 +228,9 @@ static int map_all(struct shmdev_region *r, uint64_t size)
 	if (p == MAP_FAILED)
 		return shmdev_fail(r->ctx, errno, "region 0x%" PRIx64 " (" BK "): cannot map %s: %s",
 				   r->key, shmdev_fmt_bytes(b, size), strerror(errno));
+	/* Ask for THP; whether shmem gives them is the mount's affair. */
+	if (r->huge)
+		madvise(p, r->map_len, MADV_HUGEPAGE);
 	r->map = p;
 	r->hdr = p;
 	r->addr = (char *)p + r->hdr_len;
@@ -342,6 +362,7 @@ static int posix_create(struct shmdev_region *r, const char *name,
 		goto err_unlink;
 	}
 	r->fd = fd;
+	r->huge = r->flags & SHMDEV_REGION_HUGE;
 	ret = map_all(r, size);
 	if (ret)
 		goto err_unlink;
@@ -439,6 +460,8 @@ int shmdev_posix_open(struct shmdev_region *r, uint64_t size, uint32_t mode)
 			return open_error(ctx, r->key, name, errno);
 		ret = posix_create(r, name, size, mode);
 		if (ret == 0) {
+			if (r->huge)
+				check_huge(r);
 			r->start = SHMDEV_START_CREATED;
 			r->generation = ((struct posix_hdr *)r->hdr)->generation;
 			r->leased = r->flags & SHMDEV_REGION_OWNER;
@@ -464,9 +487,14 @@ int shmdev_posix_open(struct shmdev_region *r, uint64_t size, uint32_t mode)
 				  shmdev_fmt_bytes(have, h.size));
 		goto err_close;
 	}
+	r->huge = h.flags & POSIX_HDR_HUGE;
 	ret = map_all(r, h.size);
 	if (ret)
 		goto err_close;
+	if ((r->flags & SHMDEV_REGION_HUGE) && !r->huge)
+		shmdev_region_warn_old_small(r);
+	else if (r->flags & SHMDEV_REGION_HUGE)
+		check_huge(r);
 	if (r->flags & SHMDEV_REGION_OWNER) {
 		ret = posix_own(r, name);
 		if (ret)
@@ -544,7 +572,13 @@ static int stat_fd(struct shmdev_ctx *ctx, uint64_t key, const char *name,
 	info->uid = st.st_uid;
 	info->gid = st.st_gid;
 	info->mode = st.st_mode & 0777;
-	info->huge = h.flags & POSIX_HDR_HUGE;
+	/* Huge only if asked at creation and shmem in SHM_DIR gives them now. */
+	if (h.flags & POSIX_HDR_HUGE) {
+		char why[400];
+
+		info->huge = shmdev_posix_huge_possible(why, sizeof(why));
+	}
+	info->backend = SHMDEV_BACKEND_POSIX;
 	info->state = (enum shmdev_region_state)h.state;
 	info->owned = h.state == SHMDEV_STATE_OWNED;
 	info->owner_pid = info->owned ? h.owner_pid : 0;

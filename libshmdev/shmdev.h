@@ -42,9 +42,9 @@ typedef void (*shmdev_log_fn)(void *data, int priority, const char *file,
 			      va_list args);
 
 /*
- * Create a context.  The default log function writes LOG_ERR and more urgent
- * messages to stderr; the environment variable SHMDEV_LOG (err, info, debug)
- * changes the priority.  The caller owns *ctx: shmdev_ctx_unref().
+ * Create a context.  The default log function writes LOG_WARNING and more
+ * urgent messages to stderr; the environment variable SHMDEV_LOG (err,
+ * warning, info, debug, none) changes the priority.  The caller owns *ctx: shmdev_ctx_unref().
  */
 int shmdev_ctx_new(struct shmdev_ctx **ctx);
 struct shmdev_ctx *shmdev_ctx_ref(struct shmdev_ctx *ctx);
@@ -153,7 +153,13 @@ int shmdev_template_render(struct shmdev_ctx *ctx, const char *tmpl,
  *
  * Backend choice: SHMDEV_BACKEND_AUTO uses the device if /dev/shmpool opens,
  * else POSIX; a node this process may not open still selects the device
- * (and -EACCES), never a silent switch to separate POSIX regions.  The
+ * (and -EACCES), never a switch to separate POSIX regions.  A fall back to
+ * POSIX is logged at LOG_WARNING (shown by default), once per context, with
+ * the reason ("/dev/shmpool: No such file or directory (module not
+ * loaded?)") and the risk: systemd-logind's RemoveIPC=yes deletes POSIX
+ * objects at the user's last logout, and the device's regions are another
+ * set, so a host that boots without the module starts cold.  Production
+ * configurations name DEVICE; POSIX is a choice, not a fallback.  The
  * environment variable SHMDEV_BACKEND=auto|device|posix, if set, overrides
  * the @backend argument of every region function.
  *
@@ -182,7 +188,19 @@ enum shmdev_region_state {
 #define SHMDEV_REGION_EXCL	(1U << 1) /* with CREATE: -EEXIST if present */
 #define SHMDEV_REGION_OWNER	(1U << 2) /* take the exclusive owner lease */
 #define SHMDEV_REGION_RDONLY	(1U << 3) /* PROT_READ mapping; not with OWNER */
-#define SHMDEV_REGION_HUGE	(1U << 4) /* on creation: THP-capable (device) */
+/*
+ * SHMDEV_REGION_HUGE (HugePages = yes): on creation, ask for transparent
+ * huge pages.  Device: the module's huge tmpfs (huge=within_size).  POSIX:
+ * every mapping of the region gets MADV_HUGEPAGE, which shmem honours when
+ * /dev/shm is mounted huge=advise|within_size|always or shmem_enabled is
+ * force.  Where the backend cannot give them (module without THP, /dev/shm
+ * mounted huge=never, shmem_enabled deny, no THP in the kernel) the region
+ * gets small pages and the open logs a LOG_WARNING with the reason, once
+ * per context; so does opening, with HUGE, a region created without it.
+ * The test hooks SHMDEV_TEST_MOUNTINFO and SHMDEV_TEST_THP_SHMEM name files
+ * to read instead of /proc/self/mountinfo and shmem_enabled.
+ */
+#define SHMDEV_REGION_HUGE	(1U << 4) /* on creation: huge pages if possible */
 
 struct shmdev_region_info {
 	uint64_t key;
@@ -195,8 +213,20 @@ struct shmdev_region_info {
 	uint32_t nmaps;			/* device only; 0 on POSIX */
 	enum shmdev_region_state state;
 	bool owned;			/* a lease is held now */
-	bool huge;			/* created with SHMDEV_REGION_HUGE */
+	bool huge;			/* created with SHMDEV_REGION_HUGE, and (POSIX)
+					 * /dev/shm gives huge pages now */
+	enum shmdev_backend backend;	/* DEVICE or POSIX: where it lives */
 };
+
+/*
+ * The backend that region calls given @backend use now (never AUTO):
+ * SHMDEV_BACKEND from the environment, then @backend, AUTO resolved as
+ * above (with its warning).  -EINVAL for a bad value.
+ */
+int shmdev_backend_resolve(struct shmdev_ctx *ctx, enum shmdev_backend backend,
+			   enum shmdev_backend *out);
+/* "auto", "device" or "posix" (static storage). */
+const char *shmdev_backend_name(enum shmdev_backend backend);
 
 /*
  * Open (and with CREATE, create) region @key (non-zero) of @size bytes and

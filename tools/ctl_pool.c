@@ -127,11 +127,12 @@ static void show_text(const struct pool_view *v, const struct shmdev_pool_stats 
 
 	ctl_format_time(ps->start_time_ns, t, sizeof(t));
 	printf("pool:        %s\n"
+	       "backend:     %s\n"
 	       "base key:    0x%" PRIx64 "\n"
 	       "block size:  %" PRIu64 " bytes, %zu blocks\n"
 	       "started:     %s (cold start)\n"
 	       "generation:  %" PRIu64 "\n",
-	       p->name, p->base_key, p->block_size, p->nr_blocks, t, ps->generation);
+	       p->name, ctl_backend_desc(v->base.backend), p->base_key, p->block_size, p->nr_blocks, t, ps->generation);
 	if (v->base.state == SHMDEV_STATE_OWNED)
 		printf("owner:       running, pid %" PRIu32 "\n", v->base.owner_pid);
 	else
@@ -199,10 +200,11 @@ static int pool_show(struct ctl *ctl, int argc, char **argv)
 	}
 	printf("{\"pool\":\"");
 	ctl_json_str(stdout, v.proc->name);
-	printf("\",\"base_key\":%" PRIu64 ",\"block_size\":%" PRIu64
+	printf("\",\"backend\":\"%s\",\"base_key\":%" PRIu64 ",\"block_size\":%" PRIu64
 	       ",\"start_time_ns\":%" PRIu64 ",\"generation\":%" PRIu64
 	       ",\"last_run\":\"%s\",\"owner_pid\":%" PRIu32 ",\"types\":[",
-	       v.proc->base_key, v.proc->block_size, ps.start_time_ns,
+	       ctl_backend_name(v.base.backend), v.proc->base_key,
+	       v.proc->block_size, ps.start_time_ns,
 	       ps.generation, last_run(&v.base), v.base.owner_pid);
 	for (id = 0; id < v.proc->max_types && id <= UINT16_MAX; id++) {
 		if (shmdev_pool_type_stats(v.pool, (uint16_t)id, &ts) < 0)

@@ -61,13 +61,14 @@ static void group_name(uint32_t gid, char *buf, size_t len)
 
 static void print_json(FILE *f, const struct shmdev_region_info *in)
 {
-	fprintf(f, "{\"key\":%" PRIu64 ",\"key_hex\":\"0x%" PRIx64 "\",\"size\":%" PRIu64
+	fprintf(f, "{\"key\":%" PRIu64 ",\"key_hex\":\"0x%" PRIx64 "\",\"backend\":\"%s\",\"size\":%" PRIu64
 		",\"uid\":%" PRIu32 ",\"gid\":%" PRIu32 ",\"mode\":\"%04" PRIo32 "\""
 		",\"nattch\":%" PRIu32 ",\"nmaps\":%" PRIu32 ",\"owner_pid\":%" PRIu32
-		",\"generation\":%" PRIu64 ",\"state\":\"%s\""
+		",\"generation\":%" PRIu64 ",\"state\":\"%s\",\"huge\":%s"
 		",\"ctime_ns\":%" PRIu64 ",\"atime_ns\":%" PRIu64 ",\"dtime_ns\":%" PRIu64 "}",
-		in->key, in->key, in->size, in->uid, in->gid, in->mode, in->nattch,
+		in->key, in->key, ctl_backend_name(in->backend), in->size, in->uid, in->gid, in->mode, in->nattch,
 		in->nmaps, in->owner_pid, in->generation, ctl_state_name(in),
+		in->huge ? "true" : "false",
 		in->ctime_ns, in->atime_ns, in->dtime_ns);
 }
 
@@ -104,11 +105,12 @@ static int list_one(const struct shmdev_region_info *in, void *data)
 static const char list_usage[] =
 	"Usage: shmpoolctl list [--json] [--backend auto|device|posix]\n"
 	"\n"
-	"List every region: key, size in bytes, owner, group, permissions,\n"
-	"attached files, live mappings, owner pid, generation (owner attaches),\n"
-	"state (new, owned, clean, crashed) and creation time.\n"
+	"List every region of the backend, named on the first line: key, size\n"
+	"in bytes, owner, group, permissions, attached files, live mappings,\n"
+	"owner pid, generation (owner attaches), state (new, owned, clean,\n"
+	"crashed) and creation time.\n"
 	"\n"
-	"  -j, --json   a JSON array of objects instead of the table\n";
+	"  -j, --json   {\"backend\": ..., \"regions\": [...]} instead of the table\n";
 
 int cmd_list(struct ctl *ctl, int argc, char **argv)
 {
@@ -119,6 +121,7 @@ int cmd_list(struct ctl *ctl, int argc, char **argv)
 	};
 	struct region_opts o = { 0 };
 	struct list_state ls = { .o = &o };
+	enum shmdev_backend b;
 	int i, ret;
 
 	i = ctl_getopt(ctl, argc, argv, "j", opts, region_opt, &o, list_usage);
@@ -129,16 +132,20 @@ int cmd_list(struct ctl *ctl, int argc, char **argv)
 	ret = ctl_check_backend(ctl);
 	if (ret)
 		return ret;
+	/* Which set of regions this is: auto may have fallen back to POSIX. */
+	ret = shmdev_backend_resolve(ctl->ctx, ctl->backend, &b);
+	if (ret < 0)
+		return ctl_fail(ctl, ret, "list");
 
 	if (o.json)
-		fputs("[\n", stdout);
+		printf("{\"backend\":\"%s\",\"regions\":[\n", ctl_backend_name(b));
 	else
-		printf("%-18s %12s %-10s %-10s %-4s %6s %5s %7s %5s %-7s %s\n",
-		       "key", "bytes", "owner", "group", "perm", "nattch", "maps",
-		       "pid", "gen", "state", "created");
-	ret = shmdev_region_list(ctl->ctx, ctl->backend, list_one, &ls);
+		printf("backend: %s\n%-18s %12s %-10s %-10s %-4s %6s %5s %7s %5s %-7s %s\n",
+		       ctl_backend_desc(b), "key", "bytes", "owner", "group", "perm",
+		       "nattch", "maps", "pid", "gen", "state", "created");
+	ret = shmdev_region_list(ctl->ctx, b, list_one, &ls);
 	if (o.json)
-		fputs(ls.n ? "\n]\n" : "]\n", stdout);
+		fputs(ls.n ? "\n]}\n" : "]}\n", stdout);
 	if (ret < 0)
 		return ctl_fail(ctl, ret, "list");
 	return CTL_EXIT_OK;
@@ -191,10 +198,12 @@ int cmd_stat(struct ctl *ctl, int argc, char **argv)
 	ctl_format_time(in.atime_ns, t[1], sizeof(t[1]));
 	ctl_format_time(in.dtime_ns, t[2], sizeof(t[2]));
 	printf("key:         0x%" PRIx64 " (%" PRIu64 ")\n"
+	       "backend:     %s\n"
 	       "size:        %" PRIu64 " bytes\n"
 	       "owner:       %s (%" PRIu32 ")\n"
 	       "group:       %s (%" PRIu32 ")\n"
 	       "mode:        %04" PRIo32 "\n"
+	       "huge pages:  %s\n"
 	       "state:       %s\n"
 	       "owner pid:   %" PRIu32 "\n"
 	       "generation:  %" PRIu64 "\n"
@@ -203,8 +212,8 @@ int cmd_stat(struct ctl *ctl, int argc, char **argv)
 	       "created:     %s\n"
 	       "last attach: %s\n"
 	       "last detach: %s\n",
-	       in.key, in.key, in.size, user, in.uid, group, in.gid, in.mode,
-	       ctl_state_name(&in), in.owner_pid, in.generation, in.nattch,
+	       in.key, in.key, ctl_backend_desc(in.backend), in.size, user, in.uid, group, in.gid, in.mode,
+	       in.huge ? "yes" : "no", ctl_state_name(&in), in.owner_pid, in.generation, in.nattch,
 	       in.nmaps, t[0], t[1], t[2]);
 	return CTL_EXIT_OK;
 }

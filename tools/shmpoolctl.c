@@ -190,6 +190,18 @@ const char *ctl_backend_name(enum shmdev_backend b)
 	}
 }
 
+const char *ctl_backend_desc(enum shmdev_backend b)
+{
+	switch (b) {
+	case SHMDEV_BACKEND_DEVICE:
+		return "device (" SHMPOOL_DEVICE_PATH ")";
+	case SHMDEV_BACKEND_POSIX:
+		return "posix (/dev/shm)";
+	default:
+		return "auto";
+	}
+}
+
 int ctl_check_backend(struct ctl *ctl)
 {
 	struct stat st;
@@ -287,16 +299,24 @@ int ctl_getopt(struct ctl *ctl, int argc, char **argv, const char *shortopts,
 	return optind;
 }
 
-static void discard_log(void *data, int priority, const char *file, int line,
-			const char *fn, const char *format, va_list args)
+/*
+ * Errors come back to us and are printed as ours; warnings (an auto
+ * backend that fell back to POSIX, a HugePages that cannot be had) are
+ * shown as they come.
+ */
+static void warnings_only(void *data, int priority, const char *file, int line,
+			  const char *fn, const char *format, va_list args)
 {
-	(void)data;
-	(void)priority;
+	struct ctl *ctl = data;
+
 	(void)file;
 	(void)line;
 	(void)fn;
-	(void)format;
-	(void)args;
+	if (priority <= LOG_ERR || priority > LOG_WARNING)
+		return;
+	fprintf(stderr, "%s: warning: ", ctl->prog);
+	vfprintf(stderr, format, args);
+	fputc('\n', stderr);
 }
 
 static const struct ctl_cmd *find_cmd(const char *name)
@@ -361,14 +381,15 @@ int shmpoolctl_main(int argc, char **argv)
 		return ctl_err(&ctl, CTL_EXIT_FAIL, "cannot create a library context: %s",
 			       strerror(-ret));
 	/*
-	 * Errors come back as messages we print ourselves; the library's own
-	 * log is shown only on request (-v, or SHMDEV_LOG).
+	 * Errors come back as messages we print ourselves; the library's
+	 * warnings are shown, the rest of its log only on request (-v, or
+	 * SHMDEV_LOG).
 	 */
 	env = getenv("SHMDEV_LOG");
 	if (ctl.verbose)
 		shmdev_set_log_priority(ctl.ctx, ctl.verbose > 1 ? LOG_DEBUG : LOG_INFO);
 	else if (!env || !*env)
-		shmdev_set_log_fn(ctl.ctx, discard_log, NULL);
+		shmdev_set_log_fn(ctl.ctx, warnings_only, &ctl);
 
 	ret = cmd->run(&ctl, argc - optind, argv + optind);
 	shmdev_ctx_unref(ctl.ctx);

@@ -71,6 +71,8 @@ int ctl_getopt(struct ctl *ctl, int argc, char **argv, const char *shortopts,
 /* The backend named on the command line, checked (device needs /dev/shmpool). */
 int ctl_check_backend(struct ctl *ctl);
 const char *ctl_backend_name(enum shmdev_backend b);
+/* "device (/dev/shmpool)" or "posix (/dev/shm)", for text listings. */
+const char *ctl_backend_desc(enum shmdev_backend b);
 const char *ctl_state_name(const struct shmdev_region_info *info);
 void ctl_format_time(uint64_t ns, char *buf, size_t len);
 /* JSON string body (without quotes) with the needed escapes. */

@@ -342,7 +342,7 @@ START_TEST(test_bad_keys)
 	load_err("ProcessList = p\n[p]\nBaseKey = 1\nBlockSize = 4K\nBlockKeys = 0-7\n",
 		 "p", EINVAL, NAME ":5: BlockKeys \"0\": key 0 is reserved");
 	load_err("ProcessList = p\n[p]\nBaseKey = 1\nBlockSize = 4K\nBlockKeys = 3-\n",
-		 "p", EINVAL, NAME ":5: BlockKeys \"\": not a key (a decimal or 0x number)");
+		 "p", EINVAL, NAME ":5: BlockKeys range \"3-\": not FIRST-LAST (two keys and one dash)");
 	load_err("ProcessList = p\n[p]\nBaseKey = 1\nBlockSize = 4K\nBlockKey = 3, 4\n",
 		 "p", EINVAL, NAME ":5: BlockKey \"3, 4\": one key per BlockKey line (use BlockKeys for lists)");
 	load_err("ProcessList = p\n[p]\nBaseKey = 1\nBlockSize = 4K\nBlockKey = 3-4\n",
@@ -489,9 +489,9 @@ START_TEST(test_given_twice)
 	/* An indented key is inih's continuation of the previous value. */
 	load_err(GOOD "Mode = 0600\n  Mode = 0600\n", NULL, EINVAL,
 		 NAME ":12: Mode given twice in [scene] (first at line 11; an indented line continues the previous value)");
-	/* A section given twice is one section. */
+	/* A section given twice is refused, not merged. */
 	load_err(GOOD "[zone]\nBlockSize = 8K\n", NULL, EINVAL,
-		 NAME ":12: BlockSize given twice in [zone] (first at line 5; an indented line continues the previous value)");
+		 NAME ":11: section [zone] given twice (first at line 3): keep one section per process");
 }
 END_TEST
 
@@ -565,7 +565,7 @@ END_TEST
 START_TEST(test_syntax_errors)
 {
 	load_err(GOOD "[broken\nBaseKey = 1\n", NULL, EINVAL,
-		 NAME ":11: syntax error at \"[broken\" (expected [section], key = value or a comment)");
+		 NAME ":11: section header \"[broken\" has no closing \"]\"");
 	load_err("ProcessList = p\njust some words\n", NULL, EINVAL,
 		 NAME ":2: syntax error at \"just some words\" (expected [section], key = value or a comment)");
 }
@@ -577,7 +577,7 @@ START_TEST(test_long_line)
 
 	snprintf(text, sizeof(text), GOOD "; %0300d\n", 0);
 	load_err(text, NULL, EINVAL,
-		 NAME ":11: line longer than 197 bytes (split a long list over several lines of the same key)");
+		 NAME ":11: line longer than 197 bytes at \"; 000000000000000000000000000000000000000000000000000000000000...\" (split a long list over several lines of the same key)");
 	/* Exactly 197 bytes, CRLF included in the file, is fine. */
 	snprintf(text, sizeof(text), GOOD ";%0196d\r\n", 0);
 	shmdev_conf_free(load_ok(text, NULL));
@@ -594,6 +594,138 @@ START_TEST(test_crlf)
 	load_err("ProcessList = p\r\n[p]\r\nBaseKey = 1\r\nBlockSize = 4Q\r\nBlockKey = 2\r\n",
 		 "p", EINVAL,
 		 NAME ":4: BlockSize \"4Q\": not a size (bytes, or a number with a K, M, G or T suffix)");
+}
+END_TEST
+
+/* ---- what inih alone lets through (issue 10, item 22) -------------------- */
+
+/* Text after "]" was dropped by inih: "[zone] BaseKey = 5" set nothing. */
+START_TEST(test_text_after_section)
+{
+	struct shmdev_conf *conf;
+
+	load_err(GOOD_HEAD "BlockKeys = 201\n[scene] BaseKey = 5\n", NULL, EINVAL,
+		 NAME ":11: text after \"]\" in \"[scene] BaseKey = 5\": only a comment (; or #) may follow a section header");
+	load_err("ProcessList = p\n[p]x\nBaseKey = 1\nBlockSize = 4K\nBlockKey = 2\n",
+		 NULL, EINVAL,
+		 NAME ":2: text after \"]\" in \"[p]x\": only a comment (; or #) may follow a section header");
+	load_err("ProcessList = p\n[p]]\nBaseKey = 1\nBlockSize = 4K\nBlockKey = 2\n",
+		 NULL, EINVAL,
+		 NAME ":2: text after \"]\" in \"[p]]\": only a comment (; or #) may follow a section header");
+	/* A comment, blanks and CRLF may follow. */
+	conf = load_ok("ProcessList = p\r\n[p] ; the pool\r\nBaseKey = 1\n"
+		       "BlockSize = 4K\nBlockKey = 2\n[global]\t# more\nProcessList = q\n"
+		       "[q];x\nBaseKey = 3\nBlockSize = 4K\nBlockKey = 4\n"
+		       "[p-2]  \n", NULL);
+	ck_assert_uint_eq(shmdev_conf_nr_processes(conf), 2);
+	shmdev_conf_free(conf);
+}
+END_TEST
+
+START_TEST(test_repeated_section)
+{
+	load_err(GOOD "[zone]\n", NULL, EINVAL,
+		 NAME ":11: section [zone] given twice (first at line 3): keep one section per process");
+	load_err("[global]\nProcessList = p\n[p]\nBaseKey = 1\nBlockSize = 4K\nBlockKey = 2\n[GLOBAL]\nProcessList = q\n",
+		 NULL, EINVAL,
+		 NAME ":7: section [GLOBAL] given twice (first at line 1): keep one section per process");
+}
+END_TEST
+
+/* Old Mac line endings: the whole file was one comment line, "no ProcessList". */
+START_TEST(test_cr_only)
+{
+	load_err("; pools\rProcessList = p\r[p]\rBaseKey = 1\rBlockSize = 4K\rBlockKey = 2\r",
+		 NULL, EINVAL,
+		 NAME ":1: carriage return without line feed in \"; pools\\x0dProcessList = p\\x0d[p]\\x0dBaseKey = 1\\x0dBlockSize ...\" (old Mac line endings?): save the file with LF or CRLF line endings");
+	load_err(GOOD "Mode = 0600\rMode = 0644\n", NULL, EINVAL,
+		 NAME ":11: carriage return without line feed in \"Mode = 0600\\x0dMode = 0644\" (old Mac line endings?): save the file with LF or CRLF line endings");
+}
+END_TEST
+
+START_TEST(test_bad_ranges)
+{
+	static const char *const bad[] = { "1002-", "-5-10", "-", "5--6", "1-2-3", " - 7" };
+	static const char *const shown[] = { "1002-", "-5-10", "-", "5--6", "1-2-3", "- 7" };
+	char text[256], msg[256];
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(text, sizeof(text), "ProcessList = p\n[p]\nBaseKey = 1\nBlockSize = 4K\nBlockKeys = 9, %s\n", bad[i]);
+		snprintf(msg, sizeof(msg), NAME ":5: BlockKeys range \"%s\": not FIRST-LAST (two keys and one dash)", shown[i]);
+		load_err(text, "p", EINVAL, msg);
+	}
+	/* A bad key inside a well-formed range is named alone. */
+	load_err("ProcessList = p\n[p]\nBaseKey = 1\nBlockSize = 4K\nBlockKeys = 1002-x\n",
+		 "p", EINVAL, NAME ":5: BlockKeys \"x\": not a key (a decimal or 0x number)");
+}
+END_TEST
+
+START_TEST(test_section_names)
+{
+	char text[512];
+
+	load_err("ProcessList = p\n[]\nBaseKey = 1\n", NULL, EINVAL,
+		 NAME ":2: empty section name in \"[]\"");
+	load_err("ProcessList = p\n[  ]\nBaseKey = 1\n", NULL, EINVAL,
+		 NAME ":2: empty section name in \"[  ]\"");
+	load_err("ProcessList = p\n[ p ]\nBaseKey = 1\n", NULL, EINVAL,
+		 NAME ":2: section name \" p \" in \"[ p ]\": not a process name (1 to 48 of A-Z a-z 0-9 _ - .)");
+	load_err("ProcessList = p\n[p q]\nBaseKey = 1\n", NULL, EINVAL,
+		 NAME ":2: section name \"p q\" in \"[p q]\": not a process name (1 to 48 of A-Z a-z 0-9 _ - .)");
+	load_err("ProcessList = p\n[p\n", NULL, EINVAL,
+		 NAME ":2: section header \"[p\" has no closing \"]\"");
+	load_err("ProcessList = p\n[p ;]\n", NULL, EINVAL,
+		 NAME ":2: section name \"p ;\" in \"[p ;]\": not a process name (1 to 48 of A-Z a-z 0-9 _ - .)");
+	/* inih would cut a long name at 49 bytes: two long names would merge. */
+	snprintf(text, sizeof(text), "ProcessList = p\n[%0*d]\n", 49, 0);
+	load_err(text, NULL, EINVAL,
+		 NAME ":2: section name \"0000000000000000000000000000000000000000000000000\" in \"[0000000000000000000000000000000000000000000000000]\": not a process name (1 to 48 of A-Z a-z 0-9 _ - .)");
+	/* Indented, a header would continue the previous key's value. */
+	load_err("ProcessList = p\n  [p]\nBaseKey = 1\n", NULL, EINVAL,
+		 NAME ":2: indented section header \"[p]\": a header starts its line (an indented line continues the previous value)");
+}
+END_TEST
+
+START_TEST(test_bom)
+{
+	struct shmdev_conf *conf;
+
+	/* A UTF-8 byte order mark at the very start is skipped. */
+	conf = load_ok("\xef\xbb\xbf[global]\nProcessList = p\n[p]\nBaseKey = 1\nBlockSize = 4K\nBlockKey = 2\n", "p");
+	ck_assert_uint_eq(shmdev_conf_self(conf)->base_key, 1);
+	shmdev_conf_free(conf);
+	/* Anywhere else it is text that does not belong. */
+	load_err("\xef\xbb\xbf\xef\xbb\xbf[global]\nProcessList = p\n", NULL, EINVAL,
+		 NAME ":1: byte order mark (U+FEFF) in \"\xef\xbb\xbf[global]\": only the first bytes of the file may hold one");
+	load_err(GOOD "\xef\xbb\xbfMode = 0600\n", NULL, EINVAL,
+		 NAME ":11: byte order mark (U+FEFF) in \"\xef\xbb\xbfMode = 0600\": only the first bytes of the file may hold one");
+}
+END_TEST
+
+/* Keys outside a section belong to [global] (documented). */
+START_TEST(test_outside_section)
+{
+	load_err("BaseKey = 1\n" GOOD, NULL, EINVAL,
+		 NAME ":1: unknown key \"BaseKey\" in [global] (known: ProcessList)");
+}
+END_TEST
+
+/* Trailing garbage after values, and duplicate keys. */
+START_TEST(test_trailing_garbage)
+{
+	load_err(GOOD "Mode = 0600 x\n", NULL, EINVAL,
+		 NAME ":11: Mode \"0600 x\": not an octal mode such as 0600");
+	load_err(GOOD "Backend = posix;\n", NULL, EINVAL,
+		 NAME ":11: Backend \"posix;\": not auto, device or posix");
+	load_err(GOOD "HugePages = yes # on\n", NULL, EINVAL,
+		 NAME ":11: HugePages \"yes # on\": not yes or no");
+	load_err(GOOD "MaxTypeInfoNum = 8 8\n", NULL, EINVAL,
+		 NAME ":11: MaxTypeInfoNum \"8 8\": not a number from 1 to 4096");
+	load_err("ProcessList = p q\n", NULL, EINVAL,
+		 NAME ":1: ProcessList name \"p q\": not a process name (1 to 48 of A-Z a-z 0-9 _ - .)");
+	/* " ;" starts a comment after a value. */
+	shmdev_conf_free(load_ok(GOOD "Mode = 0600 ; rw\n", NULL));
 }
 END_TEST
 
@@ -742,7 +874,7 @@ START_TEST(test_file_nul)
 	char msg[256];
 
 	ck_assert_int_eq(shmdev_conf_load(ctx, path, NULL, &conf), -EINVAL);
-	snprintf(msg, sizeof(msg), "%s:3: contains a NUL byte", path);
+	snprintf(msg, sizeof(msg), "%s:3: contains a NUL byte after \"Base\"", path);
 	ck_assert_str_eq(shmdev_errmsg(ctx), msg);
 	unlink(path);
 	free(path);
@@ -984,6 +1116,17 @@ static Suite *conf_suite(void)
 	tcase_add_test(tc, test_long_line);
 	tcase_add_test(tc, test_unknown_process);
 	tcase_add_test(tc, test_unlisted_warns);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("typos");
+	tcase_add_test(tc, test_text_after_section);
+	tcase_add_test(tc, test_repeated_section);
+	tcase_add_test(tc, test_cr_only);
+	tcase_add_test(tc, test_bad_ranges);
+	tcase_add_test(tc, test_section_names);
+	tcase_add_test(tc, test_bom);
+	tcase_add_test(tc, test_outside_section);
+	tcase_add_test(tc, test_trailing_garbage);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("env");

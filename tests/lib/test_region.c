@@ -935,27 +935,6 @@ START_TEST(test_errors_permission)
 }
 END_TEST
 
-START_TEST(test_huge_flag)
-{
-	uint64_t key = tu_key(46);
-	struct shmdev_region_info info;
-	struct shmdev_region *r = NULL;
-	int ret;
-
-	ret = shmdev_region_open(ctx, tu_backend(), key, 2 * MiB,
-				 SHMDEV_REGION_CREATE | SHMDEV_REGION_HUGE, 0, &r);
-	if (ret == -EOPNOTSUPP && !is_posix()) {
-		ck_assert_errmsg(key, "huge pages");
-		return;
-	}
-	ck_assert_msg(ret == 0, "%s", shmdev_errmsg(ctx));
-	ck_assert_int_eq(shmdev_region_stat(ctx, tu_backend(), key, &info), 0);
-	ck_assert(info.huge);
-	shmdev_region_close(r);
-	ck_assert_int_eq(shmdev_region_destroy(ctx, tu_backend(), key), 0);
-}
-END_TEST
-
 /* ---- POSIX only: names, foreign objects, leftovers ----------------------- */
 
 static void posix_name(uint64_t key, const char *suffix, char *buf, size_t len)
@@ -1099,7 +1078,6 @@ static Suite *region_suite(void)
 	tcase_add_test(tc, test_errors_stat_destroy);
 	tcase_add_test(tc, test_errors_backend_env);
 	tcase_add_test(tc, test_errors_permission);
-	tcase_add_test(tc, test_huge_flag);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("posix");

@@ -94,6 +94,10 @@ static int ctl_runv(struct run *r, long uid, const char *const *args)
 		      rc_, (code), (r)->out, (r)->err); \
 } while (0)
 
+#define ck_starts(s, prefix) \
+	ck_assert_msg(!strncmp((s), (prefix), strlen(prefix)), "does not start with \"%s\":\n%s", \
+		      (prefix), (s))
+
 #define ck_contains(hay, needle) \
 	ck_assert_msg(strstr((hay), (needle)), "\"%s\" not in:\n%s", (needle), (hay))
 
@@ -127,6 +131,40 @@ static char *path_of(const char *name, char *buf)
 static bool have_device(void)
 {
 	return access("/dev/shmpool", F_OK) == 0;
+}
+
+/* The backend the tool lists: the suite's, AUTO resolved. */
+static const char *backend(void)
+{
+	if (tu_backend() == SHMDEV_BACKEND_AUTO)
+		return have_device() ? "device" : "posix";
+	return tu_backend() == SHMDEV_BACKEND_DEVICE ? "device" : "posix";
+}
+
+/*
+ * Without the module, auto lists POSIX and says so out loud: the backend
+ * line, and a warning naming the reason and the RemoveIPC risk.
+ */
+static void check_auto_fallback(void)
+{
+	char *saved = getenv("SHMDEV_BACKEND") ? strdup(getenv("SHMDEV_BACKEND")) : NULL;
+	struct run r;
+
+	unsetenv("SHMDEV_BACKEND");
+	ck_run(&r, 0, "list");
+	ck_starts(r.out, "backend: posix (/dev/shm)\nkey ");
+	ck_contains(r.err, "shmpoolctl: warning: Backend auto: using the POSIX fallback (/dev/shm)");
+	ck_contains(r.err, "/dev/shmpool: No such file or directory (module not loaded?)");
+	ck_contains(r.err, "RemoveIPC=yes");
+	ck_run(&r, 0, "list", "--json");
+	ck_starts(r.out, "{\"backend\":\"posix\",\"regions\":[");
+	ck_contains(r.err, "module not loaded?");
+	/* Named on purpose: no warning. */
+	ck_run(&r, 0, "--backend", "posix", "list");
+	ck_assert_str_eq(r.err, "");
+	if (saved)
+		setenv("SHMDEV_BACKEND", saved, 1);
+	free(saved);
 }
 
 /* Create region @key of @size bytes filled from @seed; closed again. */
@@ -395,29 +433,39 @@ START_TEST(test_list_stat_rm)
 	make_region(k2, 4096, 0600, 2);
 
 	ck_run(&r, 0, "list");
-	ck_contains(r.out, "key ");
+	/* The first line names the set of regions listed. */
+	snprintf(want, sizeof(want), "backend: %s (%s)\nkey ", backend(),
+		 strcmp(backend(), "device") ? "/dev/shm" : "/dev/shmpool");
+	ck_starts(r.out, want);
 	snprintf(want, sizeof(want), "0x%016" PRIx64 "         8192 ", k1);
 	ck_contains(r.out, want);
 	ck_contains(r.out, " 0640 ");
 	ck_contains(r.out, " new ");
 
 	ck_run(&r, 0, "list", "--json");
-	ck_assert_int_eq(r.out[0], '[');
-	snprintf(want, sizeof(want), "{\"key\":%" PRIu64 ",\"key_hex\":\"0x%" PRIx64 "\",\"size\":8192,",
-		 k1, k1);
+	snprintf(want, sizeof(want), "{\"backend\":\"%s\",\"regions\":[\n", backend());
+	ck_starts(r.out, want);
+	snprintf(want, sizeof(want), "{\"key\":%" PRIu64 ",\"key_hex\":\"0x%" PRIx64 "\",\"backend\":\"%s\",\"size\":8192,",
+		 k1, k1, backend());
 	ck_contains(r.out, want);
 	ck_contains(r.out, "\"mode\":\"0640\"");
 	ck_contains(r.out, "\"state\":\"new\"");
 
 	/* Decimal and hex name the same region. */
 	ck_run(&r, 0, "stat", hex(k1, h1));
+	snprintf(want, sizeof(want), "backend:     %s (", backend());
+	ck_contains(r.out, want);
 	ck_contains(r.out, "size:        8192 bytes\n");
 	ck_contains(r.out, "mode:        0640\n");
+	ck_contains(r.out, "huge pages:  no\n");
 	ck_contains(r.out, "state:       new\n");
 	ck_run(&r, 0, "stat", dec(k1, d1));
 	ck_contains(r.out, h1);
 	ck_run(&r, 0, "stat", "--json", h1);
 	ck_contains(r.out, "\"size\":8192");
+	ck_contains(r.out, "\"huge\":false");
+	snprintf(want, sizeof(want), "\"backend\":\"%s\"", backend());
+	ck_contains(r.out, want);
 
 	ck_run(&r, 0, "rm", h1, hex(k2, h2));
 	ck_assert_int_ne(region_stat(k1, &(struct shmdev_region_info){ 0 }), 0);
@@ -433,7 +481,7 @@ END_TEST
 START_TEST(test_rm_all)
 {
 	struct shmdev_region_info in;
-	char h[32];
+	char h[32], want[128];
 	struct run r;
 
 	make_region(tu_key(3), 4096, 0600, 3);
@@ -447,7 +495,46 @@ START_TEST(test_rm_all)
 	ck_assert_int_eq(region_stat(tu_key(3), &in), -ENOENT);
 	ck_assert_int_eq(region_stat(tu_key(4), &in), -ENOENT);
 	ck_run(&r, 0, "list", "--json");
-	ck_assert_str_eq(r.out, "[\n]\n");
+	snprintf(want, sizeof(want), "{\"backend\":\"%s\",\"regions\":[\n]}\n", backend());
+	ck_assert_str_eq(r.out, want);
+}
+END_TEST
+
+/* stat says whether a region is huge-page backed (issue 10, item 17). */
+START_TEST(test_stat_huge)
+{
+	struct shmdev_ctx *ctx = tu_ctx();
+	struct shmdev_region *reg;
+	char h[32], mi[512], thp[512];
+	struct run r;
+
+	/* POSIX: a /dev/shm that gives huge pages (the library's test hook). */
+	snprintf(mi, sizeof(mi), "%s/mountinfo", tmpdir);
+	write_file(mi, "25 22 0:23 / /dev/shm rw - tmpfs tmpfs rw,huge=advise\n");
+	setenv("SHMDEV_TEST_MOUNTINFO", mi, 1);
+	snprintf(thp, sizeof(thp), "%s/shmem_enabled", tmpdir);
+	write_file(thp, "always within_size advise [never] deny force\n");
+	setenv("SHMDEV_TEST_THP_SHMEM", thp, 1);
+	ck_assert_msg(shmdev_region_open(ctx, tu_backend(), tu_key(5), 2 << 20,
+					 SHMDEV_REGION_CREATE | SHMDEV_REGION_HUGE, 0, &reg) == 0,
+		      "%s", shmdev_errmsg(ctx));
+	shmdev_region_close(reg);
+	shmdev_ctx_unref(ctx);
+	ck_run(&r, 0, "stat", hex(tu_key(5), h));
+	ck_contains(r.out, "huge pages:  yes\n");
+	ck_run(&r, 0, "stat", "--json", h);
+	ck_contains(r.out, "\"huge\":true");
+	unsetenv("SHMDEV_TEST_MOUNTINFO");
+	unsetenv("SHMDEV_TEST_THP_SHMEM");
+	ck_run(&r, 0, "rm", h);
+}
+END_TEST
+
+START_TEST(test_auto_fallback_loud)
+{
+	if (have_device())
+		return;	/* the VM checks it in test_load_unload, module unloaded */
+	check_auto_fallback();
 }
 END_TEST
 
@@ -708,6 +795,8 @@ START_TEST(test_pool_show_check)
 	snprintf(want, sizeof(want), "owner:       running, pid %d\n", (int)c.pid);
 	ck_contains(r.out, want);
 	ck_contains(r.out, "pool:        zone\n");
+	snprintf(want, sizeof(want), "backend:     %s (", backend());
+	ck_contains(r.out, want);
 	ck_contains(r.out, "generation:  1\n");
 	ck_contains(r.out, "Item ");
 	ck_contains(r.out, "Player ");
@@ -716,6 +805,8 @@ START_TEST(test_pool_show_check)
 	ck_contains(r.out, "\nblock key                        size         used         free  free%\n");
 	ck_run(&rj, 0, "pool", "show", "--json", "-c", ini, "-p", "zone");
 	ck_contains(rj.out, "\"last_run\":\"running\"");
+	snprintf(want, sizeof(want), "\"backend\":\"%s\"", backend());
+	ck_contains(rj.out, want);
 	ck_contains(rj.out, "{\"id\":0,\"name\":\"Item\",\"size\":40,");
 	ck_contains(rj.out, "\"used\":7,\"max\":100}");
 	ck_contains(rj.out, "{\"id\":3,\"name\":\"Player\"");
@@ -954,6 +1045,7 @@ START_TEST(test_load_unload)
 	ck_assert_str_eq(r.err, "shmpoolctl: unload: module shmpool is not loaded\n");
 	ck_run(&r, 1, "status");
 	ck_contains(r.out, "module:           not loaded");
+	check_auto_fallback();
 	ck_run(&r, 1, "list", "--backend", "device");
 	ck_contains(r.err, "/dev/shmpool");
 	ck_contains(r.err, "is the shmpool module loaded?");
@@ -999,6 +1091,8 @@ static Suite *ctl_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_list_stat_rm);
 	tcase_add_test(tc, test_rm_all);
+	tcase_add_test(tc, test_auto_fallback_loud);
+	tcase_add_test(tc, test_stat_huge);
 	tcase_add_test(tc, test_dump_restore);
 	tcase_add_test(tc, test_restore_owned);
 	suite_add_tcase(s, tc);

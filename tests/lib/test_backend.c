@@ -1,0 +1,449 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * What each backend can give, and what it says when it cannot (issue 10,
+ * items 17 and 18): Backend = auto falling back to POSIX is loud, and
+ * HugePages = yes reaches every region, or the open says why not.  Runs on
+ * the host with posix and in the VM with the device, like test_region.
+ */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+#define MiB (1024ULL * 1024ULL)
+
+static struct shmdev_ctx *ctx;
+
+static bool is_posix(void)
+{
+	int fd;
+
+	if (tu_backend() != SHMDEV_BACKEND_AUTO)
+		return tu_backend() == SHMDEV_BACKEND_POSIX;
+	fd = open("/dev/shmpool", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno != EACCES;
+	close(fd);
+	return false;
+}
+
+static void setup(void)
+{
+	ctx = tu_ctx();
+}
+
+static void teardown(void)
+{
+	ctx = shmdev_ctx_unref(ctx);
+}
+
+static void cleanup_regions(void)
+{
+	tu_destroy_all();
+}
+
+static struct shmdev_region *open_ok(uint64_t key, uint64_t size,
+				     unsigned int flags, enum shmdev_start start)
+{
+	struct shmdev_region *r = NULL;
+	int ret = shmdev_region_open(ctx, tu_backend(), key, size, flags, 0, &r);
+
+	ck_assert_msg(ret == 0, "open 0x%" PRIx64 ": %d %s", key, ret,
+		      shmdev_errmsg(ctx));
+	ck_assert_int_eq(shmdev_region_start(r), start);
+	return r;
+}
+
+/* ---- AUTO: a fall back to POSIX is loud (issue 10, item 18) --------------- */
+
+struct log_cap {
+	int warnings;
+	char text[2048];
+};
+
+static void capture_warning(void *data, int priority, const char *file,
+			    int line, const char *fn, const char *format,
+			    va_list args)
+{
+	struct log_cap *c = data;
+
+	(void)file;
+	(void)line;
+	(void)fn;
+	if (priority != LOG_WARNING)
+		return;
+	if (c->warnings++ == 0)
+		vsnprintf(c->text, sizeof(c->text), format, args);
+}
+
+START_TEST(test_auto_fallback_warns)
+{
+	uint64_t k1 = tu_key(60), k2 = tu_key(61);
+	const char *env = getenv("SHMDEV_BACKEND"), *log = getenv("SHMDEV_LOG");
+	char *saved = env ? strdup(env) : NULL, *saved_log = log ? strdup(log) : NULL;
+	bool device = access("/dev/shmpool", F_OK) == 0;
+	struct shmdev_region_info info;
+	struct log_cap cap = { 0 };
+	struct shmdev_region *r1, *r2;
+	struct shmdev_ctx *c;
+	enum shmdev_backend b;
+
+	unsetenv("SHMDEV_BACKEND");
+	unsetenv("SHMDEV_LOG");
+	ck_assert_int_eq(shmdev_ctx_new(&c), 0);
+	/* Shown by default: the default priority includes warnings. */
+	ck_assert_int_ge(shmdev_get_log_priority(c), LOG_WARNING);
+	shmdev_set_log_fn(c, capture_warning, &cap);
+
+	ck_assert_int_eq(shmdev_backend_resolve(c, SHMDEV_BACKEND_AUTO, &b), 0);
+	ck_assert_int_eq(b, device ? SHMDEV_BACKEND_DEVICE : SHMDEV_BACKEND_POSIX);
+	ck_assert_int_eq(shmdev_region_open(c, SHMDEV_BACKEND_AUTO, k1, MiB,
+					    SHMDEV_REGION_CREATE, 0, &r1), 0);
+	ck_assert_int_eq(shmdev_region_open(c, SHMDEV_BACKEND_AUTO, k2, MiB,
+					    SHMDEV_REGION_CREATE, 0, &r2), 0);
+	ck_assert_int_eq(shmdev_region_stat(c, SHMDEV_BACKEND_AUTO, k1, &info), 0);
+	ck_assert_int_eq(info.backend, b);
+	ck_assert_int_eq(shmdev_region_backend(r1), b);
+	if (device) {
+		ck_assert_int_eq(cap.warnings, 0);
+	} else {
+		/* Once per context, naming the backend, the reason and the risk. */
+		ck_assert_int_eq(cap.warnings, 1);
+		ck_assert_msg(strstr(cap.text, "using the POSIX fallback (/dev/shm)"), "%s", cap.text);
+		ck_assert_msg(strstr(cap.text, "/dev/shmpool: No such file or directory (module not loaded?)"),
+			      "%s", cap.text);
+		ck_assert_msg(strstr(cap.text, "RemoveIPC=yes"), "%s", cap.text);
+		ck_assert_msg(strstr(cap.text, "pools start cold"), "%s", cap.text);
+	}
+	shmdev_region_close(r1);
+	shmdev_region_close(r2);
+	ck_assert_int_eq(shmdev_region_destroy(c, b, k1), 0);
+	ck_assert_int_eq(shmdev_region_destroy(c, b, k2), 0);
+	shmdev_ctx_unref(c);
+
+	/* Named on purpose, POSIX says nothing. */
+	memset(&cap, 0, sizeof(cap));
+	ck_assert_int_eq(shmdev_ctx_new(&c), 0);
+	shmdev_set_log_fn(c, capture_warning, &cap);
+	ck_assert_int_eq(shmdev_backend_resolve(c, SHMDEV_BACKEND_POSIX, &b), 0);
+	ck_assert_int_eq(b, SHMDEV_BACKEND_POSIX);
+	ck_assert_int_eq(cap.warnings, 0);
+	ck_assert_int_eq(shmdev_backend_resolve(c, (enum shmdev_backend)9, &b), -EINVAL);
+	shmdev_ctx_unref(c);
+
+	if (saved)
+		setenv("SHMDEV_BACKEND", saved, 1);
+	if (saved_log)
+		setenv("SHMDEV_LOG", saved_log, 1);
+	free(saved);
+	free(saved_log);
+}
+END_TEST
+
+/* ---- huge pages (issue 10, item 17) ---------------------------------------- */
+
+/*
+ * POSIX: the library reads /proc/self/mountinfo and shmem_enabled to know
+ * whether /dev/shm gives huge pages; the tests hand it files of their own
+ * (SHMDEV_TEST_MOUNTINFO, SHMDEV_TEST_THP_SHMEM).  The device ignores them.
+ */
+static char fake_dir[64];
+
+static void fake_host(const char *shm_opts, const char *shmem_enabled)
+{
+	char path[128];
+	FILE *f;
+
+	if (!fake_dir[0]) {
+		snprintf(fake_dir, sizeof(fake_dir), "/tmp/shmdev-huge.XXXXXX");
+		ck_assert_ptr_nonnull(mkdtemp(fake_dir));
+	}
+	snprintf(path, sizeof(path), "%s/mountinfo", fake_dir);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "22 1 0:21 / /dev rw,nosuid - devtmpfs udev rw,size=4096k\n"
+		   "25 22 0:23 / /dev/shm rw,nosuid,nodev - tmpfs tmpfs %s\n"
+		   "26 22 0:24 / /dev/pts rw - devpts devpts rw,huge=always\n", shm_opts);
+	ck_assert_int_eq(fclose(f), 0);
+	setenv("SHMDEV_TEST_MOUNTINFO", path, 1);
+	snprintf(path, sizeof(path), "%s/shmem_enabled", fake_dir);
+	unlink(path);
+	if (shmem_enabled) {
+		f = fopen(path, "w");
+		ck_assert_ptr_nonnull(f);
+		fprintf(f, "%s\n", shmem_enabled);
+		ck_assert_int_eq(fclose(f), 0);
+	}
+	setenv("SHMDEV_TEST_THP_SHMEM", path, 1);
+}
+
+static void fake_host_end(void)
+{
+	char path[128];
+
+	unsetenv("SHMDEV_TEST_MOUNTINFO");
+	unsetenv("SHMDEV_TEST_THP_SHMEM");
+	if (!fake_dir[0])
+		return;
+	snprintf(path, sizeof(path), "%s/mountinfo", fake_dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/shmem_enabled", fake_dir);
+	unlink(path);
+	rmdir(fake_dir);
+	fake_dir[0] = '\0';
+}
+
+#define THP_NEVER "always within_size advise [never] deny force"
+
+/* Warnings of one context, captured (log_cap and capture_warning above). */
+static struct shmdev_ctx *warn_ctx(struct log_cap *cap)
+{
+	struct shmdev_ctx *c = tu_ctx();
+
+	memset(cap, 0, sizeof(*cap));
+	shmdev_set_log_priority(c, LOG_WARNING);
+	shmdev_set_log_fn(c, capture_warning, cap);
+	return c;
+}
+
+/* Open @key with HUGE (created @size if absent); its stat's huge flag. */
+static bool open_huge(struct shmdev_ctx *c, uint64_t key, uint64_t size)
+{
+	struct shmdev_region_info info;
+	struct shmdev_region *r = NULL;
+	int ret;
+
+	ret = shmdev_region_open(c, tu_backend(), key, size,
+				 SHMDEV_REGION_CREATE | SHMDEV_REGION_HUGE, 0, &r);
+	ck_assert_msg(ret == 0, "%s", shmdev_errmsg(c));
+	ck_assert_int_eq(shmdev_region_stat(c, tu_backend(), key, &info), 0);
+	shmdev_region_close(r);
+	return info.huge;
+}
+
+/* Whether this process maps @addr with VM_HUGEPAGE ("hg" in smaps). */
+static bool mapped_hg(const void *addr)
+{
+	unsigned long a = (unsigned long)addr, lo, hi;
+	bool in = false, hg = false;
+	char line[512];
+	FILE *f = fopen("/proc/self/smaps", "r");
+
+	ck_assert_ptr_nonnull(f);
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2)
+			in = a >= lo && a < hi;
+		else if (in && !strncmp(line, "VmFlags:", 8))
+			hg = strstr(line, " hg") != NULL;
+	}
+	fclose(f);
+	return hg;
+}
+
+START_TEST(test_huge_flag)
+{
+	uint64_t key = tu_key(46);
+	struct log_cap cap;
+	struct shmdev_ctx *c;
+	struct shmdev_region *r = NULL;
+
+	/* Where the host gives huge pages, HUGE regions are huge. */
+	fake_host("rw,nosuid,nodev,huge=advise,inode64", THP_NEVER);
+	c = warn_ctx(&cap);
+	ck_assert(open_huge(c, key, 2 * MiB));
+	ck_assert_int_eq(cap.warnings, 0);
+	/* POSIX: each mapping asks for THP (MADV_HUGEPAGE). */
+	ck_assert_int_eq(shmdev_region_open(c, tu_backend(), key, 0, 0, 0, &r), 0);
+	if (is_posix() && access("/sys/kernel/mm/transparent_hugepage", F_OK) == 0)
+		ck_assert(mapped_hg(shmdev_region_addr(r)));
+	shmdev_region_close(r);
+	ck_assert_int_eq(shmdev_region_destroy(c, tu_backend(), key), 0);
+	shmdev_ctx_unref(c);
+	fake_host_end();
+}
+END_TEST
+
+/* Where the host cannot, the open says why and goes on with small pages. */
+START_TEST(test_huge_unavailable_posix)
+{
+	static const struct {
+		const char *opts, *thp, *why;
+		bool huge;
+	} cases[] = {
+		{ "rw,nosuid,nodev,inode64", THP_NEVER,
+		  "/dev/shm is mounted huge=never (the default; %s/shmem_enabled is [never], which does not rule it): remount it with huge=advise or huge=within_size, or use Backend = device", false },
+		{ "rw,huge=never", "always within_size advise never deny [force]", NULL, true },
+		{ "rw,huge=within_size", THP_NEVER, NULL, true },
+		{ "rw,huge=always", "always within_size advise never [deny] force",
+		  "%s/shmem_enabled is [deny]", false },
+		{ "rw,huge=always", NULL,
+		  "%s/shmem_enabled cannot be read (a kernel without transparent huge pages)", false },
+	};
+	uint64_t key = tu_key(47);
+	char why[512], want[700];
+	struct log_cap cap;
+	struct shmdev_ctx *c;
+	size_t i;
+
+	if (!is_posix())
+		return;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		fake_host(cases[i].opts, cases[i].thp);
+		c = warn_ctx(&cap);
+		ck_assert_int_eq(open_huge(c, key, MiB), cases[i].huge);
+		if (cases[i].why) {
+			snprintf(why, sizeof(why), cases[i].why, fake_dir);
+			snprintf(want, sizeof(want), "region 0x%" PRIx64 " (posix): HugePages = yes, but %s: the regions get small pages",
+				 key, why);
+			ck_assert_int_eq(cap.warnings, 1);
+			ck_assert_str_eq(cap.text, want);
+		} else {
+			ck_assert_msg(cap.warnings == 0, "%zu: %s", i, cap.text);
+		}
+		/* Once per context: a pool's many regions say it once. */
+		ck_assert_int_eq(open_huge(c, key, MiB), cases[i].huge);
+		ck_assert_int_le(cap.warnings, 1);
+		ck_assert_int_eq(shmdev_region_destroy(c, tu_backend(), key), 0);
+		shmdev_ctx_unref(c);
+	}
+	fake_host_end();
+}
+END_TEST
+
+/* A region made without HUGE, opened with it: a warning, not a failure. */
+START_TEST(test_huge_existing_small)
+{
+	uint64_t key = tu_key(48);
+	struct shmdev_region *r;
+	struct log_cap cap;
+	struct shmdev_ctx *c;
+
+	fake_host("rw,huge=advise", THP_NEVER);
+	r = open_ok(key, 2 * MiB, SHMDEV_REGION_CREATE, SHMDEV_START_CREATED);
+	shmdev_region_close(r);
+	c = warn_ctx(&cap);
+	ck_assert(!open_huge(c, key, 2 * MiB));
+	ck_assert_int_eq(cap.warnings, 1);
+	ck_assert_msg(strstr(cap.text, "HugePages = yes, but it was created without huge pages and keeps small ones until it is destroyed and created again"),
+		      "%s", cap.text);
+	ck_assert_int_eq(shmdev_region_destroy(c, tu_backend(), key), 0);
+	shmdev_ctx_unref(c);
+	fake_host_end();
+}
+END_TEST
+
+static long meminfo_kb(const char *field)
+{
+	char line[256];
+	size_t n = strlen(field);
+	long v = -1;
+	FILE *f = fopen("/proc/meminfo", "r");
+
+	ck_assert_ptr_nonnull(f);
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, field, n) && line[n] == ':')
+			v = strtol(line + n + 1, NULL, 10);
+	fclose(f);
+	return v;
+}
+
+/*
+ * HugePages = yes reaches every region of a pool: each is flagged huge, and
+ * on the device, touching the blocks grows ShmemHugePages.
+ */
+START_TEST(test_pool_huge_pages)
+{
+	static const struct shmdev_type types[] = {
+		{ .id = 1, .name = "Obj", .size = 64, .max_count = 16 },
+	};
+	uint64_t keys[3] = { tu_key(50), tu_key(51), tu_key(52) };
+	struct shmdev_region_info info;
+	struct shmdev_conf *conf = NULL;
+	struct shmdev_pool *pool = NULL;
+	long before, after;
+	char text[512];
+	size_t i;
+
+	fake_host("rw,huge=within_size", THP_NEVER);
+	snprintf(text, sizeof(text),
+		 "ProcessList = p\n[p]\nBaseKey = %" PRIu64 "\nBlockSize = 4M\n"
+		 "BlockKeys = %" PRIu64 ", %" PRIu64 "\nHugePages = yes\n",
+		 keys[0], keys[1], keys[2]);
+	ck_assert_msg(shmdev_conf_load_string(ctx, text, "huge.ini", "p", &conf) == 0,
+		      "%s", shmdev_errmsg(ctx));
+	ck_assert_msg(shmdev_pool_open(ctx, conf, types, 1, 0, &pool) == 0, "%s",
+		      shmdev_errmsg(ctx));
+	for (i = 0; i < 3; i++) {
+		ck_assert_int_eq(shmdev_region_stat(ctx, tu_backend(), keys[i], &info), 0);
+		ck_assert_msg(info.huge, "region 0x%" PRIx64 " is not huge", keys[i]);
+	}
+	ck_assert_int_eq(shmdev_pool_close(pool), 0);
+
+	/* The device's huge tmpfs gives THP on first touch (no khugepaged). */
+	before = meminfo_kb("ShmemHugePages");
+	if (!is_posix() && before >= 0) {
+		struct shmdev_region *r[2];
+
+		for (i = 0; i < 2; i++) {
+			ck_assert_int_eq(shmdev_region_open(ctx, tu_backend(), keys[1 + i], 0, 0, 0, &r[i]), 0);
+			memset(shmdev_region_addr(r[i]), 0x5a, shmdev_region_size(r[i]));
+		}
+		after = meminfo_kb("ShmemHugePages");
+		printf("test_pool_huge_pages: 8 MiB of HUGE blocks touched: ShmemHugePages %ld kB -> %ld kB\n",
+		       before, after);
+		/* 8 MiB touched: at least one 2 MiB huge page, generously. */
+		ck_assert_msg(after - before >= 2048, "ShmemHugePages %ld kB -> %ld kB",
+			      before, after);
+		for (i = 0; i < 2; i++)
+			shmdev_region_close(r[i]);
+	}
+	ck_assert_int_eq(shmdev_pool_destroy(ctx, conf), 0);
+	shmdev_conf_free(conf);
+	fake_host_end();
+}
+END_TEST
+
+static Suite *backend_suite(void)
+{
+	Suite *s = suite_create("backend");
+	TCase *tc;
+
+	tc = tcase_create("auto");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_unchecked_fixture(tc, NULL, cleanup_regions);
+	tcase_add_test(tc, test_auto_fallback_warns);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("huge");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_unchecked_fixture(tc, NULL, cleanup_regions);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_huge_flag);
+	tcase_add_test(tc, test_huge_unavailable_posix);
+	tcase_add_test(tc, test_huge_existing_small);
+	tcase_add_test(tc, test_pool_huge_pages);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr;
+	int failed;
+
+	tu_init("backend");
+	sr = srunner_create(backend_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	tu_destroy_all();
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
