@@ -96,7 +96,7 @@ $CC -std=c11 -Wall -Wextra -Werror $cflags -o "$D/hello" tests/install/hello.c $
 resolved=$(LD_LIBRARY_PATH=$R/lib ldd "$D/hello" | awk '$1 == "libshmdev.so.0" { print $3 }')
 [ "$resolved" = "$R/lib/libshmdev.so.0" ] || fail "hello resolves libshmdev.so.0 to \"$resolved\""
 out=$(LD_LIBRARY_PATH=$R/lib "$D/hello") || fail "hello failed: $out"
-[ "$out" = "abi 1, zone: base 0x1000, 4 blocks, key=14" ] || fail "hello printed \"$out\""
+[ "$out" = "abi 2, zone: base 0x1000, 4 blocks, key=14" ] || fail "hello printed \"$out\""
 step "shared: $out"
 # shellcheck disable=SC2086
 $CC -std=c11 -Wall -Wextra -Werror -static $cflags -o "$D/hello-static" tests/install/hello.c $static_libs ||
