@@ -106,7 +106,7 @@ step "static: $out"
 rm -f "$D/hello" "$D/hello-static"
 
 # ---- the tool and the man page from the tree -----------------------------
-"$R/bin/shmpoolctl" --version | grep -qx "shmpoolctl $version (ABI 1)" ||
+"$R/bin/shmpoolctl" --version | grep -qx "shmpoolctl $version (ABI 2)" ||
 	fail "installed shmpoolctl --version: $("$R/bin/shmpoolctl" --version 2>&1)"
 if command -v man >/dev/null; then
 	warn=$(LC_ALL=C.UTF-8 MANWIDTH=80 man --warnings -l "$R/share/man/man8/shmpoolctl.8" 2>&1 >/dev/null || true)
