@@ -98,6 +98,13 @@ static const struct shmdev_type t_raise[] = {
 	  .flags = SHMDEV_TYPE_KEYED },
 };
 
+/* After PREP_CHUNKS (Plain 24 in 15 chunks, Keyed 33): one chunk more. */
+static const struct shmdev_type t_chunks[] = {
+	{ .id = T_PLAIN, .name = "Plain", .size = sizeof(struct obj), .max_count = 25 },
+	{ .id = T_KEYED, .name = "Keyed", .size = sizeof(struct obj), .max_count = 33,
+	  .flags = SHMDEV_TYPE_KEYED },
+};
+
 /* A block key appended to the config, and a type that needs it. */
 static const struct shmdev_type t_blocks[] = {
 	{ .id = T_PLAIN, .name = "Plain", .size = sizeof(struct obj), .max_count = 10 },
@@ -106,41 +113,57 @@ static const struct shmdev_type t_blocks[] = {
 	{ .id = 4, .name = "Far", .size = 200, .max_count = 60 },
 };
 
+/* What the before state has besides objects. */
+enum prep {
+	PREP_NONE,
+	PREP_DROP_BASE,		/* a cold start: only the base region was removed */
+	PREP_CHUNKS,		/* 14 raises: Plain has 15 chunks, a hole where Keyed's index was */
+};
+
 struct path {
 	const char *name;
-	bool cold;			/* no "before" pool */
+	bool cold;			/* no "before" pool (or no base: PREP_DROP_BASE) */
 	bool more_blocks;		/* P's config has one more block key */
 	const char *churn;		/* before: a child killed at this point */
 	bool churn_freed;		/* ... after its free committed */
 	const struct shmdev_type *types;	/* what P opens with */
 	size_t nr_types;
 	const char *must[12];		/* steps P must reach */
+	enum prep prep;
 };
 
 static const struct path paths[] = {
 	{ "cold start", true, false, NULL, false, t_old, 2,
 	  { "open:start", "open:base", "init:zeroed", "open:block", "open:block-hdr",
-	    "init:magic", "open:epoch", "commit:flipped", "close:marked-clean" } },
+	    "init:magic", "open:epoch", "commit:flipped", "close:marked-clean" }, PREP_NONE },
 	{ "type append", false, false, NULL, false, t_append, 4,
 	  { "open:epoch", "open:hot-cleared", "commit:copied", "commit:checksummed",
-	    "commit:flipped", "rebuild:index-cleared", "open:done", "close:base-detached" } },
+	    "commit:flipped", "rebuild:index-cleared", "open:done", "close:base-detached" }, PREP_NONE },
 	{ "block append", false, true, NULL, false, t_blocks, 3,
 	  { "open:block", "open:block-hdr", "open:epoch", "commit:copied", "commit:checksummed",
-	    "commit:flipped", "open:done", "close:block-detached", "close:base-detached" } },
+	    "commit:flipped", "open:done", "close:block-detached", "close:base-detached" }, PREP_NONE },
 	{ "max_count raise", false, false, NULL, false, t_raise, 2,
 	  { "commit:seq", "commit:flipped", "rebuild:index-cleared", "rebuild:slot",
-	    "rebuild:free-list", "rebuild:counts", "open:done" } },
+	    "rebuild:free-list", "rebuild:counts", "open:done" }, PREP_NONE },
 	{ "close", false, false, NULL, false, t_old, 2,
 	  { "open:epoch", "open:done", "close:start", "close:marked-clean",
-	    "close:block-detached", "close:base-detached" } },
+	    "close:block-detached", "close:base-detached" }, PREP_NONE },
+	/* The blocks of a pool whose base is gone are taken over clean. */
+	{ "cold start over surviving blocks", true, false, NULL, false, t_old, 2,
+	  { "open:block", "open:block-destroyed", "open:block-recreated", "open:block-hdr",
+	    "init:magic", "commit:flipped", "close:marked-clean" }, PREP_DROP_BASE },
+	/* A raise past the 15 chunks of a type entry, its first chunk in a hole. */
+	{ "max_count raise (chunk array, hole)", false, false, NULL, false, t_chunks, 2,
+	  { "open:changing-set", "plan:zeroed", "plan:xchunk-copied", "plan:xchunk-written",
+	    "commit:flipped", "open:changing-cleared", "open:done" }, PREP_CHUNKS },
 #define REPAIR_MUST { "open:epoch", "rebuild:index-cleared", "rebuild:slot", "rebuild:free-list", \
 		      "rebuild:counts", "repair:done", "close:marked-clean" }
 	/* The repair of each kind of damage a kill inside alloc or free leaves. */
-	{ "repair (index misses a live key)", false, false, "free:unlinked", false, t_old, 2, REPAIR_MUST },
-	{ "repair (freed slot off the free list)", false, false, "free:committed", true, t_old, 2, REPAIR_MUST },
-	{ "repair (free counts stale)", false, false, "free:listed", true, t_old, 2, REPAIR_MUST },
-	{ "repair (plain slot popped, not used)", false, false, "alloc:taken", false, t_old, 2, REPAIR_MUST },
-	{ "repair (keyed slot popped, not used)", false, false, "alloc:taken#2", false, t_old, 2, REPAIR_MUST },
+	{ "repair (index misses a live key)", false, false, "free:unlinked", false, t_old, 2, REPAIR_MUST, PREP_NONE },
+	{ "repair (freed slot off the free list)", false, false, "free:committed", true, t_old, 2, REPAIR_MUST, PREP_NONE },
+	{ "repair (free counts stale)", false, false, "free:listed", true, t_old, 2, REPAIR_MUST, PREP_NONE },
+	{ "repair (plain slot popped, not used)", false, false, "alloc:taken", false, t_old, 2, REPAIR_MUST, PREP_NONE },
+	{ "repair (keyed slot popped, not used)", false, false, "alloc:taken#2", false, t_old, 2, REPAIR_MUST, PREP_NONE },
 };
 #define NR_PATHS (sizeof(paths) / sizeof(paths[0]))
 
@@ -153,6 +176,8 @@ struct mobj {
 struct model {
 	size_t n;
 	struct mobj o[MAX_MODEL];
+	size_t nr_stale;
+	uint64_t stale[MAX_MODEL];	/* handles of a pool gone: they never resolve */
 };
 
 /* What a layout is, as the public API shows it. */
@@ -353,7 +378,8 @@ static void build_before(const struct path *p, struct model *m, struct churn_pag
 
 	destroy_pool();
 	m->n = 0;
-	if (p->cold)
+	m->nr_stale = 0;
+	if (p->cold && p->prep != PREP_DROP_BASE)
 		return;
 	pool = owner_open(conf, t_old, 2);
 	ck_assert_int_eq(shmdev_pool_start(pool), SHMDEV_START_CREATED);
@@ -388,6 +414,27 @@ static void build_before(const struct path *p, struct model *m, struct churn_pag
 	model_add(m, T_PLAIN, h, 0);
 	ck_assert_int_eq(shmdev_pool_check(pool), 0);
 	ck_assert_int_eq(shmdev_pool_close(pool), 0);
+	if (p->prep == PREP_DROP_BASE) {
+		/* The base goes, the blocks with their objects stay. */
+		ck_assert_int_eq(shmdev_region_destroy(ctx, tu_backend(), tu_key(0)), 0);
+		for (i = 0; i < m->n; i++)
+			m->stale[m->nr_stale++] = m->o[i].handle;
+		m->n = 0;
+	}
+	for (i = 1; p->prep == PREP_CHUNKS && i <= 14; i++) {
+		/*
+		 * Each raise carves one Plain and one Keyed chunk after the
+		 * other: Plain's chunks never merge.  The last raise passes
+		 * twice Keyed's 16 buckets: a new index, the old one a hole.
+		 */
+		struct shmdev_type t[2] = { t_old[0], t_old[1] };
+
+		t[0].max_count = 10 + i;
+		t[1].max_count = i == 14 ? 33 : 10 + i;
+		pool = owner_open(conf, t, 2);
+		ck_assert_int_eq(shmdev_pool_start(pool), SHMDEV_START_RESUMED_CLEAN);
+		ck_assert_int_eq(shmdev_pool_close(pool), 0);
+	}
 	if (p->churn) {
 		struct child_arg a = { .conf = conf, .types = t_old, .nr_types = 2, .churn = cp, .m = m };
 		char point[96], name[64];
@@ -569,6 +616,28 @@ static void check_owner_view(struct shmdev_pool *pool, const struct model *m, co
 		ck_assert_int_eq(shmdev_foreach(pool, (uint16_t)i, walk_fn, &w), 0);
 	}
 	ck_assert_msg(w.n == m->n, "%s: the walk sees %zu objects, %zu were made", where, w.n, m->n);
+	for (i = 0; i < m->nr_stale; i++)
+		ck_assert_msg(!shmdev_get(pool, m->stale[i]), "%s: handle 0x%016" PRIx64 " of the pool before the cold start resolves",
+			      where, m->stale[i]);
+}
+
+/*
+ * Space never used by this pool is zero: every Plain slot that was never
+ * allocated (generation 1) comes from alloc_raw with zero bytes, be it
+ * space a cold start took over, a hole a change re-used or a block's end.
+ * Fills the type: the caller closes the pool next.
+ */
+static void check_fresh(struct shmdev_pool *pool, const char *where)
+{
+	static const unsigned char zero[sizeof(struct obj)];
+	shmdev_handle_t h;
+	void *obj;
+
+	while (shmdev_alloc_raw(pool, T_PLAIN, &obj, &h) == 0)
+		if ((h & 0xffffff) == 1)
+			ck_assert_msg(!memcmp(obj, zero, sizeof(zero)),
+				      "%s: Plain slot %" PRIu32 ", never used, does not read as zeroes",
+				      where, shmdev_handle_slot(h));
 }
 
 struct result {
@@ -657,6 +726,7 @@ static void run_path(const struct path *p, struct result *r)
 			take_snap(pool, &s);
 			ck_assert_msg(snap_eq(&s, &new), "%s: P's end is not the reference layout", p->name);
 			check_owner_view(pool, m, p->name);
+			check_fresh(pool, p->name);
 			ck_assert_int_eq(shmdev_pool_close(pool), 0);
 			break;
 		}
@@ -723,6 +793,7 @@ static void run_path(const struct path *p, struct result *r)
 		take_snap(pool, &s);
 		ck_assert_msg(snap_eq(&s, &new), "%s: P run again does not give the new layout", where);
 		check_owner_view(pool, m, where);
+		check_fresh(pool, where);
 		ck_assert_int_eq(shmdev_pool_close(pool), 0);
 	}
 	r->points = n - 1;
