@@ -26,13 +26,21 @@
  *     match; close.  Even N skip this step: step 5 repairs and changes the
  *     layout in one open, as a restarted server would;
  *  5. run P again in the parent: it completes, the layout is exactly the
- *     new one, and the checks of step 4 pass again.
+ *     new one, and the checks of step 4 pass again; then every Plain slot
+ *     never used (generation 1) reads as zeroes (alloc_raw until full).
  *
  * Paths: cold start (from nothing), type append (a plain and a KEYED type
  * added by a later open), block append (a block key added to the config
  * and a type carved from it: a region created by a resume), max_count
  * raise (a plain and a KEYED type raised across blocks), close (a clean
- * resume and its close), and the repair itself: a child killed inside
+ * resume and its close), a cold start over surviving blocks (a pool with
+ * objects whose base region alone was removed: each block is destroyed,
+ * created again and given its header before the magic; its old handles
+ * never resolve), a max_count raise past the 15 chunks of a type entry
+ * (14 raises before it leave Plain with 15 chunks and a hole where
+ * Keyed's first index was: the raise zeroes the hole, copies the chunks
+ * into an array in a block and appends to it under the "changing" flag),
+ * and the repair itself: a child killed inside
  * alloc or free leaves the pool dirty (five kinds of damage: a live key
  * missing from the index, a freed slot off the free list, stale free
  * counts, a plain or a keyed slot popped from its free list and not used),
@@ -41,11 +49,12 @@
  * steps they are, and that all passed; each must reach the steps listed in
  * its "must" set, so a point that disappears fails the suite.
  *
- * 290 points in all today (cold start 27, type append 21, block append
- * 20, raise 29, close 13, repair 5 x 36).  Runs on the POSIX backend on
- * the host (plain, ASan+UBSan, valgrind) and on the device backend in
- * every VM round; under SHMDEV_TEST_QUICK (valgrind) the repair runs after
- * two kinds of damage only (the first and the last), 182 points.
+ * 353 points in all today (cold start 30, type append 21, block append
+ * 21, raise 29, close 13, cold start over surviving blocks 36, raise into
+ * a chunk array 23, repair 5 x 36).  Runs on the POSIX backend on the host
+ * (plain, ASan+UBSan, valgrind) and on the device backend in every VM
+ * round; under SHMDEV_TEST_QUICK (valgrind) the repair runs after two
+ * kinds of damage only (the first and the last), 245 points.
  */
 #include <check.h>
 #include <errno.h>
