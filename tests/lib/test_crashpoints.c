@@ -888,6 +888,8 @@ START_TEST(test_hook_syntax)
 		{ "1", 1000 + SIGKILL, "1 open:start" },
 		{ "open:block#3", 1000 + SIGKILL, "10 open:block" },	/* after 5 init: points (the magic comes after the blocks) */
 		{ "open:base", 1000 + SIGKILL, "2 open:base" },
+		{ "open:block-hdr#2", 1000 + SIGKILL, "12 open:block-hdr" },	/* each block's header, before the magic */
+		{ "init:magic", 1000 + SIGKILL, "14 init:magic" },
 		{ "commit:flipped", 1000 + SIGKILL, NULL },	/* cold start: its 20th point */
 		{ "12x", 0, "" },
 		{ "0", 0, "" },
