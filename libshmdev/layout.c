@@ -490,6 +490,7 @@ int layout_verify_chunks(struct shmdev_ctx *ctx, const void *cbase, void *const 
  */
 struct plan {
 	struct shmdev_ctx *ctx;
+	struct shmdev_crash *crash;
 	const struct layout_header *h;
 	struct layout_table *t;
 	struct layout_extent *holes;
@@ -519,8 +520,10 @@ static void zero_reused(struct plan *pl, uint32_t block, uint64_t off, uint64_t 
 {
 	struct layout_block *b = &layout_blocks(pl->t, pl->h->max_types)[block];
 
-	if (pl->blocks && off < b->high)
+	if (pl->blocks && off < b->high) {
 		memset((char *)pl->blocks[block] + off, 0, (end < b->high ? end : b->high) - off);
+		SHMDEV_CRASH_POINT(pl->crash, "plan:zeroed");
+	}
 	if (b->high < end)
 		b->high = end;
 }
@@ -715,9 +718,11 @@ static int add_chunk(struct plan *pl, struct layout_type *lt, const struct layou
 			give_back_later(pl, lt->xchunk_block, lt->xchunk_offset,
 					(uint64_t)lt->xchunk_cap * sizeof(*ch));
 		}
-		if (pl->blocks)
+		if (pl->blocks) {
 			memcpy((char *)pl->blocks[blk] + off, layout_chunks(lt, pl->blocks),
 			       (size_t)n * sizeof(*ch));
+			SHMDEV_CRASH_POINT(pl->crash, "plan:xchunk-copied");
+		}
 		lt->xchunk_block = (uint32_t)blk;
 		lt->xchunk_offset = off;
 		lt->xchunk_cap = cap;
@@ -725,6 +730,7 @@ static int add_chunk(struct plan *pl, struct layout_type *lt, const struct layou
 	if (pl->blocks) {
 		arr = (struct layout_chunk *)((char *)pl->blocks[lt->xchunk_block] + lt->xchunk_offset);
 		arr[n] = *ch;
+		SHMDEV_CRASH_POINT(pl->crash, "plan:xchunk-written");
 	}
 	lt->xchunk_sum = fnv1a(lt->xchunk_sum, ch, sizeof(*ch));
 	lt->nr_chunks++;
@@ -919,7 +925,7 @@ int layout_plan_at(struct shmdev_ctx *ctx, const void *cbase, void *const *block
 	const struct layout_header *h = base;
 	const struct shmdev_type **order;
 	struct layout_type *ltypes;
-	struct plan pl = { .ctx = ctx, .h = h, .t = scratch, .blocks = blocks };
+	struct plan pl = { .ctx = ctx, .crash = p->crash, .h = h, .t = scratch, .blocks = blocks };
 	bool changed = false;
 	size_t i;
 	int err;

@@ -415,6 +415,8 @@ struct layout_geom {
 
 void layout_geom(uint32_t max_types, uint32_t max_blocks, struct layout_geom *g);
 
+struct shmdev_crash;
+
 /* What the configuration says the layout must be. */
 struct layout_params {
 	const char *process;
@@ -426,6 +428,7 @@ struct layout_params {
 	uint64_t start_time_ns;
 	uint64_t pool_id;		/* the cold start's random identity */
 	bool dirty;			/* a change died writing: raise all high marks */
+	struct shmdev_crash *crash;	/* layout_plan_at()'s crash points (crash.h), or NULL */
 	uint64_t base_addr;		/* 0, or record this fixed base address */
 };
 
@@ -476,8 +479,6 @@ int layout_check_params(struct shmdev_ctx *ctx, const struct layout_params *p);
 
 /* FNV-1a checksum of the cold header and table copy @t. */
 uint64_t layout_checksum(const struct layout_header *h, const struct layout_table *t);
-
-struct shmdev_crash;
 
 /*
  * Write a fresh header and an empty table (blocks from @p, no types) into

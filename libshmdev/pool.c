@@ -624,6 +624,7 @@ static int open_blocks(struct shmdev_pool *p, const struct shmdev_proc_conf *pc,
 			shmdev_region_close(p->blocks[i]);
 			p->blocks[i] = NULL;
 			err = shmdev_region_destroy(p->ctx, p->backend, pc->block_keys[i]);
+			CRASH_POINT(p, "open:block-destroyed");
 			if (!err)
 				err = shmdev_region_open(p->ctx, pc->backend, pc->block_keys[i], pc->block_size,
 							 fl | SHMDEV_REGION_EXCL, pc->mode, &p->blocks[i]);
@@ -633,9 +634,11 @@ static int open_blocks(struct shmdev_pool *p, const struct shmdev_proc_conf *pc,
 						   i, pc->block_keys[i], pc->name, why);
 			}
 			created[i] = true;
+			CRASH_POINT(p, "open:block-recreated");
 		}
 		layout_block_hdr_init(shmdev_region_addr(p->blocks[i]), p->hdr, pc->base_key,
 				      (uint32_t)i, pc->block_keys[i]);
+		CRASH_POINT(p, "open:block-hdr");
 	}
 	return 0;
 }
@@ -895,8 +898,11 @@ SHMDEV_EXPORT int shmdev_pool_open(struct shmdev_ctx *ctx, const struct shmdev_c
 		 * table refers to there (chunk arrays, zeroes over re-used space):
 		 * only bytes the active table does not refer to, flagged first.
 		 */
-		if (writes_chunk_arrays(p, scratch))
+		if (writes_chunk_arrays(p, scratch)) {
 			__atomic_store_n(&p->hdr->changing, 1, __ATOMIC_RELEASE);
+			CRASH_POINT(p, "open:changing-set");
+		}
+		lp.crash = &p->crash;
 		changed = layout_plan_at(ctx, p->base, p->baddr, &lp, types, nr_types, false,
 					 scratch, changes);
 		if (changed < 0) {
@@ -935,7 +941,10 @@ SHMDEV_EXPORT int shmdev_pool_open(struct shmdev_ctx *ctx, const struct shmdev_c
 				memset(&hot[i], 0, sizeof(hot[i]));
 		CRASH_POINT(p, "open:hot-cleared");
 		layout_commit(p->base, scratch, &p->crash);
-		__atomic_store_n(&p->hdr->changing, 0, __ATOMIC_RELEASE);
+		if (p->hdr->changing) {
+			__atomic_store_n(&p->hdr->changing, 0, __ATOMIC_RELEASE);
+			CRASH_POINT(p, "open:changing-cleared");
+		}
 	}
 	err = build_view(p);
 	if (err)
