@@ -48,52 +48,19 @@ static struct shmdev_ctx *ctx;
 
 static struct shmdev_conf *mkconf(void)
 {
-	struct shmdev_conf *conf = NULL;
-	char text[512];
-	int err;
-
-	snprintf(text, sizeof(text),
-		 "ProcessList = zone\n[zone]\nBaseKey = 0x%" PRIx64 "\nBlockSize = 1M\n"
-		 "BlockKey = 0x%" PRIx64 "\nBlockKey = 0x%" PRIx64 "\n",
-		 tu_key(0), tu_key(1), tu_key(2));
-	err = shmdev_conf_load_string(ctx, text, "test.ini", "zone", &conf);
-	ck_assert_msg(err == 0, "conf: %s", shmdev_errmsg(ctx));
-	return conf;
+	return tu_conf(ctx, "zone", 0, "1M", 2, NULL);
 }
 
 static struct shmdev_pool *open_ok(struct shmdev_conf *conf, unsigned int flags)
 {
-	struct shmdev_pool *pool = NULL;
-	int err = shmdev_pool_open(ctx, conf, flags & SHMDEV_POOL_RDONLY ? NULL : types,
-				   flags & SHMDEV_POOL_RDONLY ? 0 : NR_TYPES, flags, &pool);
+	bool ro = flags & SHMDEV_POOL_RDONLY;
 
-	ck_assert_msg(err == 0, "pool open: %d %s", err, shmdev_errmsg(ctx));
-	return pool;
+	return tu_pool_open(ctx, conf, ro ? NULL : types, ro ? 0 : NR_TYPES, flags);
 }
 
 static void destroy_pool(void)
 {
-	struct shmdev_conf *conf = mkconf();
-
-	shmdev_pool_destroy(ctx, conf);
-	shmdev_conf_free(conf);
-}
-
-static void setup(void)
-{
-	ctx = tu_ctx();
-	destroy_pool();
-}
-
-static void teardown(void)
-{
-	destroy_pool();
-	ctx = shmdev_ctx_unref(ctx);
-}
-
-static void cleanup_regions(void)
-{
-	tu_destroy_all();
+	tu_pool_destroy(ctx, mkconf());
 }
 
 /* ---- item 12: stale handles --------------------------------------------- */
@@ -567,8 +534,8 @@ static Suite *handles_suite(void)
 	TCase *tc;
 
 	tc = tcase_create("api");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_unchecked_fixture(tc, NULL, cleanup_regions);
+	tcase_add_checked_fixture(tc, tu_setup, tu_teardown);
+	tcase_add_unchecked_fixture(tc, NULL, tu_destroy_all);
 	tcase_set_timeout(tc, 300);
 	tcase_add_test(tc, test_stale_after_many_cycles);
 	tcase_add_test(tc, test_retire_at_wrap);
@@ -583,14 +550,7 @@ static Suite *handles_suite(void)
 
 int main(void)
 {
-	SRunner *sr;
-	int failed;
-
 	tu_init("handles");
-	sr = srunner_create(handles_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	tu_destroy_all();
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	tu_fixture(&ctx, destroy_pool);
+	return tu_run(handles_suite());
 }
