@@ -84,6 +84,33 @@ struct shmdev_pool *tu_pool_start(struct shmdev_ctx *ctx, struct shmdev_conf *co
 				  unsigned int flags, enum shmdev_start want);
 
 /*
+ * The pool of the API and handle suites: process "zone", BlockSize 1M,
+ * keys tu_key(0) (base) and tu_key(1), tu_key(2) (blocks); the types
+ * Item (plain, up to 100) and Player (keyed, up to 50).
+ */
+#define TU_ITEM		0
+#define TU_PLAYER	1
+#define TU_ZONE_NR_TYPES 2
+
+struct tu_item {
+	uint64_t stamp;
+	uint32_t n;
+};
+
+struct tu_player {
+	uint64_t id;
+	uint64_t gold;
+};
+
+extern const struct shmdev_type tu_zone_types[TU_ZONE_NR_TYPES];
+struct shmdev_conf *tu_zone_conf(struct shmdev_ctx *ctx);
+/* Open it (asserting success): with tu_zone_types, or read-only without. */
+struct shmdev_pool *tu_zone_open(struct shmdev_ctx *ctx, struct shmdev_conf *conf,
+				 unsigned int flags);
+/* Destroy it (ignoring errors). */
+void tu_zone_destroy(struct shmdev_ctx *ctx);
+
+/*
  * Checked fixture of a suite, set up once in main() before the runner
  * forks: tu_setup() sets *@ctxp to tu_ctx() and then calls @sweep (a
  * failed test skips its teardown: every test starts from nothing);

@@ -257,6 +257,32 @@ struct shmdev_pool *tu_pool_start(struct shmdev_ctx *ctx, struct shmdev_conf *co
 	return pool;
 }
 
+const struct shmdev_type tu_zone_types[TU_ZONE_NR_TYPES] = {
+	{ .id = TU_ITEM, .name = "Item", .size = sizeof(struct tu_item), .version = 1,
+	  .max_count = 100 },
+	{ .id = TU_PLAYER, .name = "Player", .size = sizeof(struct tu_player),
+	  .version = 1, .max_count = 50, .flags = SHMDEV_TYPE_KEYED },
+};
+
+struct shmdev_conf *tu_zone_conf(struct shmdev_ctx *ctx)
+{
+	return tu_conf(ctx, "zone", 0, "1M", 2, NULL);
+}
+
+struct shmdev_pool *tu_zone_open(struct shmdev_ctx *ctx, struct shmdev_conf *conf,
+				 unsigned int flags)
+{
+	bool ro = flags & SHMDEV_POOL_RDONLY;
+
+	return tu_pool_open(ctx, conf, ro ? NULL : tu_zone_types,
+			    ro ? 0 : TU_ZONE_NR_TYPES, flags);
+}
+
+void tu_zone_destroy(struct shmdev_ctx *ctx)
+{
+	tu_pool_destroy(ctx, tu_zone_conf(ctx));
+}
+
 /* Set once in main() before Check forks, like tu_key_base. */
 static struct shmdev_ctx **tu_fixture_ctx;
 static void (*tu_fixture_sweep)(void);
