@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * Small helpers shared by the libshmdev Check suites: names and keys that
- * are unique to one test run, and fork/kill helpers for crash tests.
+ * are unique to one test run, one-process configs and pool opens that
+ * assert, the suites' checked fixture and runner, and fork/kill helpers
+ * for crash tests.
  */
 #ifndef SHMDEV_TESTUTIL_H
 #define SHMDEV_TESTUTIL_H
