@@ -16,77 +16,11 @@
 
 #include "testutil.h"
 
-#define T_ITEM		0
-#define T_PLAYER	1
-
-struct item {
-	uint64_t stamp;
-	uint32_t n;
-};
-
-struct player {
-	uint64_t id;
-	uint64_t gold;
-};
-
-static const struct shmdev_type types[] = {
-	{ .id = T_ITEM, .name = "Item", .size = sizeof(struct item), .version = 1,
-	  .max_count = 100 },
-	{ .id = T_PLAYER, .name = "Player", .size = sizeof(struct player),
-	  .version = 1, .max_count = 50, .flags = SHMDEV_TYPE_KEYED },
-};
-#define NR_TYPES (sizeof(types) / sizeof(types[0]))
-
 static struct shmdev_ctx *ctx;
-
-static struct shmdev_conf *mkconf(void)
-{
-	struct shmdev_conf *conf = NULL;
-	char text[512];
-	int err;
-
-	snprintf(text, sizeof(text),
-		 "ProcessList = zone\n[zone]\nBaseKey = 0x%" PRIx64 "\nBlockSize = 1M\n"
-		 "BlockKey = 0x%" PRIx64 "\nBlockKey = 0x%" PRIx64 "\n",
-		 tu_key(0), tu_key(1), tu_key(2));
-	err = shmdev_conf_load_string(ctx, text, "test.ini", "zone", &conf);
-	ck_assert_msg(err == 0, "conf: %s", shmdev_errmsg(ctx));
-	return conf;
-}
-
-static struct shmdev_pool *open_ok(struct shmdev_conf *conf, unsigned int flags)
-{
-	struct shmdev_pool *pool = NULL;
-	int err = shmdev_pool_open(ctx, conf, flags & SHMDEV_POOL_RDONLY ? NULL : types,
-				   flags & SHMDEV_POOL_RDONLY ? 0 : NR_TYPES, flags, &pool);
-
-	ck_assert_msg(err == 0, "pool open: %d %s", err, shmdev_errmsg(ctx));
-	return pool;
-}
 
 static void destroy_pool(void)
 {
-	struct shmdev_conf *conf = mkconf();
-
-	shmdev_pool_destroy(ctx, conf);
-	shmdev_conf_free(conf);
-}
-
-static void setup(void)
-{
-	ctx = tu_ctx();
-	destroy_pool();
-}
-
-static void teardown(void)
-{
-	destroy_pool();
-	ctx = shmdev_ctx_unref(ctx);
-}
-
-static void cleanup_regions(void)
-{
-	tu_destroy_all();
+	tu_zone_destroy(ctx);
 }
 
 /* ---- item 20: NULL arguments -------------------------------------------- */
@@ -142,7 +76,7 @@ static int nc_conf_process_at(void) { return shmdev_conf_process_at(nconf, 0) ==
 
 static int nc_conf_process(void)
 {
-	struct shmdev_conf *c = mkconf();
+	struct shmdev_conf *c = tu_zone_conf(ctx);
 	int ret = shmdev_conf_process(nconf, "zone") == NULL &&
 		  shmdev_conf_process(c, NULL) == NULL ? 0 : 1;
 
@@ -214,17 +148,17 @@ static int nc_region_list(void)
 
 static int nc_pool_open(void)
 {
-	struct shmdev_conf *c = mkconf();
+	struct shmdev_conf *c = tu_zone_conf(ctx);
 	struct shmdev_pool *p = (void *)1;
 	int ret = 0;
 
-	if (shmdev_pool_open(nctx, c, types, NR_TYPES, 0, &p) != -EINVAL)
+	if (shmdev_pool_open(nctx, c, tu_zone_types, TU_ZONE_NR_TYPES, 0, &p) != -EINVAL)
 		ret = 1;
-	else if (shmdev_pool_open(ctx, nconf, types, NR_TYPES, 0, &p) != -EINVAL)
+	else if (shmdev_pool_open(ctx, nconf, tu_zone_types, TU_ZONE_NR_TYPES, 0, &p) != -EINVAL)
 		ret = 2;
-	else if (shmdev_pool_open(ctx, c, types, NR_TYPES, 0, NULL) != -EINVAL)
+	else if (shmdev_pool_open(ctx, c, tu_zone_types, TU_ZONE_NR_TYPES, 0, NULL) != -EINVAL)
 		ret = 3;
-	else if (shmdev_pool_open(ctx, c, NULL, NR_TYPES, 0, &p) != -EINVAL)
+	else if (shmdev_pool_open(ctx, c, NULL, TU_ZONE_NR_TYPES, 0, &p) != -EINVAL)
 		ret = 4;
 	shmdev_conf_free(c);
 	return ret;
@@ -235,7 +169,7 @@ static int nc_pool_abandon(void) { shmdev_pool_abandon(np); return 0; }
 
 static int nc_pool_destroy(void)
 {
-	struct shmdev_conf *c = mkconf();
+	struct shmdev_conf *c = tu_zone_conf(ctx);
 	int ret = shmdev_pool_destroy(nctx, c) == -EINVAL &&
 		  shmdev_pool_destroy(ctx, nconf) == -EINVAL ? 0 : 1;
 
@@ -361,23 +295,23 @@ END_TEST
 /* A real pool (and context), and NULL for each other pointer. */
 START_TEST(test_null_args_with_pool)
 {
-	struct shmdev_conf *conf = mkconf();
-	struct shmdev_pool *pool = open_ok(conf, 0);
+	struct shmdev_conf *conf = tu_zone_conf(ctx);
+	struct shmdev_pool *pool = tu_zone_open(ctx, conf, 0);
 	shmdev_handle_t h = 0;
 	void *obj = NULL;
 
-	ck_assert_int_eq(shmdev_alloc(pool, T_ITEM, NULL, &h), -EINVAL);
-	ck_assert_int_eq(shmdev_alloc_raw(pool, T_ITEM, NULL, &h), -EINVAL);
-	ck_assert_int_eq(shmdev_force_get(pool, T_PLAYER, 1, NULL, &h, NULL), -EINVAL);
-	ck_assert_int_eq(shmdev_foreach(pool, T_ITEM, NULL, NULL), -EINVAL);
-	ck_assert_int_eq(shmdev_pool_type_stats(pool, T_ITEM, NULL), -EINVAL);
+	ck_assert_int_eq(shmdev_alloc(pool, TU_ITEM, NULL, &h), -EINVAL);
+	ck_assert_int_eq(shmdev_alloc_raw(pool, TU_ITEM, NULL, &h), -EINVAL);
+	ck_assert_int_eq(shmdev_force_get(pool, TU_PLAYER, 1, NULL, &h, NULL), -EINVAL);
+	ck_assert_int_eq(shmdev_foreach(pool, TU_ITEM, NULL, NULL), -EINVAL);
+	ck_assert_int_eq(shmdev_pool_type_stats(pool, TU_ITEM, NULL), -EINVAL);
 	ck_assert_int_eq(shmdev_pool_block_stats(pool, 0, NULL), -EINVAL);
 	shmdev_pool_stats(pool, NULL);
 	ck_assert_uint_eq(shmdev_handle_of(pool, NULL), SHMDEV_HANDLE_NONE);
 	/* The optional outputs may be NULL. */
-	ck_assert_int_eq(shmdev_alloc(pool, T_ITEM, &obj, NULL), 0);
-	ck_assert_int_eq(shmdev_force_get(pool, T_PLAYER, 1, &obj, NULL, NULL), 0);
-	ck_assert_ptr_eq(shmdev_find(pool, T_PLAYER, 1, NULL), obj);
+	ck_assert_int_eq(shmdev_alloc(pool, TU_ITEM, &obj, NULL), 0);
+	ck_assert_int_eq(shmdev_force_get(pool, TU_PLAYER, 1, &obj, NULL, NULL), 0);
+	ck_assert_ptr_eq(shmdev_find(pool, TU_PLAYER, 1, NULL), obj);
 	ck_assert_msg(shmdev_pool_check(pool) == 0, "%s", shmdev_errmsg(ctx));
 	ck_assert_int_eq(shmdev_pool_close(pool), 0);
 	shmdev_conf_free(conf);
@@ -436,8 +370,8 @@ static Suite *api_suite(void)
 	TCase *tc;
 
 	tc = tcase_create("null");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_unchecked_fixture(tc, NULL, cleanup_regions);
+	tcase_add_checked_fixture(tc, tu_setup, tu_teardown);
+	tcase_add_unchecked_fixture(tc, NULL, tu_destroy_all);
 	tcase_set_timeout(tc, 300);
 	tcase_add_test(tc, test_null_args);
 	tcase_add_test(tc, test_null_args_cover_header);
@@ -448,14 +382,7 @@ static Suite *api_suite(void)
 
 int main(void)
 {
-	SRunner *sr;
-	int failed;
-
 	tu_init("api");
-	sr = srunner_create(api_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	tu_destroy_all();
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	tu_fixture(&ctx, destroy_pool);
+	return tu_run(api_suite());
 }

@@ -35,21 +35,6 @@ static bool is_posix(void)
 	return false;
 }
 
-static void setup(void)
-{
-	ctx = tu_ctx();
-}
-
-static void teardown(void)
-{
-	ctx = shmdev_ctx_unref(ctx);
-}
-
-static void cleanup_regions(void)
-{
-	tu_destroy_all();
-}
-
 static struct shmdev_region *open_ok(uint64_t key, uint64_t size,
 				     unsigned int flags, enum shmdev_start start)
 {
@@ -417,14 +402,14 @@ static Suite *backend_suite(void)
 	TCase *tc;
 
 	tc = tcase_create("auto");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_unchecked_fixture(tc, NULL, cleanup_regions);
+	tcase_add_checked_fixture(tc, tu_setup, tu_teardown);
+	tcase_add_unchecked_fixture(tc, NULL, tu_destroy_all);
 	tcase_add_test(tc, test_auto_fallback_warns);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("huge");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_unchecked_fixture(tc, NULL, cleanup_regions);
+	tcase_add_checked_fixture(tc, tu_setup, tu_teardown);
+	tcase_add_unchecked_fixture(tc, NULL, tu_destroy_all);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_huge_flag);
 	tcase_add_test(tc, test_huge_unavailable_posix);
@@ -436,14 +421,7 @@ static Suite *backend_suite(void)
 
 int main(void)
 {
-	SRunner *sr;
-	int failed;
-
 	tu_init("backend");
-	sr = srunner_create(backend_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	tu_destroy_all();
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	tu_fixture(&ctx, NULL);
+	return tu_run(backend_suite());
 }

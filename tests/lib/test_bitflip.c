@@ -163,17 +163,10 @@ static uint64_t env_u64(const char *name, uint64_t def)
 	return s && *s ? strtoull(s, NULL, 0) : def;
 }
 
+/* 4 KiB blocks: the Item type spans two blocks (two chunks). */
 static struct shmdev_conf *mkconf(void)
 {
-	struct shmdev_conf *conf = NULL;
-	char text[1024];
-
-	/* 4 KiB blocks: the Item type spans two blocks (two chunks). */
-	snprintf(text, sizeof(text), "ProcessList = zone\n[zone]\nBaseKey = 0x%" PRIx64 "\nBlockSize = 4K\nBlockKeys = 0x%" PRIx64 ", 0x%" PRIx64 ", 0x%" PRIx64 "\n",
-		 tu_key(0), tu_key(1), tu_key(2), tu_key(3));
-	ck_assert_msg(shmdev_conf_load_string(ctx, text, "bitflip.ini", "zone", &conf) == 0,
-		      "%s", shmdev_errmsg(ctx));
-	return conf;
+	return tu_conf(ctx, "zone", 0, "4K", 3, NULL);
 }
 
 static void fill(struct campaign *c, void *obj, uint32_t size, uint64_t key)
@@ -982,44 +975,26 @@ START_TEST(test_active_flip_selects_the_older_table)
 }
 END_TEST
 
-static void setup(void)
-{
-	ctx = tu_ctx();
-	tu_destroy_all();
-}
-
-static void teardown(void)
-{
-	tu_destroy_all();
-	ctx = shmdev_ctx_unref(ctx);
-}
-
 int main(void)
 {
 	Suite *s = suite_create("bitflip");
-	SRunner *sr;
 	TCase *tc;
-	int failed;
 
 	tu_init("bitflip");
+	tu_fixture(&ctx, tu_destroy_all);
 	tc = tcase_create("campaign");
-	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_checked_fixture(tc, tu_setup, tu_teardown);
 	tcase_set_timeout(tc, 1800);
 	tcase_add_test(tc, test_bitflip_campaign);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("magic-and-tables");
-	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_checked_fixture(tc, tu_setup, tu_teardown);
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_zeroed_magic_is_refused);
 	tcase_add_test(tc, test_unfinished_cold_start_is_redone);
 	tcase_add_test(tc, test_active_flip_selects_the_older_table);
 	suite_add_tcase(s, tc);
 
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	tu_destroy_all();
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return tu_run(s);
 }

@@ -67,13 +67,7 @@ static struct shmdev_conf *mkconf_town(void)
 static struct shmdev_pool *open_ok(struct shmdev_conf *conf, unsigned int flags,
 				   enum shmdev_start want)
 {
-	struct shmdev_pool *pool = NULL;
-	int err = shmdev_pool_open(ctx, conf, types, NR_TYPES, flags, &pool);
-
-	ck_assert_msg(err == 0, "pool open: %d %s", err, shmdev_errmsg(ctx));
-	ck_assert_int_eq(shmdev_pool_start(pool), want);
-	ck_assert_msg(shmdev_pool_check(pool) == 0, "check: %s", shmdev_errmsg(ctx));
-	return pool;
+	return tu_pool_start(ctx, conf, types, NR_TYPES, flags, want);
 }
 
 /* Fill every Item (spilling into block 1) and every Player. */
@@ -165,30 +159,8 @@ static void expect_refused(struct shmdev_conf *conf, unsigned int flags, unsigne
 
 static void destroy_pools(void)
 {
-	struct shmdev_conf *conf = mkconf();
-
-	shmdev_pool_destroy(ctx, conf);
-	shmdev_conf_free(conf);
-	conf = mkconf_town();
-	shmdev_pool_destroy(ctx, conf);
-	shmdev_conf_free(conf);
-}
-
-static void setup(void)
-{
-	ctx = tu_ctx();
-	destroy_pools();
-}
-
-static void teardown(void)
-{
-	destroy_pools();
-	ctx = shmdev_ctx_unref(ctx);
-}
-
-static void cleanup_regions(void)
-{
-	tu_destroy_all();
+	tu_pool_destroy(ctx, mkconf());
+	tu_pool_destroy(ctx, mkconf_town());
 }
 
 /* A removed block is never re-created: clean resume, after a crash, read-only. */
@@ -414,14 +386,13 @@ END_TEST
 int main(void)
 {
 	Suite *s = suite_create("blocks");
-	SRunner *sr;
 	TCase *tc;
-	int failed;
 
 	tu_init("blocks");
+	tu_fixture(&ctx, destroy_pools);
 	tc = tcase_create("identity");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_unchecked_fixture(tc, NULL, cleanup_regions);
+	tcase_add_checked_fixture(tc, tu_setup, tu_teardown);
+	tcase_add_unchecked_fixture(tc, NULL, tu_destroy_all);
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_missing_block);
 	tcase_add_test(tc, test_foreign_block);
@@ -430,10 +401,5 @@ int main(void)
 	tcase_add_test(tc, test_cold_start_takes_no_live_block);
 	suite_add_tcase(s, tc);
 
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	tu_destroy_all();
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return tu_run(s);
 }

@@ -23,77 +23,11 @@
 #include "layout.h"
 #include "testutil.h"
 
-#define T_ITEM		0
-#define T_PLAYER	1
-
-struct item {
-	uint64_t stamp;
-	uint32_t n;
-};
-
-struct player {
-	uint64_t id;
-	uint64_t gold;
-};
-
-static const struct shmdev_type types[] = {
-	{ .id = T_ITEM, .name = "Item", .size = sizeof(struct item), .version = 1,
-	  .max_count = 100 },
-	{ .id = T_PLAYER, .name = "Player", .size = sizeof(struct player),
-	  .version = 1, .max_count = 50, .flags = SHMDEV_TYPE_KEYED },
-};
-#define NR_TYPES (sizeof(types) / sizeof(types[0]))
-
 static struct shmdev_ctx *ctx;
-
-static struct shmdev_conf *mkconf(void)
-{
-	struct shmdev_conf *conf = NULL;
-	char text[512];
-	int err;
-
-	snprintf(text, sizeof(text),
-		 "ProcessList = zone\n[zone]\nBaseKey = 0x%" PRIx64 "\nBlockSize = 1M\n"
-		 "BlockKey = 0x%" PRIx64 "\nBlockKey = 0x%" PRIx64 "\n",
-		 tu_key(0), tu_key(1), tu_key(2));
-	err = shmdev_conf_load_string(ctx, text, "test.ini", "zone", &conf);
-	ck_assert_msg(err == 0, "conf: %s", shmdev_errmsg(ctx));
-	return conf;
-}
-
-static struct shmdev_pool *open_ok(struct shmdev_conf *conf, unsigned int flags)
-{
-	struct shmdev_pool *pool = NULL;
-	int err = shmdev_pool_open(ctx, conf, flags & SHMDEV_POOL_RDONLY ? NULL : types,
-				   flags & SHMDEV_POOL_RDONLY ? 0 : NR_TYPES, flags, &pool);
-
-	ck_assert_msg(err == 0, "pool open: %d %s", err, shmdev_errmsg(ctx));
-	return pool;
-}
 
 static void destroy_pool(void)
 {
-	struct shmdev_conf *conf = mkconf();
-
-	shmdev_pool_destroy(ctx, conf);
-	shmdev_conf_free(conf);
-}
-
-static void setup(void)
-{
-	ctx = tu_ctx();
-	destroy_pool();
-}
-
-static void teardown(void)
-{
-	destroy_pool();
-	ctx = shmdev_ctx_unref(ctx);
-}
-
-static void cleanup_regions(void)
-{
-	tu_destroy_all();
+	tu_zone_destroy(ctx);
 }
 
 /* ---- item 12: stale handles --------------------------------------------- */
@@ -105,16 +39,16 @@ static void cleanup_regions(void)
  */
 START_TEST(test_stale_after_many_cycles)
 {
-	struct shmdev_conf *conf = mkconf();
-	struct shmdev_pool *pool = open_ok(conf, 0);
+	struct shmdev_conf *conf = tu_zone_conf(ctx);
+	struct shmdev_pool *pool = tu_zone_open(ctx, conf, 0);
 	shmdev_handle_t h0, h;
-	struct item *first, *it;
+	struct tu_item *first, *it;
 	uint32_t i;
 
-	ck_assert_int_eq(shmdev_alloc(pool, T_ITEM, (void **)&first, &h0), 0);
+	ck_assert_int_eq(shmdev_alloc(pool, TU_ITEM, (void **)&first, &h0), 0);
 	ck_assert_int_eq(shmdev_free(pool, h0), 0);
 	for (i = 0; i < 65536; i++) {
-		ck_assert_int_eq(shmdev_alloc(pool, T_ITEM, (void **)&it, &h), 0);
+		ck_assert_int_eq(shmdev_alloc(pool, TU_ITEM, (void **)&it, &h), 0);
 		ck_assert_ptr_eq(it, first);	/* LIFO: always the same slot */
 		ck_assert_msg(shmdev_get(pool, h0) == NULL, "cycle %u: the first handle resolves", i);
 		if (i < 65535)
@@ -135,7 +69,7 @@ static struct layout_slot *slot_of(uint16_t type, void *obj)
 {
 	uint32_t slot_size, obj_offset;
 
-	layout_slot_geom(types[type].size, types[type].align ? types[type].align : 8,
+	layout_slot_geom(tu_zone_types[type].size, tu_zone_types[type].align ? tu_zone_types[type].align : 8,
 			 &slot_size, &obj_offset);
 	return (struct layout_slot *)((char *)obj - obj_offset);
 }
@@ -215,21 +149,21 @@ static unsigned int forged(uint16_t type, uint32_t slot, shmdev_handle_t *hs)
  */
 START_TEST(test_retire_at_wrap)
 {
-	struct shmdev_conf *conf = mkconf();
-	struct shmdev_pool *pool = open_ok(conf, 0);
+	struct shmdev_conf *conf = tu_zone_conf(ctx);
+	struct shmdev_pool *pool = tu_zone_open(ctx, conf, 0);
 	shmdev_handle_t h, hs[16], mine[100];
 	struct shmdev_type_stats ts;
-	struct item *first, *it;
+	struct tu_item *first, *it;
 	unsigned int n, i;
 	uint32_t slot;
 	int round;
 
-	ck_assert_int_eq(shmdev_alloc(pool, T_ITEM, (void **)&first, &hs[0]), 0);
+	ck_assert_int_eq(shmdev_alloc(pool, TU_ITEM, (void **)&first, &hs[0]), 0);
 	slot = shmdev_handle_slot(hs[0]);
 	ck_assert_int_eq(shmdev_free(pool, hs[0]), 0);
-	set_free_gen(T_ITEM, first, SHMDEV_LAYOUT_GEN_MAX - 2);
+	set_free_gen(TU_ITEM, first, SHMDEV_LAYOUT_GEN_MAX - 2);
 	for (n = 1; n <= 3; n++) {
-		ck_assert_int_eq(shmdev_alloc(pool, T_ITEM, (void **)&it, &hs[n]), 0);
+		ck_assert_int_eq(shmdev_alloc(pool, TU_ITEM, (void **)&it, &hs[n]), 0);
 		ck_assert_ptr_eq(it, first);
 		ck_assert_uint_eq(hs[n] & SHMDEV_LAYOUT_GEN_MAX, SHMDEV_LAYOUT_GEN_MAX - 3 + n);
 		ck_assert_ptr_eq(shmdev_get(pool, hs[n]), it);
@@ -237,15 +171,15 @@ START_TEST(test_retire_at_wrap)
 		ck_assert_int_eq(shmdev_free(pool, hs[n]), 0);
 	}
 	/* The slot is retired: the next object is somewhere else. */
-	ck_assert_int_eq(shmdev_alloc(pool, T_ITEM, (void **)&it, &h), 0);
+	ck_assert_int_eq(shmdev_alloc(pool, TU_ITEM, (void **)&it, &h), 0);
 	ck_assert_ptr_ne(it, first);
 	ck_assert_uint_ne(shmdev_handle_slot(h), slot);
 	ck_assert_int_eq(shmdev_free(pool, h), 0);
-	ck_assert_uint_eq(layout_tag_state(slot_of(T_ITEM, first)->tag), LAYOUT_SLOT_RETIRED);
+	ck_assert_uint_eq(layout_tag_state(slot_of(TU_ITEM, first)->tag), LAYOUT_SLOT_RETIRED);
 	n = 4;
-	n += forged(T_ITEM, slot, hs + n);
-	assert_dead(pool, T_ITEM, hs, n, first);
-	ck_assert_int_eq(shmdev_pool_type_stats(pool, T_ITEM, &ts), 0);
+	n += forged(TU_ITEM, slot, hs + n);
+	assert_dead(pool, TU_ITEM, hs, n, first);
+	ck_assert_int_eq(shmdev_pool_type_stats(pool, TU_ITEM, &ts), 0);
 	ck_assert_uint_eq(ts.retired_count, 1);
 	ck_assert_uint_eq(ts.live_count, 0);
 	ck_assert_msg(shmdev_pool_check(pool) == 0, "%s", shmdev_errmsg(ctx));
@@ -256,27 +190,27 @@ START_TEST(test_retire_at_wrap)
 		/* Round 0: a clean resume; round 1: a crash and its repair. */
 		if (round == 0) {
 			ck_assert_int_eq(shmdev_pool_close(pool), 0);
-			pool = open_ok(conf, 0);
+			pool = tu_zone_open(ctx, conf, 0);
 			ck_assert_int_eq(shmdev_pool_start(pool), SHMDEV_START_RESUMED_CLEAN);
 		} else {
 			shmdev_pool_abandon(pool);
-			pool = open_ok(conf, 0);
+			pool = tu_zone_open(ctx, conf, 0);
 			ck_assert_int_eq(shmdev_pool_start(pool), SHMDEV_START_RESUMED_CRASH);
 		}
 		ck_assert_msg(shmdev_pool_check(pool) == 0, "%s", shmdev_errmsg(ctx));
-		ro = open_ok(conf, SHMDEV_POOL_RDONLY);
+		ro = tu_zone_open(ctx, conf, SHMDEV_POOL_RDONLY);
 		ck_assert_msg(shmdev_pool_check(ro) == 0, "%s", shmdev_errmsg(ctx));
 		shmdev_pool_abandon(ro);
-		ck_assert_int_eq(shmdev_pool_type_stats(pool, T_ITEM, &ts), 0);
+		ck_assert_int_eq(shmdev_pool_type_stats(pool, TU_ITEM, &ts), 0);
 		ck_assert_uint_eq(ts.retired_count, 1);
-		assert_dead(pool, T_ITEM, hs, n, first);
+		assert_dead(pool, TU_ITEM, hs, n, first);
 		/* Capacity is one less: the retired slot never comes back. */
 		for (i = 0; i < 99; i++) {
-			ck_assert_int_eq(shmdev_alloc(pool, T_ITEM, (void **)&it, &mine[i]), 0);
+			ck_assert_int_eq(shmdev_alloc(pool, TU_ITEM, (void **)&it, &mine[i]), 0);
 			ck_assert_ptr_ne(it, first);
 		}
-		ck_assert_int_eq(shmdev_alloc(pool, T_ITEM, (void **)&it, &h), -ENOSPC);
-		assert_dead(pool, T_ITEM, hs, n, first);
+		ck_assert_int_eq(shmdev_alloc(pool, TU_ITEM, (void **)&it, &h), -ENOSPC);
+		assert_dead(pool, TU_ITEM, hs, n, first);
 		for (i = 0; i < 99; i++)
 			ck_assert_int_eq(shmdev_free(pool, mine[i]), 0);
 	}
@@ -289,49 +223,49 @@ END_TEST
 /* The same through force_get/find on a KEYED type. */
 START_TEST(test_retire_keyed)
 {
-	struct shmdev_conf *conf = mkconf();
-	struct shmdev_pool *pool = open_ok(conf, 0);
+	struct shmdev_conf *conf = tu_zone_conf(ctx);
+	struct shmdev_pool *pool = tu_zone_open(ctx, conf, 0);
 	shmdev_handle_t h, hs[16];
 	struct shmdev_type_stats ts;
-	struct player *first, *p;
+	struct tu_player *first, *p;
 	unsigned int n;
 	uint32_t slot;
 	bool created;
 
-	ck_assert_int_eq(shmdev_force_get(pool, T_PLAYER, 5, (void **)&first, &hs[0], &created), 0);
+	ck_assert_int_eq(shmdev_force_get(pool, TU_PLAYER, 5, (void **)&first, &hs[0], &created), 0);
 	ck_assert(created);
 	slot = shmdev_handle_slot(hs[0]);
 	ck_assert_int_eq(shmdev_free(pool, hs[0]), 0);
-	set_free_gen(T_PLAYER, first, SHMDEV_LAYOUT_GEN_MAX);
-	ck_assert_int_eq(shmdev_force_get(pool, T_PLAYER, 5, (void **)&p, &hs[1], &created), 0);
+	set_free_gen(TU_PLAYER, first, SHMDEV_LAYOUT_GEN_MAX);
+	ck_assert_int_eq(shmdev_force_get(pool, TU_PLAYER, 5, (void **)&p, &hs[1], &created), 0);
 	ck_assert(created);
 	ck_assert_ptr_eq(p, first);
-	ck_assert_ptr_eq(shmdev_find(pool, T_PLAYER, 5, &h), p);
+	ck_assert_ptr_eq(shmdev_find(pool, TU_PLAYER, 5, &h), p);
 	ck_assert_uint_eq(h, hs[1]);
-	ck_assert_int_eq(shmdev_force_get(pool, T_PLAYER, 5, (void **)&p, &h, &created), 0);
+	ck_assert_int_eq(shmdev_force_get(pool, TU_PLAYER, 5, (void **)&p, &h, &created), 0);
 	ck_assert(!created);
 	ck_assert_uint_eq(h, hs[1]);
-	ck_assert_int_eq(shmdev_free_typed(pool, T_PLAYER, hs[1]), 0);
-	ck_assert_ptr_null(shmdev_find(pool, T_PLAYER, 5, NULL));
+	ck_assert_int_eq(shmdev_free_typed(pool, TU_PLAYER, hs[1]), 0);
+	ck_assert_ptr_null(shmdev_find(pool, TU_PLAYER, 5, NULL));
 	/* A new Player 5 lives elsewhere. */
-	ck_assert_int_eq(shmdev_force_get(pool, T_PLAYER, 5, (void **)&p, &h, &created), 0);
+	ck_assert_int_eq(shmdev_force_get(pool, TU_PLAYER, 5, (void **)&p, &h, &created), 0);
 	ck_assert(created);
 	ck_assert_ptr_ne(p, first);
-	ck_assert_ptr_eq(shmdev_find(pool, T_PLAYER, 5, NULL), p);
+	ck_assert_ptr_eq(shmdev_find(pool, TU_PLAYER, 5, NULL), p);
 	n = 2;
-	n += forged(T_PLAYER, slot, hs + n);
-	assert_dead(pool, T_PLAYER, hs, n, first);
-	ck_assert_int_eq(shmdev_pool_type_stats(pool, T_PLAYER, &ts), 0);
+	n += forged(TU_PLAYER, slot, hs + n);
+	assert_dead(pool, TU_PLAYER, hs, n, first);
+	ck_assert_int_eq(shmdev_pool_type_stats(pool, TU_PLAYER, &ts), 0);
 	ck_assert_uint_eq(ts.retired_count, 1);
 	ck_assert_uint_eq(ts.live_count, 1);
 	ck_assert_msg(shmdev_pool_check(pool) == 0, "%s", shmdev_errmsg(ctx));
 	shmdev_pool_abandon(pool);
-	pool = open_ok(conf, 0);
+	pool = tu_zone_open(ctx, conf, 0);
 	ck_assert_int_eq(shmdev_pool_start(pool), SHMDEV_START_RESUMED_CRASH);
 	ck_assert_msg(shmdev_pool_check(pool) == 0, "%s", shmdev_errmsg(ctx));
-	assert_dead(pool, T_PLAYER, hs, n, first);
-	ck_assert_ptr_eq(shmdev_find(pool, T_PLAYER, 5, NULL), p);
-	ck_assert_int_eq(shmdev_pool_type_stats(pool, T_PLAYER, &ts), 0);
+	assert_dead(pool, TU_PLAYER, hs, n, first);
+	ck_assert_ptr_eq(shmdev_find(pool, TU_PLAYER, 5, NULL), p);
+	ck_assert_int_eq(shmdev_pool_type_stats(pool, TU_PLAYER, &ts), 0);
 	ck_assert_uint_eq(ts.retired_count, 1);
 	ck_assert_int_eq(shmdev_pool_close(pool), 0);
 	shmdev_conf_free(conf);
@@ -342,34 +276,34 @@ END_TEST
 
 START_TEST(test_typed)
 {
-	struct shmdev_conf *conf = mkconf();
-	struct shmdev_pool *pool = open_ok(conf, 0);
+	struct shmdev_conf *conf = tu_zone_conf(ctx);
+	struct shmdev_pool *pool = tu_zone_open(ctx, conf, 0);
 	shmdev_handle_t hi, hp;
-	struct item *it;
-	struct player *pl;
+	struct tu_item *it;
+	struct tu_player *pl;
 
-	ck_assert_int_eq(shmdev_alloc(pool, T_ITEM, (void **)&it, &hi), 0);
-	ck_assert_int_eq(shmdev_force_get(pool, T_PLAYER, 9, (void **)&pl, &hp, NULL), 0);
-	ck_assert_uint_eq(shmdev_handle_type(hi), T_ITEM);
-	ck_assert_uint_eq(shmdev_handle_type(hp), T_PLAYER);
+	ck_assert_int_eq(shmdev_alloc(pool, TU_ITEM, (void **)&it, &hi), 0);
+	ck_assert_int_eq(shmdev_force_get(pool, TU_PLAYER, 9, (void **)&pl, &hp, NULL), 0);
+	ck_assert_uint_eq(shmdev_handle_type(hi), TU_ITEM);
+	ck_assert_uint_eq(shmdev_handle_type(hp), TU_PLAYER);
 	/* Both are slot 0 of their type: only the type tells them apart. */
 	ck_assert_uint_eq(shmdev_handle_slot(hi), 0);
 	ck_assert_uint_eq(shmdev_handle_slot(hp), 0);
-	ck_assert_ptr_eq(shmdev_get_typed(pool, T_ITEM, hi), it);
-	ck_assert_ptr_eq(shmdev_get_typed(pool, T_PLAYER, hp), pl);
-	ck_assert_ptr_null(shmdev_get_typed(pool, T_ITEM, hp));
-	ck_assert_ptr_null(shmdev_get_typed(pool, T_PLAYER, hi));
+	ck_assert_ptr_eq(shmdev_get_typed(pool, TU_ITEM, hi), it);
+	ck_assert_ptr_eq(shmdev_get_typed(pool, TU_PLAYER, hp), pl);
+	ck_assert_ptr_null(shmdev_get_typed(pool, TU_ITEM, hp));
+	ck_assert_ptr_null(shmdev_get_typed(pool, TU_PLAYER, hi));
 	ck_assert_ptr_null(shmdev_get_typed(pool, 7, hi));
-	ck_assert_int_eq(shmdev_free_typed(pool, T_ITEM, hp), -EINVAL);
+	ck_assert_int_eq(shmdev_free_typed(pool, TU_ITEM, hp), -EINVAL);
 	ck_assert_str_eq(shmdev_errmsg(ctx), "free: handle 0x0010000000000001 names type 1 \"Player\", not type 0 (nothing freed)");
 	ck_assert_ptr_eq(shmdev_get(pool, hp), pl);
-	ck_assert_int_eq(shmdev_free_typed(pool, T_PLAYER, hi), -EINVAL);
+	ck_assert_int_eq(shmdev_free_typed(pool, TU_PLAYER, hi), -EINVAL);
 	ck_assert_ptr_eq(shmdev_get(pool, hi), it);
-	ck_assert_int_eq(shmdev_free_typed(pool, T_ITEM, hi), 0);
-	ck_assert_ptr_null(shmdev_get_typed(pool, T_ITEM, hi));
-	ck_assert_int_eq(shmdev_free_typed(pool, T_ITEM, hi), -ESTALE);
-	ck_assert_int_eq(shmdev_free_typed(pool, T_PLAYER, hp), 0);
-	ck_assert_ptr_null(shmdev_find(pool, T_PLAYER, 9, NULL));
+	ck_assert_int_eq(shmdev_free_typed(pool, TU_ITEM, hi), 0);
+	ck_assert_ptr_null(shmdev_get_typed(pool, TU_ITEM, hi));
+	ck_assert_int_eq(shmdev_free_typed(pool, TU_ITEM, hi), -ESTALE);
+	ck_assert_int_eq(shmdev_free_typed(pool, TU_PLAYER, hp), 0);
+	ck_assert_ptr_null(shmdev_find(pool, TU_PLAYER, 9, NULL));
 	ck_assert_uint_eq(shmdev_handle_type(SHMDEV_HANDLE_NONE), 0);
 	ck_assert_uint_eq(shmdev_handle_type(layout_handle(4095, 7, 1)), 4095);
 	ck_assert_uint_eq(shmdev_handle_slot(layout_handle(4095, (uint32_t)SHMDEV_LAYOUT_MAX_SLOTS - 1, SHMDEV_LAYOUT_GEN_MAX)),
@@ -398,7 +332,7 @@ static int churn_child(void *arg)
 	unsigned int r = 12345, i;
 	void *obj;
 
-	if (shmdev_pool_open(cx, c->conf, types, NR_TYPES, 0, &pool))
+	if (shmdev_pool_open(cx, c->conf, tu_zone_types, TU_ZONE_NR_TYPES, 0, &pool))
 		return 10;
 	memset(hs, 0, sizeof(hs));
 	__atomic_store_n(&c->ready, 1, __ATOMIC_RELEASE);
@@ -410,10 +344,10 @@ static int churn_child(void *arg)
 				return 11;
 			hs[i] = 0;
 		} else if (i < 20) {
-			if (shmdev_alloc(pool, T_ITEM, &obj, &hs[i]))
+			if (shmdev_alloc(pool, TU_ITEM, &obj, &hs[i]))
 				return 12;
 		} else {
-			if (shmdev_force_get(pool, T_PLAYER, r >> 4, &obj, &hs[i], NULL))
+			if (shmdev_force_get(pool, TU_PLAYER, r >> 4, &obj, &hs[i], NULL))
 				return 13;
 		}
 		__atomic_store_n(&c->ops, c->ops + 1, __ATOMIC_RELAXED);
@@ -430,7 +364,7 @@ START_TEST(test_check_live_owner)
 	struct shmdev_pool *pool;
 
 	ck_assert_ptr_ne(c, MAP_FAILED);
-	c->conf = mkconf();
+	c->conf = tu_zone_conf(ctx);
 	c->ready = 0;
 	tu_child_start(&child, churn_child, c, false);
 	for (i = 0; i < 200000 && !__atomic_load_n(&c->ready, __ATOMIC_ACQUIRE); i++)
@@ -439,7 +373,7 @@ START_TEST(test_check_live_owner)
 	for (i = 0; i < n; i++) {
 		int err;
 
-		pool = open_ok(c->conf, SHMDEV_POOL_RDONLY);
+		pool = tu_zone_open(ctx, c->conf, SHMDEV_POOL_RDONLY);
 		err = shmdev_pool_check(pool);
 		if (err == 0) {
 			ok++;
@@ -470,16 +404,16 @@ static int corrupt_child(void *arg)
 	struct shmdev_ctx *cx = tu_ctx();
 	struct shmdev_pool *pool = NULL;
 	struct shmdev_type_stats ts;
-	struct item *it;
+	struct tu_item *it;
 	shmdev_handle_t h;
 
-	if (shmdev_pool_open(cx, c->conf, types, NR_TYPES, 0, &pool))
+	if (shmdev_pool_open(cx, c->conf, tu_zone_types, TU_ZONE_NR_TYPES, 0, &pool))
 		return 10;
-	if (shmdev_alloc(pool, T_ITEM, (void **)&it, &h))
+	if (shmdev_alloc(pool, TU_ITEM, (void **)&it, &h))
 		return 11;
 	/* Make the slot FREE behind the library's back: the counts now lie. */
-	slot_of(T_ITEM, it)->tag = layout_tag(LAYOUT_SLOT_FREE, 1);
-	if (shmdev_pool_type_stats(pool, T_ITEM, &ts) || ts.live_count != 1)
+	slot_of(TU_ITEM, it)->tag = layout_tag(LAYOUT_SLOT_FREE, 1);
+	if (shmdev_pool_type_stats(pool, TU_ITEM, &ts) || ts.live_count != 1)
 		return 12;
 	return 0;	/* held: the pool stays open and owned */
 }
@@ -498,7 +432,7 @@ START_TEST(test_check_real_corruption)
 	int round;
 
 	ck_assert_ptr_ne(c, MAP_FAILED);
-	c->conf = mkconf();
+	c->conf = tu_zone_conf(ctx);
 	tu_child_start(&child, corrupt_child, c, true);
 	ck_assert_int_eq(tu_child_wait_ready(&child), 0);
 	ck_assert_int_eq(shmdev_region_stat(ctx, tu_backend(), tu_key(0), &info), 0);
@@ -506,23 +440,23 @@ START_TEST(test_check_real_corruption)
 	for (round = 0; round < 2; round++) {
 		if (round == 1)
 			tu_child_kill(&child);	/* stopped (crashed) */
-		pool = open_ok(c->conf, SHMDEV_POOL_RDONLY);
+		pool = tu_zone_open(ctx, c->conf, SHMDEV_POOL_RDONLY);
 		ck_assert_int_eq(shmdev_pool_check(pool), -EUCLEAN);
 		ck_assert_str_eq(shmdev_errmsg(ctx), "check: type 0 \"Item\": 0 live slots, live count says 1");
 		shmdev_pool_abandon(pool);
 	}
 	/* Stopped cleanly: an owner opens (and repairs), corrupts, closes. */
-	pool = open_ok(c->conf, 0);
+	pool = tu_zone_open(ctx, c->conf, 0);
 	ck_assert_int_eq(shmdev_pool_check(pool), 0);
 	{
-		struct item *it;
+		struct tu_item *it;
 		shmdev_handle_t h;
 
-		ck_assert_int_eq(shmdev_alloc(pool, T_ITEM, (void **)&it, &h), 0);
-		slot_of(T_ITEM, it)->tag = layout_tag(LAYOUT_SLOT_RETIRED, 1);
+		ck_assert_int_eq(shmdev_alloc(pool, TU_ITEM, (void **)&it, &h), 0);
+		slot_of(TU_ITEM, it)->tag = layout_tag(LAYOUT_SLOT_RETIRED, 1);
 	}
 	ck_assert_int_eq(shmdev_pool_close(pool), 0);
-	pool = open_ok(c->conf, SHMDEV_POOL_RDONLY);
+	pool = tu_zone_open(ctx, c->conf, SHMDEV_POOL_RDONLY);
 	ck_assert_int_eq(shmdev_pool_check(pool), -EUCLEAN);
 	ck_assert_str_eq(shmdev_errmsg(ctx), "check: type 0 \"Item\": 0 live slots, live count says 1");
 	shmdev_pool_abandon(pool);
@@ -534,27 +468,27 @@ END_TEST
 /* A read-only attach older than the layout says so, not "corrupt". */
 START_TEST(test_check_layout_changed)
 {
-	struct shmdev_conf *conf = mkconf();
-	struct shmdev_type raised[NR_TYPES];
-	struct shmdev_pool *pool = open_ok(conf, 0), *ro;
+	struct shmdev_conf *conf = tu_zone_conf(ctx);
+	struct shmdev_type raised[TU_ZONE_NR_TYPES];
+	struct shmdev_pool *pool = tu_zone_open(ctx, conf, 0), *ro;
 	void *obj;
 	shmdev_handle_t h;
 	int i;
 
 	ck_assert_int_eq(shmdev_pool_close(pool), 0);
-	ro = open_ok(conf, SHMDEV_POOL_RDONLY);
+	ro = tu_zone_open(ctx, conf, SHMDEV_POOL_RDONLY);
 	ck_assert_int_eq(shmdev_pool_check(ro), 0);
-	memcpy(raised, types, sizeof(raised));
-	raised[T_ITEM].max_count = 300;
-	ck_assert_int_eq(shmdev_pool_open(ctx, conf, raised, NR_TYPES, 0, &pool), 0);
+	memcpy(raised, tu_zone_types, sizeof(raised));
+	raised[TU_ITEM].max_count = 300;
+	ck_assert_int_eq(shmdev_pool_open(ctx, conf, raised, TU_ZONE_NR_TYPES, 0, &pool), 0);
 	for (i = 0; i < 150; i++)
-		ck_assert_int_eq(shmdev_alloc(pool, T_ITEM, &obj, &h), 0);
+		ck_assert_int_eq(shmdev_alloc(pool, TU_ITEM, &obj, &h), 0);
 	ck_assert_int_eq(shmdev_pool_close(pool), 0);
 	ck_assert_int_eq(shmdev_pool_check(ro), -EAGAIN);
 	ck_assert_msg(strstr(shmdev_errmsg(ctx), "the layout changed since this read-only attach"),
 		      "%s", shmdev_errmsg(ctx));
 	shmdev_pool_abandon(ro);
-	ro = open_ok(conf, SHMDEV_POOL_RDONLY);
+	ro = tu_zone_open(ctx, conf, SHMDEV_POOL_RDONLY);
 	ck_assert_msg(shmdev_pool_check(ro) == 0, "%s", shmdev_errmsg(ctx));
 	shmdev_pool_abandon(ro);
 	shmdev_conf_free(conf);
@@ -567,8 +501,8 @@ static Suite *handles_suite(void)
 	TCase *tc;
 
 	tc = tcase_create("api");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_unchecked_fixture(tc, NULL, cleanup_regions);
+	tcase_add_checked_fixture(tc, tu_setup, tu_teardown);
+	tcase_add_unchecked_fixture(tc, NULL, tu_destroy_all);
 	tcase_set_timeout(tc, 300);
 	tcase_add_test(tc, test_stale_after_many_cycles);
 	tcase_add_test(tc, test_retire_at_wrap);
@@ -583,14 +517,7 @@ static Suite *handles_suite(void)
 
 int main(void)
 {
-	SRunner *sr;
-	int failed;
-
 	tu_init("handles");
-	sr = srunner_create(handles_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	tu_destroy_all();
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	tu_fixture(&ctx, destroy_pool);
+	return tu_run(handles_suite());
 }

@@ -390,37 +390,18 @@ END_TEST
 static struct shmdev_conf *mkconf(const char *block_size, unsigned int nblocks,
 				  const char *extra)
 {
-	struct shmdev_conf *conf = NULL;
-	char text[2048];
-	int n;
-	unsigned int i;
-
-	n = snprintf(text, sizeof(text), "ProcessList = zone\n[zone]\nBaseKey = 0x%" PRIx64 "\nBlockSize = %s\n%s",
-		     tu_key(0), block_size, extra ? extra : "");
-	for (i = 1; i <= nblocks; i++)
-		n += snprintf(text + n, sizeof(text) - (size_t)n, "BlockKey = 0x%" PRIx64 "\n", tu_key(i));
-	ck_assert_msg(shmdev_conf_load_string(ctx, text, "layout.ini", "zone", &conf) == 0,
-		      "%s", shmdev_errmsg(ctx));
-	return conf;
+	return tu_conf(ctx, "zone", 0, block_size, nblocks, extra);
 }
 
 static void destroy_pool(void)
 {
-	struct shmdev_conf *conf = mkconf("1M", 5, NULL);
-
-	shmdev_pool_destroy(ctx, conf);
-	shmdev_conf_free(conf);
+	tu_pool_destroy(ctx, mkconf("1M", 5, NULL));
 }
 
 static struct shmdev_pool *open_ok(struct shmdev_conf *conf, const struct shmdev_type *t,
 				   size_t n, enum shmdev_start want)
 {
-	struct shmdev_pool *pool = NULL;
-
-	ck_assert_msg(shmdev_pool_open(ctx, conf, t, n, 0, &pool) == 0, "%s", shmdev_errmsg(ctx));
-	ck_assert_int_eq(shmdev_pool_start(pool), want);
-	ck_assert_msg(shmdev_pool_check(pool) == 0, "%s", shmdev_errmsg(ctx));
-	return pool;
+	return tu_pool_start(ctx, conf, t, n, 0, want);
 }
 
 static void fill_players(struct shmdev_pool *pool, uint64_t from, uint64_t to)
@@ -803,33 +784,15 @@ START_TEST(test_pool_change_died_writing)
 }
 END_TEST
 
-static void setup(void)
-{
-	ctx = tu_ctx();
-	destroy_pool();
-}
-
-static void teardown(void)
-{
-	destroy_pool();
-	ctx = shmdev_ctx_unref(ctx);
-}
-
-static void cleanup_regions(void)
-{
-	tu_destroy_all();
-}
-
 int main(void)
 {
 	Suite *s = suite_create("layout");
-	SRunner *sr;
 	TCase *tc;
-	int failed;
 
 	tu_init("layout");
+	tu_fixture(&ctx, destroy_pool);
 	tc = tcase_create("memory");
-	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_checked_fixture(tc, tu_setup, tu_teardown);
 	tcase_add_test(tc, test_init_verify);
 	tcase_add_test(tc, test_verify_corruption);
 	tcase_add_test(tc, test_type_refusals);
@@ -840,8 +803,8 @@ int main(void)
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("pool");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_unchecked_fixture(tc, NULL, cleanup_regions);
+	tcase_add_checked_fixture(tc, tu_setup, tu_teardown);
+	tcase_add_unchecked_fixture(tc, NULL, tu_destroy_all);
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_pool_refusal_changes_nothing);
 	tcase_add_test(tc, test_pool_append_type_and_raise);
@@ -852,10 +815,5 @@ int main(void)
 	tcase_add_test(tc, test_pool_change_died_writing);
 	suite_add_tcase(s, tc);
 
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	tu_destroy_all();
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return tu_run(s);
 }

@@ -49,57 +49,18 @@ static struct shmdev_ctx *ctx;
 static struct shmdev_conf *mkconf(unsigned int nblocks, const char *block_size,
 				  const char *extra)
 {
-	struct shmdev_conf *conf = NULL;
-	char text[4096];
-	int n, i, err;
-
-	n = snprintf(text, sizeof(text), "ProcessList = zone\n[zone]\nBaseKey = 0x%" PRIx64 "\nBlockSize = %s\n",
-		     tu_key(0), block_size);
-	for (i = 1; i <= (int)nblocks; i++)
-		n += snprintf(text + n, sizeof(text) - (size_t)n, "BlockKey = 0x%" PRIx64 "\n",
-			      tu_key((unsigned int)i));
-	snprintf(text + n, sizeof(text) - (size_t)n, "%s", extra ? extra : "");
-	err = shmdev_conf_load_string(ctx, text, "test.ini", "zone", &conf);
-	ck_assert_msg(err == 0, "conf: %s", shmdev_errmsg(ctx));
-	return conf;
+	return tu_conf(ctx, "zone", 0, block_size, nblocks, extra);
 }
 
 static struct shmdev_pool *open_ok(struct shmdev_conf *conf, unsigned int flags,
 				   enum shmdev_start want)
 {
-	struct shmdev_pool *pool = NULL;
-	int err = shmdev_pool_open(ctx, conf, types, NR_TYPES, flags, &pool);
-
-	ck_assert_msg(err == 0, "pool open: %d %s", err, shmdev_errmsg(ctx));
-	ck_assert_int_eq(shmdev_pool_start(pool), want);
-	ck_assert_msg(shmdev_pool_check(pool) == 0, "check: %s", shmdev_errmsg(ctx));
-	return pool;
+	return tu_pool_start(ctx, conf, types, NR_TYPES, flags, want);
 }
 
 static void destroy_pool(void)
 {
-	struct shmdev_conf *conf = mkconf(4, "1M", NULL);
-
-	shmdev_pool_destroy(ctx, conf);
-	shmdev_conf_free(conf);
-}
-
-/* A failed test skips its teardown: start from nothing. */
-static void setup(void)
-{
-	ctx = tu_ctx();
-	destroy_pool();
-}
-
-static void teardown(void)
-{
-	destroy_pool();
-	ctx = shmdev_ctx_unref(ctx);
-}
-
-static void cleanup_regions(void)
-{
-	tu_destroy_all();
+	tu_pool_destroy(ctx, mkconf(4, "1M", NULL));
 }
 
 START_TEST(test_alloc_get_free)
@@ -1037,8 +998,8 @@ static Suite *pool_suite(void)
 	TCase *tc;
 
 	tc = tcase_create("objects");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_unchecked_fixture(tc, NULL, cleanup_regions);
+	tcase_add_checked_fixture(tc, tu_setup, tu_teardown);
+	tcase_add_unchecked_fixture(tc, NULL, tu_destroy_all);
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_alloc_get_free);
 	tcase_add_test(tc, test_full_type);
@@ -1052,8 +1013,8 @@ static Suite *pool_suite(void)
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("lifecycle");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_unchecked_fixture(tc, NULL, cleanup_regions);
+	tcase_add_checked_fixture(tc, tu_setup, tu_teardown);
+	tcase_add_unchecked_fixture(tc, NULL, tu_destroy_all);
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_resume_clean);
 	tcase_add_test(tc, test_resume_after_sigkill);
@@ -1070,14 +1031,7 @@ static Suite *pool_suite(void)
 
 int main(void)
 {
-	SRunner *sr;
-	int failed;
-
 	tu_init("pool");
-	sr = srunner_create(pool_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	tu_destroy_all();
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	tu_fixture(&ctx, destroy_pool);
+	return tu_run(pool_suite());
 }

@@ -43,22 +43,6 @@ static bool is_posix(void)
 	return real_backend() == SHMDEV_BACKEND_POSIX;
 }
 
-static void setup(void)
-{
-	ctx = tu_ctx();
-}
-
-static void teardown(void)
-{
-	ctx = shmdev_ctx_unref(ctx);
-}
-
-/* Teardown in the Check parent: runs even when a test failed. */
-static void cleanup_regions(void)
-{
-	tu_destroy_all();
-}
-
 /* The last message names @key (hex), the backend, and contains @what. */
 #define ck_assert_errmsg(key, what) do {					\
 	const char *m_ = shmdev_errmsg(ctx);					\
@@ -1050,8 +1034,8 @@ static Suite *region_suite(void)
 	TCase *tc;
 
 	tc = tcase_create("lifecycle");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_unchecked_fixture(tc, NULL, cleanup_regions);
+	tcase_add_checked_fixture(tc, tu_setup, tu_teardown);
+	tcase_add_unchecked_fixture(tc, NULL, tu_destroy_all);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_create_resume_clean);
 	tcase_add_test(tc, test_created_by_child_resumed_by_parent);
@@ -1070,8 +1054,8 @@ static Suite *region_suite(void)
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("errors");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_unchecked_fixture(tc, NULL, cleanup_regions);
+	tcase_add_checked_fixture(tc, tu_setup, tu_teardown);
+	tcase_add_unchecked_fixture(tc, NULL, tu_destroy_all);
 	tcase_add_test(tc, test_errors_open);
 	tcase_add_test(tc, test_errors_detach);
 	tcase_add_test(tc, test_errors_too_big);
@@ -1081,8 +1065,8 @@ static Suite *region_suite(void)
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("posix");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_unchecked_fixture(tc, NULL, cleanup_regions);
+	tcase_add_checked_fixture(tc, tu_setup, tu_teardown);
+	tcase_add_unchecked_fixture(tc, NULL, tu_destroy_all);
 	tcase_add_test(tc, test_posix_layout);
 	tcase_add_test(tc, test_posix_foreign_object);
 	tcase_add_test(tc, test_posix_stale_temporary);
@@ -1093,14 +1077,7 @@ static Suite *region_suite(void)
 
 int main(void)
 {
-	SRunner *sr;
-	int failed;
-
 	tu_init("region");
-	sr = srunner_create(region_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	tu_destroy_all();
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	tu_fixture(&ctx, NULL);
+	return tu_run(region_suite());
 }

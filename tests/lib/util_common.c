@@ -2,6 +2,7 @@
 /* Shared test helpers: see testutil.h. */
 #include <dirent.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -205,4 +206,115 @@ bool tu_quick(void)
 	const char *s = getenv("SHMDEV_TEST_QUICK");
 
 	return s && *s && strcmp(s, "0");
+}
+
+struct shmdev_conf *tu_conf(struct shmdev_ctx *ctx, const char *process,
+			    unsigned int first, const char *block_size,
+			    unsigned int nr_blocks, const char *extra)
+{
+	struct shmdev_conf *conf = NULL;
+	char text[4096];
+	unsigned int i;
+	int n, err;
+
+	n = snprintf(text, sizeof(text), "ProcessList = %s\n[%s]\nBaseKey = 0x%" PRIx64 "\nBlockSize = %s\n",
+		     process, process, tu_key(first), block_size);
+	for (i = 1; i <= nr_blocks; i++)
+		n += snprintf(text + n, sizeof(text) - (size_t)n, "BlockKey = 0x%" PRIx64 "\n",
+			      tu_key(first + i));
+	n += snprintf(text + n, sizeof(text) - (size_t)n, "%s", extra ? extra : "");
+	ck_assert_msg(n > 0 && (size_t)n < sizeof(text), "tu_conf: %d bytes of config", n);
+	err = shmdev_conf_load_string(ctx, text, "test.ini", process, &conf);
+	ck_assert_msg(err == 0, "conf: %s", shmdev_errmsg(ctx));
+	return conf;
+}
+
+void tu_pool_destroy(struct shmdev_ctx *ctx, struct shmdev_conf *conf)
+{
+	shmdev_pool_destroy(ctx, conf);
+	shmdev_conf_free(conf);
+}
+
+struct shmdev_pool *tu_pool_open(struct shmdev_ctx *ctx, struct shmdev_conf *conf,
+				 const struct shmdev_type *types, size_t nr_types,
+				 unsigned int flags)
+{
+	struct shmdev_pool *pool = NULL;
+	int err = shmdev_pool_open(ctx, conf, types, nr_types, flags, &pool);
+
+	ck_assert_msg(err == 0, "pool open: %d %s", err, shmdev_errmsg(ctx));
+	return pool;
+}
+
+struct shmdev_pool *tu_pool_start(struct shmdev_ctx *ctx, struct shmdev_conf *conf,
+				  const struct shmdev_type *types, size_t nr_types,
+				  unsigned int flags, enum shmdev_start want)
+{
+	struct shmdev_pool *pool = tu_pool_open(ctx, conf, types, nr_types, flags);
+
+	ck_assert_int_eq(shmdev_pool_start(pool), want);
+	ck_assert_msg(shmdev_pool_check(pool) == 0, "check: %s", shmdev_errmsg(ctx));
+	return pool;
+}
+
+const struct shmdev_type tu_zone_types[TU_ZONE_NR_TYPES] = {
+	{ .id = TU_ITEM, .name = "Item", .size = sizeof(struct tu_item), .version = 1,
+	  .max_count = 100 },
+	{ .id = TU_PLAYER, .name = "Player", .size = sizeof(struct tu_player),
+	  .version = 1, .max_count = 50, .flags = SHMDEV_TYPE_KEYED },
+};
+
+struct shmdev_conf *tu_zone_conf(struct shmdev_ctx *ctx)
+{
+	return tu_conf(ctx, "zone", 0, "1M", 2, NULL);
+}
+
+struct shmdev_pool *tu_zone_open(struct shmdev_ctx *ctx, struct shmdev_conf *conf,
+				 unsigned int flags)
+{
+	bool ro = flags & SHMDEV_POOL_RDONLY;
+
+	return tu_pool_open(ctx, conf, ro ? NULL : tu_zone_types,
+			    ro ? 0 : TU_ZONE_NR_TYPES, flags);
+}
+
+void tu_zone_destroy(struct shmdev_ctx *ctx)
+{
+	tu_pool_destroy(ctx, tu_zone_conf(ctx));
+}
+
+/* Set once in main() before Check forks, like tu_key_base. */
+static struct shmdev_ctx **tu_fixture_ctx;
+static void (*tu_fixture_sweep)(void);
+
+void tu_fixture(struct shmdev_ctx **ctxp, void (*sweep)(void))
+{
+	tu_fixture_ctx = ctxp;
+	tu_fixture_sweep = sweep;
+}
+
+void tu_setup(void)
+{
+	*tu_fixture_ctx = tu_ctx();
+	if (tu_fixture_sweep)
+		tu_fixture_sweep();
+}
+
+void tu_teardown(void)
+{
+	if (tu_fixture_sweep)
+		tu_fixture_sweep();
+	*tu_fixture_ctx = shmdev_ctx_unref(*tu_fixture_ctx);
+}
+
+int tu_run(Suite *s)
+{
+	SRunner *sr = srunner_create(s);
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	tu_destroy_all();
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }
