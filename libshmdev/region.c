@@ -110,6 +110,10 @@ static int pick_backend(struct shmdev_ctx *ctx, enum shmdev_backend asked,
 	if (key)
 		snprintf(what, sizeof(what), "region 0x%" PRIx64, key);
 
+	/* A bad value is refused even when the environment would override it. */
+	if (b != SHMDEV_BACKEND_AUTO && b != SHMDEV_BACKEND_DEVICE && b != SHMDEV_BACKEND_POSIX)
+		return shmdev_fail(ctx, EINVAL, "%s: backend %d is not AUTO, DEVICE or POSIX",
+				   what, (int)b);
 	if (env && *env) {
 		if (!strcasecmp(env, "auto"))
 			b = SHMDEV_BACKEND_AUTO;
@@ -121,11 +125,6 @@ static int pick_backend(struct shmdev_ctx *ctx, enum shmdev_backend asked,
 			return shmdev_fail(ctx, EINVAL,
 					   "%s: SHMDEV_BACKEND=\"%s\" is not auto, device or posix",
 					   what, env);
-	} else if (b != SHMDEV_BACKEND_AUTO && b != SHMDEV_BACKEND_DEVICE &&
-		   b != SHMDEV_BACKEND_POSIX) {
-		return shmdev_fail(ctx, EINVAL,
-				   "%s: backend %d is not AUTO, DEVICE or POSIX",
-				   what, (int)b);
 	}
 	if (b == SHMDEV_BACKEND_AUTO) {
 		int why = shmdev_device_probe();

@@ -108,6 +108,26 @@ static int nc_region_open(void)
 	return shmdev_region_open(ctx, tu_backend(), tu_key(9), 4096, 0, 0, NULL) == -EINVAL ? 0 : 2;
 }
 
+static int nc_backend_resolve(void)
+{
+	enum shmdev_backend b = SHMDEV_BACKEND_AUTO;
+
+	if (shmdev_backend_resolve(nctx, SHMDEV_BACKEND_POSIX, &b) != -EINVAL)
+		return 1;
+	if (shmdev_backend_resolve(ctx, SHMDEV_BACKEND_POSIX, NULL) != -EINVAL)
+		return 2;
+	/* Not a pointer, but a value out of the enum: a name, never a crash. */
+	return shmdev_backend_resolve(ctx, (enum shmdev_backend)77, &b) == -EINVAL ? 0 : 3;
+}
+
+/* No pointer to pass: a value out of the enum must still give a string. */
+static int nc_backend_name(void)
+{
+	const char *n = shmdev_backend_name((enum shmdev_backend)77);
+
+	return n && !strcmp(n, "unknown") ? 0 : 1;
+}
+
 static int nc_region_addr(void) { return shmdev_region_addr(nreg) == NULL ? 0 : 1; }
 static int nc_region_size(void) { return shmdev_region_size(nreg) == 0 ? 0 : 1; }
 static int nc_region_key(void) { return shmdev_region_key(nreg) == 0 ? 0 : 1; }
@@ -256,7 +276,7 @@ static const struct null_call null_calls[] = {
 	NC(get_log_priority), NC(errmsg),
 	NC(conf_load), NC(conf_load_string), NC(conf_free), NC(conf_nr_processes),
 	NC(conf_process_at), NC(conf_process), NC(conf_self), NC(template_render),
-	NC(region_open), NC(region_addr), NC(region_size), NC(region_key), NC(region_start),
+	NC(backend_resolve), NC(backend_name), NC(region_open), NC(region_addr), NC(region_size), NC(region_key), NC(region_start),
 	NC(region_backend), NC(region_generation), NC(region_remap), NC(region_detach),
 	NC(region_close), NC(region_stat), NC(region_destroy), NC(region_list),
 	NC(pool_open), NC(pool_close), NC(pool_abandon), NC(pool_destroy), NC(pool_start),
