@@ -21,7 +21,7 @@
  * Unset, or not a number or a name, it is inert: a point costs one test of
  * a flag that is false (the layout paths), and the alloc/free fast paths
  * have no points at all (an armed pool sends every call to the checked
- * paths, see pool.c).  tests/lib/test_crashpoints.c enumerates every point
+ * paths, see pool_hot.c).  tests/lib/test_crashpoints.c enumerates every point
  * of every layout path; SECURITY.md lists them.
  */
 #ifndef SHMDEV_CRASH_H

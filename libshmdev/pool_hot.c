@@ -1,0 +1,460 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * The hot paths: alloc, alloc_raw, free and get (fast paths and the checked
+ * paths they fall back to), the typed variants, handle_of and foreach.  The
+ * fast paths' helpers (pool_internal.h) are inlined here: no call but tail
+ * calls to the checked paths.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pool_internal.h"
+
+/*
+ * Take a free slot (free list first, then the never-used ones) and commit it
+ * live: the checked path, with the crash points and the corruption reports.
+ * @zero: clear the object (before the commit, so that a crash never leaves
+ * a live object half cleared).
+ */
+int pool_alloc_slot(struct shmdev_pool *p, struct ptype *pt, uint32_t state,
+		    uint64_t key, bool zero, void **obj, shmdev_handle_t *handle)
+{
+	struct layout_hot *hot = pt->hot;
+	struct layout_slot *s;
+	uint64_t slot, wm = watermark(pt), seq;
+	uint32_t tag, gen;
+
+	if (hot->free_head) {
+		slot = hot->free_head - 1;
+		s = slot < wm ? slot_at(pt, slot) : NULL;
+		if (!s || layout_tag_state(load_tag(s)) != LAYOUT_SLOT_FREE)
+			return shmdev_fail(p->ctx, EUCLEAN, "type %u \"%s\": free list head %" PRIu64 " is not a free slot (the pool is corrupt)",
+					   pt->id, pt->name, slot);
+		seq = change_begin(hot);
+		CRASH_POINT(p, "alloc:take");
+		hot->free_head = s->next;
+		CRASH_POINT(p, "alloc:taken");
+		hot->free_count--;
+	} else if (wm < pt->cap) {
+		slot = wm;
+		s = slot_at(pt, slot);
+		seq = change_begin(hot);
+		/* Initialise before the watermark covers it: the repair scans up to it. */
+		store_tag(s, layout_tag(LAYOUT_SLOT_FREE, 1));
+		CRASH_POINT(p, "alloc:slot-init");
+		__atomic_store_n(&hot->watermark, wm + 1, __ATOMIC_RELEASE);
+		CRASH_POINT(p, "alloc:watermark");
+	} else {
+		return shmdev_fail(p->ctx, ENOSPC, "type %u \"%s\" is full: %" PRIu64 " objects (raise max_count)",
+				   pt->id, pt->name, pt->cap);
+	}
+	s->key = key;
+	s->next = 0;
+	if (zero)
+		memset(slot_obj(pt, s), 0, pt->size);
+	if (state == LAYOUT_SLOT_LIVE_KEYED)
+		s->next = pt->buckets[bucket_of(pt, key)];
+	CRASH_POINT(p, "alloc:prepared");
+	tag = load_tag(s);
+	gen = layout_tag_gen(tag) ? layout_tag_gen(tag) : 1;
+	store_tag(s, layout_tag(state, gen));	/* commit */
+	CRASH_POINT(p, "alloc:committed");
+	if (state == LAYOUT_SLOT_LIVE_KEYED) {
+		pt->buckets[bucket_of(pt, key)] = (uint32_t)slot + 1;
+		CRASH_POINT(p, "alloc:indexed");
+	}
+	hot->live_count++;
+	change_end(hot, seq);
+	*obj = slot_obj(pt, s);
+	if (handle)
+		*handle = layout_handle(pt->id, (uint32_t)slot, gen);
+	return 0;
+}
+
+int pool_writable(struct shmdev_pool *p, const char *what)
+{
+	if (p->rdonly)
+		return shmdev_fail(p->ctx, EROFS, "%s: the pool is open read-only", what);
+	return 0;
+}
+
+/*
+ * The fast path of alloc: the same stores in the same order as pool_alloc_slot()
+ * for a plain (not keyed) object, without the crash points.  Anything out of
+ * the ordinary (read-only pool, crash hook armed, unknown type, full type, a
+ * free-list head that is not a free slot below the watermark) returns 1
+ * before anything is written, and the caller takes the checked path, which
+ * looks again and reports.
+ *
+ * Ordering: the crash model is one process killed at any instruction, not
+ * concurrent writers.  A kill stops the program between two instructions
+ * and what it stored stays (the memory is shared), so what matters is the
+ * order of the stores in the instruction stream: the release store of the
+ * tag keeps the key, link and zeroing before the commit, and the release
+ * store of the watermark keeps the new slot's FREE tag before the
+ * watermark covers it.  Stores to the derived data (free head, counters)
+ * may move around the commit: a repair rebuilds them.  On x86 a release
+ * store is a plain store and an acquire load a plain load: no fence or
+ * locked instruction is on these paths, and on weaker CPUs the same
+ * orders also give a read-only inspector a consistent slot.
+ */
+static inline __attribute__((always_inline)) int
+alloc_fast(struct shmdev_pool *p, uint16_t type, bool zero, void **obj,
+	   shmdev_handle_t *handle)
+{
+	struct ptype *pt;
+	struct layout_hot *hot;
+	struct layout_slot *s;
+	uint64_t wm, seq;
+	uint32_t head, tag, slot;
+
+	if (unlikely(type >= p->nr_fast))
+		return 1;
+	pt = &p->types[type];
+	hot = pt->hot;
+	head = hot->free_head;
+	wm = __atomic_load_n(&hot->watermark, __ATOMIC_ACQUIRE);
+	/* An empty free list: a never-used slot, once per slot, checked path. */
+	if (unlikely(!head))
+		return 1;
+	slot = head - 1;
+	if (unlikely(slot >= wm))
+		return 1;
+	SLOT_QUICK(pt, slot, s, return 1);
+	tag = load_tag(s);
+	/* FREE with a generation (never 0 below the watermark) */
+	if (unlikely((uint8_t)tag || !tag))
+		return 1;
+	seq = change_begin(hot);
+	hot->free_head = s->next;
+	hot->free_count--;
+	s->key = 0;
+	s->next = 0;
+	if (zero)
+		memset(slot_obj(pt, s), 0, pt->size);
+	store_tag(s, tag | LAYOUT_SLOT_LIVE);	/* commit: LIVE, same generation */
+	hot->live_count++;
+	change_end(hot, seq);
+	shmdev_clear_error(p->ctx);
+	*obj = slot_obj(pt, s);
+	if (handle)
+		*handle = pt->hid | (uint64_t)slot << 24 | layout_tag_gen(tag);
+	return 0;
+}
+
+static __attribute__((noinline)) int alloc_checked(struct shmdev_pool *p, uint16_t type,
+						   bool zero, void **obj,
+						   shmdev_handle_t *handle)
+{
+	struct ptype *pt;
+	int err;
+
+	shmdev_clear_error(p->ctx);
+	err = pool_writable(p, "alloc");
+	if (err)
+		return err;
+	pt = (struct ptype *)ptype_get(p, type);
+	if (!pt)
+		return shmdev_fail(p->ctx, ENOENT, "alloc: type %u is not in the layout", type);
+	return pool_alloc_slot(p, pt, LAYOUT_SLOT_LIVE, 0, zero, obj, handle);
+}
+
+SHMDEV_EXPORT int shmdev_alloc(struct shmdev_pool *p, uint16_t type, void **obj,
+			       shmdev_handle_t *handle)
+{
+	int ret;
+
+	if (unlikely(!p || !obj))
+		return -EINVAL;
+	ret = alloc_fast(p, type, true, obj, handle);
+	return likely(ret <= 0) ? ret : alloc_checked(p, type, true, obj, handle);
+}
+
+SHMDEV_EXPORT int shmdev_alloc_raw(struct shmdev_pool *p, uint16_t type, void **obj,
+				   shmdev_handle_t *handle)
+{
+	int ret;
+
+	if (unlikely(!p || !obj))
+		return -EINVAL;
+	ret = alloc_fast(p, type, false, obj, handle);
+	return likely(ret <= 0) ? ret : alloc_checked(p, type, false, obj, handle);
+}
+
+/* The slot of a live handle, or NULL. */
+static struct layout_slot *live_slot(const struct shmdev_pool *p, shmdev_handle_t h,
+				     const struct ptype **ptp)
+{
+	const struct ptype *pt = ptype_get(p, (uint16_t)layout_handle_type(h));
+	uint64_t slot = layout_handle_slot(h);
+	uint32_t gen = layout_handle_gen(h);
+	struct layout_slot *s;
+	uint32_t tag;
+
+	if (!pt || !gen || slot >= watermark(pt))
+		return NULL;
+	s = slot_at(pt, slot);
+	if (!s)
+		return NULL;
+	tag = load_tag(s);
+	if (!state_live(layout_tag_state(tag)) || layout_tag_gen(tag) != gen)
+		return NULL;
+	*ptp = pt;
+	return s;
+}
+
+/* shmdev_get() of a slot past the first chunk of a type without a chunk table. */
+static __attribute__((noinline)) void *get_searched(const struct ptype *pt, shmdev_handle_t h)
+{
+	struct layout_slot *s = slot_search(pt, layout_handle_slot(h));
+	uint32_t tag = s ? load_tag(s) : 0, gen = layout_handle_gen(h);
+
+	if (!s || !gen || !state_live(layout_tag_state(tag)) || layout_tag_gen(tag) != gen)
+		return NULL;
+	return slot_obj(pt, s);
+}
+
+/*
+ * No watermark here: a slot at or above it was never made live (its tag is
+ * 0, or FREE), so the tag alone rejects it, and cap bounds the address.
+ */
+SHMDEV_EXPORT void *shmdev_get(const struct shmdev_pool *p, shmdev_handle_t h)
+{
+	uint32_t type = layout_handle_type(h), gen = layout_handle_gen(h), tag;
+	uint64_t slot = layout_handle_slot(h);
+	const struct ptype *pt;
+	struct layout_slot *s;
+
+	if (unlikely(!p || type >= p->nr_types))
+		return NULL;
+	pt = &p->types[type];
+	SLOT_QUICK(pt, slot, s, return slot < pt->cap ? get_searched(pt, h) : NULL);
+	/* Live (state 1 or 2) with this generation, which is never 0. */
+	tag = load_tag(s) ^ gen << 8;
+	if (unlikely((tag - 1 > 1) | !gen))
+		return NULL;
+	return slot_obj(pt, s);
+}
+
+SHMDEV_EXPORT uint16_t shmdev_handle_type(shmdev_handle_t h)
+{
+	return (uint16_t)layout_handle_type(h);
+}
+
+SHMDEV_EXPORT uint32_t shmdev_handle_slot(shmdev_handle_t h)
+{
+	return layout_handle_slot(h);
+}
+
+SHMDEV_EXPORT void *shmdev_get_typed(const struct shmdev_pool *p, uint16_t type,
+				     shmdev_handle_t h)
+{
+	return likely(layout_handle_type(h) == type) ? shmdev_get(p, h) : NULL;
+}
+
+/* Unlink @slot from its hash chain; false if it is not there. */
+static bool hash_unlink(struct shmdev_pool *p, const struct ptype *pt,
+			struct layout_slot *s, uint64_t slot)
+{
+	uint32_t *link = &pt->buckets[bucket_of(pt, s->key)];
+	uint64_t steps = 0, wm = watermark(pt);
+
+	while (*link && steps++ <= wm) {
+		uint64_t cur = *link - 1;
+		struct layout_slot *c = cur < wm ? slot_at(pt, cur) : NULL;
+
+		if (!c)
+			return false;
+		if (cur == slot) {
+			CRASH_POINT(p, "free:unlink");
+			*link = c->next;
+			CRASH_POINT(p, "free:unlinked");
+			return true;
+		}
+		link = &c->next;
+	}
+	return false;
+}
+
+static __attribute__((noinline)) int free_checked(struct shmdev_pool *p, shmdev_handle_t h)
+{
+	const struct ptype *pt = NULL;
+	struct layout_hot *hot;
+	struct layout_slot *s;
+	uint64_t slot = layout_handle_slot(h), seq;
+	uint32_t tag, gen;
+	int err;
+
+	shmdev_clear_error(p->ctx);
+	err = pool_writable(p, "free");
+	if (err)
+		return err;
+	s = live_slot(p, h, &pt);
+	if (!s)
+		return shmdev_fail(p->ctx, ESTALE, "free: handle 0x%016" PRIx64 " (type %u, slot %" PRIu64 ", generation %u) does not name a live object",
+				   h, layout_handle_type(h), slot, layout_handle_gen(h));
+	hot = pt->hot;
+	tag = load_tag(s);
+	seq = change_begin(hot);
+	if (layout_tag_state(tag) == LAYOUT_SLOT_LIVE_KEYED && !hash_unlink(p, pt, s, slot)) {
+		change_end(hot, seq);
+		return shmdev_fail(p->ctx, EUCLEAN, "free: type %u \"%s\" slot %" PRIu64 " is missing from the hash index (the pool is corrupt)",
+				   pt->id, pt->name, slot);
+	}
+	gen = layout_tag_gen(tag);
+	if (gen >= SHMDEV_LAYOUT_GEN_MAX) {
+		/* The last generation: retire the slot rather than wrap (layout.h). */
+		CRASH_POINT(p, "free:retiring");
+		store_tag(s, layout_tag(LAYOUT_SLOT_RETIRED, gen));	/* commit */
+		CRASH_POINT(p, "free:retired");
+		hot->retired++;
+		hot->live_count--;
+		change_end(hot, seq);
+		return 0;
+	}
+	gen++;
+	s->next = hot->free_head;
+	CRASH_POINT(p, "free:prepared");
+	store_tag(s, layout_tag(LAYOUT_SLOT_FREE, gen));	/* commit */
+	CRASH_POINT(p, "free:committed");
+	hot->free_head = (uint32_t)slot + 1;
+	CRASH_POINT(p, "free:listed");
+	hot->free_count++;
+	hot->live_count--;
+	change_end(hot, seq);
+	return 0;
+}
+
+/*
+ * The fast path of free, for a plain live object: the stores of
+ * free_checked() in the same order, without the crash points (see
+ * alloc_fast() for the ordering).  Keyed objects, stale handles and the
+ * hook take the checked path.
+ */
+SHMDEV_EXPORT int shmdev_free(struct shmdev_pool *p, shmdev_handle_t h)
+{
+	uint32_t type = layout_handle_type(h), slot = layout_handle_slot(h), tag;
+	uint32_t gen = layout_handle_gen(h);
+	struct layout_hot *hot;
+	struct layout_slot *s;
+	struct ptype *pt;
+	uint64_t seq;
+
+	if (unlikely(!p))
+		return -EINVAL;
+	if (unlikely(type >= p->nr_fast))
+		return free_checked(p, h);
+	pt = &p->types[type];
+	hot = pt->hot;
+	if (unlikely(slot >= __atomic_load_n(&hot->watermark, __ATOMIC_ACQUIRE)))
+		return free_checked(p, h);
+	SLOT_QUICK(pt, slot, s, return free_checked(p, h));
+	tag = load_tag(s);
+	/* Generation 0 (never valid) and the last one (retires) go checked. */
+	if (unlikely(tag != layout_tag(LAYOUT_SLOT_LIVE, gen) ||
+		     gen - 1 >= SHMDEV_LAYOUT_GEN_MAX - 1))
+		return free_checked(p, h);
+	/* FREE with the next generation: LIVE gen -> FREE gen + 1 */
+	tag += layout_tag(LAYOUT_SLOT_FREE, 1) - LAYOUT_SLOT_LIVE;
+	seq = change_begin(hot);
+	s->next = hot->free_head;
+	store_tag(s, tag);	/* commit */
+	hot->free_head = slot + 1;
+	hot->free_count++;
+	hot->live_count--;
+	change_end(hot, seq);
+	shmdev_clear_error(p->ctx);
+	return 0;
+}
+
+SHMDEV_EXPORT int shmdev_free_typed(struct shmdev_pool *p, uint16_t type, shmdev_handle_t h)
+{
+	const struct ptype *pt;
+
+	if (unlikely(!p))
+		return -EINVAL;
+	if (likely(layout_handle_type(h) == type))
+		return shmdev_free(p, h);
+	pt = ptype_get(p, (uint16_t)layout_handle_type(h));
+	return shmdev_fail(p->ctx, EINVAL, "free: handle 0x%016" PRIx64 " names type %u%s%s%s, not type %u (nothing freed)",
+			   h, layout_handle_type(h), pt ? " \"" : "", pt ? pt->name : "",
+			   pt ? "\"" : "", type);
+}
+
+SHMDEV_EXPORT shmdev_handle_t shmdev_handle_of(const struct shmdev_pool *p, const void *obj)
+{
+	uintptr_t a = (uintptr_t)obj;
+	size_t lo = 0, hi;
+	const struct prange *r = NULL;
+	const struct ptype *pt;
+	struct layout_slot *s;
+	uint64_t off, slot;
+	uint32_t tag;
+
+	if (!p || !obj)
+		return SHMDEV_HANDLE_NONE;
+	hi = p->nr_ranges;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (a < p->ranges[mid].start) {
+			hi = mid;
+		} else if (a >= p->ranges[mid].end) {
+			lo = mid + 1;
+		} else {
+			r = &p->ranges[mid];
+			break;
+		}
+	}
+	if (!r)
+		return SHMDEV_HANDLE_NONE;
+	pt = &p->types[r->type];
+	off = a - r->start;
+	if (off % pt->slot_size != pt->obj_offset)
+		return SHMDEV_HANDLE_NONE;
+	slot = pt->chunks[r->chunk].first + off / pt->slot_size;
+	if (slot >= watermark(pt))
+		return SHMDEV_HANDLE_NONE;
+	s = (struct layout_slot *)(a - pt->obj_offset);
+	tag = load_tag(s);
+	if (!state_live(layout_tag_state(tag)))
+		return SHMDEV_HANDLE_NONE;
+	return layout_handle(pt->id, (uint32_t)slot, layout_tag_gen(tag));
+}
+
+SHMDEV_EXPORT int shmdev_foreach(struct shmdev_pool *p, uint16_t type,
+				 int (*fn)(void *obj, shmdev_handle_t handle, void *data),
+				 void *data)
+{
+	const struct ptype *pt;
+	uint64_t wm;
+	uint32_t c;
+
+	if (!p || !fn)
+		return -EINVAL;
+	shmdev_clear_error(p->ctx);
+	pt = ptype_get(p, type);
+	if (!pt)
+		return shmdev_fail(p->ctx, ENOENT, "foreach: type %u is not in the layout", type);
+	wm = watermark(pt);
+	for (c = 0; c < pt->nr_chunks; c++) {
+		const struct pchunk *ch = &pt->chunks[c];
+		uint64_t i;
+
+		for (i = 0; i < ch->nr && ch->first + i < wm; i++) {
+			struct layout_slot *s = (struct layout_slot *)(ch->base + i * pt->slot_size);
+			uint32_t tag = load_tag(s);
+			int ret;
+
+			if (!state_live(layout_tag_state(tag)))
+				continue;
+			ret = fn(slot_obj(pt, s), layout_handle(pt->id, (uint32_t)(ch->first + i),
+								layout_tag_gen(tag)), data);
+			if (ret)
+				return ret;
+		}
+	}
+	return 0;
+}
