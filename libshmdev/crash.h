@@ -53,7 +53,7 @@ void shmdev_crash_arm(struct shmdev_crash *c, void *owner);
 /* Count point @name; SIGKILL the process if it is the chosen one. */
 void shmdev_crash_hit(struct shmdev_crash *c, const char *name);
 
-/* One crash point.  @c may be NULL (no hook: layout.c on plain memory). */
+/* One crash point.  @c may be NULL (no hook: layout.c and layout_plan.c on plain memory). */
 #define SHMDEV_CRASH_POINT(c, name) do { \
 	if (__builtin_expect((c) != NULL && (c)->armed, 0)) \
 		shmdev_crash_hit((c), (name)); \

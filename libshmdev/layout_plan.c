@@ -1,0 +1,560 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * The planning of a layout change (layout_plan(), layout_plan_at()): the
+ * comparison with the configuration and the registered types, and the
+ * carving of slot chunks, chunk arrays and hash buckets from the blocks'
+ * free space and holes.  layout.c verifies and commits the result.  Works
+ * on plain memory only.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crash.h"
+#include "layout.h"
+#include "layout_internal.h"
+
+/*
+ * One layout change being planned: the scratch table, the blocks to write
+ * into (NULL for a plan that only computes the table), and the extents the
+ * change no longer needs, given back at its end (never reused by the same
+ * change: the active table still refers to them until the commit).
+ */
+struct plan {
+	struct shmdev_ctx *ctx;
+	struct shmdev_crash *crash;
+	const struct layout_header *h;
+	struct layout_table *t;
+	struct layout_extent *holes;
+	void *const *blocks;
+	struct layout_extent *freed;
+	size_t nr_freed;
+};
+
+uint64_t layout_hole_bytes(const struct layout_header *h, struct layout_table *t, uint32_t block)
+{
+	const struct layout_extent *holes = layout_holes(t, h->max_types, h->max_blocks);
+	uint64_t sum = 0;
+	uint32_t i;
+
+	for (i = 0; i < SHMDEV_LAYOUT_MAX_HOLES; i++)
+		if (holes[i].len && holes[i].block == block)
+			sum += holes[i].len;
+	return sum;
+}
+
+/*
+ * Zero [off, end) of @block where it is below the block's high mark: space
+ * carved before (and given back).  Above the mark the block is as created.
+ * Then the mark covers [off, end).
+ */
+static void zero_reused(struct plan *pl, uint32_t block, uint64_t off, uint64_t end)
+{
+	struct layout_block *b = &layout_blocks(pl->t, pl->h->max_types)[block];
+
+	if (pl->blocks && off < b->high) {
+		memset((char *)pl->blocks[block] + off, 0, (end < b->high ? end : b->high) - off);
+		SHMDEV_CRASH_POINT(pl->crash, "plan:zeroed");
+	}
+	if (b->high < end)
+		b->high = end;
+}
+
+/* First block (index order) that can hold @bytes aligned to @align past its carved mark; -1 if none. */
+static int64_t find_room(const struct layout_header *h, struct layout_table *t,
+			 uint64_t bytes, uint64_t align)
+{
+	struct layout_block *blocks = layout_blocks(t, h->max_types);
+	uint32_t i;
+
+	for (i = 0; i < t->nr_blocks; i++) {
+		uint64_t off = round_up(blocks[i].carved, align);
+
+		if (off <= h->block_size && h->block_size - off >= bytes)
+			return i;
+	}
+	return -1;
+}
+
+/* Carve @bytes at @align past @block's carved mark (find_room() said it fits). */
+static uint64_t carve_at(struct plan *pl, uint32_t block, uint64_t bytes, uint64_t align)
+{
+	struct layout_block *b = &layout_blocks(pl->t, pl->h->max_types)[block];
+	uint64_t off = round_up(b->carved, align);
+
+	zero_reused(pl, block, off, off + bytes);
+	b->carved = off + bytes;
+	b->free_bytes = pl->h->block_size - b->carved;
+	return off;
+}
+
+/*
+ * Take up to @max units of @unit bytes at @align from the start of hole @e
+ * (the bytes before the aligned start are lost to alignment).  Returns the
+ * units taken, their offset in @off.
+ */
+static uint64_t take_hole(struct plan *pl, struct layout_extent *e, uint64_t unit,
+			  uint64_t align, uint64_t max, uint64_t *off)
+{
+	uint64_t start = round_up(e->offset, align), end = e->offset + e->len, n;
+
+	if (!e->len || start >= end || (end - start) / unit == 0)
+		return 0;
+	n = (end - start) / unit;
+	if (n > max)
+		n = max;
+	*off = start;
+	zero_reused(pl, e->block, start, start + n * unit);
+	e->offset = start + n * unit;
+	e->len = end - e->offset;
+	if (!e->len)
+		e->block = 0, e->offset = 0;
+	return n;
+}
+
+/* Carve @bytes at @align: a hole first, else past a block's carved mark.  -1 if none fits. */
+static int64_t carve_any(struct plan *pl, uint64_t bytes, uint64_t align, uint64_t *off)
+{
+	int64_t blk;
+	uint32_t i;
+
+	for (i = 0; i < SHMDEV_LAYOUT_MAX_HOLES; i++) {
+		uint32_t b = pl->holes[i].block;
+
+		if (take_hole(pl, &pl->holes[i], bytes, align, 1, off))
+			return b;
+	}
+	blk = find_room(pl->h, pl->t, bytes, align);
+	if (blk >= 0)
+		*off = carve_at(pl, (uint32_t)blk, bytes, align);
+	return blk;
+}
+
+static void give_back_later(struct plan *pl, uint32_t block, uint64_t offset, uint64_t len)
+{
+	pl->freed[pl->nr_freed++] = (struct layout_extent){ .block = block, .offset = offset, .len = len };
+}
+
+/* Lower @block's carved mark over holes and freed extents that end at it. */
+static void lower_mark(struct plan *pl, uint32_t block)
+{
+	struct layout_block *b = &layout_blocks(pl->t, pl->h->max_types)[block];
+	bool again = true;
+	uint32_t i;
+
+	while (again) {
+		again = false;
+		for (i = 0; i < SHMDEV_LAYOUT_MAX_HOLES; i++) {
+			struct layout_extent *e = &pl->holes[i];
+
+			if (e->len && e->block == block && e->offset + e->len == b->carved) {
+				b->carved = e->offset;
+				memset(e, 0, sizeof(*e));
+				again = true;
+			}
+		}
+	}
+	b->free_bytes = pl->h->block_size - b->carved;
+}
+
+/*
+ * The end of a change: the extents it no longer uses become holes (merged
+ * with a neighbour), and carved marks go down over holes that end at them.
+ * With every hole entry taken, an extent stays carved.
+ */
+static void give_back(struct plan *pl)
+{
+	size_t i;
+	uint32_t j;
+
+	for (i = 0; i < pl->nr_freed; i++) {
+		struct layout_extent *f = &pl->freed[i];
+		struct layout_extent *slot = NULL;
+		struct layout_block *b = &layout_blocks(pl->t, pl->h->max_types)[f->block];
+
+		if (f->offset + f->len == b->carved) {
+			b->carved = f->offset;
+			lower_mark(pl, f->block);
+			continue;
+		}
+		for (j = 0; j < SHMDEV_LAYOUT_MAX_HOLES && f->len; j++) {
+			struct layout_extent *e = &pl->holes[j];
+
+			if (!e->len) {
+				if (!slot)
+					slot = e;
+			} else if (e->block == f->block && e->offset + e->len == f->offset) {
+				e->len += f->len;	/* f follows e */
+				*f = *e;
+				memset(e, 0, sizeof(*e));
+				slot = e;
+			} else if (e->block == f->block && f->offset + f->len == e->offset) {
+				f->len += e->len;	/* e follows f */
+				memset(e, 0, sizeof(*e));
+				slot = e;
+			}
+		}
+		if (slot && f->len)
+			*slot = *f;
+		lower_mark(pl, f->block);
+	}
+}
+
+static uint64_t blocks_free(const struct layout_header *h, struct layout_table *t)
+{
+	struct layout_block *blocks = layout_blocks(t, h->max_types);
+	uint64_t sum = 0;
+	uint32_t i;
+
+	for (i = 0; i < t->nr_blocks; i++)
+		sum += blocks[i].free_bytes + layout_hole_bytes(h, t, i);
+	return sum;
+}
+
+/*
+ * Append chunk @ch to @lt: in the entry while there is room (merged with the
+ * last chunk when it continues it), else in the chunk array in a block,
+ * which moves to an extent twice the size when full.  Entries are written
+ * only past the committed ones, or into a new extent.
+ */
+static int add_chunk(struct plan *pl, struct layout_type *lt, const struct layout_chunk *ch)
+{
+	uint32_t n = lt->nr_chunks;
+	struct layout_chunk *arr;
+
+	if (n && n <= SHMDEV_LAYOUT_INLINE_CHUNKS) {
+		struct layout_chunk *last = &lt->chunks[n - 1];
+
+		if (last->block == ch->block &&
+		    last->offset + last->nr_slots * lt->slot_size == ch->offset) {
+			last->nr_slots += ch->nr_slots;
+			return 0;
+		}
+	}
+	if (n < SHMDEV_LAYOUT_INLINE_CHUNKS) {
+		lt->chunks[n] = *ch;
+		lt->nr_chunks++;
+		return 0;
+	}
+	if (n == SHMDEV_LAYOUT_INLINE_CHUNKS || n == lt->xchunk_cap) {
+		uint32_t cap = n == SHMDEV_LAYOUT_INLINE_CHUNKS ? 32 : 2 * lt->xchunk_cap;
+		uint64_t bytes = (uint64_t)cap * sizeof(*ch), off = 0;
+		int64_t blk = cap < n ? -1 : carve_any(pl, bytes, 64, &off);
+
+		if (blk < 0)
+			return shmdev_fail(pl->ctx, ENOSPC, "type %u \"%s\": no room for its chunk array of %" PRIu32 " chunks (%" PRIu64 " bytes) in any block; add BlockKey entries to the configuration",
+					   lt->id, lt->name, cap, bytes);
+		if (n == SHMDEV_LAYOUT_INLINE_CHUNKS) {
+			lt->xchunk_sum = fnv1a(FNV_INIT, lt->chunks, sizeof(lt->chunks));
+		} else {
+			give_back_later(pl, lt->xchunk_block, lt->xchunk_offset,
+					(uint64_t)lt->xchunk_cap * sizeof(*ch));
+		}
+		if (pl->blocks) {
+			memcpy((char *)pl->blocks[blk] + off, layout_chunks(lt, pl->blocks),
+			       (size_t)n * sizeof(*ch));
+			SHMDEV_CRASH_POINT(pl->crash, "plan:xchunk-copied");
+		}
+		lt->xchunk_block = (uint32_t)blk;
+		lt->xchunk_offset = off;
+		lt->xchunk_cap = cap;
+	}
+	if (pl->blocks) {
+		arr = (struct layout_chunk *)((char *)pl->blocks[lt->xchunk_block] + lt->xchunk_offset);
+		arr[n] = *ch;
+		SHMDEV_CRASH_POINT(pl->crash, "plan:xchunk-written");
+	}
+	lt->xchunk_sum = fnv1a(lt->xchunk_sum, ch, sizeof(*ch));
+	lt->nr_chunks++;
+	return 0;
+}
+
+/*
+ * Add @n slots to @lt as chunks: holes first, then the blocks' free space
+ * in order.  @free_before: the free bytes before this type's change, for
+ * the message.
+ */
+static int carve_slots(struct plan *pl, struct layout_type *lt, uint64_t n, uint64_t free_before)
+{
+	const struct layout_header *h = pl->h;
+	struct layout_table *t = pl->t;
+	struct layout_block *blocks = layout_blocks(t, h->max_types);
+	uint64_t need = n, a = norm_align(lt->align), first = lt->max_count;
+	struct layout_chunk ch;
+	uint32_t i;
+	int err;
+
+	for (i = 0; i < SHMDEV_LAYOUT_MAX_HOLES && need; i++) {
+		uint32_t b = pl->holes[i].block;
+		uint64_t off, take = take_hole(pl, &pl->holes[i], lt->slot_size, a, need, &off);
+
+		if (!take)
+			continue;
+		memset(&ch, 0, sizeof(ch));
+		ch.block = b;
+		ch.offset = off;
+		ch.first_slot = first + (n - need);
+		ch.nr_slots = take;
+		need -= take;
+		err = add_chunk(pl, lt, &ch);
+		if (err)
+			return err;
+	}
+	for (i = 0; i < t->nr_blocks && need; i++) {
+		uint64_t off = round_up(blocks[i].carved, a), fit, take;
+
+		if (off >= h->block_size)
+			continue;
+		fit = (h->block_size - off) / lt->slot_size;
+		if (!fit)
+			continue;
+		take = fit < need ? fit : need;
+		memset(&ch, 0, sizeof(ch));
+		ch.block = i;
+		ch.offset = carve_at(pl, i, take * lt->slot_size, a);
+		ch.first_slot = first + (n - need);
+		ch.nr_slots = take;
+		need -= take;
+		err = add_chunk(pl, lt, &ch);
+		if (err)
+			return err;
+	}
+	if (need)
+		return shmdev_fail(pl->ctx, ENOSPC, "type %u \"%s\": no room for %" PRIu64 " slots of %" PRIu32 " bytes; %" PRIu64 " bytes are free in %" PRIu32 " blocks of %" PRIu64 " (add BlockKey entries to the configuration: BlockSize changes only with a cold start)",
+				   lt->id, lt->name, n, lt->slot_size, free_before,
+				   t->nr_blocks, h->block_size);
+	lt->max_count += n;
+	return 0;
+}
+
+/*
+ * A bucket array for @lt's capacity: one bucket per slot, halved until it
+ * fits, but more than @min buckets.  1 if none fits (a raise then keeps the
+ * index it has).
+ */
+static int carve_buckets(struct plan *pl, struct layout_type *lt, uint64_t max_count,
+			 uint64_t min)
+{
+	uint64_t nr = 16, off = 0;
+	int64_t blk;
+
+	while (nr < max_count && nr < (1ULL << 31))
+		nr <<= 1;
+	for (;;) {
+		blk = carve_any(pl, nr * 4, 64, &off);
+		if (blk >= 0 || nr == 16 || nr / 2 <= min)
+			break;
+		nr >>= 1;
+	}
+	if (blk < 0)
+		return 1;
+	lt->hash_block = (uint32_t)blk;
+	lt->hash_offset = off;
+	lt->nr_buckets = (uint32_t)nr;
+	return 0;
+}
+
+static int cmp_type_id(const void *a, const void *b)
+{
+	const struct shmdev_type *x = *(const struct shmdev_type *const *)a;
+	const struct shmdev_type *y = *(const struct shmdev_type *const *)b;
+
+	return (x->id > y->id) - (x->id < y->id);
+}
+
+static int compare_type(struct shmdev_ctx *ctx, const struct layout_type *lt,
+			const struct shmdev_type *ut)
+{
+	uint32_t align = norm_align(ut->align);
+
+	if (strcmp(lt->name, ut->name))
+		return shmdev_fail(ctx, EINVAL, "type %u \"%s\": name was \"%s\", now \"%s\"" REUSE_HINT,
+				   ut->id, ut->name, lt->name, ut->name);
+	if (lt->size != ut->size)
+		return shmdev_fail(ctx, EINVAL, "type %u \"%s\": size was %" PRIu32 ", now %" PRIu32 REUSE_HINT,
+				   ut->id, ut->name, lt->size, ut->size);
+	if (lt->align != align)
+		return shmdev_fail(ctx, EINVAL, "type %u \"%s\": align was %" PRIu32 ", now %" PRIu32 REUSE_HINT,
+				   ut->id, ut->name, lt->align, align);
+	if (lt->version != ut->version)
+		return shmdev_fail(ctx, EINVAL, "type %u \"%s\": version was %" PRIu32 ", now %" PRIu32 REUSE_HINT,
+				   ut->id, ut->name, lt->version, ut->version);
+	if (lt->flags != ut->flags)
+		return shmdev_fail(ctx, EINVAL, "type %u \"%s\": flags was 0x%" PRIx32 ", now 0x%" PRIx32 REUSE_HINT,
+				   ut->id, ut->name, lt->flags, ut->flags);
+	if (ut->max_count < lt->max_count)
+		return shmdev_fail(ctx, EINVAL, "type %u \"%s\": max_count was %" PRIu64 ", now %" PRIu64 "; lowering the capacity is refused" REUSE_HINT,
+				   ut->id, ut->name, lt->max_count, ut->max_count);
+	return 0;
+}
+
+static int plan_blocks(struct shmdev_ctx *ctx, const struct layout_header *h,
+		       struct layout_table *t, const struct layout_params *p,
+		       bool *changed)
+{
+	struct layout_block *blocks = layout_blocks(t, h->max_types);
+	uint32_t i, j;
+
+	if (strncmp(h->process, p->process, sizeof(h->process)))
+		return shmdev_fail(ctx, EINVAL, "process was \"%s\", now \"%s\"" REUSE_HINT,
+				   h->process, p->process);
+	if (h->block_size != p->block_size)
+		return shmdev_fail(ctx, EINVAL, "BlockSize was %" PRIu64 ", now %" PRIu64 REUSE_HINT,
+				   h->block_size, p->block_size);
+	if (h->max_types != p->max_types)
+		return shmdev_fail(ctx, EINVAL, "MaxTypeInfoNum was %" PRIu32 ", now %" PRIu32 REUSE_HINT,
+				   h->max_types, p->max_types);
+	for (i = 0; i < t->nr_blocks && i < p->nr_blocks; i++)
+		if (blocks[i].key != p->block_keys[i])
+			return shmdev_fail(ctx, EINVAL, "block %" PRIu32 ": key was 0x%" PRIx64 ", now 0x%" PRIx64 REUSE_HINT,
+					   i, blocks[i].key, p->block_keys[i]);
+	if (p->nr_blocks < t->nr_blocks)
+		return shmdev_fail(ctx, EINVAL, "block count was %" PRIu32 ", now %zu; blocks cannot be removed" REUSE_HINT,
+				   t->nr_blocks, p->nr_blocks);
+	if (p->nr_blocks > h->max_blocks)
+		return shmdev_fail(ctx, EINVAL, "block count was %" PRIu32 ", now %zu, beyond the layout's MaxBlockNum %" PRIu32 REUSE_HINT,
+				   t->nr_blocks, p->nr_blocks, h->max_blocks);
+	if (p->base_addr && t->base_addr && p->base_addr != t->base_addr)
+		return shmdev_fail(ctx, EINVAL, "FixedAddress was 0x%" PRIx64 ", now 0x%" PRIx64 REUSE_HINT,
+				   t->base_addr, p->base_addr);
+	if (p->base_addr && !t->base_addr) {
+		t->base_addr = p->base_addr;
+		*changed = true;
+	}
+	/* A change died writing into the blocks: where, only "above carved" is known. */
+	for (j = 0; p->dirty && j < t->nr_blocks; j++) {
+		if (blocks[j].high != h->block_size)
+			*changed = true;
+		blocks[j].high = h->block_size;
+	}
+	for (; i < p->nr_blocks; i++) {
+		blocks[i].used = 1;
+		blocks[i].key = p->block_keys[i];
+		blocks[i].carved = SHMDEV_LAYOUT_BLOCK_HDR;
+		blocks[i].high = SHMDEV_LAYOUT_BLOCK_HDR;
+		blocks[i].free_bytes = h->block_size - SHMDEV_LAYOUT_BLOCK_HDR;
+		blocks[i].map_addr = 0;
+		t->nr_blocks = i + 1;
+		*changed = true;
+	}
+	return 0;
+}
+
+int layout_plan(struct shmdev_ctx *ctx, const void *base,
+		const struct layout_params *p, const struct shmdev_type *types,
+		size_t nr_types, bool readonly, struct layout_table *scratch,
+		uint8_t *changes)
+{
+	return layout_plan_at(ctx, base, NULL, p, types, nr_types, readonly, scratch, changes);
+}
+
+int layout_plan_at(struct shmdev_ctx *ctx, const void *cbase, void *const *blocks,
+		   const struct layout_params *p, const struct shmdev_type *types,
+		   size_t nr_types, bool readonly, struct layout_table *scratch,
+		   uint8_t *changes)
+{
+	void *base = (void *)cbase;
+	const struct layout_header *h = base;
+	const struct shmdev_type **order;
+	struct layout_type *ltypes;
+	struct plan pl = { .ctx = ctx, .crash = p->crash, .h = h, .t = scratch, .blocks = blocks };
+	bool changed = false;
+	size_t i;
+	int err;
+
+	memcpy(scratch, layout_active(base), h->table_size);
+	memset(changes, 0, h->max_types);
+	pl.holes = layout_holes(scratch, h->max_types, h->max_blocks);
+	ltypes = layout_types(scratch);
+	err = plan_blocks(ctx, h, scratch, p, &changed);
+	if (err)
+		return err;
+	if (readonly && changed)
+		return shmdev_fail(ctx, EROFS, "the configuration adds blocks or a fixed address; a read-only open cannot change the layout");
+
+	/* Carve in id order, so that the result does not depend on the array order. */
+	order = calloc(nr_types ? nr_types : 1, sizeof(*order));
+	/* At most an old index and an old chunk array per type go back. */
+	pl.freed = calloc(2 * nr_types + 1, sizeof(*pl.freed));
+	if (!order || !pl.freed) {
+		free(order);
+		free(pl.freed);
+		return shmdev_fail(ctx, ENOMEM, "out of memory planning %zu types", nr_types);
+	}
+	for (i = 0; i < nr_types; i++)
+		order[i] = &types[i];
+	qsort(order, nr_types, sizeof(*order), cmp_type_id);
+
+	for (i = 0; i < nr_types; i++) {
+		const struct shmdev_type *ut = order[i];
+		struct layout_type *lt = &ltypes[ut->id];
+		uint64_t free_before = blocks_free(h, scratch);
+
+		if (!lt->used) {
+			if (readonly) {
+				err = shmdev_fail(ctx, EROFS, "type %u \"%s\" is not in the layout; a read-only open cannot add it",
+						  ut->id, ut->name);
+				goto out;
+			}
+			memset(lt, 0, sizeof(*lt));
+			lt->id = ut->id;
+			lt->used = 1;
+			lt->flags = ut->flags;
+			strncpy(lt->name, ut->name, sizeof(lt->name) - 1);
+			lt->size = ut->size;
+			lt->align = norm_align(ut->align);
+			lt->version = ut->version;
+			layout_slot_geom(lt->size, lt->align, &lt->slot_size, &lt->obj_offset);
+			if ((ut->flags & SHMDEV_TYPE_KEYED) &&
+			    carve_buckets(&pl, lt, ut->max_count, 0)) {
+				err = shmdev_fail(ctx, ENOSPC, "type %u \"%s\": no room for its hash index (64 bytes) in any block; %" PRIu64 " bytes are free in %" PRIu32 " blocks of %" PRIu64 " (add BlockKey entries to the configuration: BlockSize changes only with a cold start)",
+						  ut->id, ut->name, free_before, scratch->nr_blocks, h->block_size);
+				goto out;
+			}
+			err = carve_slots(&pl, lt, ut->max_count, free_before);
+			if (err)
+				goto out;
+			scratch->nr_types++;
+			changes[ut->id] = LAYOUT_ADDED;
+			changed = true;
+			continue;
+		}
+		err = compare_type(ctx, lt, ut);
+		if (err)
+			goto out;
+		if (ut->max_count == lt->max_count)
+			continue;
+		if (readonly) {
+			err = shmdev_fail(ctx, EROFS, "type %u \"%s\": max_count was %" PRIu64 ", now %" PRIu64 "; a read-only open cannot raise it",
+					  ut->id, ut->name, lt->max_count, ut->max_count);
+			goto out;
+		}
+		/*
+		 * A bigger bucket array keeps chains short: when max_count has
+		 * passed twice the buckets, a new index (rebuilt from the slots
+		 * after the commit) replaces the old, which goes back.  Growing
+		 * by doubling bounds what old indexes can keep carved.
+		 */
+		if ((ut->flags & SHMDEV_TYPE_KEYED) && ut->max_count > 2ULL * lt->nr_buckets) {
+			uint32_t old_block = lt->hash_block, old_nr = lt->nr_buckets;
+			uint64_t old_offset = lt->hash_offset;
+
+			if (!carve_buckets(&pl, lt, ut->max_count, old_nr))
+				give_back_later(&pl, old_block, old_offset, 4ULL * old_nr);
+		}
+		err = carve_slots(&pl, lt, ut->max_count - lt->max_count, free_before);
+		if (err)
+			goto out;
+		changes[ut->id] = LAYOUT_RAISED;
+		changed = true;
+	}
+	give_back(&pl);
+	err = changed;
+out:
+	free(order);
+	free(pl.freed);
+	return err;
+}
