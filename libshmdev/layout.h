@@ -2,8 +2,8 @@
 /*
  * The base layout kept in the BaseKey region (the seed's InitBase /
  * ResumeBase), and the slot format of the object chunks carved from the
- * block regions.  Private to libshmdev; layout.c and layout_plan.c work on plain memory
- * so that they can be tested without regions.
+ * block regions.  Private to libshmdev; layout.c and layout_plan.c work on
+ * plain memory so that they can be tested without regions.
  *
  * All integers are little-endian (the host order: big-endian hosts are
  * refused at build time).  Inside shared memory there are offsets and
