@@ -65,7 +65,11 @@
 #include "crash.h"
 #include "layout.h"
 
-/* A helper of this header that a given pool_*.c may not call. */
+/*
+ * A helper of this header that a given pool_*.c may not call.  The helpers
+ * stay plain static (not inline) as they were in pool.c, so that every file
+ * inlines them as pool.c did: the hot paths in pool_hot.c see them all.
+ */
 #define POOL_SHARED __attribute__((unused))
 
 struct pchunk {
