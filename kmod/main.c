@@ -88,32 +88,35 @@ u64 shmpool_limit_total_bytes(void)
 	return v ? v : shmpool_default_total_bytes;
 }
 
+/* A per-namespace or per-user limit: its parameter, or 0 for half of @all. */
+static u32 shmpool_share_regions(u32 v, u32 all)
+{
+	return v ? v : max(all / 2, 1U);
+}
+
+static u64 shmpool_share_bytes(u64 v, u64 all)
+{
+	return v ? v : all / 2;
+}
+
 u32 shmpool_limit_regions_per_ns(void)
 {
-	u32 v = READ_ONCE(max_regions_per_ns);
-
-	return v ? v : max(shmpool_limit_regions() / 2, 1U);
+	return shmpool_share_regions(READ_ONCE(max_regions_per_ns), shmpool_limit_regions());
 }
 
 u64 shmpool_limit_bytes_per_ns(void)
 {
-	u64 v = READ_ONCE(max_bytes_per_ns);
-
-	return v ? v : shmpool_limit_total_bytes() / 2;
+	return shmpool_share_bytes(READ_ONCE(max_bytes_per_ns), shmpool_limit_total_bytes());
 }
 
 u32 shmpool_limit_regions_per_user(void)
 {
-	u32 v = READ_ONCE(max_regions_per_user);
-
-	return v ? v : max(shmpool_limit_regions() / 2, 1U);
+	return shmpool_share_regions(READ_ONCE(max_regions_per_user), shmpool_limit_regions());
 }
 
 u64 shmpool_limit_bytes_per_user(void)
 {
-	u64 v = READ_ONCE(max_bytes_per_user);
-
-	return v ? v : shmpool_limit_total_bytes() / 2;
+	return shmpool_share_bytes(READ_ONCE(max_bytes_per_user), shmpool_limit_total_bytes());
 }
 
 /* In jiffies. */

@@ -11,7 +11,9 @@
 
 #include "kutil.h"
 
+#include <check.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <linux/capability.h>
 #include <sched.h>
@@ -21,6 +23,20 @@
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
+
+/* In the parent: write @map to /proc/@pid/@file (uid_map, gid_map). */
+static inline void kns_write_id_map(pid_t pid, const char *file, const char *map)
+{
+	char path[64];
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, file);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	ck_assert_msg(fd >= 0, "open %s: %s", path, strerror(errno));
+	ck_assert_msg(write(fd, map, strlen(map)) == (ssize_t)strlen(map), "write %s: %s",
+		      path, strerror(errno));
+	close(fd);
+}
 
 /* In a child: on failure print where and why, and return 1. */
 #define EXPECT(cond, ...) do {						\

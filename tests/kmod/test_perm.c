@@ -337,19 +337,6 @@ static int userns_destroy_rules(void *p)
 	return 0;
 }
 
-static void write_map(pid_t pid, const char *file, const char *map)
-{
-	char path[64];
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, file);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	ck_assert_msg(fd >= 0, "open %s: %s", path, strerror(errno));
-	ck_assert_msg(write(fd, map, strlen(map)) == (ssize_t)strlen(map), "write %s: %s",
-		      path, strerror(errno));
-	close(fd);
-}
-
 START_TEST(destroy_in_a_user_namespace)
 {
 	struct userns_case u = { .key = KT_KEY(TAG, 21) };
@@ -364,8 +351,8 @@ START_TEST(destroy_in_a_user_namespace)
 		_exit(userns_destroy_rules(&u));
 	kt_sync_parent(&u.sync);
 	ck_assert_uint_eq(kt_await(u.sync.c2p[0]), 1);
-	write_map(pid, "uid_map", "0 100000 1\n1000 101000 1\n");
-	write_map(pid, "gid_map", "0 100000 1\n1000 101000 1\n");
+	kns_write_id_map(pid, "uid_map", "0 100000 1\n1000 101000 1\n");
+	kns_write_id_map(pid, "gid_map", "0 100000 1\n1000 101000 1\n");
 	kt_signal(u.sync.p2c[1], 2);
 	ck_assert_int_eq(kt_wait(pid), 0);
 	for (int i = 0; i < 4; i++)

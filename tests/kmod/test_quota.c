@@ -136,19 +136,6 @@ static int destroy_keys(int fd, uint64_t key, int n)
 	return 0;
 }
 
-static void write_map(pid_t pid, const char *file, const char *map)
-{
-	char path[64];
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, file);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	ck_assert_msg(fd >= 0, "open %s: %s", path, strerror(errno));
-	ck_assert_msg(write(fd, map, strlen(map)) == (ssize_t)strlen(map), "write %s: %s",
-		      path, strerror(errno));
-	close(fd);
-}
-
 /*
  * In a new user and IPC namespace where uid 0 is nobody: full capabilities
  * there, none in the initial user namespace.  Fills its quota, tells the
@@ -189,8 +176,8 @@ START_TEST(nobody_fills_its_quota_root_still_creates)
 		_exit(nobody_in_own_namespaces(&w));
 	kt_sync_parent(&w.sync);
 	ck_assert_uint_eq(kt_await(w.sync.c2p[0]), 1);
-	write_map(pid, "uid_map", "0 65534 1\n");
-	write_map(pid, "gid_map", "0 65534 1\n");
+	kns_write_id_map(pid, "uid_map", "0 65534 1\n");
+	kns_write_id_map(pid, "gid_map", "0 65534 1\n");
 	kt_signal(w.sync.p2c[1], 2);
 	ck_assert_msg(kt_await(w.sync.c2p[0]) == 3, "nobody's child failed (see stderr)");
 
