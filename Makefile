@@ -37,12 +37,14 @@ SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-
 all::
 
 # The README's test command.  It must work on a fresh machine: deps first.
+# Then two lanes side by side (scripts/test-lanes.sh), each in its own build
+# directory: the host suites, and everything that boots the busybox VMs.
+TEST_LANE_HOST := test-host
+TEST_LANE_VM := test-kmod test-vm test-commands
 test:
 	@scripts/install-deps.sh
-	@$(MAKE) --no-print-directory test-host
-	@$(MAKE) --no-print-directory test-kmod
-	@$(MAKE) --no-print-directory test-vm
-	@$(MAKE) --no-print-directory test-commands
+	@MAKE="$(MAKE)" scripts/test-lanes.sh "host:$(BUILD):$(strip $(TEST_LANE_HOST))" \
+		"vm:$(BUILD)-vm:$(strip $(TEST_LANE_VM))"
 
 deps:
 	@scripts/install-deps.sh
