@@ -99,10 +99,16 @@ struct shmdev_proc_conf {
 	size_t nr_blocks;
 	const uint64_t *block_keys;	/* nr_blocks keys, in config order */
 	enum shmdev_backend backend;	/* Backend = auto | device | posix */
-	bool huge_pages;		/* HugePages = yes: THP-backed regions */
+	bool huge_pages;		/* HugePages (default yes): THP-backed regions */
 	uint64_t fixed_addr;		/* FixedAddress: 0, or map the base here */
 	uint32_t max_types;		/* MaxTypeInfoNum (default 64) */
 	uint32_t mode;			/* Mode: permission bits (default 0600) */
+	/*
+	 * HugePages written in the section.  Without it huge_pages is true
+	 * (the default) and a pool's regions ask for huge pages quietly
+	 * (SHMDEV_REGION_HUGE_QUIET): where they cannot be had, LOG_INFO.
+	 */
+	bool huge_pages_set;
 };
 
 size_t shmdev_conf_nr_processes(const struct shmdev_conf *conf);
@@ -201,6 +207,12 @@ enum shmdev_region_state {
  * to read instead of /proc/self/mountinfo and shmem_enabled.
  */
 #define SHMDEV_REGION_HUGE	(1U << 4) /* on creation: huge pages if possible */
+/*
+ * With SHMDEV_REGION_HUGE: the caller did not ask for huge pages, they are
+ * its default (a pool whose config has no HugePages line).  Where they cannot
+ * be had the reason is logged at LOG_INFO, not LOG_WARNING.
+ */
+#define SHMDEV_REGION_HUGE_QUIET (1U << 5)
 
 struct shmdev_region_info {
 	uint64_t key;
