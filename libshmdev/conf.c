@@ -245,6 +245,7 @@ static int add_process(struct loader *l, const struct ini_entry *e,
 	p->pub.name = p->name;
 	p->pub.backend = SHMDEV_BACKEND_AUTO;
 	p->pub.max_types = CONF_DEFAULT_TYPES;
+	p->pub.huge_pages = true;	/* issue 12: huge pages unless HugePages = no */
 	p->pub.mode = CONF_DEFAULT_MODE;
 	conf->nr_procs++;
 	return 0;

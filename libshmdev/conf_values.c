@@ -274,6 +274,8 @@ int shmdev_conf_proc_entry(struct loader *l, struct conf_proc *p,
 		r = once(l, p, e, &p->huge_line);
 		if (r == 0)
 			r = parse_bool(l, e, &c->huge_pages);
+		if (r == 0)
+			c->huge_pages_set = true;
 		return r;
 	}
 	if (!strcasecmp(k, "FixedAddress")) {

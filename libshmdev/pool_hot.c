@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -137,7 +138,6 @@ alloc_fast(struct shmdev_pool *p, uint16_t type, bool zero, void **obj,
 	store_tag(s, tag | LAYOUT_SLOT_LIVE);	/* commit: LIVE, same generation */
 	hot->live_count++;
 	change_end(hot, seq);
-	shmdev_clear_error(p->ctx);
 	*obj = slot_obj(pt, s);
 	if (handle)
 		*handle = pt->hid | (uint64_t)slot << 24 | layout_tag_gen(tag);
@@ -238,6 +238,44 @@ SHMDEV_EXPORT void *shmdev_get(const struct shmdev_pool *p, shmdev_handle_t h)
 	return slot_obj(pt, s);
 }
 
+/*
+ * The inline get's view of a type (shmdev.h, SHMDEV_FAST_ABI): its first
+ * chunk, which SLOT_QUICK reaches without a table, and the tag's place in
+ * the slot header (layout.h).  The handle and tag layouts it publishes are
+ * layout_handle() and layout_tag(); the asserts tie them to ABI 1.
+ */
+_Static_assert(SHMDEV_FAST_ABI == 1 && LAYOUT_SLOT_LIVE == 1 && LAYOUT_SLOT_LIVE_KEYED == 2 &&
+	       SHMDEV_LAYOUT_GEN_MAX == 0xffffff && SHMDEV_LAYOUT_MAX_SLOTS == (1ULL << 28) - 1 &&
+	       SHMDEV_LAYOUT_GEN_BITS == 24 && SHMDEV_LAYOUT_SLOT_BITS == 28,
+	       "the handle and tag layouts of SHMDEV_FAST_ABI 1");
+
+SHMDEV_EXPORT int shmdev_fast_init_abi(const struct shmdev_pool *p, uint16_t type, uint32_t abi,
+				       size_t size, struct shmdev_fast *fast)
+{
+	const struct ptype *pt;
+
+	if (!p || !fast)
+		return -EINVAL;
+	shmdev_clear_error(p->ctx);
+	if (abi != SHMDEV_FAST_ABI || size != sizeof(*fast))
+		return shmdev_fail(p->ctx, EPROTO, "fast_init: inline get ABI %u (struct of %zu bytes) is not this library's ABI %u (%zu bytes); rebuild against its shmdev.h",
+				   abi, size, SHMDEV_FAST_ABI, sizeof(*fast));
+	pt = ptype_get(p, type);
+	if (!pt)
+		return shmdev_fail(p->ctx, ENOENT, "fast_init: type %u is not in the layout", type);
+	*fast = (struct shmdev_fast){
+		.abi = SHMDEV_FAST_ABI,
+		.type = type,
+		.hid = pt->hid,
+		.base = pt->base0 + pt->obj_offset,
+		.stride = pt->slot_size,
+		.bound = pt->end0 < pt->cap ? pt->end0 : pt->cap,
+		.tag_back = pt->obj_offset - offsetof(struct layout_slot, tag),
+		.pool = p,
+	};
+	return 0;
+}
+
 SHMDEV_EXPORT uint16_t shmdev_handle_type(shmdev_handle_t h)
 {
 	return (uint16_t)layout_handle_type(h);
@@ -331,7 +369,11 @@ static __attribute__((noinline)) int free_checked(struct shmdev_pool *p, shmdev_
  * The fast path of free, for a plain live object: the stores of
  * free_checked() in the same order, without the crash points (see
  * alloc_fast() for the ordering).  Keyed objects, stale handles and the
- * hook take the checked path.
+ * hook take the checked path.  As in shmdev_get(), no watermark load: a
+ * slot at or above it was never made live (tag 0, or FREE), so the tag
+ * compare rejects it, and cap bounds the address.  Like every fast path it
+ * leaves the context's message alone: shmdev_errmsg() tells of the last
+ * failure, and a success returns 0 without storing to the context.
  */
 SHMDEV_EXPORT int shmdev_free(struct shmdev_pool *p, shmdev_handle_t h)
 {
@@ -348,8 +390,6 @@ SHMDEV_EXPORT int shmdev_free(struct shmdev_pool *p, shmdev_handle_t h)
 		return free_checked(p, h);
 	pt = &p->types[type];
 	hot = pt->hot;
-	if (unlikely(slot >= __atomic_load_n(&hot->watermark, __ATOMIC_ACQUIRE)))
-		return free_checked(p, h);
 	SLOT_QUICK(pt, slot, s, return free_checked(p, h));
 	tag = load_tag(s);
 	/* Generation 0 (never valid) and the last one (retires) go checked. */
@@ -365,7 +405,6 @@ SHMDEV_EXPORT int shmdev_free(struct shmdev_pool *p, shmdev_handle_t h)
 	hot->free_count++;
 	hot->live_count--;
 	change_end(hot, seq);
-	shmdev_clear_error(p->ctx);
 	return 0;
 }
 

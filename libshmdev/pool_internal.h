@@ -34,7 +34,13 @@
  * that makes the same stores in the same order as the checked path and
  * bails out, before writing, to the checked path on anything unusual
  * (read-only pool, crash hook armed, unknown type, empty free list, keyed
- * object, stale handle, corruption), which looks again and reports.
+ * object, stale handle, corruption), which looks again and reports.  The
+ * fast paths store nothing beyond the object's slot and hot line: no clear
+ * of the context's message (it tells of the last failure), no load of the
+ * watermark in free and get (a slot at or above it is never live, so the
+ * tag check rejects it).  shmdev.h publishes the first chunk's geometry as
+ * struct shmdev_fast (shmdev_fast_init()), so that the caller's code can
+ * resolve a handle inline with the checks of shmdev_get().
  *
  * Generations and handles: see layout.h.  A free at a slot's last
  * generation retires the slot (checked path), so that no handle ever

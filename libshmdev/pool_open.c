@@ -46,6 +46,17 @@ static void pool_free(struct shmdev_pool *p)
 	free(p);
 }
 
+/*
+ * The huge-page flags of a pool's regions: HugePages = yes asks loudly,
+ * no HugePages line asks quietly (the default, issue 12), = no not at all.
+ */
+static unsigned int pool_huge_flags(const struct shmdev_proc_conf *pc)
+{
+	if (!pc->huge_pages)
+		return 0;
+	return SHMDEV_REGION_HUGE | (pc->huge_pages_set ? 0 : SHMDEV_REGION_HUGE_QUIET);
+}
+
 static int open_base(struct shmdev_pool *p, const struct shmdev_proc_conf *pc,
 		     uint64_t size)
 {
@@ -67,7 +78,7 @@ static int open_base(struct shmdev_pool *p, const struct shmdev_proc_conf *pc,
 	 */
 	return shmdev_region_open_any_size(p->ctx, pc->backend, pc->base_key, size,
 					   SHMDEV_REGION_CREATE | SHMDEV_REGION_OWNER |
-					   (pc->huge_pages ? SHMDEV_REGION_HUGE : 0),
+					   pool_huge_flags(pc),
 					   pc->mode, &p->base_region);
 }
 
@@ -119,7 +130,7 @@ static int open_blocks(struct shmdev_pool *p, const struct shmdev_proc_conf *pc,
 {
 	unsigned int fl = p->rdonly ? SHMDEV_REGION_RDONLY :
 				      SHMDEV_REGION_CREATE | SHMDEV_REGION_OWNER |
-				      (pc->huge_pages ? SHMDEV_REGION_HUGE : 0);
+				      pool_huge_flags(pc);
 	uint32_t committed = cold ? 0 : layout_active(p->base)->nr_blocks;
 	char why[SHMDEV_ERRMSG_MAX];
 	size_t i;

@@ -20,7 +20,7 @@
 
 #define OPEN_FLAGS (SHMDEV_REGION_CREATE | SHMDEV_REGION_EXCL | \
 		    SHMDEV_REGION_OWNER | SHMDEV_REGION_RDONLY | \
-		    SHMDEV_REGION_HUGE)
+		    SHMDEV_REGION_HUGE | SHMDEV_REGION_HUGE_QUIET)
 
 SHMDEV_EXPORT const char *shmdev_backend_name(enum shmdev_backend backend)
 {
@@ -82,8 +82,12 @@ void shmdev_region_warn_no_huge(struct shmdev_region *r, const char *why)
 	if (r->ctx->warned_no_huge)
 		return;
 	r->ctx->warned_no_huge = true;
-	shmdev_warn(r->ctx, "region 0x%" PRIx64 " (%s): HugePages = yes, but %s: the regions get small pages",
-		    r->key, shmdev_backend_name(r->backend), why);
+	if (r->flags & SHMDEV_REGION_HUGE_QUIET)
+		shmdev_info(r->ctx, "region 0x%" PRIx64 " (%s): huge pages (the default; HugePages = no turns them off) cannot be had: %s: the regions get small pages",
+			    r->key, shmdev_backend_name(r->backend), why);
+	else
+		shmdev_warn(r->ctx, "region 0x%" PRIx64 " (%s): HugePages = yes, but %s: the regions get small pages",
+			    r->key, shmdev_backend_name(r->backend), why);
 }
 
 void shmdev_region_warn_old_small(struct shmdev_region *r)
@@ -91,7 +95,11 @@ void shmdev_region_warn_old_small(struct shmdev_region *r)
 	if (r->ctx->warned_old_small)
 		return;
 	r->ctx->warned_old_small = true;
-	shmdev_warn(r->ctx, "region 0x%" PRIx64 " (%s): HugePages = yes, but it was created without huge pages and keeps small ones until it is destroyed and created again (shmpoolctl stat shows which regions are huge)",
+	if (r->flags & SHMDEV_REGION_HUGE_QUIET)
+		shmdev_info(r->ctx, "region 0x%" PRIx64 " (%s): created without huge pages; it keeps small ones until it is destroyed and created again (huge pages are the default now)",
+			    r->key, shmdev_backend_name(r->backend));
+	else
+		shmdev_warn(r->ctx, "region 0x%" PRIx64 " (%s): HugePages = yes, but it was created without huge pages and keeps small ones until it is destroyed and created again (shmpoolctl stat shows which regions are huge)",
 		    r->key, shmdev_backend_name(r->backend));
 }
 

@@ -99,10 +99,16 @@ struct shmdev_proc_conf {
 	size_t nr_blocks;
 	const uint64_t *block_keys;	/* nr_blocks keys, in config order */
 	enum shmdev_backend backend;	/* Backend = auto | device | posix */
-	bool huge_pages;		/* HugePages = yes: THP-backed regions */
+	bool huge_pages;		/* HugePages (default yes): THP-backed regions */
 	uint64_t fixed_addr;		/* FixedAddress: 0, or map the base here */
 	uint32_t max_types;		/* MaxTypeInfoNum (default 64) */
 	uint32_t mode;			/* Mode: permission bits (default 0600) */
+	/*
+	 * HugePages written in the section.  Without it huge_pages is true
+	 * (the default) and a pool's regions ask for huge pages quietly
+	 * (SHMDEV_REGION_HUGE_QUIET): where they cannot be had, LOG_INFO.
+	 */
+	bool huge_pages_set;
 };
 
 size_t shmdev_conf_nr_processes(const struct shmdev_conf *conf);
@@ -201,6 +207,12 @@ enum shmdev_region_state {
  * to read instead of /proc/self/mountinfo and shmem_enabled.
  */
 #define SHMDEV_REGION_HUGE	(1U << 4) /* on creation: huge pages if possible */
+/*
+ * With SHMDEV_REGION_HUGE: the caller did not ask for huge pages, they are
+ * its default (a pool whose config has no HugePages line).  Where they cannot
+ * be had the reason is logged at LOG_INFO, not LOG_WARNING.
+ */
+#define SHMDEV_REGION_HUGE_QUIET (1U << 5)
 
 struct shmdev_region_info {
 	uint64_t key;
@@ -470,6 +482,74 @@ void *shmdev_get_typed(const struct shmdev_pool *pool, uint16_t type,
 		       shmdev_handle_t handle);
 int shmdev_free_typed(struct shmdev_pool *pool, uint16_t type,
 		      shmdev_handle_t handle);
+/*
+ * Inline Get*: shmdev_get_fast() resolves a handle of one type in the
+ * caller's code, without a call: a bounds check (which also rejects a
+ * handle of another type), a load of the slot's tag, a compare with the
+ * handle's generation and an add.  It gives exactly what shmdev_get_typed()
+ * gives (the same object, or NULL for a stale, freed, retired, forged or
+ * other-type handle, SHMDEV_HANDLE_NONE included); a slot it cannot reach
+ * inline (past the type's first chunk, after a max_count raise) goes to
+ * shmdev_get_typed().
+ *
+ * struct shmdev_fast is filled by shmdev_fast_init() and read only by
+ * shmdev_get_fast(); it is part of the ABI, versioned by SHMDEV_FAST_ABI
+ * (the library refuses another version with -EPROTO naming both).  ABI 1:
+ *   handle  = type << 52 | slot << 24 | generation   (12, 28, 24 bits)
+ *   slot n of the type's first chunk: its object at base + n * stride, for
+ *           n < bound (bound < 2^28)
+ *   tag     = the u32 at object - tag_back, written last (release) by alloc
+ *           and free: state | generation << 8, state 1 (LIVE) or
+ *           2 (LIVE_KEYED) for a live object; generation 0 is never live
+ * The struct is valid while @pool is open (a zeroed one sends every handle
+ * to shmdev_get_typed() on a NULL pool: NULL).  Like shmdev_get() it reads
+ * shared memory only, so a read-only pool works the same.
+ */
+#define SHMDEV_FAST_ABI 1
+struct shmdev_fast {
+	uint32_t abi;			/* SHMDEV_FAST_ABI of the filler */
+	uint16_t type;			/* the type id */
+	uint16_t reserved;
+	uint64_t hid;			/* type << 52 */
+	uintptr_t base;			/* object of slot 0 */
+	uint64_t stride;		/* bytes from one slot to the next */
+	uint64_t bound;			/* slots [0, bound) are at base + n * stride */
+	uint64_t tag_back;		/* the tag is at object - tag_back */
+	const struct shmdev_pool *pool;	/* for the slots past bound */
+};
+
+/*
+ * Fill @fast for @type of @pool.  -EINVAL (NULL argument), -ENOENT (type
+ * not in the layout), -EPROTO (@abi is not this library's SHMDEV_FAST_ABI,
+ * or @size is not its struct's); on failure @fast is left as it was.  Call
+ * it through shmdev_fast_init(), which passes the header's version.
+ */
+int shmdev_fast_init_abi(const struct shmdev_pool *pool, uint16_t type, uint32_t abi,
+			 size_t size, struct shmdev_fast *fast);
+#define shmdev_fast_init(pool, type, fast) \
+	shmdev_fast_init_abi((pool), (type), SHMDEV_FAST_ABI, sizeof(struct shmdev_fast), (fast))
+
+static inline void *shmdev_get_fast(const struct shmdev_fast *fast, shmdev_handle_t handle)
+{
+	uint64_t slot;
+	uint32_t gen = (uint32_t)handle & 0xffffffU, tag;
+	char *obj;
+
+	/* Free where @fast is a variable's address: the compiler drops it. */
+	if (__builtin_expect(!fast, 0))
+		return (void *)0;
+	/* The slot if the type matches; 2^28 or more if not. */
+	slot = (handle ^ fast->hid) >> 24;
+	if (__builtin_expect(slot >= fast->bound, 0))
+		return shmdev_get_typed(fast->pool, fast->type, handle);
+	obj = (char *)fast->base + slot * fast->stride;
+	tag = __atomic_load_n((const uint32_t *)(obj - fast->tag_back), __ATOMIC_ACQUIRE);
+	/* Live (state 1 or 2) with this generation, which is never 0. */
+	if (__builtin_expect(((tag ^ gen << 8) - 1 > 1) | !gen, 0))
+		return (void *)0;
+	return obj;
+}
+
 /*
  * The handle of a live object from its address (the address alloc/get
  * returned, not one inside the object), or SHMDEV_HANDLE_NONE.

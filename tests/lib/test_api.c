@@ -257,6 +257,30 @@ static int nc_find(void) { return shmdev_find(np, 1, 7, NULL) == NULL ? 0 : 1; }
 static int nc_handle_type(void) { return shmdev_handle_type(SHMDEV_HANDLE_NONE) == 0 ? 0 : 1; }
 static int nc_handle_slot(void) { return shmdev_handle_slot(SHMDEV_HANDLE_NONE) == 0 ? 0 : 1; }
 static int nc_get_typed(void) { return shmdev_get_typed(np, 0, 1) == NULL ? 0 : 1; }
+static int nc_fast_init_abi(void)
+{
+	struct shmdev_fast f = { .abi = 7 };
+
+	return shmdev_fast_init_abi(np, 0, SHMDEV_FAST_ABI, sizeof(f), &f) == -EINVAL && f.abi == 7 ? 0 : 1;
+}
+
+/* The macro that passes the header's ABI version. */
+static int nc_fast_init(void)
+{
+	struct shmdev_fast f = { .abi = 7 };
+
+	return shmdev_fast_init(np, 0, &f) == -EINVAL && f.abi == 7 ? 0 : 1;
+}
+
+/* A NULL struct, and a zeroed one (what a failed init leaves in a fresh one). */
+static int nc_get_fast(void)
+{
+	struct shmdev_fast zero = { 0 };
+
+	if (shmdev_get_fast(NULL, 1) != NULL)
+		return 1;
+	return shmdev_get_fast(&zero, 1) == NULL && shmdev_get_fast(&zero, 0) == NULL ? 0 : 2;
+}
 static int nc_free_typed(void) { return shmdev_free_typed(np, 0, 1) == -EINVAL ? 0 : 1; }
 
 static int nc_foreach_fn(void *obj, shmdev_handle_t h, void *data)
@@ -283,7 +307,7 @@ static const struct null_call null_calls[] = {
 	NC(pool_stats), NC(pool_type_stats), NC(pool_block_stats),
 	NC(alloc), NC(alloc_raw), NC(get), NC(free), NC(handle_of), NC(force_get), NC(find),
 	NC(foreach), NC(pool_check), NC(handle_type), NC(handle_slot), NC(get_typed),
-	NC(free_typed),
+	NC(free_typed), NC(fast_init_abi), NC(fast_init), NC(get_fast),
 };
 #define NR_NULL_CALLS (sizeof(null_calls) / sizeof(null_calls[0]))
 
@@ -328,6 +352,7 @@ START_TEST(test_null_args_with_pool)
 	ck_assert_int_eq(shmdev_pool_block_stats(pool, 0, NULL), -EINVAL);
 	shmdev_pool_stats(pool, NULL);
 	ck_assert_uint_eq(shmdev_handle_of(pool, NULL), SHMDEV_HANDLE_NONE);
+	ck_assert_int_eq(shmdev_fast_init(pool, TU_ITEM, NULL), -EINVAL);
 	/* The optional outputs may be NULL. */
 	ck_assert_int_eq(shmdev_alloc(pool, TU_ITEM, &obj, NULL), 0);
 	ck_assert_int_eq(shmdev_force_get(pool, TU_PLAYER, 1, &obj, NULL, NULL), 0);

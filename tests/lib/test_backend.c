@@ -52,6 +52,8 @@ static struct shmdev_region *open_ok(uint64_t key, uint64_t size,
 struct log_cap {
 	int warnings;
 	char text[2048];
+	int infos;		/* LOG_INFO lines, where the priority lets them */
+	char info[2048];	/* all of them, one a line */
 };
 
 static void capture_warning(void *data, int priority, const char *file,
@@ -63,6 +65,15 @@ static void capture_warning(void *data, int priority, const char *file,
 	(void)file;
 	(void)line;
 	(void)fn;
+	if (priority == LOG_INFO) {
+		size_t n = strlen(c->info);
+
+		c->infos++;
+		if (n + 1 < sizeof(c->info)) {
+			vsnprintf(c->info + n, sizeof(c->info) - n - 1, format, args);
+			strcat(c->info, "\n");
+		}
+	}
 	if (priority != LOG_WARNING)
 		return;
 	if (c->warnings++ == 0)
@@ -396,6 +407,79 @@ START_TEST(test_pool_huge_pages)
 }
 END_TEST
 
+/*
+ * Huge pages by default (issue 12): a pool whose config has no HugePages
+ * line asks for them on every region, quietly (where the host cannot give
+ * them: one LOG_INFO line with the reason and the way to turn them off, no
+ * warning); HugePages = no asks for none; HugePages = yes warns as before.
+ */
+START_TEST(test_pool_huge_default)
+{
+	static const struct shmdev_type types[] = {
+		{ .id = 1, .name = "Obj", .size = 64, .max_count = 16 },
+	};
+	static const struct {
+		const char *line, *shm;	/* the config's HugePages line, the faked mount */
+		bool asked, can, warns;
+	} cases[] = {
+		{ "", "rw,huge=within_size", true, true, false },
+		{ "", "rw,nosuid,nodev,inode64", true, false, false },
+		{ "HugePages = no\n", "rw,huge=within_size", false, true, false },
+		{ "HugePages = no\n", "rw,nosuid,nodev,inode64", false, false, false },
+		{ "HugePages = yes\n", "rw,nosuid,nodev,inode64", true, false, true },
+	};
+	uint64_t keys[3] = { tu_key(53), tu_key(54), tu_key(55) };
+	struct shmdev_region_info info;
+	const struct shmdev_proc_conf *pc;
+	struct log_cap cap;
+	size_t i, k;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct shmdev_conf *conf = NULL;
+		struct shmdev_pool *pool = NULL;
+		struct shmdev_ctx *c;
+		char text[512];
+		/* The device's module has its own huge mount: the fake is POSIX's. */
+		bool huge = cases[i].asked && (cases[i].can || !is_posix());
+
+		if (!is_posix() && !cases[i].can)
+			continue;
+		fake_host(cases[i].shm, THP_NEVER);
+		c = warn_ctx(&cap);
+		shmdev_set_log_priority(c, LOG_INFO);
+		snprintf(text, sizeof(text),
+			 "ProcessList = p\n[p]\nBaseKey = %" PRIu64 "\nBlockSize = 4M\n"
+			 "BlockKeys = %" PRIu64 ", %" PRIu64 "\n%s",
+			 keys[0], keys[1], keys[2], cases[i].line);
+		ck_assert_msg(shmdev_conf_load_string(c, text, "huge.ini", "p", &conf) == 0,
+			      "%s", shmdev_errmsg(c));
+		pc = shmdev_conf_self(conf);
+		ck_assert_int_eq(pc->huge_pages, cases[i].asked);
+		ck_assert_int_eq(pc->huge_pages_set, cases[i].line[0] != '\0');
+		ck_assert_msg(shmdev_pool_open(c, conf, types, 1, 0, &pool) == 0, "%s",
+			      shmdev_errmsg(c));
+		for (k = 0; k < 3; k++) {
+			ck_assert_int_eq(shmdev_region_stat(c, tu_backend(), keys[k], &info), 0);
+			ck_assert_msg(info.huge == huge, "case %zu: region 0x%" PRIx64 " huge %d",
+				      i, keys[k], info.huge);
+		}
+		ck_assert_msg(cap.warnings == (cases[i].warns ? 1 : 0), "case %zu: %d warnings: %s",
+			      i, cap.warnings, cap.text);
+		if (cases[i].asked && !cases[i].can && !cases[i].warns) {
+			ck_assert_msg(strstr(cap.info, "huge pages (the default; HugePages = no turns them off) cannot be had: /dev/shm is mounted huge=never"),
+				      "case %zu: %d info lines: %s", i, cap.infos, cap.info);
+		} else {
+			ck_assert_msg(!strstr(cap.info, "huge pages"), "case %zu: %s", i, cap.info);
+		}
+		ck_assert_int_eq(shmdev_pool_close(pool), 0);
+		ck_assert_int_eq(shmdev_pool_destroy(c, conf), 0);
+		shmdev_conf_free(conf);
+		shmdev_ctx_unref(c);
+		fake_host_end();
+	}
+}
+END_TEST
+
 static Suite *backend_suite(void)
 {
 	Suite *s = suite_create("backend");
@@ -415,6 +499,7 @@ static Suite *backend_suite(void)
 	tcase_add_test(tc, test_huge_unavailable_posix);
 	tcase_add_test(tc, test_huge_existing_small);
 	tcase_add_test(tc, test_pool_huge_pages);
+	tcase_add_test(tc, test_pool_huge_default);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -148,6 +148,7 @@ START_TEST(test_good_full)
 	ck_assert_uint_eq(z->block_keys[4], 0x2000);
 	ck_assert_int_eq(z->backend, SHMDEV_BACKEND_DEVICE);
 	ck_assert(z->huge_pages);
+	ck_assert(z->huge_pages_set);
 	ck_assert_uint_eq(z->fixed_addr, 0x7f0000000000ULL);
 	ck_assert_uint_eq(z->max_types, 128);
 	ck_assert_uint_eq(z->mode, 0660);
@@ -159,6 +160,7 @@ START_TEST(test_good_full)
 	ck_assert_uint_eq(s->block_keys[0], 2001);
 	ck_assert_int_eq(s->backend, SHMDEV_BACKEND_POSIX);
 	ck_assert(!s->huge_pages);
+	ck_assert(s->huge_pages_set);
 	shmdev_conf_free(conf);
 	env_restore(&env);
 }
@@ -175,7 +177,9 @@ START_TEST(test_defaults)
 	ck_assert_ptr_null(shmdev_conf_self(conf));
 	p = shmdev_conf_process(conf, "scene");
 	ck_assert_int_eq(p->backend, SHMDEV_BACKEND_AUTO);
-	ck_assert(!p->huge_pages);
+	/* Huge pages unless HugePages = no (issue 12). */
+	ck_assert(p->huge_pages);
+	ck_assert(!p->huge_pages_set);
 	ck_assert_uint_eq(p->fixed_addr, 0);
 	ck_assert_uint_eq(p->max_types, 64);
 	ck_assert_uint_eq(p->mode, 0600);

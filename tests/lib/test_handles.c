@@ -8,6 +8,8 @@
  *  - typed lookups: a handle of another type resolves to nothing;
  *  - a read-only "pool check" of a live, churning owner never reports a
  *    false corruption, and a real one is still reported.
+ *  - the inline get (issue 12): shmdev_get_fast() gives what
+ *    shmdev_get_typed() gives, through all of the above.
  * The NULL-argument tests of the API are in test_api.c.  Runs on the
  * backend SHMDEV_BACKEND selects.
  */
@@ -43,14 +45,18 @@ START_TEST(test_stale_after_many_cycles)
 	struct shmdev_pool *pool = tu_zone_open(ctx, conf, 0);
 	shmdev_handle_t h0, h;
 	struct tu_item *first, *it;
+	struct shmdev_fast f;
 	uint32_t i;
 
+	ck_assert_int_eq(shmdev_fast_init(pool, TU_ITEM, &f), 0);
 	ck_assert_int_eq(shmdev_alloc(pool, TU_ITEM, (void **)&first, &h0), 0);
 	ck_assert_int_eq(shmdev_free(pool, h0), 0);
 	for (i = 0; i < 65536; i++) {
 		ck_assert_int_eq(shmdev_alloc(pool, TU_ITEM, (void **)&it, &h), 0);
 		ck_assert_ptr_eq(it, first);	/* LIFO: always the same slot */
 		ck_assert_msg(shmdev_get(pool, h0) == NULL, "cycle %u: the first handle resolves", i);
+		ck_assert_msg(shmdev_get_fast(&f, h0) == NULL, "cycle %u: the first handle resolves inline", i);
+		ck_assert_ptr_eq(shmdev_get_fast(&f, h), it);
 		if (i < 65535)
 			ck_assert_int_eq(shmdev_free(pool, h), 0);
 	}
@@ -111,6 +117,15 @@ static bool visited(struct shmdev_pool *pool, uint16_t type, shmdev_handle_t h,
 	return false;
 }
 
+/* shmdev_get_fast() through a struct filled for @type. */
+static void *fast_get(struct shmdev_pool *pool, uint16_t type, shmdev_handle_t h)
+{
+	struct shmdev_fast f;
+
+	ck_assert_msg(shmdev_fast_init(pool, type, &f) == 0, "%s", shmdev_errmsg(ctx));
+	return shmdev_get_fast(&f, h);
+}
+
 /* None of @hs resolves or frees through any path; @obj is not live. */
 static void assert_dead(struct shmdev_pool *pool, uint16_t type, const shmdev_handle_t *hs,
 			unsigned int n, void *obj)
@@ -120,6 +135,9 @@ static void assert_dead(struct shmdev_pool *pool, uint16_t type, const shmdev_ha
 	for (i = 0; i < n; i++) {
 		ck_assert_msg(shmdev_get(pool, hs[i]) == NULL, "handle %u (0x%016" PRIx64 ") resolves", i, hs[i]);
 		ck_assert_ptr_null(shmdev_get_typed(pool, type, hs[i]));
+		ck_assert_msg(fast_get(pool, type, hs[i]) == NULL, "handle %u (0x%016" PRIx64 ") resolves inline",
+			      i, hs[i]);
+		ck_assert_ptr_null(fast_get(pool, (uint16_t)(type ^ 1), hs[i]));
 		ck_assert_int_eq(shmdev_free(pool, hs[i]), -ESTALE);
 		ck_assert_int_eq(shmdev_free_typed(pool, type, hs[i]), -ESTALE);
 		ck_assert(!visited(pool, type, hs[i], obj));
@@ -167,6 +185,7 @@ START_TEST(test_retire_at_wrap)
 		ck_assert_ptr_eq(it, first);
 		ck_assert_uint_eq(hs[n] & SHMDEV_LAYOUT_GEN_MAX, SHMDEV_LAYOUT_GEN_MAX - 3 + n);
 		ck_assert_ptr_eq(shmdev_get(pool, hs[n]), it);
+		ck_assert_ptr_eq(fast_get(pool, TU_ITEM, hs[n]), it);
 		ck_assert_uint_eq(shmdev_handle_of(pool, it), hs[n]);
 		ck_assert_int_eq(shmdev_free(pool, hs[n]), 0);
 	}
@@ -308,6 +327,114 @@ START_TEST(test_typed)
 	ck_assert_uint_eq(shmdev_handle_type(layout_handle(4095, 7, 1)), 4095);
 	ck_assert_uint_eq(shmdev_handle_slot(layout_handle(4095, (uint32_t)SHMDEV_LAYOUT_MAX_SLOTS - 1, SHMDEV_LAYOUT_GEN_MAX)),
 			  SHMDEV_LAYOUT_MAX_SLOTS - 1);
+	ck_assert_msg(shmdev_pool_check(pool) == 0, "%s", shmdev_errmsg(ctx));
+	ck_assert_int_eq(shmdev_pool_close(pool), 0);
+	shmdev_conf_free(conf);
+}
+END_TEST
+
+/* ---- issue 12: the inline get ------------------------------------------- */
+
+/* Every handle of @hs resolves inline to what shmdev_get_typed() gives. */
+static void assert_fast_agrees(struct shmdev_pool *pool, const shmdev_handle_t *hs, unsigned int n)
+{
+	struct shmdev_fast fi, fp;
+	unsigned int i;
+
+	ck_assert_int_eq(shmdev_fast_init(pool, TU_ITEM, &fi), 0);
+	ck_assert_int_eq(shmdev_fast_init(pool, TU_PLAYER, &fp), 0);
+	for (i = 0; i < n; i++) {
+		ck_assert_msg(shmdev_get_fast(&fi, hs[i]) == shmdev_get_typed(pool, TU_ITEM, hs[i]),
+			      "Item view, handle %u (0x%016" PRIx64 ")", i, hs[i]);
+		ck_assert_msg(shmdev_get_fast(&fp, hs[i]) == shmdev_get_typed(pool, TU_PLAYER, hs[i]),
+			      "Player view, handle %u (0x%016" PRIx64 ")", i, hs[i]);
+	}
+}
+
+/*
+ * shmdev_get_fast(): live objects of both types resolve, a handle of the
+ * other type, a freed one, a forged generation, 0 and a slot past the
+ * type's capacity do not; slots past the first chunk (after a max_count
+ * raise) take the call and agree; a read-only attach resolves the owner's
+ * objects; bad versions, sizes and types are refused and leave the struct.
+ */
+START_TEST(test_get_fast)
+{
+	struct shmdev_conf *conf = tu_zone_conf(ctx);
+	struct shmdev_pool *pool = tu_zone_open(ctx, conf, 0), *ro;
+	struct shmdev_type raised[TU_ZONE_NR_TYPES];
+	shmdev_handle_t hs[400], hp, stale;
+	struct shmdev_fast f, keep;
+	struct tu_player *pl;
+	unsigned int n = 0, i;
+	void *obj;
+
+	ck_assert_int_eq(shmdev_force_get(pool, TU_PLAYER, 9, (void **)&pl, &hp, NULL), 0);
+	for (i = 0; i < 100; i++)
+		ck_assert_int_eq(shmdev_alloc(pool, TU_ITEM, &obj, &hs[n++]), 0);
+	ck_assert_int_eq(shmdev_fast_init(pool, TU_ITEM, &f), 0);
+	ck_assert_uint_eq(f.abi, SHMDEV_FAST_ABI);
+	ck_assert_uint_eq(f.type, TU_ITEM);
+	ck_assert_uint_le(f.bound, 100);
+	for (i = 0; i < 100; i++)
+		ck_assert_ptr_eq(shmdev_get_fast(&f, hs[i]), shmdev_get(pool, hs[i]));
+	/* Item slot 0 and Player slot 0: only the type tells them apart. */
+	ck_assert_uint_eq(shmdev_handle_slot(hp), shmdev_handle_slot(hs[0]));
+	ck_assert_ptr_null(shmdev_get_fast(&f, hp));
+	ck_assert_ptr_eq(fast_get(pool, TU_PLAYER, hp), pl);
+	ck_assert_ptr_null(fast_get(pool, TU_PLAYER, hs[0]));
+	ck_assert_ptr_null(shmdev_get_fast(&f, SHMDEV_HANDLE_NONE));
+	ck_assert_ptr_null(shmdev_get_fast(&f, layout_handle(TU_ITEM, 100, 1)));
+	ck_assert_ptr_null(shmdev_get_fast(&f, layout_handle(TU_ITEM, (uint32_t)SHMDEV_LAYOUT_MAX_SLOTS, 1)));
+	ck_assert_ptr_null(shmdev_get_fast(&f, layout_handle(TU_ITEM, 5, 0)));
+	ck_assert_ptr_null(shmdev_get_fast(&f, layout_handle(TU_ITEM, 5, 2)));
+	ck_assert_ptr_null(shmdev_get_fast(&f, hs[5] | (uint64_t)1 << 63));
+	/* Freed, and its slot reused: the old handle stays dead. */
+	stale = hs[5];
+	ck_assert_int_eq(shmdev_free(pool, stale), 0);
+	ck_assert_ptr_null(shmdev_get_fast(&f, stale));
+	ck_assert_int_eq(shmdev_alloc(pool, TU_ITEM, &obj, &hs[5]), 0);
+	ck_assert_uint_eq(shmdev_handle_slot(hs[5]), shmdev_handle_slot(stale));
+	ck_assert_ptr_eq(shmdev_get_fast(&f, hs[5]), obj);
+	ck_assert_ptr_null(shmdev_get_fast(&f, stale));
+	hs[n++] = stale;
+	hs[n++] = hp;
+	assert_fast_agrees(pool, hs, n);
+
+	/* Refusals leave the struct as it was. */
+	keep = f;
+	ck_assert_int_eq(shmdev_fast_init_abi(pool, TU_ITEM, SHMDEV_FAST_ABI + 1, sizeof(f), &f), -EPROTO);
+	ck_assert_msg(strstr(shmdev_errmsg(ctx), "inline get ABI 2 ") &&
+		      strstr(shmdev_errmsg(ctx), "this library's ABI 1"), "%s", shmdev_errmsg(ctx));
+	ck_assert_int_eq(shmdev_fast_init_abi(pool, TU_ITEM, SHMDEV_FAST_ABI, sizeof(f) - 8, &f), -EPROTO);
+	ck_assert_int_eq(shmdev_fast_init(pool, 7, &f), -ENOENT);
+	ck_assert_str_eq(shmdev_errmsg(ctx), "fast_init: type 7 is not in the layout");
+	ck_assert_mem_eq(&f, &keep, sizeof(f));
+	ck_assert_int_eq(shmdev_pool_close(pool), 0);
+
+	/* A raise: slots past the first chunk resolve through the call. */
+	memcpy(raised, tu_zone_types, sizeof(raised));
+	raised[TU_ITEM].max_count = 300;
+	ck_assert_int_eq(shmdev_pool_open(ctx, conf, raised, TU_ZONE_NR_TYPES, 0, &pool), 0);
+	for (i = 0; i < 150; i++)
+		ck_assert_int_eq(shmdev_alloc(pool, TU_ITEM, &obj, &hs[n++]), 0);
+	ck_assert_int_eq(shmdev_fast_init(pool, TU_ITEM, &f), 0);
+	ck_assert_uint_le(f.bound, 100);
+	ck_assert_ptr_eq(shmdev_get_fast(&f, hs[n - 1]), obj);
+	stale = hs[n - 1];
+	ck_assert_int_eq(shmdev_free(pool, stale), 0);
+	ck_assert_ptr_null(shmdev_get_fast(&f, stale));
+	ck_assert_ptr_null(shmdev_get_fast(&f, layout_handle(TU_ITEM, 299, 1)));
+	ck_assert_ptr_null(shmdev_get_fast(&f, layout_handle(TU_ITEM, 300, 1)));
+	assert_fast_agrees(pool, hs, n);
+	/* A read-only attach resolves the owner's objects the same way. */
+	ro = tu_zone_open(ctx, conf, SHMDEV_POOL_RDONLY);
+	ck_assert_int_eq(shmdev_fast_init(ro, TU_ITEM, &f), 0);
+	for (i = 0; i < n; i++)
+		ck_assert_ptr_eq(shmdev_get_fast(&f, hs[i]), shmdev_get_typed(ro, TU_ITEM, hs[i]));
+	ck_assert_ptr_eq(fast_get(ro, TU_PLAYER, hp), shmdev_get(ro, hp));
+	ck_assert_ptr_nonnull(fast_get(ro, TU_PLAYER, hp));
+	shmdev_pool_abandon(ro);
 	ck_assert_msg(shmdev_pool_check(pool) == 0, "%s", shmdev_errmsg(ctx));
 	ck_assert_int_eq(shmdev_pool_close(pool), 0);
 	shmdev_conf_free(conf);
@@ -508,6 +635,7 @@ static Suite *handles_suite(void)
 	tcase_add_test(tc, test_retire_at_wrap);
 	tcase_add_test(tc, test_retire_keyed);
 	tcase_add_test(tc, test_typed);
+	tcase_add_test(tc, test_get_fast);
 	tcase_add_test(tc, test_check_live_owner);
 	tcase_add_test(tc, test_check_real_corruption);
 	tcase_add_test(tc, test_check_layout_changed);
