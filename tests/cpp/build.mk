@@ -43,9 +43,40 @@ test-cpp-valgrind: $(CPPTEST_BINS)
 		SHMDEV_BACKEND=posix SHMDEV_TEST_QUICK=1 valgrind -q --error-exitcode=99 \
 		--leak-check=full --errors-for-leak-kinds=definite $$t; done
 
+# The C++ demo zone server against kill -9 and against the C server
+# (test_zone_cpp.cpp): one binary with both servers and the suite; on the
+# host plain and under ASan+UBSan, and static in every VM round.
+ZONE_CPP_TEST := $(CPPTEST_DIR)/test_zone_cpp
+ZONE_CPP_TEST_SAN := $(CPPTEST_SAN_DIR)/test_zone_cpp
+ZONE_CPP_TEST_VM := $(BUILD)/vm/bin/cpp_test_zone_cpp
+VM_TEST_BINS += $(ZONE_CPP_TEST_VM)
+
+$(ZONE_CPP_TEST): tests/cpp/test_zone_cpp.cpp $(EXAMPLES_DIR)/zone_cpp.o $(EXAMPLES_DIR)/zone_v1.o \
+		$(CPPTEST_DIR)/util_common.o $(LIBSHMDEV_A)
+	$(CXX) $(CPPTEST_CXXFLAGS) -o $@ $< $(filter %.o,$^) $(LIBSHMDEV_A) $(LIBSHMDEV_LIBS) $(CHECK_LIBS)
+
+$(ZONE_CPP_TEST_SAN): tests/cpp/test_zone_cpp.cpp $(BUILD)/san/examples/zone_cpp.o \
+		$(BUILD)/san/examples/zone_v1.o $(CPPTEST_SAN_DIR)/util_common.o $(LIBSHMDEV_SAN_A)
+	$(CXX) $(CPPTEST_CXXFLAGS) $(SAN_FLAGS) -o $@ $< $(filter %.o,$^) $(LIBSHMDEV_SAN_A) \
+		$(LIBSHMDEV_LIBS) $(CHECK_LIBS)
+
+$(ZONE_CPP_TEST_VM): tests/cpp/test_zone_cpp.cpp $(EXAMPLES_DIR)/zone_cpp.o $(EXAMPLES_DIR)/zone_v1.o \
+		$(CPPTEST_DIR)/util_common.o $(LIBSHMDEV_A)
+	@mkdir -p $(@D)
+	$(CXX) $(CPPTEST_CXXFLAGS) -static -o $@ $< $(filter %.o,$^) $(LIBSHMDEV_A) \
+		$(LIBSHMDEV_LIBS_STATIC) $(CHECK_LIBS_STATIC)
+
+.PHONY: test-zone-cpp
+test-zone-cpp: $(ZONE_CPP_TEST) $(ZONE_CPP_TEST_SAN)
+	@echo "== $(ZONE_CPP_TEST) (posix)"
+	@SHMDEV_BACKEND=posix $(ZONE_CPP_TEST)
+	@echo "== $(ZONE_CPP_TEST_SAN) (posix, ASan+UBSan)"
+	@SHMDEV_BACKEND=posix ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 $(ZONE_CPP_TEST_SAN)
+
 # Each case of compile_fail.cpp must fail to compile with its message.
 test-cpp-compile-fail:
 	@CXX="$(CXX)" CXXFLAGS="$(CXXSTD) $(WARN) -pedantic $(CPPFLAGS_COMMON)" \
 		tests/cpp/compile_fail.sh
 
-test-host:: test-cpp test-cpp-san test-cpp-valgrind test-cpp-compile-fail
+test-host:: test-cpp test-cpp-san test-cpp-valgrind test-cpp-compile-fail test-zone-cpp
