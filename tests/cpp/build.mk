@@ -80,3 +80,10 @@ test-cpp-compile-fail:
 		tests/cpp/compile_fail.sh
 
 test-host:: test-cpp test-cpp-san test-cpp-valgrind test-cpp-compile-fail test-zone-cpp
+
+# The README's C++ example (tests/cpp/check-readme-cpp.sh).
+.PHONY: test-cpp-readme
+test-cpp-readme: $(LIBSHMDEV_A) $(BUILD)/shmpoolctl
+	@BUILD=$(BUILD) CC="$(CC)" CXX="$(CXX)" tests/cpp/check-readme-cpp.sh
+
+test-host:: test-cpp-readme
