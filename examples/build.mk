@@ -97,3 +97,24 @@ test-demo: $(ZONE_DEMO) $(ZONE_DEMO_SAN)
 		$(ZONE_DEMO_SAN) story --small --zone 902
 
 test-host:: test-demo
+
+# The C++ version: zone_server.cpp on libshmdev/shmdev.hpp, the same world,
+# config and checksums (each resumes the other's pool), built without
+# exceptions.  tests/cpp/build.mk links zone_cpp.o (its main renamed) with
+# zone_v1.o into the suite that proves it, on the host and in the VM.
+ZONE_CPP_FLAGS := -std=c++17 $(WARN) -pedantic -fno-exceptions $(OPT) $(CPPFLAGS_COMMON) -I$(EXAMPLES_DIR)
+ZONE_CPP_DEPS := examples/zone_server.cpp examples/zone_types.h $(EXAMPLES_DIR)/zone_tmpl.h \
+	libshmdev/shmdev.h libshmdev/shmdev.hpp
+ZONE_SERVER_CPP := $(EXAMPLES_DIR)/zone_server_cpp
+
+all:: $(ZONE_SERVER_CPP)
+
+$(ZONE_SERVER_CPP): $(ZONE_CPP_DEPS) $(LIBSHMDEV_A)
+	$(CXX) $(ZONE_CPP_FLAGS) -o $@ $< $(LIBSHMDEV_A) $(LIBSHMDEV_LIBS) -lrt
+
+$(EXAMPLES_DIR)/zone_cpp.o: $(ZONE_CPP_DEPS)
+	$(CXX) $(ZONE_CPP_FLAGS) -DZONE_MAIN=zone_cpp_main -c -o $@ $<
+
+$(BUILD)/san/examples/zone_cpp.o: $(ZONE_CPP_DEPS)
+	@mkdir -p $(@D)
+	$(CXX) $(ZONE_CPP_FLAGS) $(SAN_FLAGS) -DZONE_MAIN=zone_cpp_main -c -o $@ $<

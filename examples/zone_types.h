@@ -1,15 +1,17 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
  * zone_types.h: the demo zone server's object types, their layout in the
- * pool and their checksums.  Shared by zone_server.c and by the programs
- * that check a zone pool from outside (tests/campaign/), so both read the
- * same bytes the same way.
+ * pool and their checksums.  Shared by zone_server.c, its C++ version
+ * zone_server.cpp (so this header is C11 and C++17 alike), and by the
+ * programs that check a zone pool from outside (tests/campaign/), so all
+ * read the same bytes the same way.
  *
  * -DDEMO_PLAYER_GROWN grows struct player (zone_server.c's incompatible build).
  */
 #ifndef ZONE_TYPES_H
 #define ZONE_TYPES_H
 
+#include <assert.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -106,21 +108,21 @@ struct zone_state {
 };
 
 #ifdef DEMO_PLAYER_GROWN
-_Static_assert(sizeof(struct player) == 320, "player v-grown");
+static_assert(sizeof(struct player) == 320, "player v-grown");
 #else
-_Static_assert(sizeof(struct player) == 256, "player");
+static_assert(sizeof(struct player) == 256, "player");
 #endif
-_Static_assert(sizeof(struct item) == 64, "item");
-_Static_assert(sizeof(struct scene) == 1024, "scene");
-_Static_assert(sizeof(struct guild) == 128, "guild");
-_Static_assert(sizeof(struct scene) <= IMAGE_MAX, "journal image");
+static_assert(sizeof(struct item) == 64, "item");
+static_assert(sizeof(struct scene) == 1024, "scene");
+static_assert(sizeof(struct guild) == 128, "guild");
+static_assert(sizeof(struct scene) <= IMAGE_MAX, "journal image");
 
 /* ---- checksums --------------------------------------------------------- */
 
 /* A word-wise FNV-style mix of the @size - 8 bytes before the sum field. */
 static inline uint64_t obj_sum(const void *obj, size_t size)
 {
-	const unsigned char *p = obj;
+	const unsigned char *p = (const unsigned char *)obj;
 	uint64_t h = 0xcbf29ce484222325ULL ^ size, w;
 	size_t i;
 

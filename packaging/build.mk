@@ -51,6 +51,7 @@ install:: $(BUILD)/libshmdev.a $(BUILD)/libshmdev.so.0 $(PKG_PC)
 	$(INSTALL) -m 0644 $(BUILD)/libshmdev.a $(DESTDIR)$(LIBDIR)/libshmdev.a
 	$(INSTALL) -m 0644 $(PKG_PC) $(DESTDIR)$(PKGCONFIGDIR)/libshmdev.pc
 	$(INSTALL) -m 0644 libshmdev/shmdev.h $(DESTDIR)$(INCLUDEDIR)/shmdev.h
+	$(INSTALL) -m 0644 libshmdev/shmdev.hpp $(DESTDIR)$(INCLUDEDIR)/shmdev.hpp
 	$(INSTALL) -m 0644 include/uapi/linux/shmpool.h $(DESTDIR)$(INCLUDEDIR)/linux/shmpool.h
 	$(INSTALL) -m 0644 $(PKG_UDEV_RULE) $(DESTDIR)$(UDEVRULESDIR)/60-shmpool.rules
 	$(INSTALL) -m 0644 conf/modprobe.d/shmpool.conf $(DESTDIR)$(DOCDIR)/examples/modprobe.d-shmpool.conf
@@ -65,7 +66,8 @@ install:: $(BUILD)/libshmdev.a $(BUILD)/libshmdev.so.0 $(PKG_PC)
 uninstall::
 	rm -f $(DESTDIR)$(LIBDIR)/libshmdev.so.0 $(DESTDIR)$(LIBDIR)/libshmdev.so \
 		$(DESTDIR)$(LIBDIR)/libshmdev.a $(DESTDIR)$(PKGCONFIGDIR)/libshmdev.pc \
-		$(DESTDIR)$(INCLUDEDIR)/shmdev.h $(DESTDIR)$(INCLUDEDIR)/linux/shmpool.h \
+		$(DESTDIR)$(INCLUDEDIR)/shmdev.h $(DESTDIR)$(INCLUDEDIR)/shmdev.hpp \
+		$(DESTDIR)$(INCLUDEDIR)/linux/shmpool.h \
 		$(DESTDIR)$(UDEVRULESDIR)/60-shmpool.rules \
 		$(DESTDIR)$(DOCDIR)/examples/modprobe.d-shmpool.conf \
 		$(DESTDIR)$(DOCDIR)/examples/modules-load.d-shmpool.conf \

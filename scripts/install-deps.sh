@@ -5,7 +5,7 @@
 set -euo pipefail
 
 PKGS=(
-	build-essential pkg-config
+	build-essential g++ pkg-config
 	check libsubunit-dev
 	libinih-dev libkmod-dev
 	valgrind

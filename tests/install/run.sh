@@ -6,12 +6,14 @@
 #
 #   tests/install/run.sh        (from the repository root; make test-install)
 #
-# Environment: MAKE (default make), BUILD (default build), CC (default cc).
+# Environment: MAKE (default make), BUILD (default build), CC (default cc),
+# CXX (default g++: the C++ program, tests/install/hello_cpp.cpp).
 set -euo pipefail
 
 MAKE=${MAKE:-make}
 BUILD=${BUILD:-build}
 CC=${CC:-cc}
+CXX=${CXX:-g++}
 PREFIX=/usr/local
 
 fail() { echo "test-install: FAIL: $*" >&2; exit 1; }
@@ -45,6 +47,7 @@ expected=(
 	"$PREFIX/bin/shmpoolctl"
 	"$PREFIX/include/linux/shmpool.h"
 	"$PREFIX/include/shmdev.h"
+	"$PREFIX/include/shmdev.hpp"
 	"$PREFIX/lib/libshmdev.a"
 	"$PREFIX/lib/libshmdev.so"
 	"$PREFIX/lib/libshmdev.so.0"
@@ -104,6 +107,15 @@ $CC -std=c11 -Wall -Wextra -Werror -static $cflags -o "$D/hello-static" tests/in
 out=$("$D/hello-static") || fail "static hello failed: $out"
 step "static: $out"
 rm -f "$D/hello" "$D/hello-static"
+
+# The C++ layer: shmdev.hpp from the same tree, the same .pc file.
+# shellcheck disable=SC2086
+$CXX -std=c++17 -Wall -Wextra -Werror -pedantic $cflags -o "$D/hello_cpp" tests/install/hello_cpp.cpp $libs ||
+	fail "cannot build hello_cpp.cpp against the installed tree"
+out=$(LD_LIBRARY_PATH=$R/lib "$D/hello_cpp") || fail "hello_cpp failed: $out"
+[ "$out" = "c++: zone: base 0x1000, 4 blocks, key=14, Item 16 bytes" ] || fail "hello_cpp printed \"$out\""
+step "C++ (shmdev.hpp, pkg-config): $out"
+rm -f "$D/hello_cpp"
 
 # ---- the tool and the man page from the tree -----------------------------
 "$R/bin/shmpoolctl" --version | grep -qx "shmpoolctl $version (ABI 2)" ||
