@@ -11,6 +11,19 @@ BENCH_POOL := $(BENCH_DIR)/bench_pool
 BENCH_BOOST := $(BENCH_DIR)/bench_boost
 BENCH_KPATH := $(BUILD)/vm/bench/bench_kpath
 BENCH_HAVE_BOOST := $(wildcard /usr/include/boost/interprocess/managed_shared_memory.hpp)
+BENCH_TICK := $(BENCH_DIR)/bench_tick
+BENCH_TICK_HDRS := bench/peers.h bench/oatable.h bench/bench_boost_peer.h bench/peer_shmpool.h
+
+# The shmpool adapter is C (the library's own flags); the rest is C++ for
+# Boost.Interprocess.  The other malloc families are dlmopen()ed at run time.
+$(BENCH_DIR)/peer_shmpool.o: bench/peer_shmpool.c bench/peer_shmpool.h libshmdev/shmdev.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_COMMON) -c -o $@ $<
+
+$(BENCH_TICK): bench/bench_tick.cpp $(BENCH_TICK_HDRS) $(BENCH_DIR)/peer_shmpool.o $(LIBSHMDEV_A)
+	@mkdir -p $(@D)
+	$(CXX) -std=c++17 -O2 -g -Wall -Wextra -Werror $(CPPFLAGS_COMMON) -Ibench -o $@ $< \
+		$(BENCH_DIR)/peer_shmpool.o $(LIBSHMDEV_A) $(LIBSHMDEV_LIBS) -lrt -lpthread -ldl
 
 all:: $(BENCH_POOL)
 
