@@ -3,9 +3,13 @@
  * bench_tick: shmpool against its peers on what a game server does each
  * tick, in one process, interleaved (bench/README.md explains every row).
  *
- *   bench_tick [--counts 10000,1000000,10000000] [--reps 5] [--k 3000]
- *              [--restart-counts 1000,10000,1000000,10000000] [--csv FILE]
- *              [--quick]
+ *   bench_tick [--counts 10000,1000000,10000000] [--reps 5] [--reps-large 3]
+ *              [--k 3000] [--restart-counts 1000,10000,1000000,10000000]
+ *              [--csv FILE]
+ *
+ * --reps-large applies from 5e6 live objects on (the run's length).  --only
+ * keeps shmpool and the peers whose name starts with one of the words given
+ * (slab, raw, glibc, jemalloc, mimalloc, tcmalloc, Boost): for profiling.
  *
  * The population: 3 types, 64 and 256 bytes plain, 128 bytes KEYED, a third
  * of the live count each.  Every peer (peers.h, bench_boost_peer.h) builds
@@ -33,10 +37,12 @@
 #include <string>
 #include <vector>
 
-#include "peers.h"
 #include "bench_boost_peer.h"
+#include "bench_tick.h"
+#include "peers.h"
 
 static volatile uint64_t sink;
+FILE *csv;
 
 [[noreturn]] void bench_die(const char *fmt, ...)
 {
@@ -60,11 +66,18 @@ void *bench_map(uint64_t bytes, bool huge)
 	return p;
 }
 
+/*
+ * The thread's CPU time, not the wall clock: on a shared machine a timed
+ * block that loses the CPU does not count the other processes' time (their
+ * cache and memory-bandwidth pressure still shows; see bench/README.md).
+ * It counts the kernel's work for the thread too (the page faults of a
+ * first pass, the mmap calls of an open).
+ */
 static uint64_t now_ns()
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
@@ -187,7 +200,8 @@ static uint64_t tick(P &p, const Shared &s, World &w)
 		void *obj = p.get(w.ref[t][s.perm[t][c]]);
 
 		w.cursor[t] = c + 1 == s.n[t] ? 0 : c + 1;
-		sum += word(obj)[TOUCH]++;
+		if (__builtin_expect(obj != nullptr, 1))	/* as a caller checks */
+			sum += word(obj)[TOUCH]++;
 	}
 	for (int j = 0; j < finds; j++) {
 		uint64_t key = w.keys[w.rng.below(s.n[TKEY])];
@@ -223,8 +237,12 @@ static double pass_get(P &p, const Shared &s, World &w)
 {
 	uint64_t sum = 0, t0 = now_ns();
 
-	for (uint64_t i = 0; i < s.n[0]; i++)
-		sum += word(p.get(w.ref[0][s.perm[0][i]]))[TOUCH];
+	for (uint64_t i = 0; i < s.n[0]; i++) {
+		void *obj = p.get(w.ref[0][s.perm[0][i]]);
+
+		if (__builtin_expect(obj != nullptr, 1))
+			sum += word(obj)[TOUCH];
+	}
 	sink += sum;
 	return (double)(now_ns() - t0) / (double)s.n[0];
 }
@@ -271,8 +289,7 @@ static double pass_churn(P &p, const Shared &s, World &w, int t, bool zero)
 
 /* ---- peers in a box: one virtual call per timed block ------------------ */
 
-enum Phase { PH_TICK, PH_GET, PH_FIND, PH_AF64, PH_AF64Z, PH_AF128K, PH_AF256, PH_AF256Z, PH_BARE64, PH_BARE256, NPH };
-static const char *phase_name[NPH] = {
+const char *const phase_name[NPH] = {
 	"tick (µs)", "get (ns)", "find (ns)", "alloc+free 64", "alloc+free 64 zeroing",
 	"force_get+free 128 keyed", "alloc+free 256", "alloc+free 256 zeroing",
 	"bare malloc+free 64", "bare malloc+free 256",
@@ -466,33 +483,6 @@ static bool load_malloc(const char *lib, const char *name, MallocFns *f)
 
 /* ---- the driver --------------------------------------------------------- */
 
-struct Row {
-	std::string name;
-	int group;
-	double val[NPH], ratio[NPH];
-	double mem;
-};
-
-struct CountResult {
-	uint64_t n;
-	std::vector<Row> rows;
-	int groups;
-	int ticks;
-};
-
-struct RestartResult {
-	uint64_t n;
-	double open_ms, open_lib_ms, first_ms, warm_ms, crash_open_ms, repair_ms, repair_rate;
-};
-
-struct Opts {
-	std::vector<uint64_t> counts = { 10000, 1000000, 10000000 };
-	std::vector<uint64_t> restart_counts = { 1000, 10000, 1000000, 10000000 };
-	int reps = 5;
-	int k = 3000;
-	const char *csv = nullptr;
-};
-
 static MallocFns fns_glibc = { "glibc", malloc, free }, fns_je, fns_mi, fns_tc;
 static bool have_je, have_mi, have_tc;
 
@@ -535,10 +525,11 @@ static double avg_size() { return (64.0 + 128.0 + 256.0) / 3; }
 
 static CountResult run_count(const Opts &o, uint64_t n)
 {
-	CountResult cr = { n, {}, 0, 0 };
+	CountResult cr = { n, {}, 0, 0, n >= 5000000 ? std::min(o.reps, o.reps_large) : o.reps };
 	Shared s;
 	std::vector<Box *> others = make_others();
-	uint64_t est = n * 300 + (64 << 20), budget = mem_available() / 100 * 55;
+	/* measured: 190 (shmpool) to 255 (glibc) bytes per object, with the references */
+	uint64_t est = n * 260 + (64 << 20), budget = mem_available() / 100 * 70;
 	size_t per_group = std::max<size_t>(1, budget / est > 2 ? budget / est - 2 : 1);
 
 	make_shared(s, n, o.k);
@@ -553,6 +544,16 @@ static CountResult run_count(const Opts &o, uint64_t n)
 		}
 		for (size_t i = first; i < others.size() && i < first + per_group; i++)
 			boxes.push_back(others[i]);
+		if (!o.only.empty()) {	/* --only: shmpool stays, it is the base */
+			std::vector<Box *> keep;
+
+			for (Box *b : boxes)
+				if (b == boxes[0] || o.only.find("," + b->name.substr(0, b->name.find(' ')) + ",") != std::string::npos)
+					keep.push_back(b);
+				else
+					delete b;
+			boxes = keep;
+		}
 		fprintf(stderr, "bench_tick: %" PRIu64 " live, group %d: building", n, g + 1);
 		for (Box *b : boxes) {
 			uint64_t r0 = rss_bytes();
@@ -565,7 +566,7 @@ static CountResult run_count(const Opts &o, uint64_t n)
 		std::vector<std::vector<double>> vals(boxes.size() * NPH);
 		for (int ph = 0; ph < NPH; ph++) {
 			fprintf(stderr, "bench_tick: %" PRIu64 " live, group %d: %s\n", n, g + 1, phase_name[ph]);
-			for (int r = 0; r < o.reps; r++)
+			for (int r = 0; r < cr.reps; r++)
 				for (size_t j = 0; j < boxes.size(); j++) {
 					size_t i = (j + (size_t)r) % boxes.size();
 					double v = boxes[i]->run((Phase)ph, s);
@@ -661,190 +662,6 @@ static RestartResult run_restart(const Opts &o, uint64_t n)
 	return rr;
 }
 
-/* ---- the report --------------------------------------------------------- */
-
-static FILE *csv;
-
-static std::string cell(double v, double r, bool show_ratio)
-{
-	char buf[64];
-
-	if (std::isnan(v))
-		return "–";
-	if (v >= 100)
-		snprintf(buf, sizeof(buf), "%.0f", v);
-	else
-		snprintf(buf, sizeof(buf), "%.1f", v);
-	std::string s = buf;
-	if (show_ratio && !std::isnan(r)) {
-		snprintf(buf, sizeof(buf), " (%.2f×)", r);
-		s += buf;
-	}
-	return s;
-}
-
-static void print_count(const CountResult &cr, const Opts &o)
-{
-	printf("\n### %" PRIu64 " live objects\n\n", cr.n);
-	printf("%d interleaved repetitions, median; a tick = %d lookups, %d finds, %d frees + allocs; "
-	       "%d ticks per timed block; (×) = the peer's time / shmpool's, median of the per-repetition "
-	       "ratios%s.  Times in ns per operation (alloc+free: per pair) unless the column says µs.\n\n",
-	       o.reps, o.k, o.k / 4, o.k * 3 / 100, cr.ticks,
-	       cr.groups > 1 ? "; memory splits the peers into groups that each run with shmpool, "
-			       "ratios are within a group" : "");
-	printf("| peer |");
-	for (int ph = 0; ph < NPH; ph++)
-		printf(" %s |", phase_name[ph]);
-	printf(" metadata + index, bytes/object |\n|---|");
-	for (int ph = 0; ph <= NPH; ph++)
-		printf("---:|");
-	printf("\n");
-	for (const Row &r : cr.rows) {
-		printf("| %s%s |", r.name.c_str(), cr.groups > 1 && r.group > 0 ? " ²" : "");
-		for (int ph = 0; ph < NPH; ph++) {
-			printf(" %s |", cell(r.val[ph], r.ratio[ph], r.name != "shmpool").c_str());
-			if (csv && !std::isnan(r.val[ph]))
-				fprintf(csv, "%" PRIu64 ",%s,%s,%.3f,%.4f,%d\n", cr.n, r.name.c_str(), phase_name[ph],
-					r.val[ph], r.ratio[ph], r.group + 1);
-		}
-		printf(" %s |\n", cell(r.mem, NAN, false).c_str());
-		if (csv && !std::isnan(r.mem))
-			fprintf(csv, "%" PRIu64 ",%s,memory per object (B),%.1f,,%d\n", cr.n, r.name.c_str(), r.mem, r.group + 1);
-	}
-	if (cr.groups > 1)
-		printf("\n² run in group 2 with its own shmpool: its (×) is against that shmpool.\n");
-	fflush(stdout);
-}
-
-static void print_restart(const std::vector<RestartResult> &rs, const Opts &o)
-{
-	printf("\n### Restart, in-process (shmpool, POSIX backend; ms, median of %d)\n\n", o.reps);
-	printf("Clean open: shmdev_pool_open of a pool closed cleanly, the regions still in memory.  "
-	       "First pass: one get + read of every object, random order, on the fresh mapping "
-	       "(the page faults); warm pass: the same again.  Crash: shmdev_pool_abandon, then "
-	       "open; repair as shmdev_pool_stats reports it.\n\n");
-	printf("| live | clean open | of which the library (open_ns) | first pass | warm pass | faults per object (ns) "
-	       "| crash open | of which repair | repair rate |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
-	for (const RestartResult &r : rs) {
-		printf("| %" PRIu64 " | %.3f | %.3f | %.3f | %.3f | %.1f | %.3f | %.3f | %.1f Mobj/s |\n", r.n,
-		       r.open_ms, r.open_lib_ms, r.first_ms, r.warm_ms, (r.first_ms - r.warm_ms) * 1e6 / (double)r.n,
-		       r.crash_open_ms, r.repair_ms, r.repair_rate);
-		if (csv)
-			fprintf(csv, "%" PRIu64 ",shmpool,restart,%.4f,%.4f,%.2f,%.2f,%.4f,%.4f,%.2f\n", r.n, r.open_ms,
-				r.open_lib_ms, r.first_ms, r.warm_ms, r.crash_open_ms, r.repair_ms, r.repair_rate);
-	}
-	fflush(stdout);
-}
-
-static const Row *find_row(const CountResult &cr, const char *name)
-{
-	for (const Row &r : cr.rows)
-		if (r.name == name)
-			return &r;
-	return nullptr;
-}
-
-static void target(const char *what, const char *goal, bool met, const std::string &fig)
-{
-	printf("| %s | %s | %s | %s |\n", what, goal, met ? "met" : "**missed**", fig.c_str());
-}
-
-static std::string fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
-static std::string fmt(const char *f, ...)
-{
-	char buf[512];
-	va_list ap;
-
-	va_start(ap, f);
-	vsnprintf(buf, sizeof(buf), f, ap);
-	va_end(ap);
-	return buf;
-}
-
-static bool is_malloc(const Row &r) { return r.name.find("+ table") != std::string::npos; }
-
-static void print_targets(const std::vector<CountResult> &crs, const std::vector<RestartResult> &rs)
-{
-	printf("\n### Targets (issue 12, item 3), from this run\n\n| target | goal | | measured |\n|---|---|---|---|\n");
-	for (const CountResult &cr : crs) {
-		const Row *shm = find_row(cr, "shmpool"), *slab = find_row(cr, "slab floor");
-		const Row *raw = find_row(cr, "raw pointer (4 KiB pages)"), *rawh = find_row(cr, "raw pointer (THP madvise)");
-		const Row *glibc = find_row(cr, "glibc + table");
-		double worst = INFINITY, best_find = INFINITY;
-		std::string who;
-
-		if (!shm || !slab)
-			continue;
-		if (cr.n >= 1000000) {
-			double r = 1 / slab->ratio[PH_TICK];
-
-			target(fmt("tick, %" PRIu64 " live", cr.n).c_str(), "shmpool ≤ 1.15× the slab floor", r <= 1.15,
-			       fmt("%.2f× (%.0f against %.0f µs)", r, shm->val[PH_TICK], slab->val[PH_TICK]));
-			for (const Row &p : cr.rows)
-				if (is_malloc(p) && p.ratio[PH_TICK] < worst) {
-					worst = p.ratio[PH_TICK];
-					who = p.name;
-				}
-			target(fmt("tick, %" PRIu64 " live", cr.n).c_str(), "every malloc peer + table ≥ 1.5× shmpool",
-			       worst >= 1.5, fmt("slowest-to-beat: %s at %.2f×", who.c_str(), worst));
-		}
-		if (cr.n >= 1000000 && raw) {
-			double r = 1 / raw->ratio[PH_GET];
-
-			target(fmt("random get, %" PRIu64 " live", cr.n).c_str(), "≤ 1.5× a raw pointer touch", r <= 1.5,
-			       fmt("%.2f× the 4 KiB raw pointer (%.1f against %.1f ns); %.2f× the THP one; "
-				   "shmpool has no huge pages here", r, shm->val[PH_GET], raw->val[PH_GET],
-				   rawh ? 1 / rawh->ratio[PH_GET] : NAN));
-		}
-		for (const Row &p : cr.rows)
-			if (is_malloc(p) && p.ratio[PH_FIND] < best_find)
-				best_find = p.ratio[PH_FIND];
-		target(fmt("find, %" PRIu64 " live", cr.n).c_str(), "≤ 1.0× the peers' open-addressing table",
-		       1 / best_find <= 1.0, fmt("%.2f× the fastest peer table (%.1f ns)", 1 / best_find, shm->val[PH_FIND]));
-		static const Phase af[] = { PH_AF64, PH_AF128K, PH_AF256 };
-		static const Phase bare[] = { PH_BARE64, PH_TICK, PH_BARE256 };
-		for (int i = 0; i < 3; i++) {
-			double best = INFINITY, best_bare = INFINITY;
-			std::string bn, bbn;
-
-			for (const Row &p : cr.rows) {
-				if (!is_malloc(p))
-					continue;
-				if (p.ratio[af[i]] < best) {
-					best = p.ratio[af[i]];
-					bn = p.name;
-				}
-				if (bare[i] != PH_TICK && p.val[bare[i]] / shm->val[af[i]] < best_bare) {
-					best_bare = p.val[bare[i]] / shm->val[af[i]];
-					bbn = p.name.substr(0, p.name.find(' '));
-				}
-			}
-			target(fmt("%s, %" PRIu64 " live", phase_name[af[i]], cr.n).c_str(),
-			       "not slower than the best malloc peer", 1 / best <= 1.0,
-			       fmt("%.2f× the best with its table (%s)%s", 1 / best, bn.c_str(),
-				   bare[i] != PH_TICK ? fmt("; %.2f× bare %s (no table)", 1 / best_bare, bbn.c_str()).c_str() : ""));
-		}
-		if (glibc)
-			target(fmt("memory per object, %" PRIu64 " live", cr.n).c_str(), "≤ glibc's + 8 bytes",
-			       shm->mem <= glibc->mem + 8, fmt("%.1f against %.1f bytes (glibc + its table)", shm->mem, glibc->mem));
-	}
-	const RestartResult *lo = nullptr, *hi = nullptr;
-	for (const RestartResult &r : rs) {
-		if (!lo || r.n < lo->n)
-			lo = &r;
-		if (!hi || r.n > hi->n)
-			hi = &r;
-	}
-	if (hi) {
-		target(fmt("crash repair, %" PRIu64 " objects", hi->n).c_str(), "≥ 100 Mobj/s", hi->repair_rate >= 100,
-		       fmt("%.1f Mobj/s (%.1f ms)", hi->repair_rate, hi->repair_ms));
-		target(fmt("clean open, %" PRIu64 " against %" PRIu64, hi->n, lo->n).c_str(), "≤ 2×",
-		       hi->open_ms <= 2 * lo->open_ms,
-		       fmt("%.2f× (%.3f against %.3f ms)", hi->open_ms / lo->open_ms, hi->open_ms, lo->open_ms));
-	}
-	fflush(stdout);
-}
-
 /* ---- main --------------------------------------------------------------- */
 
 static std::vector<uint64_t> parse_list(const char *arg)
@@ -889,16 +706,20 @@ int main(int argc, char **argv)
 			o.restart_counts = parse_list(argv[++i]);
 		else if (i + 1 < argc && a == "--reps")
 			o.reps = atoi(argv[++i]);
+		else if (i + 1 < argc && a == "--reps-large")
+			o.reps_large = atoi(argv[++i]);
+		else if (i + 1 < argc && a == "--only")
+			o.only = std::string(",") + argv[++i] + ",";
 		else if (i + 1 < argc && a == "--k")
 			o.k = atoi(argv[++i]);
 		else if (i + 1 < argc && a == "--csv")
 			o.csv = argv[++i];
 		else
-			bench_die("usage: bench_tick [--counts N,..] [--restart-counts N,..] [--reps R] [--k K] [--csv FILE] (bad \"%s\")",
+			bench_die("usage: bench_tick [--counts N,..] [--restart-counts N,..] [--reps R] [--reps-large R] [--k K] [--csv FILE] [--only slab,glibc,..] (bad \"%s\")",
 				  a.c_str());
 	}
-	if (o.reps < 1 || o.reps > 99 || o.k < 100)
-		bench_die("--reps 1..99 and --k ≥ 100");
+	if (o.reps < 1 || o.reps > 99 || o.reps_large < 1 || o.reps_large > 99 || o.k < 100)
+		bench_die("--reps and --reps-large 1..99, --k ≥ 100 (got %d, %d, %d)", o.reps, o.reps_large, o.k);
 	for (uint64_t n : o.counts)
 		if (n < 300)
 			bench_die("count %" PRIu64 ": at least 300", n);
