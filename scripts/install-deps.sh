@@ -14,6 +14,8 @@ PKGS=(
 	debootstrap debian-archive-keyring sparse bc flex bison libelf-dev kmod
 	linux-headers-amd64 dwarves
 	dkms man-db
+	# bench/: the peers of bench_tick (make bench, and its smoke pass in make test)
+	g++ libboost-dev libjemalloc-dev libmimalloc-dev libgoogle-perftools-dev
 )
 
 missing=()

@@ -1,0 +1,120 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/* The shmpool adapter of the bench (peer_shmpool.h). */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "peer_shmpool.h"
+
+#define HDR	16	/* a slot header (libshmdev/layout.h) */
+
+void sp_die(const struct sp_pool *p, const char *what)
+{
+	fprintf(stderr, "bench: %s: %s\n", what, p->ctx ? shmdev_errmsg(p->ctx) : "no context");
+	exit(1);
+}
+
+void sp_open(struct sp_pool *p, uint64_t key, const struct sp_type *types, int nr, bool huge)
+{
+	struct shmdev_type t[8];
+	static const char *names[8] = { "T1", "T2", "T3", "T4", "T5", "T6", "T7", "T8" };
+	uint64_t total = 0, block, nblocks;
+	const char *backend = getenv("SHMDEV_BACKEND");
+	char conf[512];
+	int i;
+
+	if (nr < 1 || nr > 8) {
+		fprintf(stderr, "bench: sp_open: %d types (1..8)\n", nr);
+		exit(1);
+	}
+	memset(t, 0, sizeof(t));
+	for (i = 0; i < nr; i++) {
+		t[i].id = (uint16_t)(i + 1);
+		t[i].name = names[i];
+		t[i].size = types[i].size;
+		t[i].version = 1;
+		t[i].max_count = types[i].cap;
+		t[i].flags = types[i].keyed ? SHMDEV_TYPE_KEYED : 0;
+		/* slots, and a KEYED type's buckets with room to spare */
+		total += types[i].cap * ((types[i].size + HDR + 7) / 8 * 8) + types[i].cap * 8;
+	}
+	/* At most ~8 chunks per type (the layout allows 16), 1 MiB blocks at least. */
+	block = (total / 8 + (1 << 20) - 1) / (1 << 20) * (1 << 20);
+	if (block < (1 << 20))
+		block = 1 << 20;
+	nblocks = total / block + 2 * (uint64_t)nr + 2;
+	snprintf(conf, sizeof(conf),
+		 "[global]\nProcessList = bench\n[bench]\nBaseKey = %" PRIu64 "\n"
+		 "BlockSize = %" PRIu64 "\nBlockKeys = %" PRIu64 "-%" PRIu64 "\nBackend = %s\n"
+		 "MaxTypeInfoNum = 8\nHugePages = %s\n",
+		 key, block, key + 1, key + nblocks, backend && *backend ? backend : "posix",
+		 huge ? "yes" : "no");
+	if (!p->ctx && shmdev_ctx_new(&p->ctx)) {
+		fprintf(stderr, "bench: shmdev_ctx_new failed\n");
+		exit(1);
+	}
+	if (!p->conf && shmdev_conf_load_string(p->ctx, conf, "bench.ini", "bench", &p->conf))
+		sp_die(p, "config");
+	if (shmdev_pool_open(p->ctx, p->conf, t, (size_t)nr, 0, &p->pool))
+		sp_die(p, "shmdev_pool_open");
+}
+
+int sp_start(const struct sp_pool *p)
+{
+	switch (shmdev_pool_start(p->pool)) {
+	case SHMDEV_START_CREATED:
+		return 0;
+	case SHMDEV_START_RESUMED_CLEAN:
+		return 1;
+	case SHMDEV_START_RESUMED_CRASH:
+		return 2;
+	default:
+		return 3;
+	}
+}
+
+void sp_stats(const struct sp_pool *p, uint64_t *open_ns, uint64_t *repair_ns, uint64_t *repaired)
+{
+	struct shmdev_pool_stats st;
+
+	shmdev_pool_stats(p->pool, &st);
+	*open_ns = st.open_ns;
+	*repair_ns = st.repair_ns;
+	*repaired = st.repaired_objects;
+}
+
+uint64_t sp_bytes_used(const struct sp_pool *p)
+{
+	struct shmdev_block_stats bs;
+	uint64_t sum = 0;
+	uint32_t i;
+
+	for (i = 0; shmdev_pool_block_stats(p->pool, i, &bs) == 0; i++)
+		sum += bs.used_bytes;
+	return sum;
+}
+
+void sp_close(struct sp_pool *p)
+{
+	if (p->pool && shmdev_pool_close(p->pool))
+		sp_die(p, "shmdev_pool_close");
+	p->pool = NULL;
+}
+
+void sp_abandon(struct sp_pool *p)
+{
+	if (p->pool)
+		shmdev_pool_abandon(p->pool);
+	p->pool = NULL;
+}
+
+void sp_destroy(struct sp_pool *p)
+{
+	sp_close(p);
+	if (p->conf && shmdev_pool_destroy(p->ctx, p->conf))
+		sp_die(p, "shmdev_pool_destroy");
+	shmdev_conf_free(p->conf);
+	shmdev_ctx_unref(p->ctx);
+	memset(p, 0, sizeof(*p));
+}
