@@ -42,6 +42,7 @@ test:
 	@$(MAKE) --no-print-directory test-host
 	@$(MAKE) --no-print-directory test-kmod
 	@$(MAKE) --no-print-directory test-vm
+	@$(MAKE) --no-print-directory test-vm-kexec
 	@$(MAKE) --no-print-directory test-commands
 
 deps:

@@ -174,7 +174,7 @@ struct shmpool_region_info {
  *
  * Errors: ENOENT (absent in the caller's IPC namespace, no CREATE),
  * EEXIST (CREATE|EXCL, present), EBUSY (OWNER while another file holds the
- * lease), EACCES (mode denies the access asked for), ENOSPC (a region or
+ * lease, or while the region is frozen by EXPORT), EACCES (mode denies the access asked for), ENOSPC (a region or
  * byte limit reached: module-wide, the caller's IPC namespace's, or the
  * caller's euid's; see "Limits" above), EFBIG (@req_size
  * above max_region_bytes), EINVAL (OWNER with RDONLY, key 0, bad size or
@@ -260,7 +260,8 @@ struct shmpool_list {
  * caller's euid is the region's owner uid or its creator's uid, or the
  * caller has CAP_SYS_ADMIN in the user namespace that owns the caller's IPC
  * namespace; EPERM otherwise.  CAP_IPC_OWNER is not enough (it bypasses the
- * mode for ATTACH only).  ENOENT if absent in the caller's IPC namespace.
+ * mode for ATTACH only).  ENOENT if absent in the caller's IPC namespace,
+ * EBUSY while the region is frozen for a live update (SHMPOOL_IOC_EXPORT).
  */
 struct shmpool_destroy {
 	__u32 size;
