@@ -40,7 +40,7 @@ all::
 # Then two lanes side by side (scripts/test-lanes.sh), each in its own build
 # directory: the host suites, and everything that boots the busybox VMs.
 TEST_LANE_HOST := test-host
-TEST_LANE_VM := test-kmod test-vm test-commands
+TEST_LANE_VM := test-kmod test-vm test-vm-kexec test-commands
 test:
 	@scripts/install-deps.sh
 	@MAKE="$(MAKE)" scripts/test-lanes.sh "host:$(BUILD):$(strip $(TEST_LANE_HOST))" \

@@ -847,10 +847,10 @@ static int open_pool(struct server *s)
 	} else if (start == SHMDEV_START_RESUMED_CLEAN) {
 		zs->clean_starts++;
 	}
-	status("phase=open start=%s build=%s backend=%s open_us=%.1f ready_us=%.1f generation=%" PRIu64
+	status("phase=open start=%s handed_over=%d build=%s backend=%s open_us=%.1f ready_us=%.1f generation=%" PRIu64
 	       " objects=%" PRIu64 " players=%" PRIu64 " items=%" PRIu64 " scenes=%" PRIu64
 	       " guilds=%" PRIu64 " ticks=%" PRIu64,
-	       start_name(start), BUILD_NAME, backend_name(s->conf), (double)ps.open_ns / 1e3,
+	       start_name(start), shmdev_pool_handed_over(s->pool) ? 1 : 0, BUILD_NAME, backend_name(s->conf), (double)ps.open_ns / 1e3,
 	       us_since(s->t0), ps.generation, live_objects(s), live(s, T_PLAYER),
 	       live(s, T_ITEM), live(s, T_SCENE), live(s, T_GUILD), zs->ticks);
 	if (start == SHMDEV_START_RESUMED_CRASH && (c.bad_sums || c.dangling)) {

@@ -6,6 +6,8 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/capability.h>
+#include <linux/fcntl.h>
+#include <linux/file.h>
 #include <linux/cred.h>
 #include <linux/fs.h>
 #include <linux/highmem.h>
@@ -240,6 +242,70 @@ static long shmpool_ioc_destroy(struct shmpool_file *sf, void __user *u)
 	return shmpool_destroy(d.key);
 }
 
+/*
+ * EXPORT: the descriptor is reserved first and installed last, after the
+ * result has reached the caller: a failed copy-out leaves no descriptor,
+ * and the freeze it set is undone (handover.c).
+ */
+static long shmpool_ioc_export(void __user *u)
+{
+	struct shmpool_export e;
+	struct shmpool_region_info info;
+	struct file *file;
+	u32 usize;
+	int err, fd = -1;
+
+	err = shmpool_copy_in(&e, sizeof(e), sizeof(e), u, &usize);
+	if (err)
+		return err;
+	if (e.reserved || (e.flags & ~SHMPOOL_EXPORT_THAW))
+		return -EINVAL;
+	if (!(e.flags & SHMPOOL_EXPORT_THAW)) {
+		fd = get_unused_fd_flags(O_CLOEXEC);
+		if (fd < 0)
+			return fd;
+	}
+	err = shmpool_export(e.key, e.flags, &file, &e.info);
+	if (err)
+		goto err_fd;
+	e.fd = fd;
+	err = shmpool_copy_out(u, &e, sizeof(e), usize);
+	if (err) {
+		if (file) {
+			fput(file);
+			shmpool_export(e.key, SHMPOOL_EXPORT_THAW, &file, &info);
+		}
+		goto err_fd;
+	}
+	if (file)
+		fd_install(fd, file);
+	return 0;
+
+err_fd:
+	if (fd >= 0)
+		put_unused_fd(fd);
+	return err;
+}
+
+static long shmpool_ioc_adopt(void __user *u)
+{
+	struct shmpool_adopt a;
+	u32 usize;
+	int err;
+
+	err = shmpool_copy_in(&a, sizeof(a), sizeof(a), u, &usize);
+	if (err)
+		return err;
+	err = shmpool_adopt(&a);
+	if (err)
+		return err;
+	/*
+	 * The region exists now; as for DESTROY after ATTACH, a caller that
+	 * cannot read the result can STAT it.
+	 */
+	return shmpool_copy_out(u, &a, sizeof(a), usize);
+}
+
 static long shmpool_ioc_info(struct shmpool_file *sf, void __user *u)
 {
 	struct shmpool_info in;
@@ -293,6 +359,10 @@ long shmpool_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return shmpool_ioc_destroy(sf, u);
 	case SHMPOOL_IOC_INFO:
 		return shmpool_ioc_info(sf, u);
+	case SHMPOOL_IOC_EXPORT:
+		return shmpool_ioc_export(u);
+	case SHMPOOL_IOC_ADOPT:
+		return shmpool_ioc_adopt(u);
 	}
 	return -ENOTTY;
 }

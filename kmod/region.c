@@ -51,7 +51,7 @@ const char *shmpool_state_name(u32 state)
 	return "unknown";
 }
 
-static struct shmpool_region *shmpool_lookup(struct shmpool_ns *ns, u64 key)
+struct shmpool_region *shmpool_lookup(struct shmpool_ns *ns, u64 key)
 {
 	struct rb_node *n = ns->regions.rb_node;
 
@@ -189,7 +189,7 @@ void shmpool_fill_info(struct shmpool_region *r,
  * if its egid or a supplementary group matches, other bits otherwise;
  * CAP_IPC_OWNER overrides.
  */
-static bool shmpool_may_access(const struct shmpool_region *r, bool write)
+bool shmpool_may_access(const struct shmpool_region *r, bool write)
 {
 	u32 requested = write ? 06 : 04;
 	u32 granted = r->mode;
@@ -208,7 +208,7 @@ static bool shmpool_may_access(const struct shmpool_region *r, bool write)
  * creator, or CAP_SYS_ADMIN in the user namespace owning the IPC
  * namespace.  CAP_IPC_OWNER is not enough (it bypasses ipcperms() only).
  */
-static bool shmpool_may_destroy(const struct shmpool_region *r)
+bool shmpool_may_destroy(const struct shmpool_region *r)
 {
 	kuid_t euid = current_euid();
 
@@ -235,21 +235,24 @@ static void shmpool_seal(struct file *file)
 }
 
 /*
- * Create region @a->key with its first mapping file (*@map, see mmap.c).
- * Every limit is checked before anything is allocated, and nothing is left
- * behind on failure.
+ * Create region @n->key with its first mapping file (*@map, see mmap.c;
+ * none if @map is NULL).  Every limit is checked before anything is
+ * allocated, and nothing is left behind on failure.  With @n->file (ADOPT,
+ * handover.c) the region takes a reference to that file instead of making
+ * one, and @n->req_size is its size, page aligned.
  *
  * Accounting: the shmem file is set up without VM_NORESERVE, so the whole
  * size is charged to the commit limit at creation (as SysV shm does unless
  * SHM_NORESERVE).  A region meant to hold state across restarts should fail
- * at creation with ENOMEM under strict overcommit, not SIGBUS later.
+ * at creation with ENOMEM under strict overcommit, not SIGBUS later.  An
+ * adopted file keeps the accounting it was made with (a memfd's is
+ * VM_NORESERVE, its pages charged as they were allocated).
  */
-static struct shmpool_region *shmpool_create(struct shmpool_ns *ns,
-					     const struct shmpool_attach *a,
-					     bool writable, bool noexec,
-					     struct file **map)
+struct shmpool_region *shmpool_create(struct shmpool_ns *ns,
+				      const struct shmpool_new *n,
+				      bool writable, bool noexec,
+				      struct file **map)
 {
-	bool huge = a->flags & SHMPOOL_ATTACH_HUGE;
 	u64 limit = shmpool_limit_region_bytes();
 	struct shmpool_region *r;
 	struct shmpool_user *user;
@@ -259,7 +262,7 @@ static struct shmpool_region *shmpool_create(struct shmpool_ns *ns,
 	int err;
 
 	lockdep_assert_held(&ns->lock);
-	if (!a->req_size)
+	if (!n->req_size)
 		return ERR_PTR(-EINVAL);
 	/*
 	 * The limits are module-wide: reserve in the shared totals first, so
@@ -270,11 +273,11 @@ static struct shmpool_region *shmpool_create(struct shmpool_ns *ns,
 		err = -ENOSPC;
 		goto err_regions;
 	}
-	if (a->req_size > limit || a->req_size > (u64)(MAX_LFS_FILESIZE - PAGE_SIZE)) {
+	if (n->req_size > limit || n->req_size > (u64)(MAX_LFS_FILESIZE - PAGE_SIZE)) {
 		err = -EFBIG;
 		goto err_regions;
 	}
-	size = round_up(a->req_size, (u64)PAGE_SIZE);
+	size = round_up(n->req_size, (u64)PAGE_SIZE);
 	if (size > limit) {
 		err = -EFBIG;
 		goto err_regions;
@@ -288,12 +291,12 @@ static struct shmpool_region *shmpool_create(struct shmpool_ns *ns,
 		goto err_bytes;
 	}
 	/* Per namespace and per creator uid (user.c), charged to the user. */
-	user = shmpool_limits_charge(ns, size);
+	user = shmpool_limits_charge(ns, n->uid, size);
 	if (IS_ERR(user)) {
 		err = PTR_ERR(user);
 		goto err_bytes;
 	}
-	if (huge && !shmpool_huge_mnt) {
+	if (n->huge && !n->file && !shmpool_huge_mnt) {
 		err = -EOPNOTSUPP;
 		goto err_user;
 	}
@@ -306,39 +309,45 @@ static struct shmpool_region *shmpool_create(struct shmpool_ns *ns,
 	}
 	memset(r, 0, sizeof(*r));
 
-	snprintf(name, sizeof(name), "shmpool:%llu", a->key);
-	if (huge)
-		file = shmem_file_setup_with_mnt(shmpool_huge_mnt, name, size,
-						 SHMPOOL_SHMEM_ACCT_FLAGS);
-	else
-		file = shmem_file_setup(name, size, SHMPOOL_SHMEM_ACCT_FLAGS);
-	if (IS_ERR(file)) {
-		err = PTR_ERR(file);
-		goto err_free;
+	if (n->file) {
+		file = get_file(n->file);
+	} else {
+		snprintf(name, sizeof(name), "shmpool:%llu", n->key);
+		if (n->huge)
+			file = shmem_file_setup_with_mnt(shmpool_huge_mnt, name, size,
+							 SHMPOOL_SHMEM_ACCT_FLAGS);
+		else
+			file = shmem_file_setup(name, size, SHMPOOL_SHMEM_ACCT_FLAGS);
+		if (IS_ERR(file)) {
+			err = PTR_ERR(file);
+			goto err_free;
+		}
+		shmpool_seal(file);
 	}
-	shmpool_seal(file);
 
 	kref_init(&r->ref);		/* the table's reference */
 	r->ns = ns;
-	r->key = a->key;
+	r->key = n->key;
 	r->size = size;
 	r->shm_file = file;
-	r->uid = current_euid();
+	r->uid = n->uid;
 	r->cuid = r->uid;
-	r->gid = current_egid();
+	r->gid = n->gid;
 	r->user = user;			/* its reference and counts */
-	r->mode = a->mode;
-	r->state = SHMPOOL_STATE_NEW;
-	r->flags = huge ? SHMPOOL_REGION_HUGE : 0;
+	r->mode = n->mode;
+	r->state = n->state;
+	r->flags = n->flags | (n->huge ? SHMPOOL_REGION_HUGE : 0);
 	r->ctime_ns = ktime_get_real_ns();
 	spin_lock_init(&r->maps_lock);
 	INIT_LIST_HEAD(&r->maps);
 	r->nmaps = 0;
 
-	*map = shmpool_map_file_new(r, writable, noexec);
-	if (IS_ERR(*map)) {
-		err = PTR_ERR(*map);
-		goto err_file;
+	if (map) {
+		*map = shmpool_map_file_new(r, writable, noexec);
+		if (IS_ERR(*map)) {
+			err = PTR_ERR(*map);
+			goto err_file;
+		}
 	}
 	shmpool_ns_get(ns);		/* dropped by shmpool_region_free() */
 	__module_get(THIS_MODULE);	/* rmmod is refused while regions exist */
@@ -414,7 +423,8 @@ int shmpool_attach(struct shmpool_file *sf, struct shmpool_attach *a,
 			err = -EINVAL;
 			goto out;
 		}
-		if ((fl & SHMPOOL_ATTACH_OWNER) && r->owner) {
+		if ((fl & SHMPOOL_ATTACH_OWNER) &&
+		    (r->owner || (r->flags & SHMPOOL_REGION_FROZEN))) {
 			err = -EBUSY;
 			goto out;
 		}
@@ -425,14 +435,22 @@ int shmpool_attach(struct shmpool_file *sf, struct shmpool_attach *a,
 			goto out;
 		}
 		kref_get(&r->ref);
-		result = SHMPOOL_RESULT_RESUMED;
+		result = (r->flags & SHMPOOL_REGION_HANDED_OVER) ?
+			 SHMPOOL_RESULT_HANDED_OVER : SHMPOOL_RESULT_RESUMED;
 	} else {
+		struct shmpool_new n = {
+			.key = a->key, .req_size = a->req_size, .mode = a->mode,
+			.state = SHMPOOL_STATE_NEW,
+			.huge = fl & SHMPOOL_ATTACH_HUGE,
+			.uid = current_euid(), .gid = current_egid(),
+		};
+
 		if (!(fl & SHMPOOL_ATTACH_CREATE)) {
 			err = -ENOENT;
 			goto out;
 		}
 		/* The creator is not checked against the mode it sets. */
-		r = shmpool_create(ns, a, writable && !(fl & SHMPOOL_ATTACH_RDONLY),
+		r = shmpool_create(ns, &n, writable && !(fl & SHMPOOL_ATTACH_RDONLY),
 				   noexec, &map);
 		if (IS_ERR(r)) {
 			err = PTR_ERR(r);
@@ -449,6 +467,8 @@ int shmpool_attach(struct shmpool_file *sf, struct shmpool_attach *a,
 		r->state = SHMPOOL_STATE_OWNED;
 		r->generation++;
 		r->atime_ns = ktime_get_real_ns();
+		/* The hand-over is over once an owner has taken it up. */
+		r->flags &= ~SHMPOOL_REGION_HANDED_OVER;
 	}
 	r->nattch++;
 
@@ -617,6 +637,8 @@ int shmpool_destroy(u64 key)
 		err = -ENOENT;
 	else if (!shmpool_may_destroy(r))
 		err = -EPERM;
+	else if (r->flags & SHMPOOL_REGION_FROZEN)
+		err = -EBUSY;	/* exported for a live update (handover.c) */
 	else
 		shmpool_unlink(ns, r);
 	mutex_unlock(&ns->lock);

@@ -191,7 +191,8 @@ void shmpool_ns_exit(void);
 struct shmpool_user *shmpool_user_get(kuid_t uid);
 void shmpool_user_put(struct shmpool_user *u);
 void shmpool_user_counts(kuid_t uid, u32 *nr_regions, u64 *bytes);
-struct shmpool_user *shmpool_limits_charge(struct shmpool_ns *ns, u64 size);
+struct shmpool_user *shmpool_limits_charge(struct shmpool_ns *ns, kuid_t uid,
+					   u64 size);
 void shmpool_limits_uncharge(struct shmpool_user *u, u64 size);
 
 /* owner.c */
@@ -199,7 +200,31 @@ bool shmpool_pid_alive(struct pid *pid);
 struct pid *shmpool_find_holder(const struct shmpool_file *sf);
 
 /* region.c */
+
+/*
+ * What a new region is made of: a new shmem file (ATTACH with CREATE), or an
+ * existing one (@file, ADOPT) whose size is @req_size exactly.
+ */
+struct shmpool_new {
+	u64 key;
+	u64 req_size;
+	u32 mode;
+	u32 state;			/* SHMPOOL_STATE_* to start in */
+	u32 flags;			/* SHMPOOL_REGION_* to start with */
+	bool huge;
+	struct file *file;		/* ADOPT: referenced by the region on success */
+	kuid_t uid;
+	kgid_t gid;
+};
+
 void shmpool_ns_init(struct shmpool_ns *ns);
+struct shmpool_region *shmpool_lookup(struct shmpool_ns *ns, u64 key);
+struct shmpool_region *shmpool_create(struct shmpool_ns *ns,
+				      const struct shmpool_new *n,
+				      bool writable, bool noexec,
+				      struct file **map);
+bool shmpool_may_access(const struct shmpool_region *r, bool write);
+bool shmpool_may_destroy(const struct shmpool_region *r);
 void shmpool_ns_destroy_all(struct shmpool_ns *ns);
 int shmpool_attach(struct shmpool_file *sf, struct shmpool_attach *a,
 		   bool writable, bool noexec, bool *copy_out);
@@ -217,6 +242,11 @@ void shmpool_fill_info(struct shmpool_region *r,
 struct pid *shmpool_owner_pid(struct shmpool_region *r);
 unsigned int shmpool_region_nmaps(const struct shmpool_region *r);
 const char *shmpool_state_name(u32 state);
+
+/* handover.c */
+int shmpool_export(u64 key, u32 flags, struct file **filep,
+		   struct shmpool_region_info *info);
+int shmpool_adopt(struct shmpool_adopt *a);
 
 /* ioctl.c */
 long shmpool_ioctl(struct file *file, unsigned int cmd, unsigned long arg);

@@ -126,12 +126,13 @@ void shmpool_user_counts(kuid_t uid, u32 *nr_regions, u64 *bytes)
  * rlimits; asked only when a limit is in the way, so that the capability
  * is not marked used otherwise.
  */
-struct shmpool_user *shmpool_limits_charge(struct shmpool_ns *ns, u64 size)
+struct shmpool_user *shmpool_limits_charge(struct shmpool_ns *ns, kuid_t uid,
+					   u64 size)
 {
 	struct shmpool_user *u;
 
 	lockdep_assert_held(&ns->lock);
-	u = shmpool_user_get(current_euid());
+	u = shmpool_user_get(uid);
 	if (!u)
 		return ERR_PTR(-ENOMEM);
 	atomic_inc(&u->nr_regions);

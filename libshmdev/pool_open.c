@@ -525,6 +525,9 @@ SHMDEV_EXPORT int shmdev_pool_open(struct shmdev_ctx *ctx, const struct shmdev_c
 	}
 	p->start = cold ? SHMDEV_START_CREATED :
 		   crash ? SHMDEV_START_RESUMED_CRASH : SHMDEV_START_RESUMED_CLEAN;
+	if (!cold && shmdev_region_handed_over(p->base_region))
+		shmdev_info(ctx, "pool \"%s\": handed over by a kernel live update, resumed %s",
+			    pc->name, crash ? "after a crash" : "clean");
 	p->nr_fast = p->crash.armed ? 0 : p->nr_types;
 	CRASH_POINT(p, "open:done");
 done:
@@ -640,6 +643,11 @@ SHMDEV_EXPORT int shmdev_pool_destroy(struct shmdev_ctx *ctx, const struct shmde
 SHMDEV_EXPORT enum shmdev_start shmdev_pool_start(const struct shmdev_pool *p)
 {
 	return p ? p->start : (enum shmdev_start)0;
+}
+
+SHMDEV_EXPORT bool shmdev_pool_handed_over(const struct shmdev_pool *p)
+{
+	return p && shmdev_region_handed_over(p->base_region);
 }
 
 SHMDEV_EXPORT void shmdev_pool_stats(const struct shmdev_pool *p, struct shmdev_pool_stats *st)

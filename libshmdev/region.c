@@ -266,6 +266,11 @@ SHMDEV_EXPORT enum shmdev_start shmdev_region_start(const struct shmdev_region *
 	return region ? region->start : (enum shmdev_start)0;
 }
 
+SHMDEV_EXPORT bool shmdev_region_handed_over(const struct shmdev_region *region)
+{
+	return region && region->handed_over;
+}
+
 SHMDEV_EXPORT enum shmdev_backend shmdev_region_backend(const struct shmdev_region *region)
 {
 	return region ? region->backend : SHMDEV_BACKEND_AUTO;

@@ -28,6 +28,7 @@ struct shmdev_region {
 	uint64_t hdr_len;		/* POSIX: page size; device: 0 */
 	bool any_size;			/* shmdev_region_open_any_size() */
 	bool huge;			/* POSIX: created HUGE, mappings get MADV_HUGEPAGE */
+	bool handed_over;		/* device: ATTACH said HANDED_OVER (a live update) */
 };
 
 /*

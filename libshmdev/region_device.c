@@ -234,6 +234,11 @@ int shmdev_device_open(struct shmdev_region *r, uint64_t size, uint32_t mode)
 		return ret;
 	}
 
+	/*
+	 * HANDED_OVER (ADOPT, a live update) is a resume like RESUMED: the
+	 * lease state the region carried decides clean or crash below.
+	 */
+	r->handed_over = a.result == SHMPOOL_RESULT_HANDED_OVER;
 	if (a.result == SHMPOOL_RESULT_CREATED)
 		r->start = SHMDEV_START_CREATED;
 	else if (!(r->flags & SHMDEV_REGION_OWNER))

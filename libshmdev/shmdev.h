@@ -265,6 +265,15 @@ void *shmdev_region_addr(const struct shmdev_region *region);
 uint64_t shmdev_region_size(const struct shmdev_region *region);
 uint64_t shmdev_region_key(const struct shmdev_region *region);
 enum shmdev_start shmdev_region_start(const struct shmdev_region *region);
+/*
+ * True if the region came across a kernel live update (kexec with LUO:
+ * shmpoolctl liveupdate restore adopted it, see README "Live update") and
+ * this open is among the first ones since: the device reported
+ * SHMPOOL_RESULT_HANDED_OVER.  shmdev_region_start() is then what the lease
+ * state carried across says (RESUMED_CLEAN or RESUMED_CRASH, or RESUMED
+ * without OWNER).  False on the POSIX backend.
+ */
+bool shmdev_region_handed_over(const struct shmdev_region *region);
 enum shmdev_backend shmdev_region_backend(const struct shmdev_region *region);
 uint64_t shmdev_region_generation(const struct shmdev_region *region);
 /*
@@ -395,6 +404,12 @@ void shmdev_pool_abandon(struct shmdev_pool *pool);
 int shmdev_pool_destroy(struct shmdev_ctx *ctx, const struct shmdev_conf *conf);
 
 enum shmdev_start shmdev_pool_start(const struct shmdev_pool *pool);
+/*
+ * True if the pool's base region came across a kernel live update (see
+ * shmdev_region_handed_over()); the open then was a resume with every
+ * check a resume makes (lease state, layout, repair after a crash).
+ */
+bool shmdev_pool_handed_over(const struct shmdev_pool *pool);
 
 struct shmdev_pool_stats {
 	enum shmdev_start start;

@@ -11,6 +11,7 @@ PKGS=(
 	valgrind
 	clang libclang-rt-14-dev
 	qemu-system-x86 busybox-static cpio trinity
+	kexec-tools
 	debootstrap debian-archive-keyring sparse bc flex bison libelf-dev kmod
 	linux-headers-amd64 dwarves
 	dkms man-db

@@ -33,6 +33,7 @@ static const struct ctl_cmd commands[] = {
 	{ "pool", cmd_pool, "show or check a live pool (read-only)" },
 	{ "dump", cmd_dump, "write a region to a file" },
 	{ "restore", cmd_restore, "recreate a region from a dump file" },
+	{ "liveupdate", cmd_liveupdate, "carry regions across a kexec (LUO)" },
 };
 
 static void print_main_usage(FILE *f)

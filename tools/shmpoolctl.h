@@ -88,6 +88,7 @@ int cmd_status(struct ctl *ctl, int argc, char **argv);
 int cmd_conf(struct ctl *ctl, int argc, char **argv);
 int cmd_pool(struct ctl *ctl, int argc, char **argv);
 int cmd_dump(struct ctl *ctl, int argc, char **argv);
+int cmd_liveupdate(struct ctl *ctl, int argc, char **argv);
 int cmd_restore(struct ctl *ctl, int argc, char **argv);
 
 /* The program's entry point (main.c calls it; tests link it multicall). */

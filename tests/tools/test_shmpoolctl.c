@@ -18,10 +18,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <linux/shmpool.h>
 
 #include "layout.h"
 #include "shmpoolctl.h"
@@ -1024,6 +1027,58 @@ START_TEST(test_permission_denied)
 }
 END_TEST
 
+/* The region's flags as the device reports them. */
+static uint32_t region_flags(uint64_t key)
+{
+	struct shmpool_stat st = { .size = sizeof(st), .key = key };
+	int fd = open(SHMPOOL_DEVICE_PATH, O_RDWR | O_CLOEXEC);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(ioctl(fd, SHMPOOL_IOC_STAT, &st), 0);
+	close(fd);
+	return st.info.flags;
+}
+
+/*
+ * liveupdate on a kernel without LUO (every stock kernel): a clear error
+ * naming the missing config, nothing frozen; cancel thaws what a save that
+ * died left frozen; usage errors.
+ */
+START_TEST(test_liveupdate)
+{
+	uint64_t k = tu_key(31);
+	struct shmpool_export e = { .size = sizeof(e), .key = k };
+	struct run r;
+	int fd;
+
+	make_region(k, 4096, 0600, 31);
+	ck_run(&r, 2, "liveupdate");
+	ck_run(&r, 2, "liveupdate", "bogus");
+	ck_contains(r.err, "save, restore or cancel");
+	ck_run(&r, 2, "liveupdate", "save", "--session", "");
+	if (access("/dev/liveupdate", F_OK) != 0) {
+		ck_run(&r, 1, "liveupdate", "save");
+		ck_contains(r.err, "no /dev/liveupdate");
+		ck_contains(r.err, "CONFIG_LIVEUPDATE_MEMFD");
+		ck_contains(r.err, "Operation not supported");
+		ck_assert_uint_eq(region_flags(k) & SHMPOOL_REGION_FROZEN, 0);
+		ck_run(&r, 1, "liveupdate", "restore");
+		ck_contains(r.err, "CONFIG_KEXEC_HANDOVER");
+	}
+	/* A save killed with SIGKILL leaves its regions frozen: cancel. */
+	fd = open(SHMPOOL_DEVICE_PATH, O_RDWR | O_CLOEXEC);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(ioctl(fd, SHMPOOL_IOC_EXPORT, &e), 0);
+	close(e.fd);
+	close(fd);
+	ck_assert_uint_ne(region_flags(k) & SHMPOOL_REGION_FROZEN, 0);
+	ck_run(&r, 0, "liveupdate", "cancel");
+	ck_contains(r.out, "1 region(s) thawed");
+	ck_assert_uint_eq(region_flags(k) & SHMPOOL_REGION_FROZEN, 0);
+	ck_assert(region_has(k, 4096, 31));
+}
+END_TEST
+
 START_TEST(test_load_unload)
 {
 	const char *ko = getenv("SHMPOOL_KO");
@@ -1111,6 +1166,7 @@ static Suite *ctl_suite(void)
 		tcase_add_checked_fixture(tc, setup, teardown);
 		tcase_set_timeout(tc, 60);
 		tcase_add_test(tc, test_status);
+		tcase_add_test(tc, test_liveupdate);
 		if (geteuid() == 0)
 			tcase_add_test(tc, test_permission_denied);
 		if (getenv("SHMPOOL_KO"))

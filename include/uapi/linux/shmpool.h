@@ -101,6 +101,15 @@
 /* struct shmpool_attach.result */
 #define SHMPOOL_RESULT_CREATED	1 /* the region did not exist; it is new and zeroed */
 #define SHMPOOL_RESULT_RESUMED	2 /* the region existed; its contents are as left */
+/*
+ * The region came through SHMPOOL_IOC_ADOPT (a live update: its memory was
+ * carried across kexec) and no owner has attached since: contents are as
+ * left in the previous kernel, info.state is how the lease had ended there.
+ * Reported by every ATTACH until an OWNER attach has taken the lease (that
+ * one included); RESUMED after that.  A caller that predates it meets it only
+ * on a host that adopts regions, and should treat it as RESUMED.
+ */
+#define SHMPOOL_RESULT_HANDED_OVER 3
 
 /*
  * How the owner lease last ended (struct shmpool_region_info.state).
@@ -115,6 +124,8 @@
 /* struct shmpool_region_info.flags */
 #define SHMPOOL_REGION_HUGE	(1U << 0) /* created with SHMPOOL_ATTACH_HUGE */
 #define SHMPOOL_REGION_DESTROYED (1U << 1) /* key no longer resolves; memory lives on while mapped */
+#define SHMPOOL_REGION_FROZEN	(1U << 2) /* exported for a live update (EXPORT): no owner, no DESTROY until thawed */
+#define SHMPOOL_REGION_HANDED_OVER (1U << 3) /* adopted (ADOPT); no OWNER attach yet */
 
 /*
  * The facts about one region, as ATTACH, QUERY, STAT and LIST report them.
@@ -163,7 +174,7 @@ struct shmpool_region_info {
  *
  * Errors: ENOENT (absent in the caller's IPC namespace, no CREATE),
  * EEXIST (CREATE|EXCL, present), EBUSY (OWNER while another file holds the
- * lease), EACCES (mode denies the access asked for), ENOSPC (a region or
+ * lease, or while the region is frozen by EXPORT), EACCES (mode denies the access asked for), ENOSPC (a region or
  * byte limit reached: module-wide, the caller's IPC namespace's, or the
  * caller's euid's; see "Limits" above), EFBIG (@req_size
  * above max_region_bytes), EINVAL (OWNER with RDONLY, key 0, bad size or
@@ -249,7 +260,8 @@ struct shmpool_list {
  * caller's euid is the region's owner uid or its creator's uid, or the
  * caller has CAP_SYS_ADMIN in the user namespace that owns the caller's IPC
  * namespace; EPERM otherwise.  CAP_IPC_OWNER is not enough (it bypasses the
- * mode for ATTACH only).  ENOENT if absent in the caller's IPC namespace.
+ * mode for ATTACH only).  ENOENT if absent in the caller's IPC namespace,
+ * EBUSY while the region is frozen for a live update (SHMPOOL_IOC_EXPORT).
  */
 struct shmpool_destroy {
 	__u32 size;
@@ -292,6 +304,78 @@ struct shmpool_info {
 #define SHMPOOL_INFO_SIZE_VER1	120	/* up to @user_bytes */
 
 /*
+ * Live update (kexec with the Live Update Orchestrator, Linux >= 6.19 built
+ * with CONFIG_KEXEC_HANDOVER, CONFIG_LIVEUPDATE and CONFIG_LIVEUPDATE_MEMFD,
+ * booted with kho=on liveupdate=on).  A region's memory is an unlinked shmem
+ * file, which LUO's memfd handler preserves: EXPORT hands that file out so a
+ * user-space agent (shmpoolctl liveupdate save, or systemd's fd store) can
+ * pass it to LIVEUPDATE_SESSION_PRESERVE_FD; after the kexec the agent
+ * retrieves it (a memfd with the same size, contents and seals) and ADOPT
+ * makes it a region again under its key, uid, gid and mode.  Neither ioctl
+ * needs LUO: EXPORT and ADOPT work on any kernel, with any memfd.
+ *
+ * SHMPOOL_IOC_EXPORT: an O_RDWR | O_CLOEXEC file descriptor (@fd) of the
+ * backing shmem file of region @key, and the region's facts in @info.  The
+ * region is FROZEN from then on (SHMPOOL_REGION_FROZEN): an OWNER attach and
+ * DESTROY are EBUSY, so the state the agent records (info.state) stays the
+ * state carried across the kexec; read-only and non-owner attaches still
+ * work.  Its size was always sealed; LUO itself also pins every page of the
+ * file (allocating any not yet touched) and refuses fallocate() on it until
+ * the session is closed or finished.  SHMPOOL_EXPORT_THAW (no fd, @fd is
+ * left -1) ends the freeze, e.g. when the agent gives up without a kexec.
+ * Permission: DESTROY's rule and write access by the mode (the fd writes the
+ * memory).  Errors: ENOENT, EINVAL (key 0, unknown flags), EPERM/EACCES,
+ * EBUSY (an owner holds the lease: it must DETACH first, so that the carried
+ * state is final), EMFILE/ENFILE.
+ */
+#define SHMPOOL_EXPORT_THAW	(1U << 0)
+struct shmpool_export {
+	__u32 size;
+	__u32 flags;		/* in: 0 or SHMPOOL_EXPORT_THAW */
+	__u64 key;		/* in */
+	__s32 fd;		/* out: the shmem file, or -1 with THAW */
+	__u32 reserved;		/* must be 0 */
+	struct shmpool_region_info info; /* out: the facts once frozen (or thawed) */
+};
+
+/*
+ * SHMPOOL_IOC_ADOPT: make the shmem file @fd (a memfd, or one LUO retrieved)
+ * region @key of the caller's IPC namespace, owned by @uid/@gid (in the
+ * caller's user namespace) with permission bits @mode, its lease state
+ * @state (NEW, CLEAN or CRASHED: how the lease had ended before).  The
+ * region takes its own reference to the file; the caller should close its
+ * fd.  ATTACH then reports SHMPOOL_RESULT_HANDED_OVER (see there).  The file
+ * is sealed against size changes and made immutable like a created region's.
+ *
+ * The file must be shmem (tmpfs, memfd) and unlinked (no name reaches it),
+ * its size a non-zero multiple of the page size within max_region_bytes
+ * (EFBIG otherwise), equal to @req_size if that is non-zero; it must not be
+ * mapped, nor open in more than the one file the caller passed (EBUSY: the
+ * memory would have writers outside the region's rules), nor sealed against
+ * writing (F_SEAL_WRITE, F_SEAL_FUTURE_WRITE: EPERM).  The region counts
+ * against the limits like a created one, charged to @uid.
+ *
+ * Permission: a caller may adopt as its own euid and one of its groups;
+ * another @uid or @gid needs CAP_SYS_ADMIN in the user namespace owning the
+ * caller's IPC namespace (EPERM).  Errors: EBADF (@fd not open), EINVAL (not
+ * shmem, linked, key 0, bad mode, state, size or flags), EEXIST (@key
+ * exists), ENOSPC, EFBIG, EBUSY, EPERM, ENOMEM.  Nothing changes on error.
+ */
+struct shmpool_adopt {
+	__u32 size;
+	__u32 flags;		/* in: must be 0 */
+	__u64 key;		/* in: non-zero */
+	__s32 fd;		/* in */
+	__u32 mode;		/* in: 0777 bits at most */
+	__u32 uid;		/* in */
+	__u32 gid;		/* in */
+	__u32 state;		/* in: SHMPOOL_STATE_NEW, _CLEAN or _CRASHED */
+	__u32 reserved;		/* must be 0 */
+	__u64 req_size;		/* in: 0, or the size the file must have */
+	struct shmpool_region_info info; /* out */
+};
+
+/*
  * The command numbers carry no size: the size travels in each struct, so a
  * struct can grow without changing its command (as iommufd does).
  */
@@ -309,5 +393,7 @@ struct shmpool_info {
 #define SHMPOOL_IOC_LIST	_IO(SHMPOOL_IOC_MAGIC, 0x04)
 #define SHMPOOL_IOC_DESTROY	_IO(SHMPOOL_IOC_MAGIC, 0x05)
 #define SHMPOOL_IOC_INFO	_IO(SHMPOOL_IOC_MAGIC, 0x06)
+#define SHMPOOL_IOC_EXPORT	_IO(SHMPOOL_IOC_MAGIC, 0x07)
+#define SHMPOOL_IOC_ADOPT	_IO(SHMPOOL_IOC_MAGIC, 0x08)
 
 #endif /* _UAPI_LINUX_SHMPOOL_H */

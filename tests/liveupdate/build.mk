@@ -1,0 +1,11 @@
+# The live-update round (tests/vm/kexec.sh): on the custom kernel of series
+# KEXEC_SERIES (default debug: KEXEC_HANDOVER, LIVEUPDATE, LIVEUPDATE_MEMFD),
+# the demo zone server's pool crosses a kexec with shmpoolctl liveupdate
+# save/restore, then a kexec without save starts cold.  `make test` runs it
+# after the stock-kernel rounds.  EXPORT/ADOPT themselves are tested on the
+# stock kernels too (tests/kmod/test_handover.c, in VM_TEST_BINS).
+KEXEC_SERIES ?= debug
+
+.PHONY: test-vm-kexec
+test-vm-kexec: $(BUILD)/kmod/$(KEXEC_SERIES)/shmpool.ko $(BUILD)/shmpoolctl $(BUILD)/vm/demo/zone_demo
+	@BUILD=$(BUILD) tests/vm/kexec.sh $(KEXEC_SERIES)
