@@ -87,3 +87,9 @@ dkms-uninstall:
 	@if [ -z "$(DESTDIR)" ] && dkms status -m shmpool -v $(PACKAGE_VERSION) 2>/dev/null | grep -q .; then \
 		dkms remove -m shmpool -v $(PACKAGE_VERSION) --all; fi
 	rm -rf $(DESTDIR)$(DKMS_SRCDIR)
+
+# Only the Debian packages that building and running shmpool needs (README,
+# "Installation for real use"); `make deps` is the whole test toolchain.
+.PHONY: deps-build
+deps-build:
+	@scripts/install-deps.sh --build
