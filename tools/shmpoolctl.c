@@ -217,23 +217,48 @@ static int ctl_device_err(struct ctl *ctl, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	if (ctl->json) {
-		fputs("{\"backend\":\"device\",\"error\":", stdout);
+		fputs("{\"backend\":\"device\",\"error\":\"", stdout);
 		ctl_json_str(stdout, msg);
-		fputs("}\n", stdout);
+		fputs("\"}\n", stdout);
 	}
 	return ctl_err(ctl, CTL_EXIT_FAIL, "%s: %s", ctl->cmd, msg);
 }
 
 /*
- * A user outside the device's group: name the group to join, as one line,
- * before anything is printed.  The group is the one the device has (the
- * udev rule's "shmpool", or root's if the rule did not apply).
+ * Why a user may not open /dev/shmpool, naming the group to join: the group
+ * the device has (the udev rule's "shmpool", or root if the rule did not
+ * apply, which needs another fix).
  */
-static int ctl_check_access(struct ctl *ctl)
+void ctl_access_msg(char *buf, size_t len)
 {
 	char gname[64];
 	struct group *gr;
 	struct stat st;
+
+	if (stat(SHMPOOL_DEVICE_PATH, &st) != 0) {
+		snprintf(buf, len, "%s: %s", SHMPOOL_DEVICE_PATH, strerror(errno));
+		return;
+	}
+	gr = getgrgid(st.st_gid);
+	if (gr)
+		snprintf(gname, sizeof(gname), "%s", gr->gr_name);
+	else
+		snprintf(gname, sizeof(gname), "%u", (unsigned int)st.st_gid);
+	if (st.st_gid == 0)
+		snprintf(buf, len, "%s: permission denied: the device is group \"%s\" (mode %03o): "
+			 "the udev rule did not apply; create the group shmpool, then "
+			 "\"sudo udevadm trigger -s misc\" (README, Installation)",
+			 SHMPOOL_DEVICE_PATH, gname, (unsigned int)(st.st_mode & 0777));
+	else
+		snprintf(buf, len, "%s: permission denied: only members of group \"%s\" may use it "
+			 "(sudo usermod -aG %s USER, then log in again)",
+			 SHMPOOL_DEVICE_PATH, gname, gname);
+}
+
+/* A user outside the device's group: one line, before anything is printed. */
+static int ctl_check_access(struct ctl *ctl)
+{
+	char msg[384];
 	int fd;
 
 	fd = open(SHMPOOL_DEVICE_PATH, O_RDONLY | O_CLOEXEC);
@@ -243,21 +268,8 @@ static int ctl_check_access(struct ctl *ctl)
 	}
 	if (errno != EACCES && errno != EPERM)
 		return 0;	/* the library reports the rest in its own words */
-	if (stat(SHMPOOL_DEVICE_PATH, &st) != 0)
-		return ctl_device_err(ctl, "%s: %s", SHMPOOL_DEVICE_PATH, strerror(errno));
-	gr = getgrgid(st.st_gid);
-	if (gr)
-		snprintf(gname, sizeof(gname), "%s", gr->gr_name);
-	else
-		snprintf(gname, sizeof(gname), "%u", (unsigned int)st.st_gid);
-	if (st.st_gid == 0)
-		return ctl_device_err(ctl, "%s: permission denied: the device is group \"%s\" (mode %03o): "
-				      "the udev rule did not apply; create the group shmpool, then "
-				      "\"sudo udevadm trigger -s misc\" (README, Installation)",
-				      SHMPOOL_DEVICE_PATH, gname, (unsigned int)(st.st_mode & 0777));
-	return ctl_device_err(ctl, "%s: permission denied: only members of group \"%s\" may use it "
-			      "(sudo usermod -aG %s USER, then log in again)",
-			      SHMPOOL_DEVICE_PATH, gname, gname);
+	ctl_access_msg(msg, sizeof(msg));
+	return ctl_device_err(ctl, "%s", msg);
 }
 
 int ctl_check_backend(struct ctl *ctl)

@@ -76,6 +76,8 @@ int ctl_getopt(struct ctl *ctl, int argc, char **argv, const char *shortopts,
  * (and, with ctl->json, {"backend":"device","error":...} on stdout).
  */
 int ctl_check_backend(struct ctl *ctl);
+/* "/dev/shmpool: permission denied: only members of group "shmpool" ..." */
+void ctl_access_msg(char *buf, size_t len);
 const char *ctl_backend_name(enum shmdev_backend b);
 /* "device (/dev/shmpool)" or "posix (/dev/shm)", for text listings. */
 const char *ctl_backend_desc(enum shmdev_backend b);
