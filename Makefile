@@ -31,6 +31,7 @@ CFLAGS_COMMON := $(CSTD) $(WARN) $(OPT) $(CPPFLAGS_COMMON)
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 # test-commands (tests/readme/build.mk): the README's other commands, small.
+# test-system (tests/system/build.mk): README's installation on real systems.
 .PHONY: all deps test test-host test-kmod test-vm test-commands clean install uninstall demo bench
 .DEFAULT_GOAL := all
 
@@ -43,6 +44,7 @@ test:
 	@$(MAKE) --no-print-directory test-kmod
 	@$(MAKE) --no-print-directory test-vm
 	@$(MAKE) --no-print-directory test-commands
+	@$(MAKE) --no-print-directory test-system
 
 deps:
 	@scripts/install-deps.sh
