@@ -31,6 +31,7 @@ CFLAGS_COMMON := $(CSTD) $(WARN) $(OPT) $(CPPFLAGS_COMMON)
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 # test-commands (tests/readme/build.mk): the README's other commands, small.
+# test-system (tests/system/build.mk): README's installation on real systems.
 .PHONY: all deps test test-host test-kmod test-vm test-commands clean install uninstall demo bench
 .DEFAULT_GOAL := all
 
@@ -39,7 +40,7 @@ all::
 # The README's test command.  It must work on a fresh machine: deps first.
 # Then two lanes side by side (scripts/test-lanes.sh), each in its own build
 # directory: the host suites, and everything that boots the busybox VMs.
-TEST_LANE_HOST := test-host
+TEST_LANE_HOST := test-host test-system
 TEST_LANE_VM := test-kmod test-vm test-vm-kexec test-commands
 test:
 	@scripts/install-deps.sh

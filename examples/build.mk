@@ -21,7 +21,15 @@ ZONE_DEMO_OBJS := $(EXAMPLES_DIR)/zone_demo.o \
 	$(foreach v,$(EXAMPLES_VARIANTS),$(EXAMPLES_DIR)/zone_$(firstword $(subst :, ,$(v))).o)
 ZONE_DEPS := examples/zone_server.c examples/zone_types.h $(EXAMPLES_DIR)/zone_tmpl.h libshmdev/shmdev.h
 
-all:: $(ZONE_BINS) $(ZONE_DEMO)
+# player: README's C example, long-running (installed with the samples; the
+# system test builds it there with pkg-config).
+EXAMPLES_PLAYER := $(EXAMPLES_DIR)/player
+
+all:: $(ZONE_BINS) $(ZONE_DEMO) $(EXAMPLES_PLAYER)
+
+$(EXAMPLES_PLAYER): examples/player.c libshmdev/shmdev.h $(LIBSHMDEV_A)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_COMMON) -o $@ $< $(LIBSHMDEV_A) $(LIBSHMDEV_LIBS) -lrt
 
 # The template, compiled in as a C string.
 $(EXAMPLES_DIR)/zone_tmpl.h: examples/zone.ini.tmpl

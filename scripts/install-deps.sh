@@ -4,6 +4,17 @@
 # bench are fetched separately by tests/vm/kernels.sh.
 set -euo pipefail
 
+# `make deps-build` (--build): only what building and running shmpool needs on
+# a production host, the list README's "Installation for real use" names.
+# --print-build prints it, one a line (tests/system builds its images with it).
+BUILD_PKGS=(build-essential pkg-config libinih-dev libkmod-dev dkms man-db)
+case ${1:-} in
+--print-build) printf '%s\n' "${BUILD_PKGS[@]}"; exit 0 ;;
+--build) MODE=build ;;
+'') MODE=all ;;
+*) echo "install-deps: unknown option '$1' (--build, --print-build)" >&2; exit 2 ;;
+esac
+
 PKGS=(
 	build-essential g++ pkg-config
 	check libsubunit-dev
@@ -19,6 +30,7 @@ PKGS=(
 	g++ libboost-dev libjemalloc-dev libmimalloc-dev libgoogle-perftools-dev
 )
 
+[ "$MODE" = all ] || PKGS=("${BUILD_PKGS[@]}")
 missing=()
 for p in "${PKGS[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

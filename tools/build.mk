@@ -24,8 +24,7 @@ install:: $(SHMPOOLCTL)
 	$(INSTALL) -m 0755 $(SHMPOOLCTL) $(DESTDIR)$(BINDIR)/shmpoolctl
 	$(INSTALL) -m 0644 $(SHMPOOLCTL_MAN) $(DESTDIR)$(MANDIR)/man8/shmpoolctl.8
 
-uninstall::
-	rm -f $(DESTDIR)$(BINDIR)/shmpoolctl $(DESTDIR)$(MANDIR)/man8/shmpoolctl.8
+# Its uninstall is in packaging/build.mk, before the directories go.
 
 -include $(SHMPOOLCTL_OBJS:.o=.d) $(BUILD)/tools/main.d
 

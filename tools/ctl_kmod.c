@@ -358,7 +358,7 @@ int cmd_status(struct ctl *ctl, int argc, char **argv)
 	};
 	struct load_opts o = { 0 };
 	struct shmpool_info info;
-	char state[64], srcver[64];
+	char state[64], srcver[64], why[384] = "";
 	int i, ret;
 
 	i = ctl_getopt(ctl, argc, argv, "j", opts, load_opt, &o, status_usage);
@@ -378,6 +378,11 @@ int cmd_status(struct ctl *ctl, int argc, char **argv)
 	read_line(SYSFS_MODULE "/version", srcver, sizeof(srcver));
 	ret = read_info(&info);
 	info.version[sizeof(info.version) - 1] = '\0';
+	/* A non-member is told which group to join. */
+	if (ret == -EACCES || ret == -EPERM)
+		ctl_access_msg(why, sizeof(why));
+	else if (ret)
+		snprintf(why, sizeof(why), "%s: %s", SHMPOOL_DEVICE_PATH, strerror(-ret));
 	if (o.json) {
 		printf("{\"loaded\":true,\"initstate\":\"");
 		ctl_json_str(stdout, state);
@@ -402,13 +407,18 @@ int cmd_status(struct ctl *ctl, int argc, char **argv)
 			       info.max_regions_per_user, (uint64_t)info.max_bytes_per_user,
 			       info.limits_exempt ? "true" : "false");
 		}
+		if (ret) {
+			printf(",\"device_error\":\"");
+			ctl_json_str(stdout, why);
+			printf("\"");
+		}
 		printf(",\"parameters\":{");
 		print_params(true);
 		printf("}}\n");
 	} else {
 		printf("module:           loaded (%s)\n", state[0] ? state : "unknown");
 		if (ret) {
-			printf("device:           %s: %s\n", SHMPOOL_DEVICE_PATH, strerror(-ret));
+			printf("device:           %s\n", why);
 		} else {
 			printf("version:          %s\n", info.version[0] ? info.version : srcver);
 			printf("abi version:      %" PRIu32 "%s\n", info.abi_version,
@@ -431,7 +441,6 @@ int cmd_status(struct ctl *ctl, int argc, char **argv)
 		print_params(false);
 	}
 	if (ret)
-		return ctl_err(ctl, CTL_EXIT_FAIL, "status: %s: %s", SHMPOOL_DEVICE_PATH,
-			       strerror(-ret));
+		return ctl_err(ctl, CTL_EXIT_FAIL, "status: %s", why);
 	return CTL_EXIT_OK;
 }

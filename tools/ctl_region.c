@@ -129,6 +129,7 @@ int cmd_list(struct ctl *ctl, int argc, char **argv)
 		return i == -1 ? CTL_EXIT_OK : CTL_EXIT_USAGE;
 	if (i < argc)
 		return ctl_usage_err(ctl, "unexpected argument \"%s\"", argv[i]);
+	ctl->json = o.json;
 	ret = ctl_check_backend(ctl);
 	if (ret)
 		return ret;
@@ -180,6 +181,7 @@ int cmd_stat(struct ctl *ctl, int argc, char **argv)
 	if (ctl_parse_key(argv[i], &key))
 		return ctl_usage_err(ctl, "bad key \"%s\": expected a non-zero decimal or 0x hex number",
 				     argv[i]);
+	ctl->json = o.json;
 	ret = ctl_check_backend(ctl);
 	if (ret)
 		return ret;

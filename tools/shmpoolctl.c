@@ -4,6 +4,8 @@
  * the way ipcs/ipcrm do for SysV shared memory.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -13,6 +15,7 @@
 #include <sys/stat.h>
 #include <syslog.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <linux/shmpool.h>
 
@@ -203,6 +206,73 @@ const char *ctl_backend_desc(enum shmdev_backend b)
 	}
 }
 
+/* The message, on stderr; with --json also as a JSON object on stdout. */
+static int ctl_device_err(struct ctl *ctl, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static int ctl_device_err(struct ctl *ctl, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (ctl->json) {
+		fputs("{\"backend\":\"device\",\"error\":\"", stdout);
+		ctl_json_str(stdout, msg);
+		fputs("\"}\n", stdout);
+	}
+	return ctl_err(ctl, CTL_EXIT_FAIL, "%s: %s", ctl->cmd, msg);
+}
+
+/*
+ * Why a user may not open /dev/shmpool, naming the group to join: the group
+ * the device has (the udev rule's "shmpool", or root if the rule did not
+ * apply, which needs another fix).
+ */
+void ctl_access_msg(char *buf, size_t len)
+{
+	char gname[64];
+	struct group *gr;
+	struct stat st;
+
+	if (stat(SHMPOOL_DEVICE_PATH, &st) != 0) {
+		snprintf(buf, len, "%s: %s", SHMPOOL_DEVICE_PATH, strerror(errno));
+		return;
+	}
+	gr = getgrgid(st.st_gid);
+	if (gr)
+		snprintf(gname, sizeof(gname), "%s", gr->gr_name);
+	else
+		snprintf(gname, sizeof(gname), "%u", (unsigned int)st.st_gid);
+	if (st.st_gid == 0)
+		snprintf(buf, len, "%s: permission denied: the device is group \"%s\" (mode %03o): "
+			 "the udev rule did not apply; create the group shmpool, then "
+			 "\"sudo udevadm trigger -s misc\" (README, Installation)",
+			 SHMPOOL_DEVICE_PATH, gname, (unsigned int)(st.st_mode & 0777));
+	else
+		snprintf(buf, len, "%s: permission denied: only members of group \"%s\" may use it "
+			 "(sudo usermod -aG %s USER, then log in again)",
+			 SHMPOOL_DEVICE_PATH, gname, gname);
+}
+
+/* A user outside the device's group: one line, before anything is printed. */
+static int ctl_check_access(struct ctl *ctl)
+{
+	char msg[384];
+	int fd;
+
+	fd = open(SHMPOOL_DEVICE_PATH, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		close(fd);
+		return 0;
+	}
+	if (errno != EACCES && errno != EPERM)
+		return 0;	/* the library reports the rest in its own words */
+	ctl_access_msg(msg, sizeof(msg));
+	return ctl_device_err(ctl, "%s", msg);
+}
+
 int ctl_check_backend(struct ctl *ctl)
 {
 	struct stat st;
@@ -210,9 +280,11 @@ int ctl_check_backend(struct ctl *ctl)
 	/* Say "module not loaded" rather than "no such region". */
 	if (ctl->backend == SHMDEV_BACKEND_DEVICE &&
 	    stat(SHMPOOL_DEVICE_PATH, &st) != 0)
-		return ctl_err(ctl, CTL_EXIT_FAIL,
-			       "%s: %s: %s (is the shmpool module loaded? try: shmpoolctl load)",
-			       ctl->cmd, SHMPOOL_DEVICE_PATH, strerror(errno));
+		return ctl_device_err(ctl, "%s: %s (is the shmpool module loaded? try: shmpoolctl load)",
+				      SHMPOOL_DEVICE_PATH, strerror(errno));
+	/* auto takes the device whenever it exists, readable or not. */
+	if (ctl->backend != SHMDEV_BACKEND_POSIX)
+		return ctl_check_access(ctl);
 	return 0;
 }
 

@@ -22,6 +22,7 @@ struct ctl {
 	struct shmdev_ctx *ctx;
 	enum shmdev_backend backend;
 	int verbose;
+	bool json;			/* --json: errors go to stdout as JSON too */
 };
 
 struct ctl_cmd {
@@ -69,7 +70,14 @@ int ctl_getopt(struct ctl *ctl, int argc, char **argv, const char *shortopts,
 	       void *data, const char *usage);
 
 /* The backend named on the command line, checked (device needs /dev/shmpool). */
+/*
+ * Before a command touches regions: the module is there and this user may
+ * open /dev/shmpool.  A non-member gets one line naming the device's group
+ * (and, with ctl->json, {"backend":"device","error":...} on stdout).
+ */
 int ctl_check_backend(struct ctl *ctl);
+/* "/dev/shmpool: permission denied: only members of group "shmpool" ..." */
+void ctl_access_msg(char *buf, size_t len);
 const char *ctl_backend_name(enum shmdev_backend b);
 /* "device (/dev/shmpool)" or "posix (/dev/shm)", for text listings. */
 const char *ctl_backend_desc(enum shmdev_backend b);

@@ -2,7 +2,8 @@
 # The install test: "make install" into a temporary DESTDIR, build a program
 # against it with pkg-config (shared and fully static), run it, check the
 # installed files, the soname, the exported symbols and the version numbers,
-# then "make uninstall" and check that only empty directories remain.
+# then "make uninstall" and check that it removed every file and the
+# directories install created, and kept one that was there before.
 #
 #   tests/install/run.sh        (from the repository root; make test-install)
 #
@@ -38,6 +39,9 @@ step "version $version in Makefile, dkms.conf and kmod/shmpool.h"
 
 # ---- install -------------------------------------------------------------
 step "make install DESTDIR=$D PREFIX=$PREFIX"
+# A directory that was there before install: uninstall must leave it.
+mkdir -p "$D$PREFIX/share/man"
+before=$(cd "$D" && find . -mindepth 1 | LC_ALL=C sort | tr '\n' ' ')
 $MAKE --no-print-directory -s install DESTDIR="$D" PREFIX="$PREFIX" BUILD="$BUILD" >"$D.log" 2>&1 ||
 	{ cat "$D.log" >&2; rm -f "$D.log"; fail "make install failed"; }
 rm -f "$D.log"
@@ -54,6 +58,8 @@ expected=(
 	"$PREFIX/lib/pkgconfig/libshmdev.pc"
 	"$PREFIX/share/doc/shmpool/examples/modprobe.d-shmpool.conf"
 	"$PREFIX/share/doc/shmpool/examples/modules-load.d-shmpool.conf"
+	"$PREFIX/share/doc/shmpool/examples/player.c"
+	"$PREFIX/share/doc/shmpool/.installed-dirs"
 	"$PREFIX/share/man/man8/shmpoolctl.8"
 	"/lib/udev/rules.d/60-shmpool.rules"
 )
@@ -129,7 +135,7 @@ step "installed shmpoolctl runs; man page renders without warnings"
 # ---- uninstall -----------------------------------------------------------
 $MAKE --no-print-directory -s uninstall DESTDIR="$D" PREFIX="$PREFIX" BUILD="$BUILD" >/dev/null ||
 	fail "make uninstall failed"
-left=$(cd "$D" && find . ! -type d)
-[ -z "$left" ] || fail "make uninstall left files behind: $left"
-step "make uninstall removed everything (only empty directories remain)"
+left=$(cd "$D" && find . -mindepth 1 | LC_ALL=C sort | tr '\n' ' ')
+[ "$left" = "$before" ] || fail "make uninstall left files or directories behind: $left"
+step "make uninstall removed everything, the directories install created included"
 echo "test-install: PASS"
