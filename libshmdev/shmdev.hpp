@@ -115,10 +115,20 @@ struct failure_t {
 };
 inline constexpr failure_t failure{};
 
+#if defined(__GNUC__)
+#define SHMDEV_HPP_COLD __attribute__((cold, noinline))
+#else
+#define SHMDEV_HPP_COLD
+#endif
+
 namespace detail {
 
-/* The message of a failure: the context's, or strerror's when it has none. */
-inline std::unique_ptr<std::string> message_of(const shmdev_ctx *ctx, int err)
+/*
+ * The message of a failure: the context's, or strerror's when it has none.
+ * Out of line and cold, so that the success path of every call stays the
+ * C call and a compare.
+ */
+SHMDEV_HPP_COLD inline std::unique_ptr<std::string> message_of(const shmdev_ctx *ctx, int err)
 {
 	const char *m = ctx ? shmdev_errmsg(ctx) : "";
 
@@ -127,7 +137,7 @@ inline std::unique_ptr<std::string> message_of(const shmdev_ctx *ctx, int err)
 	return std::make_unique<std::string>(m);
 }
 
-[[noreturn]] inline void raise_failure(int err, const std::string &msg)
+[[noreturn]] SHMDEV_HPP_COLD inline void raise_failure(int err, const std::string &msg)
 {
 #if SHMDEV_HPP_EXCEPTIONS
 	throw error(err, msg);

@@ -17,10 +17,10 @@
 #include <type_traits>
 #include <vector>
 
+#include "shmdev.hpp"	/* first: check.h defines a macro named fail */
 extern "C" {
 #include "testutil.h"
 }
-#include "shmdev.hpp"
 
 /* The objects of tu_zone_types, registered from the structs. */
 struct Item {
