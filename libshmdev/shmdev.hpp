@@ -28,9 +28,10 @@
  *    flags) (or a hand-written shmdev::type_traits<T> specialisation) gives
  *    id, name, version and flags; size and align come from sizeof/alignof.
  *    static_asserts refuse a type that is not trivially copyable and
- *    standard-layout (so no virtual functions, no std::string, nothing
- *    that holds a raw pointer by construction), and a type that is used
- *    without being registered.  find/force_get on a type registered
+ *    standard-layout (so no virtual functions, no std::string or other
+ *    owner of heap memory), and a type that is used without being
+ *    registered.  A plain pointer member still compiles (C++17 cannot see
+ *    it); store handles, which stay valid in the next process.  find/force_get on a type registered
  *    without shmdev::keyed do not compile.
  *  - RAII, move-only: context, config and pool.  A pool that goes out of
  *    scope is closed cleanly (shmdev_pool_close); pool::abandon() leaves it
