@@ -2,6 +2,8 @@
 /*
  * shmdev.hpp: the C++17 layer of libshmdev, header-only, over shmdev.h.
  *
+ *   struct Item { std::uint64_t kind; };
+ *   SHMDEV_TYPE(Item, 0, "Item", 1, shmdev::plain);
  *   struct Player { std::uint64_t id, gold; shmdev::handle<Item> bag; };
  *   SHMDEV_TYPE(Player, 1, "Player", 1, shmdev::keyed);
  *
@@ -11,7 +13,7 @@
  *                                              shmdev::type<Item>(5000) }).value();
  *   auto p = pool.force_get<Player>(42).value();   // p.ptr, p.handle, p.created
  *   Player *q = pool.get(p.handle);                // nullptr once freed
- *   pool.for_each<Player>([](Player &pl, shmdev::handle<Player>) { pl.gold++; });
+ *   pool.for_each<Player>([](Player &pl) { pl.gold++; }).value();
  *   // pool closes cleanly at the end of its scope (the next open resumes clean)
  *
  * What it promises:
@@ -30,9 +32,10 @@
  *    static_asserts refuse a type that is not trivially copyable and
  *    standard-layout (so no virtual functions, no std::string or other
  *    owner of heap memory), and a type that is used without being
- *    registered.  A plain pointer member still compiles (C++17 cannot see
- *    it); store handles, which stay valid in the next process.  find/force_get on a type registered
- *    without shmdev::keyed do not compile.
+ *    registered; find/force_get on a type registered without
+ *    shmdev::keyed do not compile.  A plain pointer member still compiles
+ *    (C++17 cannot see it): store handles, which stay valid in the next
+ *    process.
  *  - RAII, move-only: context, config and pool.  A pool that goes out of
  *    scope is closed cleanly (shmdev_pool_close); pool::abandon() leaves it
  *    as a crash would.
@@ -44,8 +47,10 @@
  *    on an error throws shmdev::error, a std::system_error carrying the
  *    errno and the message; without them it prints the message and aborts.
  *    Test has_value() / error() first to stay on the error-code path.
- *  - Cost: every call is an inline call of the C function it wraps; the
- *    type id is a compile-time constant.
+ *  - Cost: every call is an inline call of the C function it wraps (get
+ *    and free: the typed ones); the type id is a compile-time constant and
+ *    the failure path (the message copy) is out of line, so the success
+ *    path is the C call and a compare.
  *  - Threads: as shmdev.h (a context and what is made from it is used by one
  *    thread at a time).
  *
