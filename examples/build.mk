@@ -111,7 +111,7 @@ test-host:: test-demo
 # exceptions.  tests/cpp/build.mk links zone_cpp.o (its main renamed) with
 # zone_v1.o into the suite that proves it, on the host and in the VM.
 ZONE_CPP_FLAGS := -std=c++17 $(WARN) -pedantic -fno-exceptions $(OPT) $(CPPFLAGS_COMMON) -I$(EXAMPLES_DIR)
-ZONE_CPP_DEPS := examples/zone_server.cpp examples/zone_types.h $(EXAMPLES_DIR)/zone_tmpl.h \
+ZONE_CPP_DEPS := examples/zone_server.cpp examples/zone_options.hpp examples/zone_types.h $(EXAMPLES_DIR)/zone_tmpl.h \
 	libshmdev/shmdev.h libshmdev/shmdev.hpp
 ZONE_SERVER_CPP := $(EXAMPLES_DIR)/zone_server_cpp
 

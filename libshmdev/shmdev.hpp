@@ -2,6 +2,8 @@
 /*
  * shmdev.hpp: the C++17 layer of libshmdev, header-only, over shmdev.h.
  *
+ *   struct Item { std::uint64_t kind; };
+ *   SHMDEV_TYPE(Item, 0, "Item", 1, shmdev::plain);
  *   struct Player { std::uint64_t id, gold; shmdev::handle<Item> bag; };
  *   SHMDEV_TYPE(Player, 1, "Player", 1, shmdev::keyed);
  *
@@ -11,7 +13,7 @@
  *                                              shmdev::type<Item>(5000) }).value();
  *   auto p = pool.force_get<Player>(42).value();   // p.ptr, p.handle, p.created
  *   Player *q = pool.get(p.handle);                // nullptr once freed
- *   pool.for_each<Player>([](Player &pl, shmdev::handle<Player>) { pl.gold++; });
+ *   pool.for_each<Player>([](Player &pl) { pl.gold++; }).value();
  *   // pool closes cleanly at the end of its scope (the next open resumes clean)
  *
  * What it promises:
@@ -28,10 +30,12 @@
  *    flags) (or a hand-written shmdev::type_traits<T> specialisation) gives
  *    id, name, version and flags; size and align come from sizeof/alignof.
  *    static_asserts refuse a type that is not trivially copyable and
- *    standard-layout (so no virtual functions, no std::string, nothing
- *    that holds a raw pointer by construction), and a type that is used
- *    without being registered.  find/force_get on a type registered
- *    without shmdev::keyed do not compile.
+ *    standard-layout (so no virtual functions, no std::string or other
+ *    owner of heap memory), and a type that is used without being
+ *    registered; find/force_get on a type registered without
+ *    shmdev::keyed do not compile.  A plain pointer member still compiles
+ *    (C++17 cannot see it): store handles, which stay valid in the next
+ *    process.
  *  - RAII, move-only: context, config and pool.  A pool that goes out of
  *    scope is closed cleanly (shmdev_pool_close); pool::abandon() leaves it
  *    as a crash would.
@@ -43,8 +47,10 @@
  *    on an error throws shmdev::error, a std::system_error carrying the
  *    errno and the message; without them it prints the message and aborts.
  *    Test has_value() / error() first to stay on the error-code path.
- *  - Cost: every call is an inline call of the C function it wraps; the
- *    type id is a compile-time constant.
+ *  - Cost: every call is an inline call of the C function it wraps (get
+ *    and free: the typed ones); the type id is a compile-time constant and
+ *    the failure path (the message copy) is out of line, so the success
+ *    path is the C call and a compare.
  *  - Threads: as shmdev.h (a context and what is made from it is used by one
  *    thread at a time).
  *
@@ -115,10 +121,20 @@ struct failure_t {
 };
 inline constexpr failure_t failure{};
 
+#if defined(__GNUC__)
+#define SHMDEV_HPP_COLD __attribute__((cold, noinline))
+#else
+#define SHMDEV_HPP_COLD
+#endif
+
 namespace detail {
 
-/* The message of a failure: the context's, or strerror's when it has none. */
-inline std::unique_ptr<std::string> message_of(const shmdev_ctx *ctx, int err)
+/*
+ * The message of a failure: the context's, or strerror's when it has none.
+ * Out of line and cold, so that the success path of every call stays the
+ * C call and a compare.
+ */
+SHMDEV_HPP_COLD inline std::unique_ptr<std::string> message_of(const shmdev_ctx *ctx, int err)
 {
 	const char *m = ctx ? shmdev_errmsg(ctx) : "";
 
@@ -127,7 +143,7 @@ inline std::unique_ptr<std::string> message_of(const shmdev_ctx *ctx, int err)
 	return std::make_unique<std::string>(m);
 }
 
-[[noreturn]] inline void raise_failure(int err, const std::string &msg)
+[[noreturn]] SHMDEV_HPP_COLD inline void raise_failure(int err, const std::string &msg)
 {
 #if SHMDEV_HPP_EXCEPTIONS
 	throw error(err, msg);

@@ -2,7 +2,8 @@
 # Check runner compiled as C++17 twice, with exceptions (test_cpp) and with
 # -fno-exceptions (test_cpp_noexc), linked with tests/lib/util_common.c
 # compiled as C.  Each runs plain, under ASan+UBSan and under valgrind, as
-# tests/lib does; compile_fail.sh proves the promises that must not compile.
+# tests/lib does, and the first once more in every VM round on the device;
+# compile_fail.sh proves the promises that must not compile.
 CXXSTD := -std=c++17
 CPPTEST_CXXFLAGS := $(CXXSTD) $(WARN) -pedantic $(OPT) $(CPPFLAGS_COMMON) -Itests/lib
 CPPTEST_DIR := $(BUILD)/tests/cpp
@@ -28,6 +29,15 @@ $(CPPTEST_BINS): $(CPPTEST_DIR)/%: $(CPPTEST_DEPS) $(CPPTEST_DIR)/util_common.o 
 $(CPPTEST_SAN_BINS): $(CPPTEST_SAN_DIR)/%: $(CPPTEST_DEPS) $(CPPTEST_SAN_DIR)/util_common.o $(LIBSHMDEV_SAN_A)
 	$(CXX) $(CPPTEST_CXXFLAGS) $(SAN_FLAGS) $(CPPTEST_FLAVOUR_$*) -o $@ $< \
 		$(CPPTEST_SAN_DIR)/util_common.o $(LIBSHMDEV_SAN_A) $(LIBSHMDEV_LIBS) $(CHECK_LIBS)
+
+# And once in every VM round, on /dev/shmpool (the exceptions build).
+CPPTEST_VM_BIN := $(BUILD)/vm/bin/cpp_test_cpp
+VM_TEST_BINS += $(CPPTEST_VM_BIN)
+
+$(CPPTEST_VM_BIN): $(CPPTEST_DEPS) $(CPPTEST_DIR)/util_common.o $(LIBSHMDEV_A)
+	@mkdir -p $(@D)
+	$(CXX) $(CPPTEST_CXXFLAGS) -static -o $@ $< $(CPPTEST_DIR)/util_common.o $(LIBSHMDEV_A) \
+		$(LIBSHMDEV_LIBS_STATIC) $(CHECK_LIBS_STATIC)
 
 .PHONY: test-cpp test-cpp-san test-cpp-valgrind test-cpp-compile-fail
 test-cpp: $(CPPTEST_BINS)

@@ -17,10 +17,10 @@
 #include <type_traits>
 #include <vector>
 
+#include "shmdev.hpp"	/* first: check.h defines a macro named fail */
 extern "C" {
 #include "testutil.h"
 }
-#include "shmdev.hpp"
 
 /* The objects of tu_zone_types, registered from the structs. */
 struct Item {
@@ -403,6 +403,15 @@ START_TEST(test_error_codes)
 	ck_assert_int_eq(pool.block_stats(99).error(), -ENOENT);
 	ck_assert(pool.block_stats(0).has_value());
 	ck_assert_uint_eq(pool.block_stats(0)->key, tu_key(1));
+
+	/* The const accessors, and the type's stats by its id. */
+	const auto st = pool.type_stats(TU_ITEM);
+	ck_assert_uint_eq(st.value().live_count, 100);
+	ck_assert_uint_eq((*st).max_count, 100);
+	ck_assert_uint_eq(st->id, TU_ITEM);
+	ck_assert_uint_eq(st.value_or(shmdev_type_stats{}).live_count, 100);
+	const auto &cr = r;
+	ck_assert(!cr && !cr.has_value() && cr.error() == -ENOSPC && !cr->ptr && !(*cr).ptr);
 
 	/* Success carries no message and no error. */
 	auto ok = pool.find<Player>(1);

@@ -164,8 +164,12 @@ void cold_then_kill(const char *variant, int zone)
 	child c = spawn(variant, zone, {});
 	std::string open = wait_phase(c, "open"), run;
 
+	const char *env = std::getenv("SHMDEV_BACKEND");
+
 	expect_field(c, open, "start", "cold");
 	expect_field(c, open, "build", !std::strcmp(variant, "c") ? "v1" : "cpp");
+	/* The template says device: the VM's /dev/shmpool, or the host's override. */
+	expect_field(c, open, "backend", env && *env ? env : "device");
 	wait_phase(c, "populate");
 	do
 		run = wait_phase(c, "running");
@@ -191,6 +195,9 @@ void resume_crash(const char *variant, int zone)
 	ck_assert_msg(cnt(v, "bad_checksums") == 0 && cnt(v, "dangling") == 0 && cnt(v, "orphans") == 0,
 		      "`%s`: %s", c.what.c_str(), v.c_str());
 	ck_assert_uint_eq(cnt(v, "objects"), cnt(repair, "objects"));
+	std::printf("zone_cpp: `%s` after kill -9: %llu objects, inflight=%s undone=%llu "
+		    "orphans=%llu, all checksums match\n", c.what.c_str(), cnt(repair, "objects"),
+		    field(repair, "inflight").c_str(), cnt(repair, "undone"), cnt(repair, "orphans"));
 	wait_phase(c, "stop");
 	expect_exit(c, 0);
 }
