@@ -366,10 +366,58 @@ static __attribute__((noinline)) int free_checked(struct shmdev_pool *p, shmdev_
 }
 
 /*
+ * What the fast path of free does not take: a keyed live object, here,
+ * and the rest (stale handles, the last generation) in free_checked().
+ * For a keyed object: find the hash link that
+ * names @slot (reads only), then the stores of free_checked() in its order
+ * (unlink, link into the free list, commit, counts) without the crash
+ * points.  A chain that ends, loops, or leaves the type before reaching
+ * @slot sends the call to the checked path before anything is written.
+ */
+static __attribute__((noinline)) int free_keyed(struct shmdev_pool *p, shmdev_handle_t h)
+{
+	/* shmdev_free() checked the type and the slot; few arguments keep it lean. */
+	struct ptype *pt = &p->types[layout_handle_type(h)];
+	uint32_t slot = layout_handle_slot(h), *link, tag;
+	struct layout_hot *hot = pt->hot;
+	uint64_t steps = 0, seq;
+	struct layout_slot *s;
+
+	SLOT_QUICK(pt, slot, s, return free_checked(p, h));
+	tag = load_tag(s);
+
+	/* Keyed, live with the handle's generation, not the last one. */
+	if (unlikely(!pt->keyed || tag != layout_tag(LAYOUT_SLOT_LIVE_KEYED, layout_handle_gen(h)) ||
+		     layout_handle_gen(h) - 1 >= SHMDEV_LAYOUT_GEN_MAX - 1))
+		return free_checked(p, h);
+	link = &pt->buckets[bucket_of(pt, s->key)];
+	while (*link != slot + 1) {
+		uint64_t cur = (uint64_t)*link - 1;
+		struct layout_slot *c;
+
+		if (unlikely(!*link || steps++ > pt->cap))
+			return free_checked(p, h);
+		SLOT_QUICK(pt, cur, c, return free_checked(p, h));
+		link = &c->next;
+	}
+	/* FREE with the next generation: LIVE_KEYED gen -> FREE gen + 1 */
+	tag += layout_tag(LAYOUT_SLOT_FREE, 1) - LAYOUT_SLOT_LIVE_KEYED;
+	seq = change_begin(hot);
+	*link = s->next;
+	s->next = hot->free_head;
+	store_tag(s, tag);	/* commit */
+	hot->free_head = slot + 1;
+	hot->free_count++;
+	hot->live_count--;
+	change_end(hot, seq);
+	return 0;
+}
+
+/*
  * The fast path of free, for a plain live object: the stores of
  * free_checked() in the same order, without the crash points (see
- * alloc_fast() for the ordering).  Keyed objects, stale handles and the
- * hook take the checked path.  As in shmdev_get(), no watermark load: a
+ * alloc_fast() for the ordering).  Keyed objects take free_keyed();
+ * stale handles, the last generation and the hook the checked path.  As in shmdev_get(), no watermark load: a
  * slot at or above it was never made live (tag 0, or FREE), so the tag
  * compare rejects it, and cap bounds the address.  Like every fast path it
  * leaves the context's message alone: shmdev_errmsg() tells of the last
@@ -395,7 +443,7 @@ SHMDEV_EXPORT int shmdev_free(struct shmdev_pool *p, shmdev_handle_t h)
 	/* Generation 0 (never valid) and the last one (retires) go checked. */
 	if (unlikely(tag != layout_tag(LAYOUT_SLOT_LIVE, gen) ||
 		     gen - 1 >= SHMDEV_LAYOUT_GEN_MAX - 1))
-		return free_checked(p, h);
+		return free_keyed(p, h);
 	/* FREE with the next generation: LIVE gen -> FREE gen + 1 */
 	tag += layout_tag(LAYOUT_SLOT_FREE, 1) - LAYOUT_SLOT_LIVE;
 	seq = change_begin(hot);

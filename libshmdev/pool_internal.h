@@ -34,7 +34,10 @@
  * that makes the same stores in the same order as the checked path and
  * bails out, before writing, to the checked path on anything unusual
  * (read-only pool, crash hook armed, unknown type, empty free list, keyed
- * object, stale handle, corruption), which looks again and reports.  The
+ * alloc, stale handle, a broken hash chain, corruption), which looks again
+ * and reports.  A keyed free has its own fast path (free_keyed(): the
+ * chain walk only reads, then the checked path's stores in its order), and
+ * force_get on a writable pool without the hook skips the checks.  The
  * fast paths store nothing beyond the object's slot and hot line: no clear
  * of the context's message (it tells of the last failure), no load of the
  * watermark in free and get (a slot at or above it is never live, so the

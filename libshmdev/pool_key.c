@@ -51,13 +51,24 @@ SHMDEV_EXPORT int shmdev_force_get(struct shmdev_pool *p, uint16_t type, uint64_
 
 	if (!p || !obj)
 		return -EINVAL;
-	shmdev_clear_error(p->ctx);
-	err = pool_writable(p, "force_get");
-	if (err)
-		return err;
-	err = keyed_type(p, type, "force_get", &pt);
-	if (err)
-		return err;
+	/*
+	 * A writable pool without the crash hook (nr_fast is 0 otherwise) and
+	 * a KEYED type (keyed is false for a type not in the layout) skip the
+	 * checks; a hit stores nothing, not even the context's message.  A
+	 * miss inserts through the checked pool_alloc_slot() (its crash
+	 * points), without a second search.
+	 */
+	if (likely(type < p->nr_fast) && likely(p->types[type].keyed)) {
+		pt = &p->types[type];
+	} else {
+		shmdev_clear_error(p->ctx);
+		err = pool_writable(p, "force_get");
+		if (err)
+			return err;
+		err = keyed_type(p, type, "force_get", &pt);
+		if (err)
+			return err;
+	}
 	s = hash_find(pt, key, &slot);
 	if (s) {
 		*obj = slot_obj(pt, s);
@@ -67,6 +78,7 @@ SHMDEV_EXPORT int shmdev_force_get(struct shmdev_pool *p, uint16_t type, uint64_
 			*created = false;
 		return 0;
 	}
+	shmdev_clear_error(p->ctx);
 	err = pool_alloc_slot(p, (struct ptype *)pt, LAYOUT_SLOT_LIVE_KEYED, key, true, obj, handle);
 	if (!err && created)
 		*created = true;

@@ -8,7 +8,8 @@
  *  - no global state: everything hangs off a struct shmdev_ctx;
  *  - functions that can fail return 0 or a negative errno; the context keeps
  *    a message for the last failure (shmdev_errmsg()) and sends it to the log
- *    callback as well;
+ *    callback as well; the hot calls (alloc, alloc_raw, free, get, find and
+ *    a force_get that finds its key) leave it as it is when they succeed;
  *  - "the caller owns" means the caller frees it with the named function;
  *    everything else is borrowed and valid as long as its parent object;
  *  - a NULL context, pool, region, conf or output pointer never crashes:

@@ -9,7 +9,8 @@
  *  - a read-only "pool check" of a live, churning owner never reports a
  *    false corruption, and a real one is still reported.
  *  - the inline get (issue 12): shmdev_get_fast() gives what
- *    shmdev_get_typed() gives, through all of the above.
+ *    shmdev_get_typed() gives, through all of the above; the fast path of
+ *    a keyed free unlinks any link of a chain, and refuses a broken one.
  * The NULL-argument tests of the API are in test_api.c.  Runs on the
  * backend SHMDEV_BACKEND selects.
  */
@@ -441,6 +442,62 @@ START_TEST(test_get_fast)
 }
 END_TEST
 
+/*
+ * The fast path of a keyed free (issue 12): 50 Players share the buckets of
+ * their index, so freeing them in a scattered order unlinks heads, middles
+ * and tails of chains.  After each free the freed key and handle are gone,
+ * every other key still finds its object, and the pool checks.  A slot
+ * whose key was changed under the index (corruption) is not in the chain
+ * its key names: the free is refused with the checked path's report, and
+ * nothing is freed.
+ */
+START_TEST(test_keyed_free_chains)
+{
+	struct shmdev_conf *conf = tu_zone_conf(ctx);
+	struct shmdev_pool *pool = tu_zone_open(ctx, conf, 0);
+	const uint64_t g = 0x9e3779b97f4a7c15ULL;
+	shmdev_handle_t hs[50], h;
+	bool live[50], created;
+	void *objs[50], *obj;
+	unsigned int n, i, j;
+	uint64_t k;
+
+	for (i = 0; i < 50; i++) {
+		ck_assert_int_eq(shmdev_force_get(pool, TU_PLAYER, 1000 + i, &objs[i], &hs[i], &created), 0);
+		ck_assert(created);
+		live[i] = true;
+	}
+	for (n = 0; n < 50; n++) {
+		i = (n * 17) % 50;
+		ck_assert_int_eq(shmdev_free(pool, hs[i]), 0);
+		live[i] = false;
+		ck_assert_ptr_null(shmdev_find(pool, TU_PLAYER, 1000 + i, NULL));
+		ck_assert_ptr_null(shmdev_get(pool, hs[i]));
+		ck_assert_int_eq(shmdev_free(pool, hs[i]), -ESTALE);
+		for (j = 0; j < 50; j++)
+			if (live[j])
+				ck_assert_msg(shmdev_find(pool, TU_PLAYER, 1000 + j, &h) == objs[j] && h == hs[j],
+					      "after freeing key %u, key %u is not found", 1000 + i, 1000 + j);
+		ck_assert_msg(shmdev_pool_check(pool) == 0, "after freeing key %u: %s", 1000 + i,
+			      shmdev_errmsg(ctx));
+	}
+	/* A key whose bucket differs from 7's in its top bit: another chain at any size. */
+	ck_assert_int_eq(shmdev_force_get(pool, TU_PLAYER, 7, &obj, &h, &created), 0);
+	for (k = 8; !(((k * g) ^ (7 * g)) >> 63); k++)
+		;
+	slot_of(TU_PLAYER, obj)->key = k;
+	ck_assert_int_eq(shmdev_free(pool, h), -EUCLEAN);
+	ck_assert_msg(strstr(shmdev_errmsg(ctx), "is missing from the hash index (the pool is corrupt)"),
+		      "%s", shmdev_errmsg(ctx));
+	ck_assert_ptr_eq(shmdev_get(pool, h), obj);
+	slot_of(TU_PLAYER, obj)->key = 7;
+	ck_assert_int_eq(shmdev_free(pool, h), 0);
+	ck_assert_msg(shmdev_pool_check(pool) == 0, "%s", shmdev_errmsg(ctx));
+	ck_assert_int_eq(shmdev_pool_close(pool), 0);
+	shmdev_conf_free(conf);
+}
+END_TEST
+
 /* ---- item 19: pool check of a live pool --------------------------------- */
 
 struct churn {
@@ -636,6 +693,7 @@ static Suite *handles_suite(void)
 	tcase_add_test(tc, test_retire_keyed);
 	tcase_add_test(tc, test_typed);
 	tcase_add_test(tc, test_get_fast);
+	tcase_add_test(tc, test_keyed_free_chains);
 	tcase_add_test(tc, test_check_live_owner);
 	tcase_add_test(tc, test_check_real_corruption);
 	tcase_add_test(tc, test_check_layout_changed);
