@@ -639,7 +639,7 @@ static CountResult run_count(const Opts &o, uint64_t n)
 
 static RestartResult run_restart(const Opts &o, uint64_t n)
 {
-	RestartResult rr = { n, 0, 0, 0, 0, 0, 0, 0 };
+	RestartResult rr = { n, 0, 0, 0, 0, 0, 0, 0, 0 };
 	std::vector<double> open_ms, open_lib, first, warm, copen, rep, rate;
 	Shared s;
 	ShmBox b;
@@ -693,6 +693,7 @@ static RestartResult run_restart(const Opts &o, uint64_t n)
 	rr.crash_open_ms = median(copen);
 	rr.repair_ms = median(rep);
 	rr.repair_rate = median(rate);
+	rr.crash_rate = (double)n / 1e3 / rr.crash_open_ms;
 	return rr;
 }
 
