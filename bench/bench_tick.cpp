@@ -10,6 +10,8 @@
  * --reps-large applies from 5e6 live objects on (the run's length).  --only
  * keeps shmpool and the peers whose name starts with one of the words given
  * (slab, raw, glibc, jemalloc, mimalloc, tcmalloc, Boost): for profiling.
+ * --phases keeps the phases named (tick, get, find, af64, af64z, af128k,
+ * af256, af256z, bare64, bare256): the others' cells stay empty.
  *
  * The population: 3 types, 64 and 256 bytes plain, 128 bytes KEYED, a third
  * of the live count each.  Every peer (peers.h, bench_boost_peer.h) builds
@@ -160,8 +162,20 @@ struct World {			/* one peer's copy of the logical state */
 
 static uint64_t fresh_key(World &w)
 {
-	/* distinct (an odd multiplier is a bijection), spread, non-zero, below ABSENT */
-	return (w.next_key++ * 0x9E3779B97F4A7C15ULL) & (ABSENT - 1);
+	/*
+	 * Distinct, well mixed, non-zero, below ABSENT: each step is a
+	 * bijection of the 63-bit space (an odd multiplier, a right xorshift).
+	 * A plain n * C would meet the tables' Fibonacci hash (k * C) as
+	 * n * C^2, whose top bits cluster: long probe runs in every table.
+	 */
+	const uint64_t m = ABSENT - 1;
+	uint64_t x = w.next_key++;
+
+	x = (x * 0xBF58476D1CE4E5B9ULL) & m;
+	x ^= x >> 31;
+	x = (x * 0x94D049BB133111EBULL) & m;
+	x ^= x >> 29;
+	return x;
 }
 
 static uint64_t *word(void *obj) { return static_cast<uint64_t *>(obj); }
@@ -343,6 +357,10 @@ struct MallocPeerF : MallocPeer {
 
 /* ---- peers in a box: one virtual call per timed block ------------------ */
 
+/* --phases names them so */
+static const char *const phase_key[NPH] = {
+	"tick", "get", "find", "af64", "af64z", "af128k", "af256", "af256z", "bare64", "bare256",
+};
 const char *const phase_name[NPH] = {
 	"tick (µs)", "get (ns)", "find (ns)", "alloc+free 64", "alloc+free 64 zeroing",
 	"force_get+free 128 keyed", "alloc+free 256", "alloc+free 256 zeroing",
@@ -566,7 +584,7 @@ static CountResult run_count(const Opts &o, uint64_t n)
 		/* what fits now: the machine is shared, and other jobs' memory moves */
 		uint64_t budget = mem_available() / 100 * 70, fit = budget / est;
 
-		per_group = fit > 3 ? fit - 2 - (g == 0) : 1;
+		per_group = fit > 3 + (uint64_t)(g == 0) ? fit - 2 - (g == 0) : 1;
 		if (fit < 3)
 			fprintf(stderr, "bench_tick: %" PRIu64 " live: %.1f GB available, about %.1f GB needed "
 				"for shmpool, the floor and one peer: the run may fail\n", n,
@@ -599,6 +617,8 @@ static CountResult run_count(const Opts &o, uint64_t n)
 		fputc('\n', stderr);
 		std::vector<std::vector<double>> vals(boxes.size() * NPH);
 		for (int ph = 0; ph < NPH; ph++) {
+			if (!o.phases.empty() && o.phases.find("," + std::string(phase_key[ph]) + ",") == std::string::npos)
+				continue;
 			fprintf(stderr, "bench_tick: %" PRIu64 " live, group %d: %s\n", n, g + 1, phase_name[ph]);
 			for (int r = 0; r < cr.reps; r++)
 				for (size_t j = 0; j < boxes.size(); j++) {
@@ -778,12 +798,14 @@ int main(int argc, char **argv)
 			o.reps_large = atoi(argv[++i]);
 		else if (i + 1 < argc && a == "--only")
 			o.only = std::string(",") + argv[++i] + ",";
+		else if (i + 1 < argc && a == "--phases")
+			o.phases = std::string(",") + argv[++i] + ",";
 		else if (i + 1 < argc && a == "--k")
 			o.k = atoi(argv[++i]);
 		else if (i + 1 < argc && a == "--csv")
 			o.csv = argv[++i];
 		else
-			bench_die("usage: bench_tick [--counts N,..] [--restart-counts N,..] [--reps R] [--reps-large R] [--k K] [--csv FILE] [--only slab,glibc,..] (bad \"%s\")",
+			bench_die("usage: bench_tick [--counts N,..] [--restart-counts N,..] [--reps R] [--reps-large R] [--k K] [--csv FILE] [--only slab,glibc,..] [--phases tick,get,..] (bad \"%s\")",
 				  a.c_str());
 	}
 	if (o.reps < 1 || o.reps > 99 || o.reps_large < 1 || o.reps_large > 99 || o.k < 100)

@@ -40,6 +40,7 @@ struct Opts {
 	int k = 3000;
 	const char *csv = nullptr;
 	std::string only;	/* ",word,word,": --only */
+	std::string phases;	/* ",tick,get,": --phases */
 };
 
 extern FILE *csv;	/* --csv, or NULL */

@@ -15,6 +15,8 @@ K=3000
 case $N in '' | *[!0-9]*) echo "bench-counts: BENCH_COUNTS_N=\"$N\" is not a count" >&2; exit 1 ;; esac
 [ "$N" -ge 3000 ] || { echo "bench-counts: BENCH_COUNTS_N=$N: at least 3000" >&2; exit 1; }
 
+# BENCH_COUNTS_REPARSE=1: the tables again from the last callgrind.txt
+if [ -z "${BENCH_COUNTS_REPARSE:-}" ]; then
 echo "bench-counts: bench_tick at $N live under callgrind (a minute or more)" >&2
 # bench_tick re-executes itself to set GLIBC_TUNABLES: not under valgrind
 SHMDEV_BACKEND=posix BENCH_TICK_REEXEC=1 GLIBC_TUNABLES=glibc.rtld.optional_static_tls=65536 \
@@ -23,6 +25,7 @@ SHMDEV_BACKEND=posix BENCH_TICK_REEXEC=1 GLIBC_TUNABLES=glibc.rtld.optional_stat
 	"$OUT/bench_tick" --counts "$N" --restart-counts 300 --reps 1 --k "$K" >/dev/null 2>"$OUT/callgrind.log" ||
 	{ tail "$OUT/callgrind.log" >&2; exit 1; }
 callgrind_annotate --inclusive=yes --threshold=100 "$OUT/callgrind.out" >"$OUT/callgrind.txt"
+fi
 
 # n per type as bench_tick splits it; a tick block runs max(N/K + 1, 100) ticks
 awk -v n="$N" -v k="$K" '
@@ -36,6 +39,7 @@ BEGIN {
 	peer["BoostPeer<NodePrivate>"] = "Boost private_node_allocator (no lock)"
 }
 /^Events shown:/ { for (i = 3; i <= NF; i++) col[$i] = i - 2 }
+/ (=>|<=) / { next }	# call-tree lines name callees and callers: not costs of their own
 /double (tick_block|pass_get|pass_find|pass_churn|bare_churn)</ {
 	# one line per source file of the function (inlined code): summed
 	line = $0
@@ -62,6 +66,7 @@ BEGIN {
 		ph = (a[1] == 0 ? "alloc+free 64" : a[1] == 1 ? "force_get+free 128 keyed" : "alloc+free 256") (a[2] == "true" && a[1] != 1 ? " zeroing" : "")
 		ops = a[1] == 2 ? n2 : n0
 	}
+	if (p == "raw pointer") ops *= 2	# its two rows (4 KiB, THP) share the symbol
 	key = ph SUBSEP p
 	if (!(key in nops)) { keys[++nkeys] = key }
 	nops[key] = ops
