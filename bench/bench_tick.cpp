@@ -10,6 +10,8 @@
  * --reps-large applies from 5e6 live objects on (the run's length).  --only
  * keeps shmpool and the peers whose name starts with one of the words given
  * (slab, raw, glibc, jemalloc, mimalloc, tcmalloc, Boost): for profiling.
+ * --phases keeps the phases named (tick, get, find, af64, af64z, af128k,
+ * af256, af256z, bare64, bare256): the others' cells stay empty.
  *
  * The population: 3 types, 64 and 256 bytes plain, 128 bytes KEYED, a third
  * of the live count each.  Every peer (peers.h, bench_boost_peer.h) builds
@@ -24,7 +26,9 @@
  * static TLS surplus raised: the program re-executes itself with
  * GLIBC_TUNABLES=glibc.rtld.optional_static_tls=65536).
  */
+#include <dirent.h>
 #include <dlfcn.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -35,6 +39,7 @@
 #include <cstdarg>
 #include <ctime>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "bench_boost_peer.h"
@@ -157,8 +162,20 @@ struct World {			/* one peer's copy of the logical state */
 
 static uint64_t fresh_key(World &w)
 {
-	/* distinct (an odd multiplier is a bijection), spread, non-zero, below ABSENT */
-	return (w.next_key++ * 0x9E3779B97F4A7C15ULL) & (ABSENT - 1);
+	/*
+	 * Distinct, well mixed, non-zero, below ABSENT: each step is a
+	 * bijection of the 63-bit space (an odd multiplier, a right xorshift).
+	 * A plain n * C would meet the tables' Fibonacci hash (k * C) as
+	 * n * C^2, whose top bits cluster: long probe runs in every table.
+	 */
+	const uint64_t m = ABSENT - 1;
+	uint64_t x = w.next_key++;
+
+	x = (x * 0xBF58476D1CE4E5B9ULL) & m;
+	x ^= x >> 31;
+	x = (x * 0x94D049BB133111EBULL) & m;
+	x ^= x >> 29;
+	return x;
 }
 
 static uint64_t *word(void *obj) { return static_cast<uint64_t *>(obj); }
@@ -232,8 +249,25 @@ static uint64_t tick(P &p, const Shared &s, World &w)
 }
 
 /* A full pass of random gets over type 0 (64 B): ns per get. */
+/*
+ * The timed blocks are not inlined: callgrind then counts each (peer,
+ * phase) under its own symbol (bench/counts.sh).
+ */
+#define BLOCK __attribute__((noinline))
+
 template <class P>
-static double pass_get(P &p, const Shared &s, World &w)
+static BLOCK double tick_block(P &p, const Shared &s, World &w)
+{
+	uint64_t t0 = now_ns(), sum = 0;
+
+	for (int i = 0; i < s.ticks; i++)
+		sum += tick(p, s, w);
+	sink += sum;
+	return (double)(now_ns() - t0) / s.ticks / 1000.0;
+}
+
+template <class P>
+static BLOCK double pass_get(P &p, const Shared &s, World &w)
 {
 	uint64_t sum = 0, t0 = now_ns();
 
@@ -249,7 +283,7 @@ static double pass_get(P &p, const Shared &s, World &w)
 
 /* Every key of the KEYED type once, in random order, 1 in 4 made absent. */
 template <class P>
-static double pass_find(P &p, const Shared &s, World &w)
+static BLOCK double pass_find(P &p, const Shared &s, World &w)
 {
 	uint64_t sum = 0, t0 = now_ns(), n = s.n[TKEY];
 
@@ -265,8 +299,8 @@ static double pass_find(P &p, const Shared &s, World &w)
 }
 
 /* Every object of type t freed and replaced, in random order: ns per pair. */
-template <class P>
-static double pass_churn(P &p, const Shared &s, World &w, int t, bool zero)
+template <int t, bool zero, class P>
+static BLOCK double pass_churn(P &p, const Shared &s, World &w)
 {
 	uint64_t t0 = now_ns(), n = s.n[t];
 
@@ -287,8 +321,46 @@ static double pass_churn(P &p, const Shared &s, World &w, int t, bool zero)
 	return (double)(now_ns() - t0) / (double)n;
 }
 
+/* Free and malloc again every object of a private pointer array (at most
+ * BARE_MAX), in random order, besides the peer's own objects. */
+#define BARE_MAX (1ULL << 20)
+template <class P>
+static BLOCK double bare_churn(P &p, World &w, const Shared &s, int t)
+{
+	std::vector<void *> &b = w.bare[t];
+	uint64_t n = std::min<uint64_t>(s.n[t], BARE_MAX), t0;
+
+	if (b.empty()) {
+		b.resize(n);
+		for (uint64_t i = 0; i < n; i++)
+			b[i] = p.m.malloc(type_size[t]);
+	}
+	t0 = now_ns();
+	for (uint64_t i = 0, j = 0; j < n; i++) {
+		uint64_t pos = s.perm[t][i];
+
+		if (pos >= n)
+			continue;
+		p.m.free(b[pos]);
+		b[pos] = p.m.malloc(type_size[t]);
+		word(b[pos])[TOUCH] = i;
+		j++;
+	}
+	return (double)(now_ns() - t0) / (double)n;
+}
+
+/* One type per family: callgrind names each family's blocks apart. */
+template <int F>
+struct MallocPeerF : MallocPeer {
+	using MallocPeer::MallocPeer;
+};
+
 /* ---- peers in a box: one virtual call per timed block ------------------ */
 
+/* --phases names them so */
+static const char *const phase_key[NPH] = {
+	"tick", "get", "find", "af64", "af64z", "af128k", "af256", "af256z", "bare64", "bare256",
+};
 const char *const phase_name[NPH] = {
 	"tick (µs)", "get (ns)", "find (ns)", "alloc+free 64", "alloc+free 64 zeroing",
 	"force_get+free 128 keyed", "alloc+free 256", "alloc+free 256 zeroing",
@@ -314,63 +386,35 @@ struct PeerBox : Box {
 	double run(Phase ph, const Shared &s) override
 	{
 		switch (ph) {
-		case PH_TICK: {
-			uint64_t t0 = now_ns(), sum = 0;
-
-			for (int i = 0; i < s.ticks; i++)
-				sum += tick(p, s, w);
-			sink += sum;
-			return (double)(now_ns() - t0) / s.ticks / 1000.0;
-		}
+		case PH_TICK:
+			return tick_block(p, s, w);
 		case PH_GET:
 			return pass_get(p, s, w);
 		case PH_FIND:
 			return pass_find(p, s, w);
 		case PH_AF64:
-			return pass_churn(p, s, w, 0, false);
+			return pass_churn<0, false>(p, s, w);
 		case PH_AF64Z:
-			return pass_churn(p, s, w, 0, true);
+			return pass_churn<0, true>(p, s, w);
 		case PH_AF128K:
-			return pass_churn(p, s, w, TKEY, true);
+			return pass_churn<TKEY, true>(p, s, w);
 		case PH_AF256:
-			return pass_churn(p, s, w, 2, false);
+			return pass_churn<2, false>(p, s, w);
 		case PH_AF256Z:
-			return pass_churn(p, s, w, 2, true);
+			return pass_churn<2, true>(p, s, w);
 		default:
 			return bare(ph, s);
 		}
 	}
-	double bare(Phase, const Shared &) { return NAN; }
+	/* Bare malloc churn (no table): only the malloc peers have it. */
+	double bare(Phase ph, const Shared &s)
+	{
+		if constexpr (std::is_base_of<MallocPeer, P>::value)
+			return bare_churn(p, w, s, ph == PH_BARE64 ? 0 : 2);
+		return NAN;
+	}
 	void destroy() override { p.destroy(); }
 };
-
-/* Bare malloc churn (no table): only the malloc peers have it. */
-#define BARE_MAX (1ULL << 20)
-template <>
-double PeerBox<MallocPeer>::bare(Phase ph, const Shared &s)
-{
-	int t = ph == PH_BARE64 ? 0 : 2;
-	std::vector<void *> &b = w.bare[t];
-	uint64_t n = std::min<uint64_t>(s.n[t], BARE_MAX), t0;
-
-	if (b.empty()) {
-		b.resize(n);
-		for (uint64_t i = 0; i < n; i++)
-			b[i] = p.m.malloc(type_size[t]);
-	}
-	t0 = now_ns();
-	for (uint64_t i = 0, j = 0; j < n; i++) {
-		uint64_t pos = s.perm[t][i];
-
-		if (pos >= n)
-			continue;
-		p.m.free(b[pos]);
-		b[pos] = p.m.malloc(type_size[t]);
-		word(b[pos])[TOUCH] = i;
-		j++;
-	}
-	return (double)(now_ns() - t0) / (double)n;
-}
 
 /* The raw pointer: gets only, on 4 KiB or transparent huge pages. */
 struct RawPeer {
@@ -433,23 +477,24 @@ struct SlabBox : PeerBox<SlabPeer> {
 	}
 };
 
-struct MallocBox : PeerBox<MallocPeer> {
-	explicit MallocBox(const char *n, const MallocFns &f) : PeerBox<MallocPeer>(n, f) {}
+template <int F>
+struct MallocBox : PeerBox<MallocPeerF<F>> {
+	explicit MallocBox(const char *n, const MallocFns &f) : PeerBox<MallocPeerF<F>>(n, f) {}
 	void build(const Shared &s) override
 	{
 		TypeSpec ts[NT];
 
 		for (int t = 0; t < NT; t++)
 			ts[t] = { type_size[t], t == TKEY, s.n[t] + 1024 };
-		p.open(ts, NT);
-		PeerBox<MallocPeer>::build(s);
+		this->p.open(ts, NT);
+		PeerBox<MallocPeerF<F>>::build(s);
 	}
 	void destroy() override
 	{
 		for (int t = 0; t < NT; t++)
-			for (void *b : w.bare[t])
-				p.m.free(b);
-		PeerBox<MallocPeer>::destroy();
+			for (void *b : this->w.bare[t])
+				this->p.m.free(b);
+		PeerBox<MallocPeerF<F>>::destroy();
 	}
 };
 
@@ -490,13 +535,13 @@ static std::vector<Box *> make_others()
 {
 	std::vector<Box *> v;
 
-	v.push_back(new MallocBox("glibc + table", fns_glibc));
+	v.push_back(new MallocBox<0>("glibc + table", fns_glibc));
 	if (have_je)
-		v.push_back(new MallocBox("jemalloc + table", fns_je));
+		v.push_back(new MallocBox<1>("jemalloc + table", fns_je));
 	if (have_mi)
-		v.push_back(new MallocBox("mimalloc + table", fns_mi));
+		v.push_back(new MallocBox<2>("mimalloc + table", fns_mi));
 	if (have_tc)
-		v.push_back(new MallocBox("tcmalloc + table", fns_tc));
+		v.push_back(new MallocBox<3>("tcmalloc + table", fns_tc));
 	v.push_back(new BoostBox<BoostPeer<NodeLocked>>("Boost node_allocator (locked)"));
 	v.push_back(new BoostBox<BoostPeer<NodePrivate>>("Boost private_node_allocator (no lock)"));
 	return v;
@@ -529,14 +574,21 @@ static CountResult run_count(const Opts &o, uint64_t n)
 	Shared s;
 	std::vector<Box *> others = make_others();
 	/* measured: 190 (shmpool) to 255 (glibc) bytes per object, with the references */
-	uint64_t est = n * 260 + (64 << 20), budget = mem_available() / 100 * 70;
-	size_t per_group = std::max<size_t>(1, budget / est > 2 ? budget / est - 2 : 1);
+	uint64_t est = n * 260 + (64 << 20);
 
 	make_shared(s, n, o.k);
 	cr.ticks = s.ticks;
-	for (size_t first = 0; first < others.size(); first += per_group, cr.groups++) {
+	for (size_t first = 0, per_group; first < others.size(); first += per_group, cr.groups++) {
 		std::vector<Box *> boxes = { new ShmBox(), new SlabBox() };
 		int g = cr.groups;
+		/* what fits now: the machine is shared, and other jobs' memory moves */
+		uint64_t budget = mem_available() / 100 * 70, fit = budget / est;
+
+		per_group = fit > 3 + (uint64_t)(g == 0) ? fit - 2 - (g == 0) : 1;
+		if (fit < 3)
+			fprintf(stderr, "bench_tick: %" PRIu64 " live: %.1f GB available, about %.1f GB needed "
+				"for shmpool, the floor and one peer: the run may fail\n", n,
+				(double)mem_available() / 1e9, 3.0 * (double)est / 1e9);
 
 		if (g == 0) {
 			boxes.push_back(new RawBox("raw pointer (4 KiB pages)", false));
@@ -565,6 +617,8 @@ static CountResult run_count(const Opts &o, uint64_t n)
 		fputc('\n', stderr);
 		std::vector<std::vector<double>> vals(boxes.size() * NPH);
 		for (int ph = 0; ph < NPH; ph++) {
+			if (!o.phases.empty() && o.phases.find("," + std::string(phase_key[ph]) + ",") == std::string::npos)
+				continue;
 			fprintf(stderr, "bench_tick: %" PRIu64 " live, group %d: %s\n", n, g + 1, phase_name[ph]);
 			for (int r = 0; r < cr.reps; r++)
 				for (size_t j = 0; j < boxes.size(); j++) {
@@ -605,7 +659,7 @@ static CountResult run_count(const Opts &o, uint64_t n)
 
 static RestartResult run_restart(const Opts &o, uint64_t n)
 {
-	RestartResult rr = { n, 0, 0, 0, 0, 0, 0, 0 };
+	RestartResult rr = { n, 0, 0, 0, 0, 0, 0, 0, 0 };
 	std::vector<double> open_ms, open_lib, first, warm, copen, rep, rate;
 	Shared s;
 	ShmBox b;
@@ -659,7 +713,41 @@ static RestartResult run_restart(const Opts &o, uint64_t n)
 	rr.crash_open_ms = median(copen);
 	rr.repair_ms = median(rep);
 	rr.repair_rate = median(rate);
+	rr.crash_rate = (double)n / 1e3 / rr.crash_open_ms;
 	return rr;
+}
+
+/*
+ * The regions a killed run left behind (its pid is gone): shmpool's POSIX
+ * regions of keys KEY_BASE + (pid << 8) + i, and the Boost segments.
+ */
+#define KEY_BASE 0x5BE0000000ULL
+static void remove_stale()
+{
+	DIR *d = opendir("/dev/shm");
+	struct dirent *e;
+
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		unsigned long long key = 0;
+		long pid = -1;
+		const char *dot = strrchr(e->d_name, '.');
+
+		if (!strncmp(e->d_name, "shmpool-bench-boost-", 20))
+			pid = atol(e->d_name + 20);
+		else if (!strncmp(e->d_name, "shmpool.", 8) && dot && sscanf(dot + 1, "%llx", &key) == 1 &&
+			 key >= KEY_BASE && key - KEY_BASE < (1ULL << 32))
+			pid = (long)((key - KEY_BASE) >> 8);
+		if (pid > 0 && kill((pid_t)pid, 0) && errno == ESRCH) {
+			char path[300];
+
+			snprintf(path, sizeof(path), "/dev/shm/%s", e->d_name);
+			if (!unlink(path))
+				fprintf(stderr, "bench_tick: removed %s (left by the killed run %ld)\n", path, pid);
+		}
+	}
+	closedir(d);
 }
 
 /* ---- main --------------------------------------------------------------- */
@@ -710,12 +798,14 @@ int main(int argc, char **argv)
 			o.reps_large = atoi(argv[++i]);
 		else if (i + 1 < argc && a == "--only")
 			o.only = std::string(",") + argv[++i] + ",";
+		else if (i + 1 < argc && a == "--phases")
+			o.phases = std::string(",") + argv[++i] + ",";
 		else if (i + 1 < argc && a == "--k")
 			o.k = atoi(argv[++i]);
 		else if (i + 1 < argc && a == "--csv")
 			o.csv = argv[++i];
 		else
-			bench_die("usage: bench_tick [--counts N,..] [--restart-counts N,..] [--reps R] [--reps-large R] [--k K] [--csv FILE] [--only slab,glibc,..] (bad \"%s\")",
+			bench_die("usage: bench_tick [--counts N,..] [--restart-counts N,..] [--reps R] [--reps-large R] [--k K] [--csv FILE] [--only slab,glibc,..] [--phases tick,get,..] (bad \"%s\")",
 				  a.c_str());
 	}
 	if (o.reps < 1 || o.reps > 99 || o.reps_large < 1 || o.reps_large > 99 || o.k < 100)
@@ -725,7 +815,8 @@ int main(int argc, char **argv)
 			bench_die("count %" PRIu64 ": at least 300", n);
 	if (o.csv && !(csv = fopen(o.csv, "w")))
 		bench_die("%s: %s", o.csv, strerror(errno));
-	key_base = 0x5BE0000000ULL + ((uint64_t)getpid() << 8);
+	key_base = KEY_BASE + ((uint64_t)getpid() << 8);
+	remove_stale();
 	have_je = load_malloc("libjemalloc.so.2", "jemalloc", &fns_je);
 	have_mi = load_malloc("libmimalloc.so.2", "mimalloc", &fns_mi);
 	have_tc = load_malloc("libtcmalloc_minimal.so.4", "tcmalloc", &fns_tc);

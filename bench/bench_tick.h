@@ -29,6 +29,7 @@ struct CountResult {
 struct RestartResult {
 	uint64_t n;
 	double open_ms, open_lib_ms, first_ms, warm_ms, crash_open_ms, repair_ms, repair_rate;
+	double crash_rate;	/* live objects / the crash open's CPU time, Mobj/s */
 };
 
 struct Opts {
@@ -39,6 +40,7 @@ struct Opts {
 	int k = 3000;
 	const char *csv = nullptr;
 	std::string only;	/* ",word,word,": --only */
+	std::string phases;	/* ",tick,get,": --phases */
 };
 
 extern FILE *csv;	/* --csv, or NULL */

@@ -15,7 +15,8 @@ BENCH_TICK_HDRS := bench/bench_tick.h bench/peers.h bench/oatable.h bench/bench_
 
 all:: $(BENCH_TICK)
 
-# The shmpool adapter is C (the library's own flags); the rest is C++ for
+# -fno-ipa-icf: the malloc families' identical blocks keep their own symbols
+# for callgrind (bench/counts.sh).  The shmpool adapter is C (the library's own flags); the rest is C++ for
 # Boost.Interprocess.  The other malloc families are dlmopen()ed at run time.
 $(BENCH_DIR)/peer_shmpool.o: bench/peer_shmpool.c bench/peer_shmpool.h libshmdev/shmdev.h
 	@mkdir -p $(@D)
@@ -23,20 +24,24 @@ $(BENCH_DIR)/peer_shmpool.o: bench/peer_shmpool.c bench/peer_shmpool.h libshmdev
 
 $(BENCH_TICK): $(BENCH_TICK_SRCS) $(BENCH_TICK_HDRS) $(BENCH_DIR)/peer_shmpool.o $(LIBSHMDEV_A)
 	@mkdir -p $(@D)
-	$(CXX) -std=c++17 -O2 -g -Wall -Wextra -Werror $(CPPFLAGS_COMMON) -Ibench -o $@ $(BENCH_TICK_SRCS) \
+	$(CXX) -std=c++17 -O2 -g -fno-ipa-icf -Wall -Wextra -Werror $(CPPFLAGS_COMMON) -Ibench -o $@ $(BENCH_TICK_SRCS) \
 		$(BENCH_DIR)/peer_shmpool.o $(LIBSHMDEV_A) $(LIBSHMDEV_LIBS) -lrt -lpthread -ldl
 
 $(BENCH_KPATH): bench/bench_kpath.c include/uapi/linux/shmpool.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_COMMON) -static -o $@ $<
 
-.PHONY: bench bench-build bench-smoke test-bench
+.PHONY: bench bench-build bench-smoke bench-counts test-bench
 
 bench-build: $(BENCH_TICK) $(BENCH_KPATH)
 
 bench:
 	@scripts/install-deps.sh
 	@bench/bench.sh
+
+# Instructions and simulated cache misses per operation (callgrind).
+bench-counts: $(BENCH_TICK)
+	@BUILD=$(BUILD) bench/counts.sh
 
 # Tiny counts, one repetition: every peer and every table, never a timing
 # assertion (bench/smoke.sh checks the output's shape).
