@@ -14,6 +14,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <linux/falloc.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -137,9 +138,14 @@ START_TEST(export_gives_the_memory_and_freezes)
 	ck_assert_uint_eq(e.info.size, 4 * PG);
 	ck_assert_uint_eq(e.info.state, SHMPOOL_STATE_CLEAN);
 	ck_assert(e.info.flags & SHMPOOL_REGION_FROZEN);
-	/* The size stays sealed through the exported file. */
+	/* The size stays sealed, the memory unpunched, through the exported file. */
 	ck_assert_int_eq(ftruncate(efd, 8 * PG), -1);
 	ck_assert_int_eq(errno, EPERM);
+	ck_assert_int_eq(fallocate(efd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, PG), -1);
+	ck_assert_int_eq(errno, EPERM);
+	/* A live region's file cannot become a second region sharing its memory. */
+	ck_assert_int_eq(adopt(efd, KT_KEY(TAG, 11), SHMPOOL_STATE_CLEAN), -EBUSY);
+	ck_assert_int_eq(kt_stat(KT_KEY(TAG, 11), NULL), -ENOENT);
 	p = mmap(NULL, 4 * PG, PROT_READ, MAP_SHARED, efd, 0);
 	ck_assert_ptr_ne(p, MAP_FAILED);
 	assert_pattern(p, 4 * PG, 0x1111);
