@@ -175,7 +175,7 @@ START_TEST(export_refuses_and_leaks_nothing)
 	uint64_t key = KT_KEY(TAG, 2);
 	struct shmpool_region_info info;
 	struct shmpool_export e = { .size = sizeof(e) };
-	int free_fd = lowest_free_fd(), fd, owner;
+	int free_fd = lowest_free_fd(), fd, owner, efd;
 
 	ck_assert_int_eq(export(KT_KEY(TAG, 99), 0, NULL), -ENOENT);
 	ck_assert_int_eq(export(0, 0, NULL), -EINVAL);
@@ -195,10 +195,18 @@ START_TEST(export_refuses_and_leaks_nothing)
 		ro->key = key;
 		ck_assert_int_eq(mprotect(ro, PG, PROT_READ), 0);
 		ck_assert_int_eq(kt_ioctl(fd, SHMPOOL_IOC_EXPORT, ro), -EFAULT);
-		munmap(ro, PG);
 		ck_assert_int_eq(kt_stat(key, &info), 0);
 		ck_assert(!(info.flags & SHMPOOL_REGION_FROZEN));
 		ck_assert_int_eq(lowest_free_fd(), free_fd + 1);
+		/* A freeze made before stays: the failed call undoes only its own. */
+		efd = export(key, 0, NULL);
+		ck_assert_int_ge(efd, 0);
+		ck_assert_int_eq(kt_ioctl(fd, SHMPOOL_IOC_EXPORT, ro), -EFAULT);
+		ck_assert_int_eq(kt_stat(key, &info), 0);
+		ck_assert(info.flags & SHMPOOL_REGION_FROZEN);
+		ck_assert_int_eq(export(key, SHMPOOL_EXPORT_THAW, NULL), -1);
+		close(efd);
+		munmap(ro, PG);
 	}
 	close(fd);
 
