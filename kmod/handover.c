@@ -35,20 +35,22 @@
 /*
  * EXPORT: the backing file of region @key, referenced, in *@filep, and the
  * region FROZEN (no new owner lease, no DESTROY) so that the lease state the
- * agent records is the one carried over.  With SHMPOOL_EXPORT_THAW the
+ * agent records is the one carried over; *@froze tells whether this call
+ * froze it (it was not frozen before).  With SHMPOOL_EXPORT_THAW the
  * freeze ends and no file is returned.  Permission: DESTROY's rule (owner,
  * creator or CAP_SYS_ADMIN over the namespace) and write access by the mode,
  * since the file writes the memory; so the fd gives nothing an owner attach
  * would not.
  */
 int shmpool_export(u64 key, u32 flags, struct file **filep,
-		   struct shmpool_region_info *info)
+		   struct shmpool_region_info *info, bool *froze)
 {
 	struct shmpool_region *r;
 	struct shmpool_ns *ns;
 	int err = 0;
 
 	*filep = NULL;
+	*froze = false;
 	if (!key || (flags & ~SHMPOOL_EXPORT_THAW))
 		return -EINVAL;
 	ns = shmpool_ns_current(false);
@@ -76,6 +78,7 @@ int shmpool_export(u64 key, u32 flags, struct file **filep,
 			err = -EBUSY;
 			goto out;
 		}
+		*froze = !(r->flags & SHMPOOL_REGION_FROZEN);
 		r->flags |= SHMPOOL_REGION_FROZEN;
 		*filep = get_file(r->shm_file);
 	}

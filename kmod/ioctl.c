@@ -245,13 +245,14 @@ static long shmpool_ioc_destroy(struct shmpool_file *sf, void __user *u)
 /*
  * EXPORT: the descriptor is reserved first and installed last, after the
  * result has reached the caller: a failed copy-out leaves no descriptor,
- * and the freeze it set is undone (handover.c).
+ * and a freeze this call set is undone (handover.c).
  */
 static long shmpool_ioc_export(void __user *u)
 {
 	struct shmpool_export e;
 	struct shmpool_region_info info;
-	struct file *file;
+	struct file *file, *none;
+	bool froze, thawed;
 	u32 usize;
 	int err, fd = -1;
 
@@ -265,16 +266,17 @@ static long shmpool_ioc_export(void __user *u)
 		if (fd < 0)
 			return fd;
 	}
-	err = shmpool_export(e.key, e.flags, &file, &e.info);
+	err = shmpool_export(e.key, e.flags, &file, &e.info, &froze);
 	if (err)
 		goto err_fd;
 	e.fd = fd;
 	err = shmpool_copy_out(u, &e, sizeof(e), usize);
 	if (err) {
-		if (file) {
+		if (file)
 			fput(file);
-			shmpool_export(e.key, SHMPOOL_EXPORT_THAW, &file, &info);
-		}
+		/* Undo a freeze this call made, not an earlier one. */
+		if (froze)
+			shmpool_export(e.key, SHMPOOL_EXPORT_THAW, &none, &info, &thawed);
 		goto err_fd;
 	}
 	if (file)

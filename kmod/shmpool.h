@@ -245,7 +245,7 @@ const char *shmpool_state_name(u32 state);
 
 /* handover.c */
 int shmpool_export(u64 key, u32 flags, struct file **filep,
-		   struct shmpool_region_info *info);
+		   struct shmpool_region_info *info, bool *froze);
 int shmpool_adopt(struct shmpool_adopt *a);
 
 /* ioctl.c */

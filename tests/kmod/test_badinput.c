@@ -35,6 +35,8 @@ static const struct cmd_desc cmds[] = {
 	{ "LIST", SHMPOOL_IOC_LIST, sizeof(struct shmpool_list), true, 0 },
 	{ "DESTROY", SHMPOOL_IOC_DESTROY, sizeof(struct shmpool_destroy), false, 0 },
 	{ "INFO", SHMPOOL_IOC_INFO, sizeof(struct shmpool_info), true, SHMPOOL_INFO_SIZE_VER0 },
+	{ "EXPORT", SHMPOOL_IOC_EXPORT, sizeof(struct shmpool_export), true, 0 },
+	{ "ADOPT", SHMPOOL_IOC_ADOPT, sizeof(struct shmpool_adopt), false, 0 },
 };
 #define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
 
@@ -67,6 +69,15 @@ static void fill_valid(const struct cmd_desc *c, void *p)
 		break;
 	case SHMPOOL_IOC_DESTROY:
 		((struct shmpool_destroy *)p)->key = KT_KEY(TAG, 999);	/* absent */
+		break;
+	case SHMPOOL_IOC_EXPORT:
+		/* THAW: valid, and neither a descriptor nor a freeze. */
+		((struct shmpool_export *)p)->key = K;
+		((struct shmpool_export *)p)->flags = SHMPOOL_EXPORT_THAW;
+		break;
+	case SHMPOOL_IOC_ADOPT:
+		((struct shmpool_adopt *)p)->key = KT_KEY(TAG, 998);
+		((struct shmpool_adopt *)p)->fd = -1;	/* EBADF */
 		break;
 	case SHMPOOL_IOC_LIST: {
 		struct shmpool_list *l = p;
@@ -102,6 +113,8 @@ static int valid_result(const struct cmd_desc *c)
 {
 	if (c->cmd == SHMPOOL_IOC_DESTROY)
 		return -ENOENT;
+	if (c->cmd == SHMPOOL_IOC_ADOPT)
+		return -EBADF;
 	return 0;
 }
 
@@ -188,6 +201,8 @@ START_TEST(unknown_flags)
 		uint32_t f = 1U << bit;
 
 		if (c->cmd == SHMPOOL_IOC_ATTACH && (f & SHMPOOL_ATTACH_ALL))
+			continue;
+		if (c->cmd == SHMPOOL_IOC_EXPORT && (f & SHMPOOL_EXPORT_THAW))
 			continue;
 		fill_valid(c, buf);
 		((uint32_t *)buf)[1] = f;
@@ -322,7 +337,7 @@ END_TEST
 START_TEST(unknown_commands)
 {
 	const unsigned long bad[] = {
-		_IO(SHMPOOL_IOC_MAGIC, 0x07), _IO(SHMPOOL_IOC_MAGIC, 0xff),
+		_IO(SHMPOOL_IOC_MAGIC, 0x09), _IO(SHMPOOL_IOC_MAGIC, 0xff),
 		_IOWR(SHMPOOL_IOC_MAGIC, 0x00, struct shmpool_attach),
 		_IOR(SHMPOOL_IOC_MAGIC, 0x06, struct shmpool_info),
 		_IO(SHMPOOL_IOC_MAGIC + 1, 0x00), _IO('T', 0x99), 0, 0xffffffffUL,
@@ -353,7 +368,7 @@ START_TEST(garbage_structs)
 		r = kt_ioctl(fd, c->cmd, buf);
 		/* Random sizes: almost always EINVAL or E2BIG; never a crash. */
 		ck_assert_msg(r == -EINVAL || r == -E2BIG || r == -EFAULT || r == -ENOTCONN ||
-			      r == -ENOENT || r == 0, "%s: %d", c->name, r);
+			      r == -ENOENT || r == -EBADF || r == 0, "%s: %d", c->name, r);
 		close(fd);
 	}
 	kt_destroy_all();
@@ -670,7 +685,7 @@ static void op_garbage(int s, uint64_t op)
 		ck_assert_msg(got == -EFAULT, "op %" PRIu64 ": bad pointer %d", op, got);
 		return;
 	default:
-		got = kt_ioctl(fd, _IO(SHMPOOL_IOC_MAGIC, 7 + rn(200)), buf);
+		got = kt_ioctl(fd, _IO(SHMPOOL_IOC_MAGIC, 9 + rn(200)), buf);
 		ck_assert_msg(got == -ENOTTY, "op %" PRIu64 ": unknown cmd %d", op, got);
 		return;
 	}

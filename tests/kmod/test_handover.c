@@ -14,6 +14,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <linux/falloc.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -137,9 +138,14 @@ START_TEST(export_gives_the_memory_and_freezes)
 	ck_assert_uint_eq(e.info.size, 4 * PG);
 	ck_assert_uint_eq(e.info.state, SHMPOOL_STATE_CLEAN);
 	ck_assert(e.info.flags & SHMPOOL_REGION_FROZEN);
-	/* The size stays sealed through the exported file. */
+	/* The size stays sealed, the memory unpunched, through the exported file. */
 	ck_assert_int_eq(ftruncate(efd, 8 * PG), -1);
 	ck_assert_int_eq(errno, EPERM);
+	ck_assert_int_eq(fallocate(efd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, PG), -1);
+	ck_assert_int_eq(errno, EPERM);
+	/* A live region's file cannot become a second region sharing its memory. */
+	ck_assert_int_eq(adopt(efd, KT_KEY(TAG, 11), SHMPOOL_STATE_CLEAN), -EBUSY);
+	ck_assert_int_eq(kt_stat(KT_KEY(TAG, 11), NULL), -ENOENT);
 	p = mmap(NULL, 4 * PG, PROT_READ, MAP_SHARED, efd, 0);
 	ck_assert_ptr_ne(p, MAP_FAILED);
 	assert_pattern(p, 4 * PG, 0x1111);
@@ -169,7 +175,7 @@ START_TEST(export_refuses_and_leaks_nothing)
 	uint64_t key = KT_KEY(TAG, 2);
 	struct shmpool_region_info info;
 	struct shmpool_export e = { .size = sizeof(e) };
-	int free_fd = lowest_free_fd(), fd, owner;
+	int free_fd = lowest_free_fd(), fd, owner, efd;
 
 	ck_assert_int_eq(export(KT_KEY(TAG, 99), 0, NULL), -ENOENT);
 	ck_assert_int_eq(export(0, 0, NULL), -EINVAL);
@@ -189,10 +195,18 @@ START_TEST(export_refuses_and_leaks_nothing)
 		ro->key = key;
 		ck_assert_int_eq(mprotect(ro, PG, PROT_READ), 0);
 		ck_assert_int_eq(kt_ioctl(fd, SHMPOOL_IOC_EXPORT, ro), -EFAULT);
-		munmap(ro, PG);
 		ck_assert_int_eq(kt_stat(key, &info), 0);
 		ck_assert(!(info.flags & SHMPOOL_REGION_FROZEN));
 		ck_assert_int_eq(lowest_free_fd(), free_fd + 1);
+		/* A freeze made before stays: the failed call undoes only its own. */
+		efd = export(key, 0, NULL);
+		ck_assert_int_ge(efd, 0);
+		ck_assert_int_eq(kt_ioctl(fd, SHMPOOL_IOC_EXPORT, ro), -EFAULT);
+		ck_assert_int_eq(kt_stat(key, &info), 0);
+		ck_assert(info.flags & SHMPOOL_REGION_FROZEN);
+		ck_assert_int_eq(export(key, SHMPOOL_EXPORT_THAW, NULL), -1);
+		close(efd);
+		munmap(ro, PG);
 	}
 	close(fd);
 

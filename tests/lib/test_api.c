@@ -132,6 +132,7 @@ static int nc_region_addr(void) { return shmdev_region_addr(nreg) == NULL ? 0 : 
 static int nc_region_size(void) { return shmdev_region_size(nreg) == 0 ? 0 : 1; }
 static int nc_region_key(void) { return shmdev_region_key(nreg) == 0 ? 0 : 1; }
 static int nc_region_start(void) { return (int)shmdev_region_start(nreg) == 0 ? 0 : 1; }
+static int nc_region_handed_over(void) { return shmdev_region_handed_over(nreg) ? 1 : 0; }
 static int nc_region_backend(void) { (void)shmdev_region_backend(nreg); return 0; }
 static int nc_region_generation(void) { return shmdev_region_generation(nreg) == 0 ? 0 : 1; }
 static int nc_region_remap(void) { return shmdev_region_remap(nreg, (void *)4096) == -EINVAL ? 0 : 1; }
@@ -198,6 +199,7 @@ static int nc_pool_destroy(void)
 }
 
 static int nc_pool_start(void) { return (int)shmdev_pool_start(np) == 0 ? 0 : 1; }
+static int nc_pool_handed_over(void) { return shmdev_pool_handed_over(np) ? 1 : 0; }
 
 static int nc_pool_stats(void)
 {
@@ -300,10 +302,10 @@ static const struct null_call null_calls[] = {
 	NC(get_log_priority), NC(errmsg),
 	NC(conf_load), NC(conf_load_string), NC(conf_free), NC(conf_nr_processes),
 	NC(conf_process_at), NC(conf_process), NC(conf_self), NC(template_render),
-	NC(backend_resolve), NC(backend_name), NC(region_open), NC(region_addr), NC(region_size), NC(region_key), NC(region_start),
+	NC(backend_resolve), NC(backend_name), NC(region_open), NC(region_addr), NC(region_size), NC(region_key), NC(region_start), NC(region_handed_over),
 	NC(region_backend), NC(region_generation), NC(region_remap), NC(region_detach),
 	NC(region_close), NC(region_stat), NC(region_destroy), NC(region_list),
-	NC(pool_open), NC(pool_close), NC(pool_abandon), NC(pool_destroy), NC(pool_start),
+	NC(pool_open), NC(pool_close), NC(pool_abandon), NC(pool_destroy), NC(pool_start), NC(pool_handed_over),
 	NC(pool_stats), NC(pool_type_stats), NC(pool_block_stats),
 	NC(alloc), NC(alloc_raw), NC(get), NC(free), NC(handle_of), NC(force_get), NC(find),
 	NC(foreach), NC(pool_check), NC(handle_type), NC(handle_slot), NC(get_typed),

@@ -20,7 +20,7 @@
 
 M() { echo "SHMPOOL-VM: $*"; }
 fail() { M "KEXEC-FAIL $*"; sync; poweroff -f; }
-now() { date +%s.%N; }
+now() { date +%s; }
 
 ZONE="/bin/zone_demo v1 --players 3000 --items 8000 --item-cap 10000 --scenes 100 --seed 7"
 
