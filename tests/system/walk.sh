@@ -113,7 +113,9 @@ claim_auto_fallback() {
 # else is printed, --json stays valid and does not claim an empty list.
 claim_non_member() {
 	local out err rc
-	for c in "list" "stat 1001010000" "list --json" "stat --json 1001010000" "status"; do
+	local ini=/usr/local/share/doc/shmpool/examples/memorypool.ini
+	for c in "list" "stat 1001010000" "pool show --conf $ini --process zone" \
+		"list --json" "stat --json 1001010000" "pool show --conf $ini --process zone --json" "status"; do
 		rc=0
 		out=$(su -l admin -c "shmpoolctl $c" 2>/tmp/nm.err) || rc=$?
 		err=$(cat /tmp/nm.err)
