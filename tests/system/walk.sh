@@ -192,7 +192,9 @@ for b in $(echo "$blocks" | tr ' ' ':'); do
 			-a -f /lib/udev/rules.d/60-shmpool.rules -a -f /usr/local/share/doc/shmpool/examples/player.c ;;
 	dkms)
 		check "dkms status: shmpool installed for $(uname -r)" \
-			sh -c "dkms status -m shmpool | grep -q '$(uname -r).*installed'" ;;
+			sh -c "dkms status -m shmpool | grep -q '$(uname -r).*installed'"
+		check "the DKMS signing key README tells to enroll for Secure Boot exists (/var/lib/dkms/mok.pub)" \
+			test -f /var/lib/dkms/mok.pub ;;
 	load)
 		check "/dev/shmpool is group shmpool, mode 0660" \
 			sh -c '[ "$(stat -c "%G %a" /dev/shmpool)" = "shmpool 660" ]'
