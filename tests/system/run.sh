@@ -11,7 +11,7 @@
 # and untracked-but-not-ignored files) goes in on a second, read-only disk;
 # results come back on the serial console: $BUILD/system/<suite>.log.
 #
-# Environment: SHMPOOL_SYSTEM_TIMEOUT seconds per boot (default 1800),
+# Environment: SHMPOOL_SYSTEM_TIMEOUT seconds per boot (default 3600),
 # SHMPOOL_SYSTEM_MEM, SHMPOOL_SYSTEM_SMP (2G, 2), BUILD (build).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -20,7 +20,7 @@ TOP=$(cd "$HERE/../.." && pwd)
 
 BUILD=${BUILD:-build}
 case $BUILD in /*) ;; *) BUILD=$TOP/$BUILD ;; esac
-TIMEOUT=${SHMPOOL_SYSTEM_TIMEOUT:-1800}
+TIMEOUT=${SHMPOOL_SYSTEM_TIMEOUT:-3600}
 MEM=${SHMPOOL_SYSTEM_MEM:-2G}
 SMP=${SHMPOOL_SYSTEM_SMP:-2}
 CACHE=${SHMPOOL_SYSTEM_CACHE:-/var/cache/shmpool/system}
