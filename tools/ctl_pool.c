@@ -53,6 +53,17 @@ static int pool_attach(struct ctl *ctl, const struct pool_opts *o, struct pool_v
 	if (ret < 0)
 		return ctl_fail(ctl, ret, "%s %s", ctl->cmd, o->conf);
 	v->proc = shmdev_conf_self(v->conf);
+	/* Module missing or a non-member: one line naming why (and the group). */
+	if (v->proc->backend != SHMDEV_BACKEND_POSIX) {
+		enum shmdev_backend saved = ctl->backend;
+
+		ctl->backend = v->proc->backend;
+		ctl->json = o->json;
+		ret = ctl_check_backend(ctl);
+		ctl->backend = saved;
+		if (ret)
+			goto fail;
+	}
 	ret = shmdev_region_stat(ctl->ctx, v->proc->backend, v->proc->base_key, &v->base);
 	if (ret == -ENOENT) {
 		ret = ctl_err(ctl, CTL_EXIT_FAIL,

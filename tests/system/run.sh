@@ -11,7 +11,7 @@
 # and untracked-but-not-ignored files) goes in on a second, read-only disk;
 # results come back on the serial console: $BUILD/system/<suite>.log.
 #
-# Environment: SHMPOOL_SYSTEM_TIMEOUT seconds per boot (default 1800),
+# Environment: SHMPOOL_SYSTEM_TIMEOUT seconds per boot (default 3600),
 # SHMPOOL_SYSTEM_MEM, SHMPOOL_SYSTEM_SMP (2G, 2), BUILD (build).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -20,7 +20,7 @@ TOP=$(cd "$HERE/../.." && pwd)
 
 BUILD=${BUILD:-build}
 case $BUILD in /*) ;; *) BUILD=$TOP/$BUILD ;; esac
-TIMEOUT=${SHMPOOL_SYSTEM_TIMEOUT:-1800}
+TIMEOUT=${SHMPOOL_SYSTEM_TIMEOUT:-3600}
 MEM=${SHMPOOL_SYSTEM_MEM:-2G}
 SMP=${SHMPOOL_SYSTEM_SMP:-2}
 CACHE=${SHMPOOL_SYSTEM_CACHE:-/var/cache/shmpool/system}
@@ -41,7 +41,7 @@ make_walk_disk() {
 	(cd "$TOP" && git ls-files -z --cached --others --exclude-standard |
 		xargs -0 -r -I{} sh -c '[ -e "{}" ] && printf "%s\0" "{}"' |
 		tar --null -T - -cf -) | tar -C "$stage" -xf -
-	mkfs.ext4 -q -F -L shmpool-walk -d "$stage" "$WORK/walk.img" 256M
+	mkfs.ext4 -q -F -L shmpool-walk -d "$stage" "$WORK/walk.img" 256M >/dev/null
 	rm -rf "$stage"
 }
 
@@ -51,12 +51,12 @@ judge() { # log qemu-rc
 	if [ "$qrc" -eq 124 ] || [ "$qrc" -eq 137 ]; then
 		echo "the system timed out after ${TIMEOUT}s (SHMPOOL_SYSTEM_TIMEOUT)"
 	fi
-	grep -q '^SYSTEM-BEGIN: ' "$log" || echo "the walk never started: the system did not boot or the unit did not run"
-	grep -q '^SYSTEM-DONE: ' "$log" || echo "no final marker: the walk crashed, hung or was cut"
-	grep -q '^SYSTEM-DONE: .* 0 failed' "$log" || grep -q '^SYSTEM-FAIL' "$log" ||
+	grep -aq 'SYSTEM-BEGIN: ' "$log" || echo "the walk never started: the system did not boot or the unit did not run"
+	grep -aq '^SYSTEM-DONE: ' "$log" || echo "no final marker: the walk crashed, hung or was cut"
+	grep -aq '^SYSTEM-DONE: .* 0 failed' "$log" || grep -aq '^SYSTEM-FAIL' "$log" ||
 		echo "the walk did not report 0 failed"
-	grep -E '^SYSTEM-FAIL: ' "$log" | sed 's/^SYSTEM-FAIL: /failed: /'
-	grep -E '^ *WALK-LINE-FAILED: ' "$log" | sed 's/^ */  /'
+	grep -aE '^SYSTEM-FAIL: ' "$log" | sed 's/^SYSTEM-FAIL: /failed: /'
+	grep -aE '^ *WALK-LINE-FAILED: ' "$log" | sed 's/^ */  /'
 	vm_kernel_bad "$log" | head -n 3 |
 		while IFS= read -r line; do echo "kernel: ${line:0:160}"; done
 	return 0
@@ -79,7 +79,7 @@ for suite in "${SUITES[@]}"; do
 		-drive "file=$WORK/walk.img,if=virtio,format=raw,readonly=on" \
 		</dev/null >"$log" 2>&1 || qrc=$?
 	secs=$(( $(date +%s) - start ))
-	grep -E '^SYSTEM-(PASS|FAIL)' "$log" | sed "s/^/system [$suite] /" || true
+	grep -aE '^SYSTEM-(PASS|FAIL)' "$log" | sed "s/^/system [$suite] /" || true
 	reasons=$(judge "$log" "$qrc")
 	if [ -z "$reasons" ]; then
 		echo "system [$suite]: PASS ($(sed -n 's/^SYSTEM-DONE: //p' "$log"), ${secs}s)"
