@@ -104,7 +104,9 @@ kmemleak_report() {
 	echo scan >"$KMEMLEAK"
 	M "KMEMLEAK BEGIN"
 	cat "$KMEMLEAK"
-	M "KMEMLEAK END $(grep -c '^unreferenced object' "$KMEMLEAK") suspected leaks"
+	leaks=$(grep -c '^unreferenced object' "$KMEMLEAK")
+	M "KMEMLEAK END $leaks suspected leaks"
+	[ "$leaks" -eq 0 ] || verdict=FAIL
 	kmsg kmemleak
 }
 
