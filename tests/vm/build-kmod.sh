@@ -4,11 +4,12 @@
 # objects next to the sources).  Any "warning:" or "error:" line in the
 # build log fails the build.
 #
-#   tests/vm/build-kmod.sh [SERIES...]      (default: 6.1 6.12 7.x)
+#   tests/vm/build-kmod.sh [SERIES...]      (default: 6.1 6.12 7.x; also debug)
 #
 # Output: $BUILD/kmod/<series>/shmpool.ko and build.log.  A build whose
 # sources, kernel and flags have not changed since its last clean build is
-# not redone.  Run from the repository root; BUILD defaults to "build".
+# not redone (the kernel's .config is part of that).  Run from the
+# repository root; BUILD defaults to "build".
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -32,7 +33,11 @@ build_one() {
 	local -a args=("${KBUILD_ARGS[@]}")
 	vm_load_kernel "$s"
 	[ -z "$KCHECK" ] || args+=(CHECK="$KCHECK")
-	stamp=$( { echo "$KREL ${args[*]}"; src_files | xargs sha256sum; } | sha256sum | cut -d' ' -f1)
+	# The kernel's .config too: the debug series keeps its release name
+	# across a config change, which changes structure layouts.
+	stamp=$( { echo "$KREL ${args[*]}"; src_files | xargs sha256sum
+		! [ -f "$KCHROOT$KDIR/.config" ] || sha256sum <"$KCHROOT$KDIR/.config"; } |
+		sha256sum | cut -d' ' -f1)
 	if [ -f "$out/.stamp" ] && [ "$(cat "$out/.stamp")" = "$stamp" ] && [ -f "$out/shmpool.ko" ]; then
 		echo "kmod [$s]: up to date ($out/shmpool.ko, $KREL)"
 		return 0

@@ -2,7 +2,8 @@
 # Prepare the kernels of the VM bench: for each series, the newest Debian
 # kernel image (vmlinuz) and a headers tree usable with `make -C KDIR M=SRC`.
 #
-#   tests/vm/kernels.sh [SERIES...]      SERIES: 6.1 6.12 7.x (default: all)
+#   tests/vm/kernels.sh [SERIES...]      SERIES: 6.1 6.12 7.x debug
+#                                        (default: 6.1 6.12 7.x)
 #
 #   6.1   bookworm's newest linux-image-6.1.*-amd64; headers installed with apt.
 #   6.12  the newest 6.12 of bookworm and bookworm-backports; headers unpacked
@@ -10,6 +11,8 @@
 #         want installed on the host).
 #   7.x   trixie-backports' newest 7.x, built with trixie's gcc-14 inside a
 #         debootstrap'd trixie tree kept in the cache.
+#   debug 7.x built from Debian's linux-source with KASAN, lockdep, kmemleak,
+#         KFENCE and live update: tests/vm/debug-kernel.sh.
 #
 # Versions are resolved with apt-cache at run time; nothing is pinned.  The
 # mirror is the one of the machine's own apt sources.  A second run does no
@@ -92,22 +95,6 @@ complete() {
 		{ [ -n "$KCHROOT" ] && [ -f "$KCHROOT$KDIR/Makefile" ]; }) >/dev/null 2>&1
 }
 
-# Print the name of the package with the highest candidate version among
-# those on stdin.  $1: command prefix to run apt-cache (empty or a chroot).
-newest_pkg() {
-	local -a names
-	local best='' bestv='' p v
-	mapfile -t names
-	[ ${#names[@]} -gt 0 ] || return 1
-	while read -r p v; do
-		if [ -z "$best" ] || dpkg --compare-versions "$v" gt "$bestv"; then
-			best=$p bestv=$v
-		fi
-	done < <("$@" apt-cache show --no-all-versions "${names[@]}" 2>/dev/null |
-		awk '/^Package:/ { p = $2 } /^Version:/ { print p, $2 }')
-	[ -n "$best" ] && echo "$best"
-}
-
 # Headers packages of a series, flavour amd64 only (not rt, not cloud).
 headers_names() { # series-regex, command prefix...
 	local re=$1
@@ -169,7 +156,7 @@ prepare_host_series() { # series
 	mkdir -p "$dir"
 	log "[$s] resolving the newest $s kernel"
 	host_apt_update
-	hdr=$(headers_names "$re" | newest_pkg) ||
+	hdr=$(headers_names "$re" | vm_newest_pkg) ||
 		vm_die "[$s] no linux-headers-$s.*-amd64 package in the apt sources"
 	krel=${hdr#linux-headers-}
 	log "[$s] newest is $krel ($(apt-cache show --no-all-versions "$hdr" | awk '/^Version:/ { print $2 }'))"
@@ -319,7 +306,7 @@ prepare_7x() {
 	prepare_trixie
 	log "[7.x] apt-get update (trixie tree)"
 	vm_in_trixie apt-get update -q >/dev/null
-	hdr=$(headers_names '7\.[0-9]+' vm_in_trixie | newest_pkg vm_in_trixie) ||
+	hdr=$(headers_names '7\.[0-9]+' vm_in_trixie | vm_newest_pkg vm_in_trixie) ||
 		vm_die "[7.x] no linux-headers-7.*-amd64 in trixie/trixie-backports"
 	krel=${hdr#linux-headers-}
 	log "[7.x] newest is $krel"
@@ -351,6 +338,13 @@ prepare() {
 }
 
 for s in "${SERIES[@]}"; do
+	if [ "$s" = debug ]; then
+		# Built, not downloaded; it has its own staleness and stamp rules.
+		flock -u 8
+		"$(dirname "$0")/debug-kernel.sh"
+		flock 8
+		continue
+	fi
 	if complete "$s" && ! stale "$s"; then
 		log "[$s] cached: $(cached_krel "$s")"
 	elif complete "$s"; then

@@ -7,8 +7,14 @@
 #   6.12/root-<krel>/     headers unpacked with dpkg -x (installing them with
 #                         apt would drag a kernel image onto the host)
 #   trixie/               debootstrap'd tree that builds the 7.x module
+#   debug/                the debug series (tests/vm/debug-kernel.sh): kernel.env,
+#                         vmlinuz, config, build.log, stamp; its build tree is
+#                         trixie/usr/src/shmpool-debug/
 
 VM_ALL_SERIES=(6.1 6.12 7.x)
+# Also known, never a default: "debug", the custom KASAN/lockdep/kmemleak/
+# KFENCE 7.x kernel of tests/vm/debug-kernel.sh (its own round, test-vm-debug).
+VM_KNOWN_SERIES=("${VM_ALL_SERIES[@]}" debug)
 SHMPOOL_CACHE=${SHMPOOL_CACHE:-/var/cache/shmpool/kernels}
 TRIXIE=$SHMPOOL_CACHE/trixie
 
@@ -16,10 +22,10 @@ vm_die() { echo "${0##*/}: error: $*" >&2; exit 1; }
 
 vm_check_series() {
 	local s
-	for s in "${VM_ALL_SERIES[@]}"; do
+	for s in "${VM_KNOWN_SERIES[@]}"; do
 		[ "$s" = "$1" ] && return 0
 	done
-	vm_die "unknown kernel series '$1' (known: ${VM_ALL_SERIES[*]})"
+	vm_die "unknown kernel series '$1' (known: ${VM_KNOWN_SERIES[*]})"
 }
 
 # Load <series>/kernel.env into KREL, KDIR, VMLINUZ, KCHROOT (the tree the
@@ -35,22 +41,48 @@ vm_load_kernel() {
 		vm_die "incomplete kernel description $env: run tests/vm/kernels.sh $1"
 }
 
+# Print the name of the package with the highest candidate version among
+# those on stdin.  $1: command prefix to run apt-cache (empty or a chroot).
+vm_newest_pkg() {
+	local -a names
+	local best='' bestv='' p v
+	mapfile -t names
+	[ ${#names[@]} -gt 0 ] || return 1
+	while read -r p v; do
+		if [ -z "$best" ] || dpkg --compare-versions "$v" gt "$bestv"; then
+			best=$p bestv=$v
+		fi
+	done < <("$@" apt-cache show --no-all-versions "${names[@]}" 2>/dev/null |
+		awk '/^Package:/ { p = $2 } /^Version:/ { print p, $2 }')
+	[ -n "$best" ] && echo "$best"
+}
+
 # Run a command inside the trixie tree with /proc mounted (objtool reads it).
-# Holds a lock so that two users never unmount /proc under each other, and
-# unmounts on every exit path.
+# Users share /proc: each holds a shared lock while its command runs (a
+# kernel build takes many minutes, and must not block a module build); the
+# mount is made under the exclusive lock, and the last user out, the one
+# that gets the exclusive lock without waiting, unmounts it, on every exit
+# path.
 vm_in_trixie() {
 	[ -f "$TRIXIE/.shmpool-ready" ] || vm_die "trixie tree $TRIXIE is not ready: run tests/vm/kernels.sh 7.x"
 	(
 		exec 9>"$SHMPOOL_CACHE/.trixie.lock"
-		flock 9
-		mounted=0
-		cleanup() { [ $mounted -eq 0 ] || umount "$TRIXIE/proc" || umount -l "$TRIXIE/proc"; }
+		cleanup() {
+			flock -u 9
+			if flock -x -n 9 && mountpoint -q "$TRIXIE/proc"; then
+				umount "$TRIXIE/proc" || umount -l "$TRIXIE/proc"
+			fi
+		}
 		trap cleanup EXIT
 		trap 'exit 130' INT TERM
-		if ! mountpoint -q "$TRIXIE/proc"; then
-			mount -t proc proc "$TRIXIE/proc"
-			mounted=1
-		fi
+		while :; do
+			flock -s 9
+			! mountpoint -q "$TRIXIE/proc" || break
+			flock -u 9
+			flock -x 9
+			mountpoint -q "$TRIXIE/proc" || mount -t proc proc "$TRIXIE/proc"
+			flock -u 9
+		done
 		chroot "$TRIXIE" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
 			HOME=/root LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive "$@"
 	)
@@ -69,8 +101,17 @@ vm_rm_tree() {
 	rm -rf --one-file-system "$dir"
 }
 
-# Lines of a console log that fail a round: see tests/vm/README.md.
+# Lines of a console log that fail a round: see tests/vm/README.md.  The
+# reports of the debug kernel's checkers mostly start with "BUG:" or
+# "WARNING:" already; they are also named by a line of their body, so that a
+# report whose header was lost or interleaved still fails: KASAN, KFENCE
+# ("kfence-#N:" object lines), lockdep, DEBUG_ATOMIC_SLEEP and kmemleak
+# (whose reports, read from /sys/kernel/debug/kmemleak, have no header).
 VM_KERNEL_BAD='\<BUG\>|WARNING:|Oops|still has objects|Call Trace:|Kernel panic|general protection fault|UBSAN:|KASAN:|refcount_t:|list_(add|del) corruption'
+VM_KERNEL_BAD+='|KFENCE:|kfence-#[0-9]+:|The buggy address belongs to'
+VM_KERNEL_BAD+='|possible (circular|recursive) locking|inconsistent lock state|bad unlock balance|lock held when returning to user space|leaving the kernel with locks still held|held lock freed|INFO: trying to register non-static key|Invalid wait context|DEBUG_LOCKS_WARN_ON'
+VM_KERNEL_BAD+='|sleeping function called from invalid context|scheduling while atomic'
+VM_KERNEL_BAD+='|unreferenced object 0x'
 
 # Print the lines of console log $1 that fail a round, as "N:line" (N counts
 # the lines other than the BEGIN/END markers).  One exception: the "Call
@@ -92,7 +133,8 @@ vm_kernel_bad() { # console-log
 		awk '$2 == "E" { want[$3] = 1 }
 		     $2 == "S" { start = $1 }
 		     $2 == "K" { if (start != "" && ($3 in want)) print start, $1; start = "" }')
-	grep -vE '^SHMPOOL-VM: (BEGIN|END) ' "$1" | grep -nE "$VM_KERNEL_BAD" |
+	# A clean log is no error: grep finding nothing must not fail the pipe.
+	grep -vE '^SHMPOOL-VM: (BEGIN|END) ' "$1" | { grep -nE "$VM_KERNEL_BAD" || true; } |
 		OOM_WINDOWS=$windows awk '
 		BEGIN { n = split(ENVIRON["OOM_WINDOWS"], w, "\n") }
 		{

@@ -118,7 +118,9 @@ pack() { # root cpio
 }
 
 # printk.time: vm_kernel_bad tells OOM reports apart by their timestamps.
-CMDLINE="console=ttyS0 panic=-1 panic_on_warn=1 oops=panic loglevel=5 slab_nomerge printk.time=1 ${SHMPOOL_VM_APPEND:-}"
+# kfence.sample_interval: Debian's 6.12 and 7.x build KFENCE in but leave it
+# off (0); 100 ms is the upstream default.  6.1 lacks KFENCE and ignores it.
+CMDLINE="console=ttyS0 panic=-1 panic_on_warn=1 oops=panic loglevel=5 slab_nomerge printk.time=1 kfence.sample_interval=100 ${SHMPOOL_VM_APPEND:-}"
 
 # The qemu command line, in QEMU[].
 qemu_cmd() { # accel vmlinuz cpio
@@ -153,7 +155,7 @@ pick_accel() {
 	rm -rf "$root"
 	mkdir -p "$root/bin"
 	install -m 755 "$BUSYBOX" "$root/bin/busybox"
-	printf '#!/bin/busybox sh\n/bin/busybox echo SHMPOOL-VM: KVM-PROBE-OK\n/bin/busybox poweroff -f\n' >"$root/init"
+	printf '#!/bin/busybox sh\n/bin/busybox echo SHMPOOL-VM: KVM-PROBE-OK\n/bin/busybox reboot -f\n' >"$root/init"
 	chmod 755 "$root/init"
 	pack "$root" "$WORK/kvm-probe.cpio"
 	qemu_cmd kvm "$VMLINUZ" "$WORK/kvm-probe.cpio"
@@ -187,6 +189,8 @@ judge() { # log nbins qemu-rc
 	[ "$ended" -eq "$nbins" ] || echo "$ended of $nbins test binaries finished"
 	grep -q '^SHMPOOL-VM: RMMOD ok' "$log" || ! grep -q '^SHMPOOL-VM: RESULT ' "$log" ||
 		echo "rmmod failed: regions left behind"
+	! grep -q '^SHMPOOL-VM: KFENCE sample_interval=0$' "$log" ||
+		echo "KFENCE is built in but off (kfence.sample_interval=0)"
 	vm_kernel_bad "$log" | head -n 3 |
 		while IFS= read -r line; do echo "kernel: ${line:0:160}"; done
 	return 0

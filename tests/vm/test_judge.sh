@@ -4,6 +4,8 @@
 # console copy and dmesg dump, and a WARN) and variants made from them:
 # an announced OOM passes; a WARN, an unannounced OOM, an OOM announced for
 # another pid or after the fact, or a report without its kill still fail.
+# Then the debug kernel's reports: KASAN, KFENCE, atomic sleep, lockdep and
+# kmemleak each fail, also without their header line; its clean boot passes.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib.sh"
@@ -54,6 +56,28 @@ expect "WARN inside an announced OOM report fails" "$T/warn-inside.log" 'WARNING
 grep -v 'Call Trace' "$WARN" | sed 's/WARNING:/BUG: kernel NULL pointer dereference,/' |
 	cat "$OOM" - >"$T/bug.log"
 expect "BUG fails" "$T/bug.log" 'BUG: kernel NULL'
+
+# The debug kernel's checkers, samples in tests/vm/judge/ (kmemleak.log,
+# lockdep-held.log and debug-boot.log are captured from the debug round; the
+# others are written in the kernel's report formats).
+# Each report fails, and still fails with its "BUG:"/"WARNING:" header line
+# lost (a body line names it); a clean debug-kernel boot passes.
+J=$HERE/judge
+expect "KASAN report fails" "$J/kasan.log" 'BUG: KASAN: slab-use-after-free'
+grep -v 'BUG: KASAN' "$J/kasan.log" | grep -v 'Call Trace' >"$T/kasan-nohdr.log"
+expect "KASAN report without its header fails" "$T/kasan-nohdr.log" 'The buggy address belongs to'
+expect "KFENCE report fails" "$J/kfence.log" 'BUG: KFENCE: out-of-bounds read'
+grep -v 'BUG: KFENCE' "$J/kfence.log" >"$T/kfence-nohdr.log"
+expect "KFENCE report without its header fails" "$T/kfence-nohdr.log" 'kfence-#72:'
+expect "atomic sleep fails" "$J/atomic-sleep.log" 'BUG: sleeping function called from invalid context'
+sed -e 's/BUG: sleeping/sleeping/' -e '/Call Trace/d' "$J/atomic-sleep.log" >"$T/sleep-nohdr.log"
+expect "atomic sleep without BUG: fails" "$T/sleep-nohdr.log" 'sleeping function called from invalid context'
+expect "lockdep: lock held on return to user fails" "$J/lockdep-held.log" 'WARNING: lock held when returning to user space'
+grep -v 'WARNING:' "$J/lockdep-held.log" | grep -v 'Call Trace' >"$T/lockdep-nohdr.log"
+expect "lockdep report without its header fails" "$T/lockdep-nohdr.log" 'leaving the kernel with locks still held'
+expect "lockdep: circular dependency fails" "$J/lockdep-circular.log" 'possible circular locking dependency'
+expect "kmemleak report fails" "$J/kmemleak.log" 'unreferenced object 0x'
+expect "a clean debug-kernel boot passes" "$J/debug-boot.log"
 
 echo "$(((checks - fails) * 100 / checks))%: Checks: $checks, Failures: $fails, Errors: 0"
 [ "$fails" -eq 0 ]
