@@ -627,6 +627,8 @@ static Suite *cpp_suite(void)
 {
 	Suite *s = suite_create(SHMDEV_HPP_EXCEPTIONS ? "cpp" : "cpp_noexc");
 	TCase *tc = tcase_create("core");
+	/* valgrind and a loaded 2-core machine: Check's 4 s default is too tight */
+	tcase_set_timeout(tc, 120);
 
 	tcase_add_checked_fixture(tc, tu_destroy_all, tu_destroy_all);
 	tcase_add_test(tc, test_type_description);
