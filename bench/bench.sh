@@ -60,9 +60,13 @@ fi
 	echo
 	echo "### Kernel path, in the VM (the $SERIES kernel in qemu, software emulation; same boot)"
 	echo
-	echo "| measure | impl | region | value | note |"
-	echo "|---|---|---:|---:|---|"
-	awk -F, '{ printf "| %s | %s | %d MiB | %s %s | %s |\n", $2, $3, $4 / 1048576, $6, $7, $8 }' "$KROWS"
+	if [ -s "$KROWS" ]; then
+		echo "| measure | impl | region | value | note |"
+		echo "|---|---|---:|---:|---|"
+		awk -F, '{ printf "| %s | %s | %d MiB | %s %s | %s |\n", $2, $3, $4 / 1048576, $6, $7, $8 }' "$KROWS"
+	else
+		echo "Not run (no /dev/shmpool, and no VM: BENCH_VM=no, not root, or the VM round failed)."
+	fi
 } >>"$OUT/results.md.tmp"
 mv "$OUT/results.md.tmp" "$OUT/results.md"
 cat "$OUT/results.md"

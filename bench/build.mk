@@ -13,7 +13,8 @@ BENCH_TICK_SRCS := bench/bench_tick.cpp bench/bench_tick_report.cpp
 BENCH_TICK_HDRS := bench/bench_tick.h bench/peers.h bench/oatable.h bench/bench_boost_peer.h \
 	bench/peer_shmpool.h
 
-all:: $(BENCH_TICK)
+# Not in `all`: it needs the peers' packages (install-deps.sh), which only
+# make bench and make test install.
 
 # -fno-ipa-icf: the malloc families' identical blocks keep their own symbols
 # for callgrind (bench/counts.sh).  The shmpool adapter is C (the library's own flags); the rest is C++ for
