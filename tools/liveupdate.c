@@ -509,6 +509,16 @@ static int cmd_lu_restore(struct ctl *ctl, int argc, char **argv)
 	ret = lu_check(ctl, m, fds);
 	if (ret)
 		goto out;
+	/* Every key free: a server started before the restore made a cold one. */
+	for (k = 0; k < m->count; k++) {
+		struct shmpool_stat sst = { .size = sizeof(sst), .key = m->e[k].key };
+
+		if (ioctl(dev, SHMPOOL_IOC_STAT, &sst) == 0) {
+			ret = ctl_err(ctl, CTL_EXIT_FAIL, "region 0x%" PRIx64 " already exists in this kernel (a server started before the restore?): nothing adopted; restore must run before any server starts",
+				      m->e[k].key);
+			goto out;
+		}
+	}
 	/* LUO lets go of the files: each is then held by us alone. */
 	if (ioctl(session, LIVEUPDATE_SESSION_FINISH, &fin)) {
 		ret = ctl_err(ctl, CTL_EXIT_FAIL, "session \"%s\": FINISH failed: %s", o.session, strerror(errno));

@@ -7,5 +7,9 @@
 KEXEC_SERIES ?= debug
 
 .PHONY: test-vm-kexec
-test-vm-kexec: $(BUILD)/kmod/$(KEXEC_SERIES)/shmpool.ko $(BUILD)/shmpoolctl $(BUILD)/vm/demo/zone_demo
+# kernels.sh builds the debug kernel if it is not cached (tests/vm/
+# debug-kernel.sh), then the module is built for it (W=1 C=1).
+test-vm-kexec: $(BUILD)/shmpoolctl $(BUILD)/vm/demo/zone_demo
+	@tests/vm/kernels.sh $(KEXEC_SERIES)
+	@BUILD=$(BUILD) tests/vm/build-kmod.sh $(KEXEC_SERIES)
 	@BUILD=$(BUILD) tests/vm/kexec.sh $(KEXEC_SERIES)

@@ -85,12 +85,13 @@ CMDLINE="console=ttyS0 panic=-1 loglevel=5 printk.time=1 kho=on liveupdate=on sh
 echo "vm kexec [$SERIES] $KREL: booting ($ACCEL; save, kexec, restore, kexec without save; log $LOG)"
 # Each console line is stamped with the host's clock as it arrives: the
 # guest's own clocks restart at each kexec (and the kernel may have no RTC).
-stamp() { local l; while IFS= read -r l; do printf '%s %s\n' "$EPOCHREALTIME" "$l"; done; }
+# No filter before it: a pipe would buffer the lines and bunch the stamps.
+stamp() { local l; while IFS= read -r l; do printf '%s %s\n' "$EPOCHREALTIME" "${l%$'\r'}"; done; }
 start=$EPOCHREALTIME
 set +o pipefail
 timeout -k 10 "$VM_TIMEOUT" qemu-system-x86_64 -accel "$ACCEL" -cpu "$cpu" -smp 2 -m "$MEM" \
 	-nographic -no-reboot -nic none -kernel "$VMLINUZ" -initrd "$cpio" -append "$CMDLINE" \
-	</dev/null 2>&1 | tr -d '\r' | stamp >"$LOG.stamped"
+	</dev/null 2>&1 | stamp >"$LOG.stamped"
 qrc=${PIPESTATUS[0]}
 set -o pipefail
 secs=$(echo "$EPOCHREALTIME - $start" | bc)
