@@ -576,6 +576,16 @@ static CountResult run_count(const Opts &o, uint64_t n)
 	/* measured: 190 (shmpool) to 255 (glibc) bytes per object, with the references */
 	uint64_t est = n * 260 + (64 << 20);
 
+	if (!o.only.empty()) {	/* no group without a peer that --only names */
+		std::vector<Box *> keep;
+
+		for (Box *b : others)
+			if (o.only.find("," + b->name.substr(0, b->name.find(' ')) + ",") != std::string::npos)
+				keep.push_back(b);
+			else
+				delete b;
+		others = keep;
+	}
 	make_shared(s, n, o.k);
 	cr.ticks = s.ticks;
 	for (size_t first = 0, per_group; first < others.size(); first += per_group, cr.groups++) {

@@ -146,6 +146,7 @@ void print_targets(const std::vector<CountResult> &crs, const std::vector<Restar
 		for (const Row &p : cr.rows)
 			if (is_malloc(p) && p.ratio[PH_FIND] < best_find)
 				best_find = p.ratio[PH_FIND];
+		if (!std::isinf(best_find))	/* the phase ran (--phases) */
 		target(fmt("find, %" PRIu64 " live", cr.n).c_str(), "≤ 1.0× the peers' open-addressing table",
 		       1 / best_find <= 1.0, fmt("%.2f× the fastest peer table (%.1f ns)", 1 / best_find, shm->val[PH_FIND]));
 		static const Phase af[] = { PH_AF64, PH_AF128K, PH_AF256 };
@@ -166,6 +167,8 @@ void print_targets(const std::vector<CountResult> &crs, const std::vector<Restar
 					bbn = p.name.substr(0, p.name.find(' '));
 				}
 			}
+			if (std::isinf(best) || std::isnan(best))
+				continue;
 			target(fmt("%s, %" PRIu64 " live", phase_name[af[i]], cr.n).c_str(),
 			       "not slower than the best malloc peer", 1 / best <= 1.0,
 			       fmt("%.2f× the best with its table (%s)%s", 1 / best, bn.c_str(),
