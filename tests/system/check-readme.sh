@@ -8,10 +8,13 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 readme=$top/README.md
 fail() { echo "system-readme: FAIL: $*" >&2; exit 1; }
 
+# shellcheck disable=SC2016 # the backticks are README's, not an expansion
 doc=$(tr '\n' ' ' <"$readme" | sed -n 's/.*To build and run shmpool a host needs `\([^`]*\)`.*/\1/p')
 [ -n "$doc" ] || fail "README.md: no \"To build and run shmpool a host needs \`...\`\" sentence"
 script=$("$top/scripts/install-deps.sh" --print-build | tr '\n' ' ')
+# shellcheck disable=SC2086 # split into words on purpose
 a=$(printf '%s\n' $doc | LC_ALL=C sort | tr '\n' ' ')
+# shellcheck disable=SC2086
 b=$(printf '%s\n' $script | LC_ALL=C sort | tr '\n' ' ')
 [ "$a" = "$b" ] || fail "README lists '$a' but make deps-build installs '$b'"
 
