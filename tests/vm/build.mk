@@ -4,11 +4,12 @@
 # VM_EXTRA_PROGS: host programs (absolute paths) the binaries run, copied
 # into the initramfs at the same path with their libraries.
 #
-# VM_SERIES: the stock Debian kernels 6.1 6.12 7.x, and "debug", the custom
-# 7.x kernel with KASAN, lockdep, kmemleak and KFENCE whose round
-# (test-vm-debug) runs its own set of binaries.  `make test-vm VM_SERIES=6.1`
-# runs one stock round and no debug round.
-VM_SERIES ?= 6.1 6.12 7.x debug
+# VM_SERIES: the stock Debian kernels 6.1 6.12 7.x (the default), and
+# "debug", the custom 7.x kernel with KASAN, lockdep, kmemleak and KFENCE
+# whose round (test-vm-debug) runs its own set of binaries; it is not in the
+# default yet (make test-debug runs it).  `make test-vm VM_SERIES=6.1` runs
+# one stock round.
+VM_SERIES ?= 6.1 6.12 7.x
 VM_STOCK_SERIES := $(filter-out debug,$(VM_SERIES))
 VM_KO := $(VM_STOCK_SERIES:%=$(BUILD)/kmod/%/shmpool.ko)
 VM_DEBUG_KO := $(BUILD)/kmod/debug/shmpool.ko
