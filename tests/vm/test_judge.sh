@@ -57,8 +57,8 @@ grep -v 'Call Trace' "$WARN" | sed 's/WARNING:/BUG: kernel NULL pointer derefere
 	cat "$OOM" - >"$T/bug.log"
 expect "BUG fails" "$T/bug.log" 'BUG: kernel NULL'
 
-# The debug kernel's checkers, samples in tests/vm/judge/ (kmemleak.log,
-# lockdep-held.log and debug-boot.log are captured from the debug round; the
+# The debug kernel's checkers, samples in tests/vm/judge/ (lockdep-held.log
+# is captured from the debug round with a planted missing unlock; the
 # others are written in the kernel's report formats).
 # Each report fails, and still fails with its "BUG:"/"WARNING:" header line
 # lost (a body line names it); a clean debug-kernel boot passes.
