@@ -31,10 +31,13 @@ static void destroy_pool(void)
 
 static bool on_device(void)
 {
+	struct shmdev_ctx *c = tu_ctx();
 	enum shmdev_backend b;
+	bool dev;
 
-	return shmdev_backend_resolve(tu_ctx(), tu_backend(), &b) == 0 &&
-	       b == SHMDEV_BACKEND_DEVICE;
+	dev = shmdev_backend_resolve(c, tu_backend(), &b) == 0 && b == SHMDEV_BACKEND_DEVICE;
+	shmdev_ctx_unref(c);
+	return dev;
 }
 
 /* Hand every region of the zone pool (tu_key(0..2)) over; how many. */
