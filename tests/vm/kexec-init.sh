@@ -19,7 +19,9 @@
 # step prints a "SHMPOOL-VM:" marker; kexec.sh judges them.
 
 M() { echo "SHMPOOL-VM: $*"; }
-fail() { M "KEXEC-FAIL $*"; sync; poweroff -f; }
+# reboot, not poweroff: qemu's -no-reboot makes it an exit, and the debug
+# kernel has no ACPI, so a power-off would only halt it (tests/vm/init.sh).
+fail() { M "KEXEC-FAIL $*"; sync; reboot -f; }
 now() { date +%s; }
 
 ZONE="/bin/zone_demo v1 --players 3000 --items 8000 --item-cap 10000 --scenes 100 --seed 7"
@@ -154,4 +156,4 @@ cold) stage_cold ;;
 *) fail "unknown stage '$stage'" ;;
 esac
 sync
-poweroff -f
+reboot -f
