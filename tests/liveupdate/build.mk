@@ -1,8 +1,8 @@
 # The live-update round (tests/vm/kexec.sh): on the custom kernel of series
 # KEXEC_SERIES (default debug: KEXEC_HANDOVER, LIVEUPDATE, LIVEUPDATE_MEMFD),
 # the demo zone server's pool crosses a kexec with shmpoolctl liveupdate
-# save/restore, then a kexec without save starts cold.  Not yet in `make
-# test` (it has not run to the end); `make test-debug` runs it.  EXPORT/ADOPT themselves are tested on the
+# save/restore, then a kexec without save starts cold.  `make test` runs it
+# in its host lane, after the debug round.  EXPORT/ADOPT themselves are tested on the
 # stock kernels too (tests/kmod/test_handover.c, in VM_TEST_BINS).
 KEXEC_SERIES ?= debug
 
