@@ -130,6 +130,16 @@ static uint64_t lu_now(clockid_t c)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
+/* /dev/shmpool, read-write: every subcommand exports, adopts or thaws. */
+static int lu_open_shmpool(struct ctl *ctl, int *fd)
+{
+	*fd = open(SHMPOOL_DEVICE_PATH, O_RDWR | O_CLOEXEC);
+	if (*fd >= 0)
+		return 0;
+	return ctl_err(ctl, CTL_EXIT_FAIL, "cannot open " SHMPOOL_DEVICE_PATH ": %s (is the module loaded?)",
+		       strerror(errno));
+}
+
 static int lu_open_dev(struct ctl *ctl, int *fd)
 {
 	*fd = open(LU_DEV, O_RDWR | O_CLOEXEC);
@@ -249,10 +259,9 @@ static int cmd_lu_save(struct ctl *ctl, int argc, char **argv)
 		return i == -1 ? CTL_EXIT_OK : CTL_EXIT_USAGE;
 	if (i < argc)
 		return ctl_usage_err(ctl, "unexpected argument \"%s\"", argv[i]);
-	dev = open(SHMPOOL_DEVICE_PATH, O_RDWR | O_CLOEXEC);
-	if (dev < 0)
-		return ctl_err(ctl, CTL_EXIT_FAIL, "cannot open " SHMPOOL_DEVICE_PATH ": %s (is the module loaded?)",
-			       strerror(errno));
+	ret = lu_open_shmpool(ctl, &dev);
+	if (ret)
+		return ret;
 	ret = lu_open_dev(ctl, &lu);
 	if (ret)
 		goto out;
@@ -445,10 +454,9 @@ static int cmd_lu_restore(struct ctl *ctl, int argc, char **argv)
 		return i == -1 ? CTL_EXIT_OK : CTL_EXIT_USAGE;
 	if (i < argc)
 		return ctl_usage_err(ctl, "unexpected argument \"%s\"", argv[i]);
-	dev = open(SHMPOOL_DEVICE_PATH, O_RDWR | O_CLOEXEC);
-	if (dev < 0)
-		return ctl_err(ctl, CTL_EXIT_FAIL, "cannot open " SHMPOOL_DEVICE_PATH ": %s (is the module loaded?)",
-			       strerror(errno));
+	ret = lu_open_shmpool(ctl, &dev);
+	if (ret)
+		return ret;
 	ret = lu_open_dev(ctl, &lu);
 	if (ret)
 		goto out;
@@ -590,9 +598,9 @@ static int cmd_lu_cancel(struct ctl *ctl, int argc, char **argv)
 		return i == -1 ? CTL_EXIT_OK : CTL_EXIT_USAGE;
 	if (i < argc)
 		return ctl_usage_err(ctl, "unexpected argument \"%s\"", argv[i]);
-	dev = open(SHMPOOL_DEVICE_PATH, O_RDWR | O_CLOEXEC);
-	if (dev < 0)
-		return ctl_err(ctl, CTL_EXIT_FAIL, "cannot open " SHMPOOL_DEVICE_PATH ": %s", strerror(errno));
+	ret = lu_open_shmpool(ctl, &dev);
+	if (ret)
+		return ret;
 	ret = lu_list(ctl, dev, &v, &n);
 	for (k = 0; !ret && k < n; k++)
 		if (v[k].flags & SHMPOOL_REGION_FROZEN) {
