@@ -91,7 +91,9 @@ struct lu_manifest {
 static const char lu_missing[] =
 	"this kernel has no " LU_DEV ": live update needs Linux >= 6.19 built with "
 	"CONFIG_KEXEC_HANDOVER, CONFIG_LIVEUPDATE and CONFIG_LIVEUPDATE_MEMFD, "
-	"booted with kho=on liveupdate=on";
+	"booted with kho=on liveupdate=on (if it was, dmesg may say \"KHO: Failed to "
+	"reserve scratch area\": boot with a smaller kho_scratch=, e.g. "
+	"kho_scratch=256M,64M,256M)";
 
 struct lu_opts {
 	const char *session;

@@ -84,7 +84,7 @@ kexec_load() { # stage
 }
 
 stage_save() {
-	[ -c /dev/liveupdate ] || fail "no /dev/liveupdate: the kernel lacks CONFIG_LIVEUPDATE or was not booted with kho=on liveupdate=on"
+	[ -c /dev/liveupdate ] || fail "no /dev/liveupdate: the kernel lacks CONFIG_LIVEUPDATE, was not booted with kho=on liveupdate=on, or KHO could not reserve its scratch areas (the kernel's KHO lines above say which)"
 	zone save --ticks 300 --verify
 	digests save
 	kexec_load restore
