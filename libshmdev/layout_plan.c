@@ -343,15 +343,17 @@ static uint64_t index_entries(uint64_t max_count)
 /*
  * A key index for @lt at @max_count (pool_index.h): half full at most, or,
  * when no block has room for that, the half size if @max_count fills it
- * at most 3/4 (the bound layout_verify() holds every index to).  1 if
- * none fits.
+ * at most 3/4 (the bound layout_verify() holds every index to) and it is
+ * bigger than @old (the entries of the index it replaces, 0 if none).
+ * 1 if none fits.
  */
-static int carve_index(struct plan *pl, struct layout_type *lt, uint64_t max_count)
+static int carve_index(struct plan *pl, struct layout_type *lt, uint64_t max_count, uint64_t old)
 {
 	uint64_t nr = index_entries(max_count), off = 0;
 	int64_t blk = carve_any(pl, nr * SHMDEV_LAYOUT_INDEX_ENTRY, 64, &off);
 
-	if (blk < 0 && nr / 2 >= SHMDEV_LAYOUT_MIN_INDEX && 4 * max_count <= 3 * (nr / 2)) {
+	if (blk < 0 && nr / 2 >= SHMDEV_LAYOUT_MIN_INDEX && nr / 2 > old &&
+	    4 * max_count <= 3 * (nr / 2)) {
 		nr /= 2;
 		blk = carve_any(pl, nr * SHMDEV_LAYOUT_INDEX_ENTRY, 64, &off);
 	}
@@ -525,7 +527,7 @@ int layout_plan_at(struct shmdev_ctx *ctx, const void *cbase, void *const *block
 			lt->align = norm_align(ut->align);
 			lt->version = ut->version;
 			layout_slot_geom(lt->size, lt->align, &lt->slot_size, &lt->obj_offset);
-			if ((ut->flags & SHMDEV_TYPE_KEYED) && carve_index(&pl, lt, ut->max_count)) {
+			if ((ut->flags & SHMDEV_TYPE_KEYED) && carve_index(&pl, lt, ut->max_count, 0)) {
 				err = no_room_for_index(ctx, ut, free_before, scratch, h);
 				goto out;
 			}
@@ -559,7 +561,7 @@ int layout_plan_at(struct shmdev_ctx *ctx, const void *cbase, void *const *block
 			uint32_t old_block = lt->hash_block, old_nr = lt->nr_buckets;
 			uint64_t old_offset = lt->hash_offset;
 
-			if (!carve_index(&pl, lt, ut->max_count)) {
+			if (!carve_index(&pl, lt, ut->max_count, old_nr)) {
 				give_back_later(&pl, old_block, old_offset,
 						(uint64_t)old_nr * SHMDEV_LAYOUT_INDEX_ENTRY);
 			} else if (4 * ut->max_count > 3ULL * old_nr) {

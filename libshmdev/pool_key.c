@@ -27,8 +27,9 @@ static int keyed_type(const struct shmdev_pool *p, uint16_t type, const char *wh
  * index_find() for the hot paths, without a call: 0 and in *@sp the live
  * keyed slot of @key (its number in *@slotp) or NULL (a miss: in *@posp
  * the empty entry where @key would go, INDEX_NONE if none), or 1 when an
- * entry names a slot past the type's first chunk, where index_find(),
- * called by the caller, looks it up.  Being a leaf keeps the callers free
+ * entry names a slot that SLOT_QUICK does not reach (past the capacity,
+ * or past the first chunk of a type without a chunk table), where
+ * index_find(), called by the caller, looks again.  Being a leaf keeps the callers free
  * of register saves.
  */
 static inline int find_quick(const struct ptype *pt, uint64_t key, struct layout_slot **sp,
@@ -48,9 +49,7 @@ static inline int find_quick(const struct ptype *pt, uint64_t key, struct layout
 		}
 		if (!((e ^ h) & ~INDEX_SLOT_MASK)) {
 			slot = (e & INDEX_SLOT_MASK) - 1;
-			if (unlikely(slot >= pt->end0))
-				return 1;
-			s = (struct layout_slot *)(pt->base0 + slot * pt->slot_size);
+			SLOT_QUICK(pt, slot, s, return 1);
 			if (likely(layout_tag_state(load_tag(s)) == LAYOUT_SLOT_LIVE_KEYED &&
 				   s->key == key)) {
 				*slotp = slot;
@@ -171,7 +170,7 @@ SHMDEV_EXPORT int shmdev_force_get(struct shmdev_pool *p, uint16_t type, uint64_
 	return 0;
 }
 
-/* shmdev_find() of a key whose entry names a slot past the first chunk: a tail call. */
+/* shmdev_find() where find_quick() gave up: a tail call. */
 static __attribute__((noinline)) void *find_far(const struct ptype *pt, uint64_t key,
 						shmdev_handle_t *handle)
 {
