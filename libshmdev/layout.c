@@ -379,8 +379,8 @@ static int verify_table(struct shmdev_ctx *ctx, const struct layout_header *h,
 			    lt->hash_offset > h->block_size ||
 			    lt->nr_buckets > (h->block_size - lt->hash_offset) / SHMDEV_LAYOUT_INDEX_ENTRY)
 				return shmdev_fail(ctx, EUCLEAN, "layout: type %" PRIu32 " key index is out of bounds", i);
-			/* Open addressing: at most 3/4 full, so that every probe ends. */
-			if (4 * lt->max_count > 3ULL * lt->nr_buckets)
+			/* Open addressing: at most 4/5 full, so that every probe ends soon. */
+			if (5 * lt->max_count > 4ULL * lt->nr_buckets)
 				return shmdev_fail(ctx, EUCLEAN, "layout: type %" PRIu32 " key index of %" PRIu32 " entries cannot hold max_count %" PRIu64,
 						   i, lt->nr_buckets, lt->max_count);
 		} else if (lt->nr_buckets) {

@@ -81,9 +81,9 @@
  *   68  u32 obj_offset     object offset inside a slot (after the header)
  *   72  u32 hash_block     block index of the key index (KEYED)
  *   76  u32 nr_buckets     entries of the key index: a power of two from 16
- *                          to 2^29, at least 4/3 max_count; 0 if not KEYED
+ *                          to 2^29, at least 5/4 max_count; 0 if not KEYED
  *   80  u64 hash_offset    byte offset of the key index in that block (a
- *                          multiple of 8)
+ *                          multiple of 4)
  *   88  u32 xchunk_block   the chunk array of a type with more than 15
  *   92  u32 xchunk_cap       chunks lives in a block: its block, capacity
  *   96  u64 xchunk_offset    (entries), offset and the FNV-1a 64 of its
@@ -160,12 +160,13 @@
  *   0   struct layout_block_hdr (64 bytes): the block's identity
  *   64  carved extents (slot chunks, key indexes, chunk arrays)
  *
- * Key index (KEYED types; libshmdev/pool_index.h): nr_buckets entries of 8
+ * Key index (KEYED types; libshmdev/pool_index.h): nr_buckets entries of 4
  * bytes, open addressing with linear probing, backward-shift deletion.  An
- * entry is 0 (empty) or the top 36 bits of the key's hash h = key *
- * 0x9e3779b97f4a7c15 (bits 28..63) with slot + 1 (bits 0..27); its home is
- * the top log2(nr_buckets) bits of h.  Sized at the carve for max_count at
- * most half of nr_buckets (3/4 when a block has no room for that): a
+ * entry is 0 (empty) or slot + 1 (bits 0..27) with a fingerprint (bits
+ * 28..31): the 4 bits of the key's hash h = key * 0x9e3779b97f4a7c15 just
+ * below its home, the top log2(nr_buckets) bits of h.  One extent in one
+ * block.  Sized at the carve for max_count at most half of nr_buckets (4/5
+ * when no block has room for that): a
  * raise past it carves a new index, rebuilt from the slots after the
  * commit, and gives the old one back.  Derived data: a repair rebuilds it
  * from the slots' tags and keys.
@@ -229,7 +230,7 @@
 
 #define SHMDEV_LAYOUT_MAGIC		0x314c4f4f504d4853ULL /* "SHMPOOL1" */
 #define SHMDEV_LAYOUT_VERSION		3U	/* 2: 24-bit generations, RETIRED slots, block headers, chunk arrays, holes;
-						 * 3: open-addressing key index (8-byte entries) instead of hash chains */
+						 * 3: open-addressing key index (4-byte entries) instead of hash chains */
 #define SHMDEV_LAYOUT_HEADER_SIZE	256U
 #define SHMDEV_LAYOUT_COLD_SIZE		128U
 #define SHMDEV_LAYOUT_INLINE_CHUNKS	15U	/* chunks in a type entry; more go to a block */
@@ -246,7 +247,7 @@
 #define SHMDEV_LAYOUT_GEN_BITS		24U
 #define SHMDEV_LAYOUT_GEN_MAX		((1U << SHMDEV_LAYOUT_GEN_BITS) - 1)
 #define SHMDEV_LAYOUT_SLOT_HDR		16U
-#define SHMDEV_LAYOUT_INDEX_ENTRY	8U	/* bytes of a key index entry */
+#define SHMDEV_LAYOUT_INDEX_ENTRY	4U	/* bytes of a key index entry */
 #define SHMDEV_LAYOUT_MIN_INDEX		16U	/* entries of the smallest key index */
 #define SHMDEV_LAYOUT_MAX_INDEX		(1U << 29)	/* ... of the biggest: 2 x max_count */
 

@@ -343,7 +343,7 @@ static uint64_t index_entries(uint64_t max_count)
 /*
  * A key index for @lt at @max_count (pool_index.h): half full at most, or,
  * when no block has room for that, the half size if @max_count fills it
- * at most 3/4 (the bound layout_verify() holds every index to) and it is
+ * at most 4/5 (the bound layout_verify() holds every index to) and it is
  * bigger than @old (the entries of the index it replaces, 0 if none).
  * 1 if none fits.
  */
@@ -353,7 +353,7 @@ static int carve_index(struct plan *pl, struct layout_type *lt, uint64_t max_cou
 	int64_t blk = carve_any(pl, nr * SHMDEV_LAYOUT_INDEX_ENTRY, 64, &off);
 
 	if (blk < 0 && nr / 2 >= SHMDEV_LAYOUT_MIN_INDEX && nr / 2 > old &&
-	    4 * max_count <= 3 * (nr / 2)) {
+	    5 * max_count <= 4 * (nr / 2)) {
 		nr /= 2;
 		blk = carve_any(pl, nr * SHMDEV_LAYOUT_INDEX_ENTRY, 64, &off);
 	}
@@ -554,7 +554,7 @@ int layout_plan_at(struct shmdev_ctx *ctx, const void *cbase, void *const *block
 		 * the slots after the commit) replaces it, and the old goes
 		 * back; the index grows by doubling at least, which bounds what
 		 * old indexes can keep carved.  With no room for a new one, the
-		 * old one serves while it stays 3/4 full at most; past that the
+		 * old one serves while it stays 4/5 full at most; past that the
 		 * raise is refused (an open-addressing index cannot overfill).
 		 */
 		if ((ut->flags & SHMDEV_TYPE_KEYED) && 2 * ut->max_count > lt->nr_buckets) {
@@ -564,7 +564,7 @@ int layout_plan_at(struct shmdev_ctx *ctx, const void *cbase, void *const *block
 			if (!carve_index(&pl, lt, ut->max_count, old_nr)) {
 				give_back_later(&pl, old_block, old_offset,
 						(uint64_t)old_nr * SHMDEV_LAYOUT_INDEX_ENTRY);
-			} else if (4 * ut->max_count > 3ULL * old_nr) {
+			} else if (5 * ut->max_count > 4ULL * old_nr) {
 				err = no_room_for_index(ctx, ut, free_before, scratch, h);
 				goto out;
 			}

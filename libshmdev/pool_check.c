@@ -106,7 +106,7 @@ static int check_extents(struct shmdev_pool *p)
 /*
  * The key index (pool_index.h) against the slots: every entry names a
  * distinct keyed live slot below the watermark (@seen: the slots the free
- * list reached, and those entries), with that slot's key's hash bits; a
+ * list reached, and those entries), with that slot's key's fingerprint; a
  * find of that key from its home reaches the entry without crossing an
  * empty one, and meets no other entry of a live slot with the same key
  * (keys are unique); as many entries as @keyed live slots, so each of
@@ -119,7 +119,8 @@ static int check_index(struct shmdev_pool *p, const struct ptype *pt, uint64_t w
 	uint64_t entries = 0;
 
 	for (i = 0; i <= mask; i++) {
-		uint64_t e = index_load(pt, i), slot, h;
+		uint32_t e = index_load(pt, i);
+		uint64_t slot, h;
 		struct layout_slot *s;
 		uint32_t j, n;
 
@@ -138,16 +139,17 @@ static int check_index(struct shmdev_pool *p, const struct ptype *pt, uint64_t w
 			return shmdev_fail(p->ctx, EUCLEAN, "check: type %u \"%s\": key index entry %" PRIu32 " names slot %" PRIu64 ", which is not a keyed live object",
 					   pt->id, pt->name, i, slot);
 		h = index_hash(s->key);
-		if (e != index_entry(h, slot))
+		if (e != index_entry(pt, h, slot))
 			return shmdev_fail(p->ctx, EUCLEAN, "check: type %u \"%s\": key index entry %" PRIu32 " does not match key %" PRIu64 " of slot %" PRIu64,
 					   pt->id, pt->name, i, s->key, slot);
 		for (j = index_home(pt, h), n = mask + 1; j != i && n; j = (j + 1) & mask, n--) {
-			uint64_t f = index_load(pt, j), other = (f & INDEX_SLOT_MASK) - 1;
+			uint32_t f = index_load(pt, j);
+			uint64_t other = (uint64_t)(f & INDEX_SLOT_MASK) - 1;
 
 			if (!f)
 				return shmdev_fail(p->ctx, EUCLEAN, "check: type %u \"%s\": key %" PRIu64 " of slot %" PRIu64 " is at key index entry %" PRIu32 ", past the empty entry %" PRIu32 " (a find misses it)",
 						   pt->id, pt->name, s->key, slot, i, j);
-			if (!((f ^ h) & ~INDEX_SLOT_MASK) && other < wm &&
+			if (!((f ^ index_fp(pt, h)) >> 28) && other < wm &&
 			    slot_at(pt, other)->key == s->key)
 				return shmdev_fail(p->ctx, EUCLEAN, "check: type %u \"%s\": key %" PRIu64 " is held by slots %" PRIu64 " and %" PRIu64,
 						   pt->id, pt->name, s->key, other, slot);

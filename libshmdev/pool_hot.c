@@ -64,7 +64,7 @@ int pool_alloc_slot(struct shmdev_pool *p, struct ptype *pt, uint32_t state,
 	store_tag(s, layout_tag(state, gen));	/* commit */
 	CRASH_POINT(p, "alloc:committed");
 	if (state == LAYOUT_SLOT_LIVE_KEYED) {
-		index_store(pt, ipos, index_entry(index_hash(key), slot));
+		index_store(pt, ipos, index_entry(pt, index_hash(key), slot));
 		CRASH_POINT(p, "alloc:indexed");
 	}
 	hot->live_count++;

@@ -2,30 +2,35 @@
 /*
  * The key index of a KEYED type (private, not installed; included by
  * pool_internal.h): an open-addressing table in the type's shared memory,
- * linear probing, nr (a power of two) entries of 8 bytes, at most 3/4 full
- * (max_count <= 3/4 nr; the layout asks for 1/2: layout_plan.c).
+ * linear probing, nr (a power of two) entries of 4 bytes, at most half
+ * full (max_count <= nr / 2), or 4/5 full where a block has no room for
+ * that (layout_plan.c; layout_verify() holds every index to 4/5).
  *
- * An entry is one 64-bit word: 0 is empty, else
+ * An entry is one 32-bit word: 0 is empty, else
  *
- *     bits 28..63  the top 36 bits of the key's hash h = key * 2^64/phi
+ *     bits 28..31  4 bits of the key's hash h = key * 2^64/phi: the 4
+ *                  just below the home bits (a fingerprint)
  *     bits  0..27  slot + 1 (max_count < 2^28, so never 0 for a slot)
  *
- * The entry's home is h >> (64 - log2 nr), i.e. its own top bits (nr is at
- * most 2^30, so the home lies inside the 36 stored bits).  A find reads the
- * entries from the home on: an empty one ends it (a miss reads only the
- * index), one whose hash bits match names a slot, which the find then reads
- * to confirm (tag LIVE_KEYED, the slot's key equal): an index line or two
- * and the slot's header, the line the caller touches next.  Not the full
- * key and a generation as in {key, handle}: half the bytes (16 per slot at
- * load 1/2, and a 4 KiB block still holds the index of 100 keys), and an
- * entry appears and goes with one aligned store, so a read-only attach
- * never sees half an entry.
+ * The key's home is the top log2(nr) bits of h.  A find reads the entries
+ * from the home on: an empty one ends it (a miss reads only the index, but
+ * for one entry in 16 whose fingerprint matches by chance), one whose
+ * fingerprint matches names a slot, which the find then reads to confirm
+ * (tag LIVE_KEYED, the slot's key equal): an index line (16 entries) and
+ * the slot's header, the line the caller touches next.  Not {key, handle}
+ * (16 bytes): 4 to 8 bytes per keyed slot, what the hash chains took
+ * before, so that an index of 100,000 keys (512 KiB at 4/5) fits a 1 MiB
+ * block, since an index is one extent in one block; and an entry appears
+ * and goes with one aligned store, so a read-only attach never sees half
+ * an entry.
  *
  * Deletion: backward shift (the entries after the deleted one that would
  * no longer be reachable move back into the gap), not tombstones: a game
  * server churns keys all the time, and tombstones would lengthen every
- * probe until a rehash, an O(nr) stall on the hot path.  The shift moves
- * a few entries (load <= 3/4); no probe ever crosses an empty entry.
+ * probe until a rehash, an O(nr) stall on the hot path.  An entry's home
+ * comes from its slot's key, so the shift reads the slots of the entries
+ * after the gap up to the next empty one (few at load 1/2).  No probe ever
+ * crosses an empty entry.
  *
  * Crash consistency: the index is derived data.  The slot's tag is the
  * commit point of force_get and free; the index store comes after the
@@ -41,7 +46,7 @@
 
 #include <stdint.h>
 
-#define INDEX_SLOT_MASK		((1ULL << SHMDEV_LAYOUT_SLOT_BITS) - 1)
+#define INDEX_SLOT_MASK		((1U << SHMDEV_LAYOUT_SLOT_BITS) - 1)
 #define INDEX_NONE		UINT32_MAX	/* no position: the index is full (corrupt) */
 
 static inline uint64_t index_hash(uint64_t key)
@@ -49,24 +54,30 @@ static inline uint64_t index_hash(uint64_t key)
 	return key * 0x9e3779b97f4a7c15ULL;
 }
 
-static inline uint64_t index_entry(uint64_t h, uint64_t slot)
-{
-	return (h & ~INDEX_SLOT_MASK) | (slot + 1);
-}
-
-/* The home position of a hash, or of an entry (the same top bits). */
+/* The home position of a hash. */
 static inline uint32_t index_home(const struct ptype *pt, uint64_t h)
 {
 	return (uint32_t)(h >> pt->index_shift);
 }
 
-static inline uint64_t index_load(const struct ptype *pt, uint32_t i)
+/* The fingerprint of a hash, in place (bits 28..31): the 4 bits below the home's. */
+static inline uint32_t index_fp(const struct ptype *pt, uint64_t h)
+{
+	return (uint32_t)(h >> (pt->index_shift - 4)) << 28;
+}
+
+static inline uint32_t index_entry(const struct ptype *pt, uint64_t h, uint64_t slot)
+{
+	return index_fp(pt, h) | (uint32_t)(slot + 1);
+}
+
+static inline uint32_t index_load(const struct ptype *pt, uint32_t i)
 {
 	return __atomic_load_n(&pt->index[i], __ATOMIC_RELAXED);
 }
 
 /* One aligned store: a reader sees the old entry or the new one. */
-static inline void index_store(const struct ptype *pt, uint32_t i, uint64_t e)
+static inline void index_store(const struct ptype *pt, uint32_t i, uint32_t e)
 {
 	__atomic_store_n(&pt->index[i], e, __ATOMIC_RELEASE);
 }
@@ -80,17 +91,18 @@ static inline struct layout_slot *index_find(const struct ptype *pt, uint64_t ke
 					     uint64_t *slotp, uint32_t *posp)
 {
 	uint64_t h = index_hash(key);
-	uint32_t mask = pt->index_mask, i = index_home(pt, h), n;
+	uint32_t mask = pt->index_mask, i = index_home(pt, h), fp = index_fp(pt, h), n;
 
 	for (n = mask + 1; n; n--, i = (i + 1) & mask) {
-		uint64_t e = index_load(pt, i), slot;
+		uint32_t e = index_load(pt, i);
 		struct layout_slot *s;
+		uint64_t slot;
 
 		if (!e) {
 			*posp = i;
 			return NULL;
 		}
-		if ((e ^ h) & ~INDEX_SLOT_MASK)
+		if ((e ^ fp) >> 28)
 			continue;
 		slot = (e & INDEX_SLOT_MASK) - 1;
 		if (unlikely(slot >= pt->cap))
@@ -109,11 +121,11 @@ static inline struct layout_slot *index_find(const struct ptype *pt, uint64_t ke
 /* The position of the entry for @slot holding @key, or INDEX_NONE. */
 static inline uint32_t index_locate(const struct ptype *pt, uint64_t key, uint64_t slot)
 {
-	uint64_t h = index_hash(key), want = index_entry(h, slot);
-	uint32_t mask = pt->index_mask, i = index_home(pt, h), n;
+	uint64_t h = index_hash(key);
+	uint32_t want = index_entry(pt, h, slot), mask = pt->index_mask, i = index_home(pt, h), n;
 
 	for (n = mask + 1; n; n--, i = (i + 1) & mask) {
-		uint64_t e = index_load(pt, i);
+		uint32_t e = index_load(pt, i);
 
 		if (e == want)
 			return i;
@@ -121,6 +133,16 @@ static inline uint32_t index_locate(const struct ptype *pt, uint64_t key, uint64
 			break;
 	}
 	return INDEX_NONE;
+}
+
+/* The home of entry @e, from its slot's key; INDEX_NONE for a slot past the capacity. */
+static inline uint32_t index_entry_home(const struct ptype *pt, uint32_t e)
+{
+	uint64_t slot = (e & INDEX_SLOT_MASK) - 1;
+
+	if (unlikely(slot >= pt->cap))
+		return INDEX_NONE;
+	return index_home(pt, index_hash(slot_fast(pt, slot)->key));
 }
 
 /*
@@ -134,13 +156,15 @@ static inline void index_delete(const struct ptype *pt, uint32_t i, struct shmde
 	uint32_t mask = pt->index_mask, j = i, n;
 
 	for (n = mask; n; n--) {
-		uint64_t e;
+		uint32_t e, home;
 
 		j = (j + 1) & mask;
 		e = index_load(pt, j);
 		if (!e)
 			break;
-		if (((j - index_home(pt, e)) & mask) >= ((j - i) & mask)) {
+		home = index_entry_home(pt, e);
+		/* A damaged entry (home unknown) stays where it is. */
+		if (home != INDEX_NONE && ((j - home) & mask) >= ((j - i) & mask)) {
 			index_store(pt, i, e);
 			SHMDEV_CRASH_POINT(crash, "free:index-shifted");
 			i = j;
@@ -161,7 +185,7 @@ static inline bool index_add(const struct ptype *pt, uint64_t key, uint64_t slot
 
 	for (n = mask + 1; n; n--, i = (i + 1) & mask) {
 		if (!index_load(pt, i)) {
-			index_store(pt, i, index_entry(h, slot));
+			index_store(pt, i, index_entry(pt, h, slot));
 			return true;
 		}
 	}

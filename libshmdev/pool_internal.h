@@ -124,7 +124,7 @@ struct ptype {
 	bool ctab_ok;
 	unsigned int shift;
 	uint32_t nr_chunks;
-	uint64_t *index;		/* the key index (pool_index.h), KEYED only */
+	uint32_t *index;		/* the key index (pool_index.h), KEYED only */
 	uint32_t index_mask;		/* its entries - 1 */
 	unsigned int index_shift;	/* 64 - log2(entries): hash >> it = home */
 	const char *name;

@@ -35,19 +35,21 @@ static int keyed_type(const struct shmdev_pool *p, uint16_t type, const char *wh
 static inline int find_quick(const struct ptype *pt, uint64_t key, struct layout_slot **sp,
 			     uint64_t *slotp, uint32_t *posp)
 {
-	uint64_t h = index_hash(key), *ix = pt->index;
-	uint32_t mask = pt->index_mask, i = index_home(pt, h), n = mask + 1;
+	uint64_t h = index_hash(key);
+	const uint32_t *ix = pt->index;
+	uint32_t mask = pt->index_mask, i = index_home(pt, h), fp = index_fp(pt, h), n = mask + 1;
 
 	for (;;) {
-		uint64_t e = __atomic_load_n(&ix[i], __ATOMIC_RELAXED), slot;
+		uint32_t e = __atomic_load_n(&ix[i], __ATOMIC_RELAXED);
 		struct layout_slot *s;
+		uint64_t slot;
 
 		if (!e) {
 			*posp = i;
 			*sp = NULL;
 			return 0;
 		}
-		if (!((e ^ h) & ~INDEX_SLOT_MASK)) {
+		if (!((e ^ fp) >> 28)) {
 			slot = (e & INDEX_SLOT_MASK) - 1;
 			SLOT_QUICK(pt, slot, s, return 1);
 			if (likely(layout_tag_state(load_tag(s)) == LAYOUT_SLOT_LIVE_KEYED &&
@@ -104,7 +106,7 @@ static inline int insert_fast(struct ptype *pt, uint64_t key, uint32_t pos, void
 	s->next = 0;
 	memset(slot_obj(pt, s), 0, pt->size);
 	store_tag(s, tag | LAYOUT_SLOT_LIVE_KEYED);	/* commit: LIVE_KEYED, same generation */
-	index_store(pt, pos, index_entry(index_hash(key), slot));
+	index_store(pt, pos, index_entry(pt, index_hash(key), slot));
 	hot->live_count++;
 	change_end(hot, seq);
 	*obj = slot_obj(pt, s);

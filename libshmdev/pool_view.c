@@ -110,7 +110,7 @@ int pool_build_view(struct shmdev_pool *p)
 		pt->hid = layout_handle((uint16_t)i, 0, 0);
 		if (pt->keyed) {
 			/* layout_verify(): a power of two from 16 to 2^30, in its block. */
-			pt->index = (uint64_t *)((char *)p->baddr[lt[i].hash_block] +
+			pt->index = (uint32_t *)((char *)p->baddr[lt[i].hash_block] +
 						 lt[i].hash_offset);
 			pt->index_mask = lt[i].nr_buckets - 1;
 			pt->index_shift = 64 - (unsigned int)__builtin_ctz(lt[i].nr_buckets);

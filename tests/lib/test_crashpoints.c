@@ -41,9 +41,11 @@
  * Keyed's first index was: the raise zeroes the hole, copies the chunks
  * into an array in a block and appends to it under the "changing" flag),
  * and the repair itself: a child killed inside
- * alloc or free leaves the pool dirty (five kinds of damage: a live key
+ * alloc or free leaves the pool dirty (six kinds of damage: a live key
  * missing from the index, a freed slot off the free list, stale free
- * counts, a plain or a keyed slot popped from its free list and not used),
+ * counts, a plain slot popped from its free list and not used, a keyed
+ * free killed inside the backward shift of its index entry, a keyed slot
+ * popped and not used),
  * then the repairing owner is killed at each point, then a third open
  * must repair fully.  Each path prints one line: its number of points, the
  * steps they are, and that all passed; each must reach the steps listed in
@@ -53,12 +55,12 @@
  * killed once its chunk array is in a block's free space, a different
  * change carving that space must zero it.
  *
- * 353 points in all today (cold start 30, type append 21, block append
- * 21, raise 29, close 13, cold start over surviving blocks 36, raise into
- * a chunk array 23, repair 5 x 36).  Runs on the POSIX backend on the host
+ * 379 points in all today (cold start 28, type append 19, block append
+ * 21, raise 25, close 13, cold start over surviving blocks 34, raise into
+ * a chunk array 23, repair 6 x 36).  Runs on the POSIX backend on the host
  * (plain, ASan+UBSan, valgrind) and on the device backend in every VM
  * round; under SHMDEV_TEST_QUICK (valgrind) the repair runs after two
- * kinds of damage only (the first and the last), 245 points.
+ * kinds of damage only (the first and the last), 235 points.
  */
 #include <check.h>
 #include <errno.h>

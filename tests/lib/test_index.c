@@ -3,13 +3,13 @@
  * The key index of KEYED types (libshmdev/pool_index.h, issue 12):
  *  - a pool of layout version 2 (hash chains) is refused by owner and
  *    read-only opens alike, with a message naming both versions;
- *  - keys whose hashes share the 36 bits an entry keeps (and key 0) each
- *    find their own object: a find confirms against the slot's key;
+ *  - keys with the same home and fingerprint (and key 0) each find their
+ *    own object: a find confirms against the slot's key;
  *  - shmdev_pool_check() reports each kind of index damage (an entry
  *    missing, naming a free slot, out of its probe run, a key held twice),
  *    and an index with no empty entry makes find, force_get and free fail
  *    cleanly instead of spinning; the repair (abandon, open) rebuilds it;
- *  - a raise whose bigger index has no room: at most 3/4 full in a smaller
+ *  - a raise whose bigger index has no room: at most 4/5 full in a smaller
  *    one, else refused with ENOSPC naming the index, nothing changed.
  */
 #include <check.h>
@@ -42,12 +42,12 @@ static void *raw_map(unsigned int i, struct shmdev_region **r)
 }
 
 /* The key index of type @id of the pool mapped at @base: its entries, their number. */
-static uint64_t *index_of(void *base, uint16_t id, struct shmdev_region **blk, uint32_t *nr)
+static uint32_t *index_of(void *base, uint16_t id, struct shmdev_region **blk, uint32_t *nr)
 {
 	const struct layout_type *lt = &layout_types(layout_active(base))[id];
 
 	*nr = lt->nr_buckets;
-	return (uint64_t *)((char *)raw_map(1 + lt->hash_block, blk) + lt->hash_offset);
+	return (uint32_t *)((char *)raw_map(1 + lt->hash_block, blk) + lt->hash_offset);
 }
 
 START_TEST(test_old_version_refused)
@@ -91,7 +91,7 @@ START_TEST(test_hash_bits_shared)
 	bool created;
 	int i;
 
-	/* G^-1 mod 2^64 (Newton): hash(k + inv) = hash(k) + 1, the same top 36 bits. */
+	/* G^-1 mod 2^64 (Newton): hash(k + inv) = hash(k) + 1: same home, same fingerprint. */
 	for (i = 0; i < 6; i++)
 		inv *= 2 - G * inv;
 	ck_assert_uint_eq(inv * G, 1);
@@ -134,7 +134,7 @@ START_TEST(test_check_and_repair)
 	struct shmdev_pool *pool = tu_zone_open(ctx, conf, 0);
 	struct shmdev_region *rb, *ri;
 	shmdev_handle_t h[20], hf;
-	uint64_t *ix, save, *copy;
+	uint32_t *ix, save, *copy;
 	uint32_t nr, i, a = UINT32_MAX;
 	void *obj[20], *o;
 	bool created;
@@ -158,7 +158,7 @@ START_TEST(test_check_and_repair)
 	save = ix[a];
 	ix[a] = 0;
 	damaged(pool, "key index holds 18 objects, 19 keyed objects are live");
-	ix[a] = (save & ~((1ULL << 28) - 1)) | (shmdev_handle_slot(h[19]) + 1);
+	ix[a] = (save & ~((1U << 28) - 1)) | (shmdev_handle_slot(h[19]) + 1);
 	damaged(pool, "is reached twice (free list or key index)");	/* a free slot */
 	/* One entry later, behind the empty one its probe run now ends at. */
 	ix[a] = 0;
@@ -169,7 +169,7 @@ START_TEST(test_check_and_repair)
 
 	/* No empty entry at all: every call ends, with a clear answer. */
 	for (i = 0; i < nr; i++)
-		ix[i] = ((uint64_t)i << 36) | 0xfffffff;
+		ix[i] = (i << 28) | 0xfffffff;	/* slots past the capacity */
 	ck_assert_ptr_null(shmdev_find(pool, TU_PLAYER, 503, NULL));
 	ck_assert_int_eq(shmdev_force_get(pool, TU_PLAYER, 9999, &o, &hf, &created), -EUCLEAN);
 	ck_assert_ptr_nonnull(strstr(shmdev_errmsg(ctx), "the key index has no empty entry"));
@@ -207,8 +207,8 @@ START_TEST(test_check_and_repair)
 END_TEST
 
 /*
- * 4 KiB blocks: an index of 512 entries (4096 bytes) fits no block.  A raise
- * to 190 takes one of 256 (3/4 full at most), one to 200 is refused.
+ * 4 KiB blocks: an index of 1024 entries (4096 bytes) fits no block.  A
+ * raise to 400 takes one of 512 (4/5 full at most), one to 420 is refused.
  */
 START_TEST(test_raise_index_room)
 {
@@ -227,26 +227,35 @@ START_TEST(test_raise_index_room)
 		ck_assert_int_eq(shmdev_force_get(pool, 1, i, &obj, NULL, &created), 0);
 	ck_assert_int_eq(shmdev_pool_close(pool), 0);
 
-	t.max_count = 200;
+	t.max_count = 420;
 	pool = NULL;
 	ck_assert_int_eq(shmdev_pool_open(ctx, conf, &t, 1, 0, &pool), -ENOSPC);
-	ck_assert_ptr_nonnull(strstr(shmdev_errmsg(ctx), "type 1 \"Keyed\": no room for its key index of 512 entries (4096 bytes, for max_count 200) in any block"));
+	ck_assert_ptr_nonnull(strstr(shmdev_errmsg(ctx), "type 1 \"Keyed\": no room for its key index of 1024 entries (4096 bytes, for max_count 420) in any block"));
 	t.max_count = 10;
 	pool = tu_pool_start(ctx, conf, &t, 1, 0, SHMDEV_START_RESUMED_CLEAN);
 	ck_assert_int_eq(shmdev_pool_type_stats(pool, 1, &ts), 0);
 	ck_assert_uint_eq(ts.max_count, 10);
 	ck_assert_int_eq(shmdev_pool_close(pool), 0);
 
-	t.max_count = 190;
+	t.max_count = 400;
 	pool = tu_pool_start(ctx, conf, &t, 1, 0, SHMDEV_START_RESUMED_CLEAN);
-	ck_assert_uint_eq(layout_types(layout_active(raw_map(0, &rb)))[1].nr_buckets, 256);
+	ck_assert_uint_eq(layout_types(layout_active(raw_map(0, &rb)))[1].nr_buckets, 512);
 	shmdev_region_close(rb);
-	for (i = 10; i < 190; i++)
+	for (i = 10; i < 400; i++)
 		ck_assert_int_eq(shmdev_force_get(pool, 1, i, &obj, NULL, &created), 0);
-	for (i = 0; i < 190; i++)
+	for (i = 0; i < 400; i++)
 		ck_assert_ptr_nonnull(shmdev_find(pool, 1, i, NULL));
-	ck_assert_ptr_null(shmdev_find(pool, 1, 190, NULL));
-	ck_assert_int_eq(shmdev_force_get(pool, 1, 190, &obj, NULL, &created), -ENOSPC);
+	ck_assert_ptr_null(shmdev_find(pool, 1, 400, NULL));
+	ck_assert_int_eq(shmdev_force_get(pool, 1, 400, &obj, NULL, &created), -ENOSPC);
+	/* Deletes at 4/5: every other key, then the rest still found. */
+	for (i = 0; i < 400; i += 2) {
+		shmdev_handle_t hh;
+
+		ck_assert_ptr_nonnull(shmdev_find(pool, 1, i, &hh));
+		ck_assert_int_eq(shmdev_free(pool, hh), 0);
+	}
+	for (i = 0; i < 400; i++)
+		ck_assert(!shmdev_find(pool, 1, i, NULL) == !(i & 1));
 	ck_assert_int_eq(shmdev_pool_check(pool), 0);
 	ck_assert_int_eq(shmdev_pool_close(pool), 0);
 	tu_pool_destroy(ctx, conf);

@@ -335,7 +335,7 @@ START_TEST(test_hole_reuse)
 	ck_assert_uint_eq(lt[5].nr_buckets, 128);
 	old_block = lt[5].hash_block;
 	old_off = lt[5].hash_offset;
-	memset((char *)blk[old_block] + old_off, 0xff, 128 * 8);	/* a used index */
+	memset((char *)blk[old_block] + old_off, 0xff, 128 * 4);	/* a used index */
 
 	/* 40 -> 64: still at most half full, the index stays. */
 	t[1].max_count = 64;
@@ -356,11 +356,11 @@ START_TEST(test_hole_reuse)
 	holes = layout_holes(layout_active(base), p.max_types, p.max_blocks);
 	ck_assert_uint_eq(holes[0].block, old_block);
 	ck_assert_uint_eq(holes[0].offset, old_off);
-	ck_assert_uint_eq(holes[0].len, 1024);
-	ck_assert_uint_eq(layout_hole_bytes(base, layout_active(base), old_block), 1024);
+	ck_assert_uint_eq(holes[0].len, 512);
+	ck_assert_uint_eq(layout_hole_bytes(base, layout_active(base), old_block), 512);
 
-	/* A new type of 32 slots of 32 bytes takes the hole, zeroed. */
-	t[2] = (struct shmdev_type){ .id = 7, .name = "Guild", .size = 16, .max_count = 32 };
+	/* A new type of 16 slots of 32 bytes takes the hole, zeroed. */
+	t[2] = (struct shmdev_type){ .id = 7, .name = "Guild", .size = 16, .max_count = 16 };
 	ck_assert_int_eq(layout_plan(ctx, base, &p, t, 3, false, dry, changes), 1);
 	ck_assert_int_eq(layout_plan_at(ctx, base, blk, &p, t, 3, false, scratch, changes), 1);
 	ck_assert_int_eq(memcmp(dry, scratch, g.table_size), 0);
@@ -375,7 +375,7 @@ START_TEST(test_hole_reuse)
 	for (i = 0; i < SHMDEV_LAYOUT_MAX_HOLES; i++)
 		ck_assert_uint_eq(holes[i].len, 0);
 	c = (const unsigned char *)blk[old_block] + old_off;
-	for (i = 0; i < 1024; i++)
+	for (i = 0; i < 512; i++)
 		ck_assert_uint_eq(c[i], 0);
 	free(scratch);
 	free(dry);
