@@ -29,8 +29,8 @@ static int keyed_type(const struct shmdev_pool *p, uint16_t type, const char *wh
  * the empty entry where @key would go, INDEX_NONE if none), or 1 when an
  * entry names a slot that SLOT_QUICK does not reach (past the capacity,
  * or past the first chunk of a type without a chunk table), where
- * index_find(), called by the caller, looks again.  Being a leaf keeps the callers free
- * of register saves.
+ * index_find(), called by the caller, looks again.  Inlined, without the
+ * calls of slot_fast(): shmdev_find() saves three registers, not six.
  */
 static inline int find_quick(const struct ptype *pt, uint64_t key, struct layout_slot **sp,
 			     uint64_t *slotp, uint32_t *posp)
