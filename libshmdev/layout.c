@@ -3,7 +3,7 @@
  * The base layout: geometry, initialisation, block headers, verification
  * and the two-copy commit.  The planning of a layout change (comparison
  * with the configuration and the registered types, carving of slot chunks
- * and hash buckets from the blocks) is in layout_plan.c.  See layout.h for
+ * and key indexes from the blocks) is in layout_plan.c.  See layout.h for
  * the byte layout.  Works on plain memory only.
  */
 #include <errno.h>
@@ -372,13 +372,19 @@ static int verify_table(struct shmdev_ctx *ctx, const struct layout_header *h,
 				return shmdev_fail(ctx, EUCLEAN, "layout: type %" PRIu32 " chunk array is out of bounds", i);
 		}
 		if (lt->flags & SHMDEV_TYPE_KEYED) {
-			if (!is_pow2(lt->nr_buckets) || lt->hash_block >= t->nr_blocks ||
-			    lt->hash_offset % 4 || lt->hash_offset < SHMDEV_LAYOUT_BLOCK_HDR ||
+			if (!is_pow2(lt->nr_buckets) || lt->nr_buckets < SHMDEV_LAYOUT_MIN_INDEX ||
+			    lt->nr_buckets > SHMDEV_LAYOUT_MAX_INDEX || lt->hash_block >= t->nr_blocks ||
+			    lt->hash_offset % SHMDEV_LAYOUT_INDEX_ENTRY ||
+			    lt->hash_offset < SHMDEV_LAYOUT_BLOCK_HDR ||
 			    lt->hash_offset > h->block_size ||
-			    lt->nr_buckets > (h->block_size - lt->hash_offset) / 4)
-				return shmdev_fail(ctx, EUCLEAN, "layout: type %" PRIu32 " hash index is out of bounds", i);
+			    lt->nr_buckets > (h->block_size - lt->hash_offset) / SHMDEV_LAYOUT_INDEX_ENTRY)
+				return shmdev_fail(ctx, EUCLEAN, "layout: type %" PRIu32 " key index is out of bounds", i);
+			/* Open addressing: at most 4/5 full, so that every probe ends soon. */
+			if (5 * lt->max_count > 4ULL * lt->nr_buckets)
+				return shmdev_fail(ctx, EUCLEAN, "layout: type %" PRIu32 " key index of %" PRIu32 " entries cannot hold max_count %" PRIu64,
+						   i, lt->nr_buckets, lt->max_count);
 		} else if (lt->nr_buckets) {
-			return shmdev_fail(ctx, EUCLEAN, "layout: type %" PRIu32 " has a hash index but no KEYED flag", i);
+			return shmdev_fail(ctx, EUCLEAN, "layout: type %" PRIu32 " has a key index but no KEYED flag", i);
 		}
 	}
 	if (nr_types != t->nr_types)

@@ -79,9 +79,11 @@
  *   56  u64 max_count      capacity (sum of the chunks' nr_slots)
  *   64  u32 slot_size      stride of one slot
  *   68  u32 obj_offset     object offset inside a slot (after the header)
- *   72  u32 hash_block     block index of the hash buckets (KEYED)
- *   76  u32 nr_buckets     power of two, 0 if not KEYED
- *   80  u64 hash_offset    byte offset of the buckets in that block
+ *   72  u32 hash_block     block index of the key index (KEYED)
+ *   76  u32 nr_buckets     entries of the key index: a power of two from 16
+ *                          to 2^29, at least 5/4 max_count; 0 if not KEYED
+ *   80  u64 hash_offset    byte offset of the key index in that block (a
+ *                          multiple of 4)
  *   88  u32 xchunk_block   the chunk array of a type with more than 15
  *   92  u32 xchunk_cap       chunks lives in a block: its block, capacity
  *   96  u64 xchunk_offset    (entries), offset and the FNV-1a 64 of its
@@ -124,8 +126,8 @@
  * given back: the carved mark goes down to it when it ends there, else it
  * becomes a hole (merged with a neighbouring one), which later carves use
  * first.  Only if all 64 hole entries are taken does it stay carved.  A raise
- * rebuilds a KEYED type's index only when max_count passes twice its
- * buckets, and a chunk array only grows by doubling.  Space given back by a
+ * gives a KEYED type a new index only when max_count passes half its
+ * entries, and a chunk array only grows by doubling.  Space given back by a
  * layout change is reused by later changes only (never before the commit
  * that gave it back: the active table still refers to it until then).
  * Block stats count holes as free.
@@ -156,7 +158,18 @@
  * Block regions
  * -------------
  *   0   struct layout_block_hdr (64 bytes): the block's identity
- *   64  carved extents (slot chunks, hash indexes, chunk arrays)
+ *   64  carved extents (slot chunks, key indexes, chunk arrays)
+ *
+ * Key index (KEYED types; libshmdev/pool_index.h): nr_buckets entries of 4
+ * bytes, open addressing with linear probing, backward-shift deletion.  An
+ * entry is 0 (empty) or slot + 1 (bits 0..27) with a fingerprint (bits
+ * 28..31): the 4 bits of the key's hash h = key * 0x9e3779b97f4a7c15 just
+ * below its home, the top log2(nr_buckets) bits of h.  One extent in one
+ * block.  Sized at the carve for max_count at most half of nr_buckets (4/5
+ * when no block has room for that): a
+ * raise past it carves a new index, rebuilt from the slots after the
+ * commit, and gives the old one back.  Derived data: a repair rebuilds it
+ * from the slots' tags and keys.
  *
  * struct layout_block_hdr
  *   0   u64 magic          "SHMPBLK1" (0x314b4c42504d4853)
@@ -181,12 +194,12 @@
  *   8   u32 tag            bits 0..7 state (FREE, LIVE, LIVE_KEYED,
  *                          RETIRED), bits 8..31 generation (never 0 once
  *                          used)
- *   12  u32 next           slot + 1: the free list link of a FREE slot, the
- *                          hash chain link of a LIVE_KEYED one, 0 = end
+ *   12  u32 next           slot + 1: the free list link of a FREE slot, 0 =
+ *                          end; unused (0) in a live slot
  *   obj_offset             the object
  * The tag is the commit point of alloc and free: it is written with one
  * aligned release store after everything else about the slot.  Free lists,
- * counters and hash chains are rebuilt from tags and keys after a crash.
+ * counters and key indexes are rebuilt from tags and keys after a crash.
  *
  * Handles: type << 52 | slot << 24 | generation: 12 bits of type (type ids
  * are below SHMDEV_LAYOUT_MAX_TYPES = 4096), 28 of slot (max_count is at
@@ -216,7 +229,8 @@
 #endif
 
 #define SHMDEV_LAYOUT_MAGIC		0x314c4f4f504d4853ULL /* "SHMPOOL1" */
-#define SHMDEV_LAYOUT_VERSION		2U	/* 2: 24-bit generations, RETIRED slots, block headers, chunk arrays, holes */
+#define SHMDEV_LAYOUT_VERSION		3U	/* 2: 24-bit generations, RETIRED slots, block headers, chunk arrays, holes;
+						 * 3: open-addressing key index (4-byte entries) instead of hash chains */
 #define SHMDEV_LAYOUT_HEADER_SIZE	256U
 #define SHMDEV_LAYOUT_COLD_SIZE		128U
 #define SHMDEV_LAYOUT_INLINE_CHUNKS	15U	/* chunks in a type entry; more go to a block */
@@ -233,6 +247,9 @@
 #define SHMDEV_LAYOUT_GEN_BITS		24U
 #define SHMDEV_LAYOUT_GEN_MAX		((1U << SHMDEV_LAYOUT_GEN_BITS) - 1)
 #define SHMDEV_LAYOUT_SLOT_HDR		16U
+#define SHMDEV_LAYOUT_INDEX_ENTRY	4U	/* bytes of a key index entry */
+#define SHMDEV_LAYOUT_MIN_INDEX		16U	/* entries of the smallest key index */
+#define SHMDEV_LAYOUT_MAX_INDEX		(1U << 29)	/* ... of the biggest: 2 x max_count */
 
 enum layout_slot_state {
 	LAYOUT_SLOT_FREE = 0,

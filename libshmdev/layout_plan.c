@@ -2,7 +2,7 @@
 /*
  * The planning of a layout change (layout_plan(), layout_plan_at()): the
  * comparison with the configuration and the registered types, and the
- * carving of slot chunks, chunk arrays and hash buckets from the blocks'
+ * carving of slot chunks, chunk arrays and key indexes from the blocks'
  * free space and holes.  layout.c verifies and commits the result.  Works
  * on plain memory only.
  */
@@ -330,24 +330,32 @@ static int carve_slots(struct plan *pl, struct layout_type *lt, uint64_t n, uint
 	return 0;
 }
 
-/*
- * A bucket array for @lt's capacity: one bucket per slot, halved until it
- * fits, but more than @min buckets.  1 if none fits (a raise then keeps the
- * index it has).
- */
-static int carve_buckets(struct plan *pl, struct layout_type *lt, uint64_t max_count,
-			 uint64_t min)
+/* Entries of the key index that @max_count fills at most half: a power of two, 16 or more. */
+static uint64_t index_entries(uint64_t max_count)
 {
-	uint64_t nr = 16, off = 0;
-	int64_t blk;
+	uint64_t nr = SHMDEV_LAYOUT_MIN_INDEX;
 
-	while (nr < max_count && nr < (1ULL << 31))
+	while (nr < 2 * max_count)
 		nr <<= 1;
-	for (;;) {
-		blk = carve_any(pl, nr * 4, 64, &off);
-		if (blk >= 0 || nr == 16 || nr / 2 <= min)
-			break;
-		nr >>= 1;
+	return nr;
+}
+
+/*
+ * A key index for @lt at @max_count (pool_index.h): half full at most, or,
+ * when no block has room for that, the half size if @max_count fills it
+ * at most 4/5 (the bound layout_verify() holds every index to) and it is
+ * bigger than @old (the entries of the index it replaces, 0 if none).
+ * 1 if none fits.
+ */
+static int carve_index(struct plan *pl, struct layout_type *lt, uint64_t max_count, uint64_t old)
+{
+	uint64_t nr = index_entries(max_count), off = 0;
+	int64_t blk = carve_any(pl, nr * SHMDEV_LAYOUT_INDEX_ENTRY, 64, &off);
+
+	if (blk < 0 && nr / 2 >= SHMDEV_LAYOUT_MIN_INDEX && nr / 2 > old &&
+	    5 * max_count <= 4 * (nr / 2)) {
+		nr /= 2;
+		blk = carve_any(pl, nr * SHMDEV_LAYOUT_INDEX_ENTRY, 64, &off);
 	}
 	if (blk < 0)
 		return 1;
@@ -355,6 +363,17 @@ static int carve_buckets(struct plan *pl, struct layout_type *lt, uint64_t max_c
 	lt->hash_offset = off;
 	lt->nr_buckets = (uint32_t)nr;
 	return 0;
+}
+
+static int no_room_for_index(struct shmdev_ctx *ctx, const struct shmdev_type *ut,
+			     uint64_t free_before, const struct layout_table *t,
+			     const struct layout_header *h)
+{
+	uint64_t nr = index_entries(ut->max_count);
+
+	return shmdev_fail(ctx, ENOSPC, "type %u \"%s\": no room for its key index of %" PRIu64 " entries (%" PRIu64 " bytes, for max_count %" PRIu64 ") in any block; %" PRIu64 " bytes are free in %" PRIu32 " blocks of %" PRIu64 " (add BlockKey entries to the configuration: BlockSize changes only with a cold start)",
+			   ut->id, ut->name, nr, nr * SHMDEV_LAYOUT_INDEX_ENTRY, ut->max_count,
+			   free_before, t->nr_blocks, h->block_size);
 }
 
 static int cmp_type_id(const void *a, const void *b)
@@ -508,10 +527,8 @@ int layout_plan_at(struct shmdev_ctx *ctx, const void *cbase, void *const *block
 			lt->align = norm_align(ut->align);
 			lt->version = ut->version;
 			layout_slot_geom(lt->size, lt->align, &lt->slot_size, &lt->obj_offset);
-			if ((ut->flags & SHMDEV_TYPE_KEYED) &&
-			    carve_buckets(&pl, lt, ut->max_count, 0)) {
-				err = shmdev_fail(ctx, ENOSPC, "type %u \"%s\": no room for its hash index (64 bytes) in any block; %" PRIu64 " bytes are free in %" PRIu32 " blocks of %" PRIu64 " (add BlockKey entries to the configuration: BlockSize changes only with a cold start)",
-						  ut->id, ut->name, free_before, scratch->nr_blocks, h->block_size);
+			if ((ut->flags & SHMDEV_TYPE_KEYED) && carve_index(&pl, lt, ut->max_count, 0)) {
+				err = no_room_for_index(ctx, ut, free_before, scratch, h);
 				goto out;
 			}
 			err = carve_slots(&pl, lt, ut->max_count, free_before);
@@ -533,17 +550,24 @@ int layout_plan_at(struct shmdev_ctx *ctx, const void *cbase, void *const *block
 			goto out;
 		}
 		/*
-		 * A bigger bucket array keeps chains short: when max_count has
-		 * passed twice the buckets, a new index (rebuilt from the slots
-		 * after the commit) replaces the old, which goes back.  Growing
-		 * by doubling bounds what old indexes can keep carved.
+		 * When max_count passes half the index, a new one (rebuilt from
+		 * the slots after the commit) replaces it, and the old goes
+		 * back; the index grows by doubling at least, which bounds what
+		 * old indexes can keep carved.  With no room for a new one, the
+		 * old one serves while it stays 4/5 full at most; past that the
+		 * raise is refused (an open-addressing index cannot overfill).
 		 */
-		if ((ut->flags & SHMDEV_TYPE_KEYED) && ut->max_count > 2ULL * lt->nr_buckets) {
+		if ((ut->flags & SHMDEV_TYPE_KEYED) && 2 * ut->max_count > lt->nr_buckets) {
 			uint32_t old_block = lt->hash_block, old_nr = lt->nr_buckets;
 			uint64_t old_offset = lt->hash_offset;
 
-			if (!carve_buckets(&pl, lt, ut->max_count, old_nr))
-				give_back_later(&pl, old_block, old_offset, 4ULL * old_nr);
+			if (!carve_index(&pl, lt, ut->max_count, old_nr)) {
+				give_back_later(&pl, old_block, old_offset,
+						(uint64_t)old_nr * SHMDEV_LAYOUT_INDEX_ENTRY);
+			} else if (5 * ut->max_count > 4ULL * old_nr) {
+				err = no_room_for_index(ctx, ut, free_before, scratch, h);
+				goto out;
+			}
 		}
 		err = carve_slots(&pl, lt, ut->max_count - lt->max_count, free_before);
 		if (err)

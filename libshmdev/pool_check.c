@@ -45,7 +45,7 @@ static int check_blocks(struct shmdev_pool *p)
 	return 0;
 }
 
-/* Chunks, chunk arrays and hash arrays must lie below each block's carved mark and never overlap. */
+/* Chunks, chunk arrays and key indexes must lie below each block's carved mark and never overlap. */
 static int check_extents(struct shmdev_pool *p)
 {
 	struct layout_table *t = layout_active(p->base);
@@ -79,8 +79,9 @@ static int check_extents(struct shmdev_pool *p)
 						   lt[ty].xchunk_block, (uint16_t)ty, "chunk array" };
 		if (lt[ty].nr_buckets)
 			ex[n++] = (struct extent){ lt[ty].hash_offset,
-						   lt[ty].hash_offset + 4ULL * lt[ty].nr_buckets,
-						   lt[ty].hash_block, (uint16_t)ty, "hash index" };
+						   lt[ty].hash_offset +
+						   (uint64_t)SHMDEV_LAYOUT_INDEX_ENTRY * lt[ty].nr_buckets,
+						   lt[ty].hash_block, (uint16_t)ty, "key index" };
 	}
 	for (c = 0; c < SHMDEV_LAYOUT_MAX_HOLES; c++) {
 		const struct layout_extent *e = &layout_holes(t, p->hdr->max_types, p->hdr->max_blocks)[c];
@@ -102,12 +103,71 @@ static int check_extents(struct shmdev_pool *p)
 	return err;
 }
 
+/*
+ * The key index (pool_index.h) against the slots: every entry names a
+ * distinct keyed live slot below the watermark (@seen: the slots the free
+ * list reached, and those entries), with that slot's key's fingerprint; a
+ * find of that key from its home reaches the entry without crossing an
+ * empty one, and meets no other entry of a live slot with the same key
+ * (keys are unique); as many entries as @keyed live slots, so each of
+ * those is in the index exactly once.  Bounded by the index's size.
+ */
+static int check_index(struct shmdev_pool *p, const struct ptype *pt, uint64_t wm,
+		       uint64_t keyed, uint8_t *seen)
+{
+	uint32_t mask = pt->index_mask, i;
+	uint64_t entries = 0;
+
+	for (i = 0; i <= mask; i++) {
+		uint32_t e = index_load(pt, i);
+		uint64_t slot, h;
+		struct layout_slot *s;
+		uint32_t j, n;
+
+		if (!e)
+			continue;
+		slot = (e & INDEX_SLOT_MASK) - 1;
+		if (slot >= wm)
+			return shmdev_fail(p->ctx, EUCLEAN, "check: type %u \"%s\": key index entry %" PRIu32 " names slot %" PRIu64 ", beyond the watermark %" PRIu64,
+					   pt->id, pt->name, i, slot, wm);
+		s = slot_at(pt, slot);
+		if (seen[slot])
+			return shmdev_fail(p->ctx, EUCLEAN, "check: type %u \"%s\": slot %" PRIu64 " is reached twice (free list or key index)",
+					   pt->id, pt->name, slot);
+		seen[slot] = 1;
+		if (layout_tag_state(load_tag(s)) != LAYOUT_SLOT_LIVE_KEYED)
+			return shmdev_fail(p->ctx, EUCLEAN, "check: type %u \"%s\": key index entry %" PRIu32 " names slot %" PRIu64 ", which is not a keyed live object",
+					   pt->id, pt->name, i, slot);
+		h = index_hash(s->key);
+		if (e != index_entry(pt, h, slot))
+			return shmdev_fail(p->ctx, EUCLEAN, "check: type %u \"%s\": key index entry %" PRIu32 " does not match key %" PRIu64 " of slot %" PRIu64,
+					   pt->id, pt->name, i, s->key, slot);
+		for (j = index_home(pt, h), n = mask + 1; j != i && n; j = (j + 1) & mask, n--) {
+			uint32_t f = index_load(pt, j);
+			uint64_t other = (uint64_t)(f & INDEX_SLOT_MASK) - 1;
+
+			if (!f)
+				return shmdev_fail(p->ctx, EUCLEAN, "check: type %u \"%s\": key %" PRIu64 " of slot %" PRIu64 " is at key index entry %" PRIu32 ", past the empty entry %" PRIu32 " (a find misses it)",
+						   pt->id, pt->name, s->key, slot, i, j);
+			if (!((f ^ index_fp(pt, h)) >> 28) && other < wm &&
+			    slot_at(pt, other)->key == s->key)
+				return shmdev_fail(p->ctx, EUCLEAN, "check: type %u \"%s\": key %" PRIu64 " is held by slots %" PRIu64 " and %" PRIu64,
+						   pt->id, pt->name, s->key, other, slot);
+		}
+		entries++;
+	}
+	if (entries != keyed)
+		return shmdev_fail(p->ctx, EUCLEAN, "check: type %u \"%s\": key index holds %" PRIu64 " objects, %" PRIu64 " keyed objects are live",
+				   pt->id, pt->name, entries, keyed);
+	return 0;
+}
+
 static int check_type(struct shmdev_pool *p, const struct ptype *pt)
 {
 	struct layout_hot *hot = pt->hot;
 	uint64_t wm = hot->watermark, slot, live = 0, nfree = 0, keyed = 0, retired = 0, steps;
 	uint8_t *seen = NULL;
-	uint32_t i, b;
+	uint32_t i;
 	int err = 0;
 
 #define BAD(...) do { err = shmdev_fail(p->ctx, EUCLEAN, __VA_ARGS__); goto out; } while (0)
@@ -163,42 +223,7 @@ static int check_type(struct shmdev_pool *p, const struct ptype *pt)
 		    pt->id, pt->name, steps, nfree);
 	if (!pt->keyed)
 		goto out;
-	/* Every keyed live slot is in its own bucket's chain once; keys are unique. */
-	steps = 0;
-	for (b = 0; b < pt->nr_buckets; b++) {
-		for (i = pt->buckets[b]; i; i = slot_at(pt, i - 1)->next) {
-			struct layout_slot *s;
-			uint64_t n;
-			uint32_t j;
-
-			slot = i - 1;
-			if (slot >= wm)
-				BAD("check: type %u \"%s\": bucket %" PRIu32 " reaches slot %" PRIu64 ", beyond the watermark",
-				    pt->id, pt->name, b, slot);
-			s = slot_at(pt, slot);
-			if (seen[slot])
-				BAD("check: type %u \"%s\": slot %" PRIu64 " is reached twice (free list or hash chains)",
-				    pt->id, pt->name, slot);
-			seen[slot] = 1;
-			if (layout_tag_state(load_tag(s)) != LAYOUT_SLOT_LIVE_KEYED)
-				BAD("check: type %u \"%s\": bucket %" PRIu32 " holds slot %" PRIu64 ", which is not a keyed live object",
-				    pt->id, pt->name, b, slot);
-			if (bucket_of(pt, s->key) != b)
-				BAD("check: type %u \"%s\": key %" PRIu64 " of slot %" PRIu64 " is in bucket %" PRIu32 ", not its own",
-				    pt->id, pt->name, s->key, slot, b);
-			for (j = s->next, n = 0; j && n <= wm; j = slot_at(pt, j - 1)->next, n++) {
-				if (j - 1 >= wm)
-					break;
-				if (slot_at(pt, j - 1)->key == s->key)
-					BAD("check: type %u \"%s\": key %" PRIu64 " is held by slots %" PRIu64 " and %" PRIu32,
-					    pt->id, pt->name, s->key, slot, j - 1);
-			}
-			steps++;
-		}
-	}
-	if (steps != keyed)
-		BAD("check: type %u \"%s\": hash index holds %" PRIu64 " objects, %" PRIu64 " keyed objects are live",
-		    pt->id, pt->name, steps, keyed);
+	err = check_index(p, pt, wm, keyed, seen);
 out:
 #undef BAD
 	free(seen);

@@ -17,10 +17,13 @@
  * Take a free slot (free list first, then the never-used ones) and commit it
  * live: the checked path, with the crash points and the corruption reports.
  * @zero: clear the object (before the commit, so that a crash never leaves
- * a live object half cleared).
+ * a live object half cleared).  A keyed object's index entry goes to
+ * @ipos, the empty entry where force_get's search for @key ended (no
+ * second search), after the commit.
  */
 int pool_alloc_slot(struct shmdev_pool *p, struct ptype *pt, uint32_t state,
-		    uint64_t key, bool zero, void **obj, shmdev_handle_t *handle)
+		    uint64_t key, uint32_t ipos, bool zero, void **obj,
+		    shmdev_handle_t *handle)
 {
 	struct layout_hot *hot = pt->hot;
 	struct layout_slot *s;
@@ -55,15 +58,13 @@ int pool_alloc_slot(struct shmdev_pool *p, struct ptype *pt, uint32_t state,
 	s->next = 0;
 	if (zero)
 		memset(slot_obj(pt, s), 0, pt->size);
-	if (state == LAYOUT_SLOT_LIVE_KEYED)
-		s->next = pt->buckets[bucket_of(pt, key)];
 	CRASH_POINT(p, "alloc:prepared");
 	tag = load_tag(s);
 	gen = layout_tag_gen(tag) ? layout_tag_gen(tag) : 1;
 	store_tag(s, layout_tag(state, gen));	/* commit */
 	CRASH_POINT(p, "alloc:committed");
 	if (state == LAYOUT_SLOT_LIVE_KEYED) {
-		pt->buckets[bucket_of(pt, key)] = (uint32_t)slot + 1;
+		index_store(pt, ipos, index_entry(pt, index_hash(key), slot));
 		CRASH_POINT(p, "alloc:indexed");
 	}
 	hot->live_count++;
@@ -158,7 +159,7 @@ static __attribute__((noinline)) int alloc_checked(struct shmdev_pool *p, uint16
 	pt = (struct ptype *)ptype_get(p, type);
 	if (!pt)
 		return shmdev_fail(p->ctx, ENOENT, "alloc: type %u is not in the layout", type);
-	return pool_alloc_slot(p, pt, LAYOUT_SLOT_LIVE, 0, zero, obj, handle);
+	return pool_alloc_slot(p, pt, LAYOUT_SLOT_LIVE, 0, INDEX_NONE, zero, obj, handle);
 }
 
 SHMDEV_EXPORT int shmdev_alloc(struct shmdev_pool *p, uint16_t type, void **obj,
@@ -292,28 +293,18 @@ SHMDEV_EXPORT void *shmdev_get_typed(const struct shmdev_pool *p, uint16_t type,
 	return likely(layout_handle_type(h) == type) ? shmdev_get(p, h) : NULL;
 }
 
-/* Unlink @slot from its hash chain; false if it is not there. */
-static bool hash_unlink(struct shmdev_pool *p, const struct ptype *pt,
-			struct layout_slot *s, uint64_t slot)
+/* Delete @slot's entry from the key index; false if it is not there. */
+static bool index_unlink(struct shmdev_pool *p, const struct ptype *pt,
+			 struct layout_slot *s, uint64_t slot)
 {
-	uint32_t *link = &pt->buckets[bucket_of(pt, s->key)];
-	uint64_t steps = 0, wm = watermark(pt);
+	uint32_t i = index_locate(pt, s->key, slot);
 
-	while (*link && steps++ <= wm) {
-		uint64_t cur = *link - 1;
-		struct layout_slot *c = cur < wm ? slot_at(pt, cur) : NULL;
-
-		if (!c)
-			return false;
-		if (cur == slot) {
-			CRASH_POINT(p, "free:unlink");
-			*link = c->next;
-			CRASH_POINT(p, "free:unlinked");
-			return true;
-		}
-		link = &c->next;
-	}
-	return false;
+	if (i == INDEX_NONE)
+		return false;
+	CRASH_POINT(p, "free:unlink");
+	index_delete(pt, i, &p->crash);
+	CRASH_POINT(p, "free:unlinked");
+	return true;
 }
 
 static __attribute__((noinline)) int free_checked(struct shmdev_pool *p, shmdev_handle_t h)
@@ -336,7 +327,7 @@ static __attribute__((noinline)) int free_checked(struct shmdev_pool *p, shmdev_
 	hot = pt->hot;
 	tag = load_tag(s);
 	seq = change_begin(hot);
-	if (layout_tag_state(tag) == LAYOUT_SLOT_LIVE_KEYED && !hash_unlink(p, pt, s, slot)) {
+	if (layout_tag_state(tag) == LAYOUT_SLOT_LIVE_KEYED && !index_unlink(p, pt, s, slot)) {
 		change_end(hot, seq);
 		return shmdev_fail(p->ctx, EUCLEAN, "free: type %u \"%s\" slot %" PRIu64 " is missing from the hash index (the pool is corrupt)",
 				   pt->id, pt->name, slot);
@@ -368,20 +359,20 @@ static __attribute__((noinline)) int free_checked(struct shmdev_pool *p, shmdev_
 /*
  * What the fast path of free does not take: a keyed live object, here,
  * and the rest (stale handles, the last generation) in free_checked().
- * For a keyed object: find the hash link that
- * names @slot (reads only), then the stores of free_checked() in its order
- * (unlink, link into the free list, commit, counts) without the crash
- * points.  A chain that ends, loops, or leaves the type before reaching
- * @slot sends the call to the checked path before anything is written.
+ * For a keyed object: find the index entry that names @slot (reads only),
+ * then the stores of free_checked() in its order (the entry deleted by
+ * backward shift, the slot linked into the free list, commit, counts)
+ * without the crash points.  An entry not found (a damaged index) sends
+ * the call to the checked path before anything is written.
  */
 static __attribute__((noinline)) int free_keyed(struct shmdev_pool *p, shmdev_handle_t h)
 {
 	/* shmdev_free() checked the type and the slot; few arguments keep it lean. */
 	struct ptype *pt = &p->types[layout_handle_type(h)];
-	uint32_t slot = layout_handle_slot(h), *link, tag;
+	uint32_t slot = layout_handle_slot(h), tag, i;
 	struct layout_hot *hot = pt->hot;
-	uint64_t steps = 0, seq;
 	struct layout_slot *s;
+	uint64_t seq;
 
 	SLOT_QUICK(pt, slot, s, return free_checked(p, h));
 	tag = load_tag(s);
@@ -390,20 +381,13 @@ static __attribute__((noinline)) int free_keyed(struct shmdev_pool *p, shmdev_ha
 	if (unlikely(!pt->keyed || tag != layout_tag(LAYOUT_SLOT_LIVE_KEYED, layout_handle_gen(h)) ||
 		     layout_handle_gen(h) - 1 >= SHMDEV_LAYOUT_GEN_MAX - 1))
 		return free_checked(p, h);
-	link = &pt->buckets[bucket_of(pt, s->key)];
-	while (*link != slot + 1) {
-		uint64_t cur = (uint64_t)*link - 1;
-		struct layout_slot *c;
-
-		if (unlikely(!*link || steps++ > pt->cap))
-			return free_checked(p, h);
-		SLOT_QUICK(pt, cur, c, return free_checked(p, h));
-		link = &c->next;
-	}
+	i = index_locate(pt, s->key, slot);
+	if (unlikely(i == INDEX_NONE))
+		return free_checked(p, h);
 	/* FREE with the next generation: LIVE_KEYED gen -> FREE gen + 1 */
 	tag += layout_tag(LAYOUT_SLOT_FREE, 1) - LAYOUT_SLOT_LIVE_KEYED;
 	seq = change_begin(hot);
-	*link = s->next;
+	index_delete(pt, i, NULL);
 	s->next = hot->free_head;
 	store_tag(s, tag);	/* commit */
 	hot->free_head = slot + 1;

@@ -10,17 +10,18 @@
  *                 type's derived data from its slot tags
  *   pool_hot.c    alloc, alloc_raw, free, get, the typed variants,
  *                 handle_of and foreach
- *   pool_key.c    the shared hash index: force_get and find
+ *   pool_key.c    the shared key index: force_get, find and the index
+ *                 rebuild (the index itself: pool_index.h)
  *   pool_check.c  the consistency check (shmdev_pool_check), live or not
  *
  * Typed object pools on the base layout (layout.h): open (cold start on
  * clean blocks, resume with every block's identity checked, repair after a
- * crash), alloc/get/free, force_get/find through the shared hash index,
+ * crash), alloc/get/free, force_get/find through the shared key index,
  * foreach, handle_of, stats and the consistency check.
  *
  * Crash consistency: every slot has a header {key, tag, next}; the tag
  * (state + generation) is written last with a release store and is the
- * commit point of alloc and free.  Free lists, counters and hash chains are
+ * commit point of alloc and free.  Free lists, counters and the key index are
  * derived data.  An owner bumps open_epoch before it writes anything and a
  * clean close sets close_epoch = open_epoch; an open that finds them
  * different (or whose regions report a crash) rebuilds the derived data
@@ -34,11 +35,13 @@
  * that makes the same stores in the same order as the checked path and
  * bails out, before writing, to the checked path on anything unusual
  * (read-only pool, crash hook armed, unknown type, empty free list, keyed
- * alloc, stale handle, a broken hash chain, corruption), which looks again
+ * alloc, stale handle, a key missing from the index, corruption), which looks again
  * and reports.  A keyed free has its own fast path (free_keyed(): the
- * chain walk only reads, then the checked path's stores in its order), and
- * force_get on a writable pool without the hook skips the checks.  The
- * fast paths store nothing beyond the object's slot and hot line: no clear
+ * index search only reads, then the checked path's stores in its order), and
+ * force_get on a writable pool without the hook skips the checks and, on a
+ * miss, inserts through its own fast path at the index position the
+ * search ended at.  The fast paths store nothing beyond the object's slot,
+ * its hot line and (KEYED) the index entries: no clear
  * of the context's message (it tells of the last failure), no load of the
  * watermark in free and get (a slot at or above it is never live, so the
  * tag check rejects it).  shmdev.h publishes the first chunk's geometry as
@@ -121,9 +124,9 @@ struct ptype {
 	bool ctab_ok;
 	unsigned int shift;
 	uint32_t nr_chunks;
-	uint32_t *buckets;
-	uint32_t nr_buckets;
-	unsigned int hash_shift;
+	uint32_t *index;		/* the key index (pool_index.h), KEYED only */
+	uint32_t index_mask;		/* its entries - 1 */
+	unsigned int index_shift;	/* 64 - log2(entries): hash >> it = home */
 	const char *name;
 	/*
 	 * nr_chunks entries each (one allocation, at chunks): slot n of chunk
@@ -308,11 +311,6 @@ static POOL_SHARED uint64_t watermark(const struct ptype *pt)
 	return wm < pt->cap ? wm : pt->cap;
 }
 
-static POOL_SHARED uint32_t bucket_of(const struct ptype *pt, uint64_t key)
-{
-	return (uint32_t)((key * 0x9e3779b97f4a7c15ULL) >> pt->hash_shift);
-}
-
 static POOL_SHARED const struct ptype *ptype_get(const struct shmdev_pool *p, uint16_t type)
 {
 	if (type >= p->nr_types || !p->types[type].used)
@@ -320,13 +318,19 @@ static POOL_SHARED const struct ptype *ptype_get(const struct shmdev_pool *p, ui
 	return &p->types[type];
 }
 
+#include "pool_index.h"
+
 /* pool_view.c */
 int pool_build_view(struct shmdev_pool *p);
 uint64_t pool_repair_type(struct shmdev_pool *p, struct ptype *pt);
 
+/* pool_key.c */
+void pool_index_rebuild(struct shmdev_pool *p, struct ptype *pt);
+
 /* pool_hot.c */
 int pool_alloc_slot(struct shmdev_pool *p, struct ptype *pt, uint32_t state,
-		    uint64_t key, bool zero, void **obj, shmdev_handle_t *handle);
+		    uint64_t key, uint32_t ipos, bool zero, void **obj,
+		    shmdev_handle_t *handle);
 int pool_writable(struct shmdev_pool *p, const char *what);
 
 #endif

@@ -518,10 +518,10 @@ SHMDEV_EXPORT int shmdev_pool_open(struct shmdev_ctx *ctx, const struct shmdev_c
 		shmdev_info(ctx, "pool \"%s\": repaired after a crash: %" PRIu64 " live objects in %" PRIu64 " ns",
 			    pc->name, p->repaired_objects, p->repair_ns);
 	} else {
-		/* New or bigger hash indexes start empty and are refilled from the slots. */
+		/* New or bigger key indexes start empty and are refilled from the slots. */
 		for (i = 0; i < p->hdr->max_types; i++)
 			if (changes[i] != LAYOUT_SAME && p->types[i].keyed)
-				pool_repair_type(p, &p->types[i]);
+				pool_index_rebuild(p, &p->types[i]);
 	}
 	p->start = cold ? SHMDEV_START_CREATED :
 		   crash ? SHMDEV_START_RESUMED_CRASH : SHMDEV_START_RESUMED_CLEAN;

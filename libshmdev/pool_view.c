@@ -109,10 +109,11 @@ int pool_build_view(struct shmdev_pool *p)
 		pt->base0 = pt->bias[0];
 		pt->hid = layout_handle((uint16_t)i, 0, 0);
 		if (pt->keyed) {
-			pt->buckets = (uint32_t *)((char *)p->baddr[lt[i].hash_block] +
-						   lt[i].hash_offset);
-			pt->nr_buckets = lt[i].nr_buckets;
-			pt->hash_shift = 64 - (unsigned int)__builtin_ctz(pt->nr_buckets);
+			/* layout_verify(): a power of two from 16 to 2^30, in its block. */
+			pt->index = (uint32_t *)((char *)p->baddr[lt[i].hash_block] +
+						 lt[i].hash_offset);
+			pt->index_mask = lt[i].nr_buckets - 1;
+			pt->index_shift = 64 - (unsigned int)__builtin_ctz(lt[i].nr_buckets);
 		}
 	}
 	qsort(ranges, n, sizeof(*ranges), cmp_range);
@@ -124,8 +125,8 @@ int pool_build_view(struct shmdev_pool *p)
 }
 
 /*
- * Rebuild a type's derived data (free list, counters, hash chains) from the
- * slot tags.  Slots at or above the watermark were never used.  Returns the
+ * Rebuild a type's derived data (free list, counters, key index) from the
+ * slot tags, in one pass (the index as pool_index_rebuild() does it).  Slots at or above the watermark were never used.  Returns the
  * number of live objects.
  */
 uint64_t pool_repair_type(struct shmdev_pool *p, struct ptype *pt)
@@ -138,7 +139,7 @@ uint64_t pool_repair_type(struct shmdev_pool *p, struct ptype *pt)
 	hot->seq += hot->seq & 1;
 	seq = change_begin(hot);
 	if (pt->keyed)
-		memset(pt->buckets, 0, (size_t)pt->nr_buckets * sizeof(*pt->buckets));
+		memset(pt->index, 0, ((size_t)pt->index_mask + 1) * sizeof(*pt->index));
 	CRASH_POINT(p, "rebuild:index-cleared");
 	/* Downwards, so that the lists come out in ascending slot order. */
 	for (slot = wm; slot-- > 0;) {
@@ -151,10 +152,7 @@ uint64_t pool_repair_type(struct shmdev_pool *p, struct ptype *pt)
 		if (st == LAYOUT_SLOT_LIVE && gen) {
 			live++;
 		} else if (st == LAYOUT_SLOT_LIVE_KEYED && gen) {
-			uint32_t b = bucket_of(pt, s->key);
-
-			s->next = pt->buckets[b];
-			pt->buckets[b] = (uint32_t)slot + 1;
+			index_add(pt, s->key, slot);
 			live++;
 		} else if ((st == LAYOUT_SLOT_RETIRED && gen) ||
 			   (st != LAYOUT_SLOT_FREE && gen == SHMDEV_LAYOUT_GEN_MAX)) {

@@ -9,7 +9,7 @@
  *  - functions that can fail return 0 or a negative errno; the context keeps
  *    a message for the last failure (shmdev_errmsg()) and sends it to the log
  *    callback as well; the hot calls (alloc, alloc_raw, free, get, find and
- *    a force_get that finds its key) leave it as it is when they succeed;
+ *    force_get) leave it as it is when they succeed;
  *  - "the caller owns" means the caller frees it with the named function;
  *    everything else is borrowed and valid as long as its parent object;
  *  - a NULL context, pool, region, conf or output pointer never crashes:
@@ -370,7 +370,7 @@ struct shmdev_type {
  *
  * A clean resume costs O(1) in the object count (a checksum of the layout
  * tables).  After a crash (the owner went without shmdev_pool_close()) the
- * free lists, counters and hash indexes are rebuilt from the slots; see
+ * free lists, counters and key indexes are rebuilt from the slots; see
  * shmdev_pool_stats().
  *
  * SHMDEV_POOL_RDONLY: no lease and no writes, @types may be NULL (the ones
@@ -437,7 +437,7 @@ int shmdev_pool_type_stats(const struct shmdev_pool *pool, uint16_t type,
 /*
  * One entry of the BlockBase table.  A block starts with its 64-byte
  * identity header, then types are carved upwards: used_bytes (the header,
- * slot chunks, hash indexes, chunk arrays and the alignment padding between
+ * slot chunks, key indexes, chunk arrays and the alignment padding between
  * them) and free_bytes, the room left for new types and raised max_counts
  * (at the block's end, and in extents a raise gave back).  used_bytes +
  * free_bytes == size.
@@ -575,6 +575,8 @@ shmdev_handle_t shmdev_handle_of(const struct shmdev_pool *pool, const void *obj
 /*
  * ForceGetObj on a KEYED type: the live object whose user key is @key, or a
  * new zeroed one registered under @key.  *created tells which (may be NULL).
+ * Any 64-bit key, 0 included.  A new object is entered into the type's key
+ * index where the search for @key ended (no second search).
  */
 int shmdev_force_get(struct shmdev_pool *pool, uint16_t type, uint64_t key,
 		     void **obj, shmdev_handle_t *handle, bool *created);

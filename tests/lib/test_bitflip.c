@@ -623,7 +623,7 @@ again:
 	case TG_HASH:
 		ch->reg = 1 + (int)lt[T_PLAYER].hash_block;
 		ch->off = lt[T_PLAYER].hash_offset;
-		area = (size_t)lt[T_PLAYER].nr_buckets * 4;
+		area = (size_t)lt[T_PLAYER].nr_buckets * SHMDEV_LAYOUT_INDEX_ENTRY;
 		break;
 	case TG_REGION_HDR:
 		ch->reg = (int)rnd_below(c, NR_REG);

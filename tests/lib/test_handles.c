@@ -10,7 +10,8 @@
  *    false corruption, and a real one is still reported.
  *  - the inline get (issue 12): shmdev_get_fast() gives what
  *    shmdev_get_typed() gives, through all of the above; the fast path of
- *    a keyed free unlinks any link of a chain, and refuses a broken one.
+ *    a keyed free deletes from any place of a run of index entries (backward
+ *    shift across the wrap), and refuses a damaged index.
  * The NULL-argument tests of the API are in test_api.c.  Runs on the
  * backend SHMDEV_BACKEND selects.
  */
@@ -443,15 +444,19 @@ START_TEST(test_get_fast)
 END_TEST
 
 /*
- * The fast path of a keyed free (issue 12): 50 Players share the buckets of
- * their index, so freeing them in a scattered order unlinks heads, middles
- * and tails of chains.  After each free the freed key and handle are gone,
- * every other key still finds its object, and the pool checks.  A slot
- * whose key was changed under the index (corruption) is not in the chain
- * its key names: the free is refused with the checked path's report, and
- * nothing is freed.
+ * The keyed free and its index (issue 12): 50 Players whose keys all have
+ * their home in the last 8 of the 128 entries of the index (the top 4 bits
+ * of their hash are 1s: libshmdev/pool_index.h), one run of entries that
+ * wraps around the end.  Freeing them in a scattered order deletes from
+ * the head, the middle and the tail of the run, and the backward shift
+ * must move the entries after each gap across the wrap.  After each free
+ * the freed key and handle are gone, every other key still finds its
+ * object, and the pool checks; force_get of a freed key creates it again
+ * in a run full of shifted entries.  A slot whose key was changed under
+ * the index (corruption) is not where its key leads: the free is refused
+ * with the checked path's report, and nothing is freed.
  */
-START_TEST(test_keyed_free_chains)
+START_TEST(test_keyed_free_index)
 {
 	struct shmdev_conf *conf = tu_zone_conf(ctx);
 	struct shmdev_pool *pool = tu_zone_open(ctx, conf, 0);
@@ -459,29 +464,40 @@ START_TEST(test_keyed_free_chains)
 	shmdev_handle_t hs[50], h;
 	bool live[50], created;
 	void *objs[50], *obj;
+	uint64_t k, keys[50];
 	unsigned int n, i, j;
-	uint64_t k;
 
-	for (i = 0; i < 50; i++) {
-		ck_assert_int_eq(shmdev_force_get(pool, TU_PLAYER, 1000 + i, &objs[i], &hs[i], &created), 0);
+	for (i = 0, k = 1; i < 50; k++) {
+		if ((k * g) >> 60 != 0xf)
+			continue;
+		keys[i] = k;
+		ck_assert_int_eq(shmdev_force_get(pool, TU_PLAYER, k, &objs[i], &hs[i], &created), 0);
 		ck_assert(created);
-		live[i] = true;
+		live[i++] = true;
 	}
 	for (n = 0; n < 50; n++) {
 		i = (n * 17) % 50;
 		ck_assert_int_eq(shmdev_free(pool, hs[i]), 0);
 		live[i] = false;
-		ck_assert_ptr_null(shmdev_find(pool, TU_PLAYER, 1000 + i, NULL));
+		ck_assert_ptr_null(shmdev_find(pool, TU_PLAYER, keys[i], NULL));
 		ck_assert_ptr_null(shmdev_get(pool, hs[i]));
 		ck_assert_int_eq(shmdev_free(pool, hs[i]), -ESTALE);
 		for (j = 0; j < 50; j++)
 			if (live[j])
-				ck_assert_msg(shmdev_find(pool, TU_PLAYER, 1000 + j, &h) == objs[j] && h == hs[j],
-					      "after freeing key %u, key %u is not found", 1000 + i, 1000 + j);
-		ck_assert_msg(shmdev_pool_check(pool) == 0, "after freeing key %u: %s", 1000 + i,
+				ck_assert_msg(shmdev_find(pool, TU_PLAYER, keys[j], &h) == objs[j] && h == hs[j],
+					      "after freeing key %" PRIu64 ", key %" PRIu64 " is not found", keys[i], keys[j]);
+		ck_assert_msg(shmdev_pool_check(pool) == 0, "after freeing key %" PRIu64 ": %s", keys[i],
 			      shmdev_errmsg(ctx));
+		if (n % 3 == 0) {
+			/* Back in, then gone again: an insert into a shifted run. */
+			ck_assert_int_eq(shmdev_force_get(pool, TU_PLAYER, keys[i], &obj, &h, &created), 0);
+			ck_assert(created);
+			ck_assert_ptr_eq(shmdev_find(pool, TU_PLAYER, keys[i], NULL), obj);
+			ck_assert_int_eq(shmdev_pool_check(pool), 0);
+			ck_assert_int_eq(shmdev_free(pool, h), 0);
+		}
 	}
-	/* A key whose bucket differs from 7's in its top bit: another chain at any size. */
+	/* A key whose home differs from 7's in its top bit: elsewhere at any size. */
 	ck_assert_int_eq(shmdev_force_get(pool, TU_PLAYER, 7, &obj, &h, &created), 0);
 	for (k = 8; !(((k * g) ^ (7 * g)) >> 63); k++)
 		;
@@ -693,7 +709,7 @@ static Suite *handles_suite(void)
 	tcase_add_test(tc, test_retire_keyed);
 	tcase_add_test(tc, test_typed);
 	tcase_add_test(tc, test_get_fast);
-	tcase_add_test(tc, test_keyed_free_chains);
+	tcase_add_test(tc, test_keyed_free_index);
 	tcase_add_test(tc, test_check_live_owner);
 	tcase_add_test(tc, test_check_real_corruption);
 	tcase_add_test(tc, test_check_layout_changed);

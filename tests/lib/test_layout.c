@@ -107,7 +107,7 @@ START_TEST(test_init_verify)
 	ck_assert_uint_eq(lt[3].slot_size, 16 + 128);
 	ck_assert_uint_eq(lt[5].align, 16);
 	ck_assert_uint_eq(lt[5].slot_size % 16, 0);
-	ck_assert_uint_eq(lt[5].nr_buckets, 64);
+	ck_assert_uint_eq(lt[5].nr_buckets, 128);	/* 40 keys: at most half full */
 	ck_assert(!lt[4].used);
 	b = layout_blocks(t, 16);
 	ck_assert_uint_eq(b[0].key, 0x1001);
@@ -253,7 +253,7 @@ START_TEST(test_append_raise_plain)
 	ck_assert_uint_eq(lt[5].max_count, 5000);
 	ck_assert_uint_ge(lt[5].nr_chunks, 2);
 	ck_assert_uint_eq(lt[5].chunks[1].first_slot, 40);
-	ck_assert_uint_eq(lt[5].nr_buckets, 8192);
+	ck_assert_uint_eq(lt[5].nr_buckets, 16384);
 	ck_assert_uint_eq(lt[0].max_count, 10);
 	/* Too much for the blocks: refused, with the numbers. */
 	t[1].max_count = 100000;
@@ -332,18 +332,18 @@ START_TEST(test_hole_reuse)
 	ck_assert_int_eq(layout_plan_at(ctx, base, blk, &p, t, 2, false, scratch, changes), 1);
 	layout_commit(base, scratch, NULL);
 	lt = layout_types(layout_active(base));
-	ck_assert_uint_eq(lt[5].nr_buckets, 64);
+	ck_assert_uint_eq(lt[5].nr_buckets, 128);
 	old_block = lt[5].hash_block;
 	old_off = lt[5].hash_offset;
-	memset((char *)blk[old_block] + old_off, 0xff, 64 * 4);	/* a used index */
+	memset((char *)blk[old_block] + old_off, 0xff, 128 * 4);	/* a used index */
 
-	/* 40 -> 100: within twice the buckets, the index stays. */
-	t[1].max_count = 100;
+	/* 40 -> 64: still at most half full, the index stays. */
+	t[1].max_count = 64;
 	ck_assert_int_eq(layout_plan_at(ctx, base, blk, &p, t, 2, false, scratch, changes), 1);
 	layout_commit(base, scratch, NULL);
 	lt = layout_types(layout_active(base));
 	ck_assert_uint_eq(lt[5].hash_offset, old_off);
-	/* 100 -> 200: a new index; the old one is a hole (slots follow it). */
+	/* 64 -> 200: a new index; the old one is a hole (slots follow it). */
 	t[1].max_count = 200;
 	ck_assert_int_eq(layout_plan(ctx, base, &p, t, 2, false, dry, changes), 1);
 	ck_assert_int_eq(layout_plan_at(ctx, base, blk, &p, t, 2, false, scratch, changes), 1);
@@ -351,16 +351,16 @@ START_TEST(test_hole_reuse)
 	layout_commit(base, scratch, NULL);
 	ck_assert_int_eq(layout_verify(ctx, base, g.base_size, &g), 0);
 	lt = layout_types(layout_active(base));
-	ck_assert_uint_eq(lt[5].nr_buckets, 256);
+	ck_assert_uint_eq(lt[5].nr_buckets, 512);
 	ck_assert_uint_ne(lt[5].hash_offset, old_off);
 	holes = layout_holes(layout_active(base), p.max_types, p.max_blocks);
 	ck_assert_uint_eq(holes[0].block, old_block);
 	ck_assert_uint_eq(holes[0].offset, old_off);
-	ck_assert_uint_eq(holes[0].len, 256);
-	ck_assert_uint_eq(layout_hole_bytes(base, layout_active(base), old_block), 256);
+	ck_assert_uint_eq(holes[0].len, 512);
+	ck_assert_uint_eq(layout_hole_bytes(base, layout_active(base), old_block), 512);
 
-	/* A new type of 8 slots of 32 bytes takes the hole, zeroed. */
-	t[2] = (struct shmdev_type){ .id = 7, .name = "Guild", .size = 16, .max_count = 8 };
+	/* A new type of 16 slots of 32 bytes takes the hole, zeroed. */
+	t[2] = (struct shmdev_type){ .id = 7, .name = "Guild", .size = 16, .max_count = 16 };
 	ck_assert_int_eq(layout_plan(ctx, base, &p, t, 3, false, dry, changes), 1);
 	ck_assert_int_eq(layout_plan_at(ctx, base, blk, &p, t, 3, false, scratch, changes), 1);
 	ck_assert_int_eq(memcmp(dry, scratch, g.table_size), 0);
@@ -375,7 +375,7 @@ START_TEST(test_hole_reuse)
 	for (i = 0; i < SHMDEV_LAYOUT_MAX_HOLES; i++)
 		ck_assert_uint_eq(holes[i].len, 0);
 	c = (const unsigned char *)blk[old_block] + old_off;
-	for (i = 0; i < 256; i++)
+	for (i = 0; i < 512; i++)
 		ck_assert_uint_eq(c[i], 0);
 	free(scratch);
 	free(dry);
