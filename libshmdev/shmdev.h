@@ -396,8 +396,8 @@ struct shmdev_type {
  * raise SIGKILL at the Nth crash point, counted from the start of this open
  * (=NAME: at the point called NAME, e.g. "commit:flipped"; =NAME#K: its Kth
  * time).  The points sit between the stores of the open (cold start, type
- * append, max_count raise), the repair after a crash, close, alloc, free
- * and force_get.  SHMDEV_TEST_KILL_LOG=FD: the number and name of the
+ * append, max_count raise), the repair after a crash, close, alloc, free,
+ * force_get and the transaction calls (tx:*, and the rollback of an open).  SHMDEV_TEST_KILL_LOG=FD: the number and name of the
  * point are written to file descriptor FD first.  For crash-injection
  * tests (tests/lib/test_crashpoints.c); inert when unset.
  */
