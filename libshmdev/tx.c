@@ -157,12 +157,15 @@ int pool_tx_attach(struct shmdev_pool *p, const struct shmdev_proc_conf *pc)
 				    pc->name, pc->tx_log_size);
 		return 0;
 	}
+	/* Place first (no sum may wrap), then the header there. */
+	if (off < p->geom.base_size || off % TX_PAGE || size < TX_PAGE || size > rsize ||
+	    off > rsize - size)
+		return shmdev_fail(p->ctx, EUCLEAN, "pool \"%s\": the transaction log is corrupt: offset %" PRIu64 " and %" PRIu64 " bytes do not fit the base region (%" PRIu64 " bytes, layout %" PRIu64 ")",
+				   pc->name, off, size, rsize, p->geom.base_size);
 	h = (struct tx_hdr *)(p->base + off);
-	if (off < p->geom.base_size || off % TX_PAGE || size < TX_PAGE || off + size > rsize ||
-	    h->magic != TX_MAGIC || h->size != size - TX_HDR)
-		return shmdev_fail(p->ctx, EUCLEAN, "pool \"%s\": the transaction log is corrupt (offset %" PRIu64 ", %" PRIu64 " bytes, base region %" PRIu64 " bytes, magic 0x%016" PRIx64 ")",
-				   pc->name, off, size, rsize,
-				   off + TX_HDR <= rsize ? h->magic : 0);
+	if (h->magic != TX_MAGIC || h->size != size - TX_HDR)
+		return shmdev_fail(p->ctx, EUCLEAN, "pool \"%s\": the transaction log is corrupt (offset %" PRIu64 ", %" PRIu64 " bytes: magic 0x%016" PRIx64 ", entry bytes %" PRIu64 ")",
+				   pc->name, off, size, h->magic, h->size);
 	if (size != pc->tx_log_size && !p->rdonly)
 		shmdev_warn(p->ctx, "pool \"%s\": the transaction log has %" PRIu64 " bytes, TxLogSize says %" PRIu64 ": a new size takes effect at the next cold start",
 			    pc->name, size, pc->tx_log_size);

@@ -552,6 +552,76 @@ START_TEST(test_conf_log_size)
 }
 END_TEST
 
+/* Poke the base region of the test pool: @off bytes in, @len bytes of @v. */
+static void poke(uint64_t off, const void *v, size_t len, void *old)
+{
+	struct shmdev_region *r = NULL;
+
+	ck_assert_int_eq(shmdev_region_open(ctx, tu_backend(), tu_key(40), 0, 0, 0, &r), 0);
+	if (old)
+		memcpy(old, (char *)shmdev_region_addr(r) + off, len);
+	memcpy((char *)shmdev_region_addr(r) + off, v, len);
+	shmdev_region_close(r);
+}
+
+static void open_fails(struct shmdev_conf *conf, const char *what)
+{
+	struct shmdev_pool *pool = NULL;
+
+	ck_assert_int_eq(shmdev_pool_open(ctx, conf, types, 2, 0, &pool), -EUCLEAN);
+	ck_assert_msg(strstr(shmdev_errmsg(ctx), what), "%s", shmdev_errmsg(ctx));
+}
+
+/*
+ * A damaged log refuses the open, naming what is wrong, and never makes
+ * the library read outside the region (the header's offset and size can
+ * wrap; layout.h: tx_offset at byte 152, tx_size at 160).
+ */
+START_TEST(test_corrupt_log)
+{
+	struct shmdev_conf *conf = mkconf(NULL);
+	struct shmdev_pool *pool = open_pool(conf);
+	uint64_t place[2], bad[2] = { 1ULL << 63, (1ULL << 63) + 8192 }, v, off, magic;
+	uint32_t state;
+	struct world w;
+
+	mkworld(pool, &w);
+	ck_assert_int_eq(shmdev_pool_close(pool), 0);
+	poke(152, bad, sizeof(bad), place);
+	off = place[0];
+	open_fails(conf, "do not fit the base region");
+	bad[0] = off + 4;	/* misaligned */
+	bad[1] = place[1];
+	poke(152, bad, sizeof(bad), NULL);
+	open_fails(conf, "do not fit the base region");
+	poke(152, place, sizeof(place), NULL);
+	v = 0x1234;
+	poke(off, &v, 8, &magic);
+	open_fails(conf, "magic 0x0000000000001234");
+	poke(off, &magic, 8, NULL);
+	/* An unknown state, and an entry that runs past what is used. */
+	state = 7;
+	poke(off + 8, &state, 4, NULL);
+	open_fails(conf, "transaction log: state 7 (corrupt)");
+	state = 1;
+	poke(off + 8, &state, 4, NULL);
+	v = 100;
+	poke(off + 16, &v, 8, NULL);
+	v = 0xffffffff00000001ULL;	/* SNAP, 4 GiB of data */
+	poke(off + 128, &v, 8, NULL);
+	open_fails(conf, "transaction log: entry at byte 0 of 100 is corrupt");
+	/* Put right: rolled back (an empty transaction), and usable. */
+	v = 0;
+	poke(off + 16, &v, 8, NULL);
+	pool = open_pool(conf);
+	ck_assert_int_eq(shmdev_tx_begin(pool), 0);
+	ck_assert_int_eq(shmdev_tx_commit(pool), 0);
+	ck_assert_msg(shmdev_pool_check(pool) == 0, "%s", shmdev_errmsg(ctx));
+	ck_assert_int_eq(shmdev_pool_close(pool), 0);
+	shmdev_conf_free(conf);
+}
+END_TEST
+
 static Suite *tx_suite(void)
 {
 	Suite *s = suite_create("tx");
@@ -570,6 +640,7 @@ static Suite *tx_suite(void)
 	tcase_add_test(tc, test_close_aborts);
 	tcase_add_test(tc, test_publish);
 	tcase_add_test(tc, test_conf_log_size);
+	tcase_add_test(tc, test_corrupt_log);
 	suite_add_tcase(s, tc);
 	return s;
 }
