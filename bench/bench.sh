@@ -68,6 +68,13 @@ fi
 		echo "Not run (no /dev/shmpool, and no VM: BENCH_VM=no, not root, or the VM round failed)."
 	fi
 } >>"$OUT/results.md.tmp"
+# A transaction's cost, beside the tick (bench/bench_tx.c).
+make --no-print-directory "$OUT/bench_tx" >/dev/null
+log "transactions (bench_tx)"
+{
+	echo
+	"$OUT/bench_tx" --iters 1000000 --reps "$RUNS"
+} >>"$OUT/results.md.tmp"
 mv "$OUT/results.md.tmp" "$OUT/results.md"
 cat "$OUT/results.md"
 log "markdown: $OUT/results.md; CSV: $OUT/results.csv (bench_tick), $KROWS (kernel path)"

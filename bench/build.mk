@@ -53,3 +53,19 @@ bench-smoke: $(BENCH_TICK)
 test-bench: bench-smoke
 
 test-host:: bench-smoke
+
+# bench_tx: a transaction's cost (issue 14): bench/bench_tx.c.  Run by
+# bench.sh after the tick tables; built (and run once, tiny) by bench-smoke.
+BENCH_TX := $(BENCH_DIR)/bench_tx
+
+$(BENCH_TX): bench/bench_tx.c libshmdev/shmdev.h $(LIBSHMDEV_A)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_COMMON) -o $@ $< $(LIBSHMDEV_A) $(LIBSHMDEV_LIBS) -lrt
+
+bench-build: $(BENCH_TX)
+
+bench-smoke: bench-smoke-tx
+.PHONY: bench-smoke-tx
+bench-smoke-tx: $(BENCH_TX)
+	@echo "== bench_tx smoke (tiny counts, no timing checks)"
+	@$(BENCH_TX) --iters 1000 --reps 1 | grep -q '^| transaction overhead |'

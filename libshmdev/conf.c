@@ -247,6 +247,7 @@ static int add_process(struct loader *l, const struct ini_entry *e,
 	p->pub.max_types = CONF_DEFAULT_TYPES;
 	p->pub.huge_pages = true;	/* issue 12: huge pages unless HugePages = no */
 	p->pub.mode = CONF_DEFAULT_MODE;
+	p->pub.tx_log_size = CONF_DEFAULT_TXLOG;
 	conf->nr_procs++;
 	return 0;
 }

@@ -26,6 +26,8 @@
 #define CONF_MAX_TYPES		4096
 #define CONF_DEFAULT_TYPES	64
 #define CONF_DEFAULT_MODE	0600
+#define CONF_DEFAULT_TXLOG	(64ULL << 10)	/* TxLogSize: the undo log (tx.c) */
+#define CONF_MAX_TXLOG		(1ULL << 30)
 #define CONF_MAX_FIXED_ADDR	0x7ffffffff000ULL /* x86-64 4-level user space */
 
 /* ---- the loaded configuration ---------------------------------------- */
@@ -41,6 +43,7 @@ struct conf_proc {
 	int base_line;
 	int size_line;
 	int backend_line, huge_line, fixed_line, types_line, mode_line;
+	int txlog_line;
 };
 
 struct shmdev_conf {

@@ -228,7 +228,7 @@ static int once(struct loader *l, const struct conf_proc *p,
 }
 
 static const char known_keys[] =
-	"BaseKey, BlockSize, BlockKeys, BlockKey, Backend, HugePages, FixedAddress, MaxTypeInfoNum, Mode";
+	"BaseKey, BlockSize, BlockKeys, BlockKey, Backend, HugePages, FixedAddress, MaxTypeInfoNum, Mode, TxLogSize";
 
 int shmdev_conf_proc_entry(struct loader *l, struct conf_proc *p,
 			   const struct ini_entry *e)
@@ -301,6 +301,19 @@ int shmdev_conf_proc_entry(struct loader *l, struct conf_proc *p,
 			return fail_at(l, e->line, k, e->value,
 				       "not a number from 1 to 4096");
 		c->max_types = (uint32_t)v;
+		return 0;
+	}
+	if (!strcasecmp(k, "TxLogSize")) {
+		r = once(l, p, e, &p->txlog_line);
+		if (r == 0)
+			r = parse_size(l, e, &c->tx_log_size);
+		if (r < 0)
+			return r;
+		if (c->tx_log_size && (c->tx_log_size < CONF_PAGE || c->tx_log_size % CONF_PAGE))
+			return fail_at(l, e->line, k, e->value,
+				       "must be 0 (no transactions) or a multiple of 4096 bytes (4K)");
+		if (c->tx_log_size > CONF_MAX_TXLOG)
+			return fail_at(l, e->line, k, e->value, "larger than the 1G limit");
 		return 0;
 	}
 	if (!strcasecmp(k, "Mode")) {

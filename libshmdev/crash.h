@@ -4,8 +4,10 @@
  *
  * A crash point is a named place between two stores that matter on a path
  * that changes shared memory: the layout paths (cold start, type append,
- * max_count raise, clean close, the repair after a crash) and alloc, free
- * and force_get.  An owner open arms the hook from the environment, before
+ * max_count raise, clean close, the repair after a crash), alloc, free
+ * and force_get, and transactions (tx.c: begin, add, alloc, free, publish,
+ * commit, abort, and the rollback or finish of an open after a crash;
+ * tests/lib/test_tx_crash.c enumerates them).  An owner open arms the hook from the environment, before
  * it creates or writes anything:
  *
  *   SHMDEV_TEST_KILL_AT=N        raise SIGKILL at the Nth point this pool

@@ -50,7 +50,11 @@
  *   144 u64 close_epoch    = open_epoch after a clean close.  open_epoch !=
  *                          close_epoch means an owner went without closing:
  *                          the next owner repairs.
- *   152 u8  reserved[104]  zero
+ *   152 u64 tx_offset      byte offset of the transaction undo log in the
+ *                          base region (after base_size), 0 if none
+ *   160 u64 tx_size        its bytes (TxLogSize when the base was created);
+ *                          the log's format is in libshmdev/tx.c
+ *   168 u8  reserved[88]   zero
  *
  * struct layout_table (one copy; the other is the scratch for the next
  * change: a change is written into the inactive copy, checksummed, then
@@ -277,7 +281,9 @@ struct layout_header {
 	uint32_t changing;
 	uint64_t open_epoch;
 	uint64_t close_epoch;
-	uint8_t reserved2[104];
+	uint64_t tx_offset;
+	uint64_t tx_size;
+	uint8_t reserved2[88];
 };
 
 struct layout_chunk {

@@ -179,6 +179,7 @@ struct shmdev_pool {
 	uint64_t repair_ns;
 	uint64_t open_ns;
 	uint64_t view_seq;		/* table seq that types[] was built from */
+	struct pool_tx *tx;		/* tx.c: the undo log's process-local state */
 };
 
 /*
@@ -326,6 +327,15 @@ uint64_t pool_repair_type(struct shmdev_pool *p, struct ptype *pt);
 
 /* pool_key.c */
 void pool_index_rebuild(struct shmdev_pool *p, struct ptype *pt);
+
+/* tx.c */
+struct shmdev_proc_conf;
+uint64_t pool_tx_base_bytes(const struct layout_geom *g, const struct shmdev_proc_conf *pc);
+void pool_tx_init_cold(struct shmdev_pool *p, const struct shmdev_proc_conf *pc);
+int pool_tx_attach(struct shmdev_pool *p, const struct shmdev_proc_conf *pc);
+int pool_tx_recover(struct shmdev_pool *p, bool *changed);
+void pool_tx_close(struct shmdev_pool *p);
+void pool_tx_free(struct shmdev_pool *p);
 
 /* pool_hot.c */
 int pool_alloc_slot(struct shmdev_pool *p, struct ptype *pt, uint32_t state,

@@ -42,6 +42,7 @@ static void pool_free(struct shmdev_pool *p)
 	free(p->baddr);
 	free(p->types);
 	free(p->ranges);
+	pool_tx_free(p);
 	shmdev_ctx_unref(p->ctx);
 	free(p);
 }
@@ -370,7 +371,8 @@ SHMDEV_EXPORT int shmdev_pool_open(struct shmdev_ctx *ctx, const struct shmdev_c
 		goto fail;
 	}
 
-	err = open_base(p, pc, g.base_size);
+	/* The layout, then the transaction log (tx.c). */
+	err = open_base(p, pc, pool_tx_base_bytes(&g, pc));
 	if (err)
 		goto fail;
 	CRASH_POINT(p, "open:base");
@@ -408,6 +410,7 @@ SHMDEV_EXPORT int shmdev_pool_open(struct shmdev_ctx *ctx, const struct shmdev_c
 		lp.pool_id = new_pool_id(p);
 		layout_init_unsealed(p->base, &lp, &p->crash);
 		p->geom = g;
+		pool_tx_init_cold(p, pc);
 	} else {
 		err = layout_verify(ctx, p->base, shmdev_region_size(p->base_region), &p->geom);
 		if (err)
@@ -444,6 +447,10 @@ SHMDEV_EXPORT int shmdev_pool_open(struct shmdev_ctx *ctx, const struct shmdev_c
 	}
 	for (i = 0; i < pc->nr_blocks; i++)
 		p->baddr[i] = shmdev_region_addr(p->blocks[i]);
+	/* The transaction log, where the base is mapped now (tx.c). */
+	err = pool_tx_attach(p, pc);
+	if (err)
+		goto fail;
 	if (!cold) {
 		err = layout_verify_chunks(ctx, p->base, p->baddr);
 		if (err)
@@ -506,6 +513,15 @@ SHMDEV_EXPORT int shmdev_pool_open(struct shmdev_ctx *ctx, const struct shmdev_c
 	err = pool_build_view(p);
 	if (err)
 		goto fail;
+	/* A transaction the crash interrupted: rolled back before anything else. */
+	if (!cold) {
+		bool undone = false;
+
+		err = pool_tx_recover(p, &undone);
+		if (err)
+			goto fail;
+		crash |= undone;
+	}
 	if (crash && !cold) {
 		uint64_t r0 = now_ns(CLOCK_MONOTONIC);
 
@@ -583,6 +599,8 @@ SHMDEV_EXPORT int shmdev_pool_close(struct shmdev_pool *p)
 		return 0;
 	shmdev_clear_error(p->ctx);
 	if (!p->rdonly) {
+		/* An open transaction is aborted first (tx.c). */
+		pool_tx_close(p);
 		/* Every operation is complete here: the derived data is consistent. */
 		CRASH_POINT(p, "close:start");
 		__atomic_store_n(&p->hdr->close_epoch, p->hdr->open_epoch, __ATOMIC_RELEASE);

@@ -110,6 +110,13 @@ struct shmdev_proc_conf {
 	 * (SHMDEV_REGION_HUGE_QUIET): where they cannot be had, LOG_INFO.
 	 */
 	bool huge_pages_set;
+	/*
+	 * TxLogSize (default 64K, 0 = no transactions): bytes of the undo log
+	 * of shmdev_tx_*(), kept in the base region after the layout.  Fixed
+	 * when the base region is created; a changed value takes effect at the
+	 * next cold start (a resume logs the difference at LOG_WARNING).
+	 */
+	uint64_t tx_log_size;
 };
 
 size_t shmdev_conf_nr_processes(const struct shmdev_conf *conf);
@@ -389,8 +396,8 @@ struct shmdev_type {
  * raise SIGKILL at the Nth crash point, counted from the start of this open
  * (=NAME: at the point called NAME, e.g. "commit:flipped"; =NAME#K: its Kth
  * time).  The points sit between the stores of the open (cold start, type
- * append, max_count raise), the repair after a crash, close, alloc, free
- * and force_get.  SHMDEV_TEST_KILL_LOG=FD: the number and name of the
+ * append, max_count raise), the repair after a crash, close, alloc, free,
+ * force_get and the transaction calls (tx:*, and the rollback of an open).  SHMDEV_TEST_KILL_LOG=FD: the number and name of the
  * point are written to file descriptor FD first.  For crash-injection
  * tests (tests/lib/test_crashpoints.c); inert when unset.
  */
@@ -606,6 +613,99 @@ int shmdev_foreach(struct shmdev_pool *pool, uint16_t type,
  * the read-only open ("attach again").
  */
 int shmdev_pool_check(struct shmdev_pool *pool);
+
+/* ---- transactions: crash-atomic updates of several objects ------------ */
+
+/*
+ * A transaction makes several changes one step: after a crash (the owner
+ * killed at any instruction) the next owner open finds either all of them
+ * or none.  It is an undo log in the pool's shared memory (TxLogSize in
+ * memorypool.ini, default 64K, fixed when the base region is created):
+ *
+ *   shmdev_tx_begin(pool);
+ *   shmdev_tx_add(pool, &a->gold, sizeof(a->gold));   snapshot, then write
+ *   shmdev_tx_add(pool, b, sizeof(*b));
+ *   a->gold -= 10; b->gold += 10;
+ *   shmdev_tx_alloc(pool, ITEM, &obj, &h);             freed if not committed
+ *   shmdev_tx_free(pool, old);                         freed at the commit
+ *   shmdev_tx_commit(pool);                            or shmdev_tx_abort()
+ *
+ * - add(ptr, len) copies the range into the log before the caller writes
+ *   it; the range must lie inside one live object of the pool (bytes of
+ *   its object, not the slot header).  Writes to a range not added are not
+ *   undone.  Adding a range twice is allowed (the first copy wins).
+ * - tx_alloc: a zeroed object, as shmdev_alloc(); an abort, or a crash
+ *   before the commit, frees it.  tx_free: the handle must name a live
+ *   object; it is freed only at the commit (until then it resolves as
+ *   before), and not at all if the transaction aborts or dies.
+ * - commit: one store makes the transaction durable; then the frees are
+ *   applied (a crash among them: the next open finishes them).  Its cost
+ *   does not depend on the bytes logged (O(1) plus one free per tx_free).
+ * - abort: the ranges are copied back (last added first), the allocations
+ *   freed.  O(log size).
+ * - After a crash the next owner open, before anything else (before the
+ *   repair of the derived data, before it returns), rolls back a
+ *   transaction that had not committed, or finishes the frees of one that
+ *   had; shmdev_pool_tx_stats() says what it did.  shmdev_pool_close()
+ *   aborts an open transaction (logged at LOG_WARNING).
+ *
+ * Errors never end the transaction: it stays open and abortable.  begin:
+ * -EBUSY if one is open already (no nesting), -ENOSPC if the pool has no
+ * log (TxLogSize = 0, or a pool created before transactions), -EROFS.
+ * add: -EINVAL naming the address and length (NULL, outside the pool,
+ * across objects or into a slot header, or a freed object), -ENOSPC naming
+ * the bytes used, needed and TxLogSize when the log is full.  alloc and free
+ * as shmdev_alloc()/shmdev_free(), -ENOSPC when the log is full, and
+ * -EINVAL for a handle freed twice in one transaction.  Every tx call but
+ * begin gives -ENOENT ("no transaction") when none is open.
+ * Plain shmdev_alloc()/shmdev_free() inside a transaction are not part of
+ * it (not undone); use the tx_ variants.  One transaction per pool at a
+ * time, in the thread that uses the pool.
+ */
+int shmdev_tx_begin(struct shmdev_pool *pool);
+int shmdev_tx_add(struct shmdev_pool *pool, const void *ptr, size_t len);
+int shmdev_tx_alloc(struct shmdev_pool *pool, uint16_t type, void **obj,
+		    shmdev_handle_t *handle);
+int shmdev_tx_free(struct shmdev_pool *pool, shmdev_handle_t handle);
+int shmdev_tx_commit(struct shmdev_pool *pool);
+int shmdev_tx_abort(struct shmdev_pool *pool);
+/* Whether a transaction is open on @pool. */
+bool shmdev_tx_active(const struct shmdev_pool *pool);
+
+/*
+ * Atomic publish (PMDK's allocation into a destination): allocate a zeroed
+ * object of @type, let @init fill it (may be NULL; a non-zero return
+ * cancels everything and is returned), and store its handle into *@dest,
+ * a field inside another live object of the pool, as one step: after a
+ * crash either the object exists and *@dest names it, or neither happened
+ * (*@dest holds its old value).  Inside an open transaction it joins it
+ * (undone with it); otherwise it is a transaction of its own.  @obj and
+ * @handle may be NULL.  Errors: those of the tx calls.
+ */
+int shmdev_alloc_publish(struct shmdev_pool *pool, uint16_t type, shmdev_handle_t *dest,
+			 int (*init)(void *obj, shmdev_handle_t handle, void *arg),
+			 void *arg, void **obj, shmdev_handle_t *handle);
+
+struct shmdev_tx_stats {
+	uint64_t log_size;		/* bytes of the undo log, 0 if none */
+	uint64_t log_used;		/* bytes the open transaction logged */
+	bool active;			/* a transaction is open (or, read-only:
+					 * the owner has one open now) */
+	uint64_t commits;		/* since the cold start */
+	uint64_t aborts;		/* shmdev_tx_abort() and aborts by close */
+	/* Done by owner opens after crashes, since the cold start: */
+	uint64_t rolled_back;		/* transactions rolled back */
+	uint64_t rolled_back_bytes;	/* bytes of ranges they restored */
+	uint64_t rolled_back_allocs;	/* allocations they freed */
+	uint64_t finished;		/* committed ones whose frees they applied */
+	/* The same, by this pool handle's open only: */
+	uint64_t open_rolled_back;
+	uint64_t open_rolled_back_bytes;
+	uint64_t open_rolled_back_allocs;
+	uint64_t open_finished;
+};
+/* -EINVAL for NULL arguments; a pool without a log fills zeros. */
+int shmdev_pool_tx_stats(const struct shmdev_pool *pool, struct shmdev_tx_stats *st);
 
 #ifdef __cplusplus
 }

@@ -55,11 +55,8 @@
  *    thread at a time).
  *
  * Extension points, left open on purpose (nothing here pretends to do them):
- *  - Transactions (issue 14): an RAII class shmdev::transaction, made by
- *    pool::begin() and aborting in its destructor unless commit() was
- *    called, will wrap the C calls once shmdev.h has them.  The names
- *    shmdev::transaction and pool::begin/commit/abort are reserved for it;
- *    result<T> and the pool's context reference are what it will use.
+ *  - Transactions (issue 14): done, see shmdev::transaction below
+ *    (pool::begin(); the destructor aborts unless commit() was called).
  *  - Field lists for migration (issue 13): a separate optional trait,
  *    shmdev::fields_of<T> (declared by a later SHMDEV_FIELDS(T, ...)
  *    macro), so that types registered with SHMDEV_TYPE today compile
@@ -580,6 +577,120 @@ int walk_one(void *obj, shmdev_handle_t h, void *data)
 
 } // namespace detail
 
+/* ---- transactions (shmdev.h, "transactions") ------------------------------ */
+
+/*
+ * One open transaction on a pool, made by pool::begin().  Move-only.  Its
+ * destructor aborts it unless commit() or abort() ended it, so that an
+ * early return or an exception undoes the changes:
+ *
+ *   auto tx = pool.begin().value();
+ *   tx.add(a).value(); tx.add(b).value();        // snapshot, then write
+ *   a->gold -= 10; b->gold += 10;
+ *   auto it = tx.alloc<Item>().value();          // freed if not committed
+ *   tx.free(old).value();                        // freed at the commit
+ *   tx.commit().value();
+ *
+ * Every call is the C call (shmdev_tx_*) and its result; an error leaves
+ * the transaction open (the destructor still aborts it).  The pool must
+ * outlive it.
+ */
+class transaction {
+public:
+	transaction() noexcept = default;
+	transaction(transaction &&o) noexcept
+		: pool_(std::exchange(o.pool_, nullptr)), ctx_(std::exchange(o.ctx_, nullptr)) {}
+	transaction &operator=(transaction &&o) noexcept
+	{
+		if (this != &o) {
+			(void)abort();
+			pool_ = std::exchange(o.pool_, nullptr);
+			ctx_ = std::exchange(o.ctx_, nullptr);
+		}
+		return *this;
+	}
+	transaction(const transaction &) = delete;
+	transaction &operator=(const transaction &) = delete;
+	~transaction() { (void)abort(); }
+
+	/* Whether this object still holds an open transaction. */
+	explicit operator bool() const noexcept { return pool_ != nullptr; }
+
+	/* Snapshot @len bytes at @ptr (inside one live object), before writing them. */
+	result<void> add(const void *ptr, std::size_t len)
+	{
+		return result<void>::from(shmdev_tx_add(pool_, ptr, len), ctx_);
+	}
+	/* Snapshot the whole object (or field) @obj points to. */
+	template <class T>
+	result<void> add(const T *obj)
+	{
+		static_assert(std::is_trivially_copyable<T>::value, "shmdev: add() copies bytes");
+		return add(obj, sizeof(T));
+	}
+	/* A zeroed new T, freed if the transaction does not commit. */
+	template <class T>
+	result<ref<T>> alloc()
+	{
+		void *obj = nullptr;
+		shmdev_handle_t h = SHMDEV_HANDLE_NONE;
+		int ret = shmdev_tx_alloc(pool_, detail::type_id<T>(), &obj, &h);
+
+		if (ret)
+			return result<ref<T>>(failure, ret, ctx_);
+		ref<T> r;
+		r.ptr = static_cast<T *>(obj);
+		r.handle = handle<T>::from_raw(h);
+		return r;
+	}
+	/* Free @h at the commit (not at all on an abort). */
+	template <class T>
+	result<void> free(handle<T> h)
+	{
+		if (h.type_id() != detail::type_id<T>())
+			return result<void>(failure, -EINVAL, std::make_unique<std::string>(
+				"tx free: the handle names another type"));
+		return result<void>::from(shmdev_tx_free(pool_, h.raw()), ctx_);
+	}
+	/* Make it durable; the object is empty afterwards (also on a failure). */
+	result<void> commit()
+	{
+		if (!pool_)
+			return result<void>(failure, -ENOENT, std::make_unique<std::string>(
+				"tx commit: no transaction"));
+		int ret = shmdev_tx_commit(pool_);
+		result<void> r = result<void>::from(ret, ctx_);
+
+		if (!ret)
+			pool_ = nullptr;
+		return r;
+	}
+	/* Undo it; nothing if already ended.  The object is empty afterwards. */
+	result<void> abort() noexcept
+	{
+		if (!pool_)
+			return result<void>();
+		int ret = shmdev_tx_abort(std::exchange(pool_, nullptr));
+		if (!ret)
+			return result<void>();
+#if SHMDEV_HPP_EXCEPTIONS
+		try {
+			return result<void>(failure, ret, ctx_);
+		} catch (...) {
+			return result<void>(failure, ret, std::unique_ptr<std::string>());
+		}
+#else
+		return result<void>(failure, ret, ctx_);
+#endif
+	}
+
+private:
+	friend class pool;
+	transaction(shmdev_pool *p, shmdev_ctx *c) noexcept : pool_(p), ctx_(c) {}
+	shmdev_pool *pool_ = nullptr;
+	shmdev_ctx *ctx_ = nullptr;	/* borrowed from the pool */
+};
+
 /*
  * An open pool (struct shmdev_pool), owned; it holds a reference on its
  * context, so it may outlive the context object.  Move-only.  Destroyed
@@ -688,6 +799,52 @@ public:
 	}
 	/* shmdev_pool_check(): 0, or -EUCLEAN / -EAGAIN with the message. */
 	result<void> check() { return result<void>::from(shmdev_pool_check(pool_), ctx_); }
+
+	/* shmdev_tx_begin(): an open transaction (-EBUSY if one is open already). */
+	result<transaction> begin()
+	{
+		int ret = shmdev_tx_begin(pool_);
+
+		if (ret)
+			return result<transaction>(failure, ret, ctx_);
+		return transaction(pool_, ctx_);
+	}
+
+	/*
+	 * shmdev_alloc_publish(): a new T, filled by @init(T &) (may return
+	 * void, or int: non-zero cancels and is returned), and its handle
+	 * stored in *@dest (a field of another live object) as one step.
+	 */
+	template <class T, class F>
+	result<ref<T>> alloc_publish(handle<T> *dest, F &&init)
+	{
+		struct call {
+			static int fn(void *obj, shmdev_handle_t, void *arg)
+			{
+				F &f = *static_cast<std::remove_reference_t<F> *>(arg);
+
+				if constexpr (std::is_void<decltype(f(*static_cast<T *>(obj)))>::value) {
+					f(*static_cast<T *>(obj));
+					return 0;
+				} else {
+					return static_cast<int>(f(*static_cast<T *>(obj)));
+				}
+			}
+		};
+		static_assert(sizeof(handle<T>) == sizeof(shmdev_handle_t), "handle is 8 bytes");
+		void *obj = nullptr;
+		shmdev_handle_t h = SHMDEV_HANDLE_NONE;
+		int ret = shmdev_alloc_publish(pool_, detail::type_id<T>(),
+					       reinterpret_cast<shmdev_handle_t *>(dest), call::fn,
+					       const_cast<void *>(static_cast<const void *>(&init)), &obj, &h);
+
+		if (ret)
+			return result<ref<T>>(failure, ret, ctx_);
+		ref<T> r;
+		r.ptr = static_cast<T *>(obj);
+		r.handle = handle<T>::from_raw(h);
+		return r;
+	}
 
 	/* A zeroed new T (shmdev_alloc).  -ENOSPC when the type is full. */
 	template <class T>

@@ -128,6 +128,25 @@ static bool parse_pool_args(struct ctl *ctl, int argc, char **argv, const char *
 	return true;
 }
 
+/* The transaction log (libshmdev/tx.c): its size, state and what the opens after crashes did. */
+static void show_tx_text(const struct pool_view *v)
+{
+	struct shmdev_tx_stats tx;
+
+	shmdev_pool_tx_stats(v->pool, &tx);
+	if (!tx.log_size) {
+		printf("transactions: no log (TxLogSize = 0, or a pool created before transactions)\n");
+		return;
+	}
+	if (tx.active)
+		printf("transactions: log %" PRIu64 " bytes, one open (%" PRIu64 " bytes logged)", tx.log_size, tx.log_used);
+	else
+		printf("transactions: log %" PRIu64 " bytes, none open", tx.log_size);
+	printf("; %" PRIu64 " committed, %" PRIu64 " aborted\n"
+	       "after crashes: %" PRIu64 " rolled back (%" PRIu64 " bytes restored, %" PRIu64 " allocations freed), %" PRIu64 " commits finished\n",
+	       tx.commits, tx.aborts, tx.rolled_back, tx.rolled_back_bytes, tx.rolled_back_allocs, tx.finished);
+}
+
 static void show_text(const struct pool_view *v, const struct shmdev_pool_stats *ps)
 {
 	const struct shmdev_proc_conf *p = v->proc;
@@ -148,6 +167,7 @@ static void show_text(const struct pool_view *v, const struct shmdev_pool_stats 
 		printf("owner:       running, pid %" PRIu32 "\n", v->base.owner_pid);
 	else
 		printf("last run:    %s\n", last_run(&v->base));
+	show_tx_text(v);
 	printf("\n%-4s %-31s %8s %6s %8s %12s %12s %6s\n",
 	       "type", "name", "size", "align", "version", "used", "max", "used%");
 	for (id = 0; id < p->max_types && id <= UINT16_MAX; id++) {
@@ -173,7 +193,9 @@ static const char pool_show_usage[] =
 	"Attach NAME's pool (from memorypool.ini FILE) read-only and show its\n"
 	"TypeInfo table (used and max per type), its BlockBase table (bytes\n"
 	"carved and free per block), the cold start time, the generation\n"
-	"(owner attaches) and how the last run ended.\n"
+	"(owner attaches), how the last run ended, and the transaction log (its\n"
+	"size, a transaction open now, commits, aborts, and the transactions\n"
+	"rolled back or finished by opens after crashes).\n"
 	"Safe while the owner runs: no lease is taken and nothing is written.\n"
 	"\n"
 	"  -c, --conf FILE      memorypool.ini\n"
@@ -194,6 +216,7 @@ static int pool_show(struct ctl *ctl, int argc, char **argv)
 	struct shmdev_pool_stats ps;
 	struct shmdev_type_stats ts;
 	struct shmdev_block_stats bs;
+	struct shmdev_tx_stats tx;
 	uint32_t id, b;
 	size_t n = 0;
 	int ret;
@@ -226,7 +249,14 @@ static int pool_show(struct ctl *ctl, int argc, char **argv)
 		       ",\"used\":%" PRIu64 ",\"max\":%" PRIu64 "}",
 		       ts.size, ts.align, ts.version, ts.live_count, ts.max_count);
 	}
-	printf("],\"blocks\":[");
+	shmdev_pool_tx_stats(v.pool, &tx);
+	printf("],\"tx\":{\"log_size\":%" PRIu64 ",\"open\":%s,\"log_used\":%" PRIu64
+	       ",\"commits\":%" PRIu64 ",\"aborts\":%" PRIu64 ",\"rolled_back\":%" PRIu64
+	       ",\"rolled_back_bytes\":%" PRIu64 ",\"rolled_back_allocs\":%" PRIu64
+	       ",\"finished\":%" PRIu64 "}",
+	       tx.log_size, tx.active ? "true" : "false", tx.log_used, tx.commits, tx.aborts,
+	       tx.rolled_back, tx.rolled_back_bytes, tx.rolled_back_allocs, tx.finished);
+	printf(",\"blocks\":[");
 	for (b = 0; shmdev_pool_block_stats(v.pool, b, &bs) == 0; b++)
 		printf("%s{\"index\":%" PRIu32 ",\"key\":%" PRIu64 ",\"size\":%" PRIu64
 		       ",\"used_bytes\":%" PRIu64 ",\"free_bytes\":%" PRIu64 "}",

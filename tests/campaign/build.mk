@@ -47,6 +47,35 @@ $(CAMPAIGN_SAN_BIN): $(CAMPAIGN_DEPS) $(CAMPAIGN_SAN_SERVER_OBJ) $(LIBSHMDEV_SAN
 	@mkdir -p $(@D)
 	$(CC) $(CAMPAIGN_CFLAGS) $(SAN_FLAGS) -o $@ $< $(CAMPAIGN_SAN_SERVER_OBJ) $(LIBSHMDEV_SAN_A) $(LIBSHMDEV_LIBS) -lrt
 
+# campaign_tx: the trading world under transactions (issue 14, item 3):
+# 1000 restarts with transactions, no violation allowed; 300 without,
+# where violations must show (the campaign can fail).
+CAMPAIGN_TX_BIN := $(CAMPAIGN_DIR)/campaign_tx
+CAMPAIGN_TX_VM_BIN := $(BUILD)/vm/bin/campaign_tx
+CAMPAIGN_TX_DEPS := tests/campaign/campaign_tx.c libshmdev/shmdev.h $(LIBSHMDEV_A)
+
+all:: $(CAMPAIGN_TX_BIN)
+
+$(CAMPAIGN_TX_BIN): $(CAMPAIGN_TX_DEPS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_COMMON) -o $@ $< $(LIBSHMDEV_A) $(LIBSHMDEV_LIBS) -lrt
+
+$(CAMPAIGN_TX_VM_BIN): $(CAMPAIGN_TX_DEPS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_COMMON) -static -o $@ $< $(LIBSHMDEV_A) $(LIBSHMDEV_LIBS_STATIC)
+
+# Inside the VM (SHMPOOL_VM=1, no arguments): 300 restarts with transactions.
+VM_TEST_BINS += $(CAMPAIGN_TX_VM_BIN)
+
+.PHONY: test-campaign-tx
+test-campaign-tx: $(CAMPAIGN_TX_BIN)
+	@echo "== campaign_tx (posix, 1000 restarts, transactions on: no violation)"
+	@SHMDEV_BACKEND=posix $(CAMPAIGN_TX_BIN) --restarts 1000 --max-seconds 300 $(CAMPAIGN_TX_ARGS)
+	@echo "== campaign_tx (posix, up to 300 restarts, transactions off: violations must show)"
+	@SHMDEV_BACKEND=posix $(CAMPAIGN_TX_BIN) --restarts 300 --no-tx --expect-violations --max-seconds 300 $(CAMPAIGN_TX_ARGS)
+
+test-host:: test-campaign-tx
+
 .PHONY: test-campaign stress
 test-campaign: $(CAMPAIGN_BIN) $(CAMPAIGN_SAN_BIN)
 	@echo "== campaign_kill9 (posix, 1000 restarts, medium scale)"

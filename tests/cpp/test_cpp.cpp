@@ -623,6 +623,73 @@ START_TEST(test_destroy)
 }
 END_TEST
 
+/* ---- transactions (shmdev::transaction) ------------------------------------ */
+
+struct Holder {
+	shmdev::handle<Item> item;
+	std::uint64_t n;
+};
+SHMDEV_TYPE(Holder, 5, "Holder", 1, shmdev::plain);
+
+START_TEST(test_transaction)
+{
+	shmdev::context ctx = new_ctx();
+	shmdev::config conf = zone_conf(ctx);
+	auto op = shmdev::pool::open(ctx, conf, { shmdev::type<Item>(100), shmdev::type<Player>(50),
+						  shmdev::type<Holder>(4) });
+	ck_assert_msg(op.has_value(), "%s", op.message().c_str());
+	shmdev::pool pool = std::move(*op);
+	auto a = pool.force_get<Player>(1).value(), b = pool.force_get<Player>(2).value();
+	shmdev::handle<Item> made;
+
+	a->gold = b->gold = 100;
+	{
+		/* Left without commit: the destructor aborts. */
+		auto tx = pool.begin().value();
+		ck_assert(tx && shmdev_tx_active(pool.native()));
+		ck_assert_int_eq(pool.begin().error(), -EBUSY);	/* no nesting, tx still open */
+		ck_assert(tx.add(a.ptr).has_value() && tx.add(&b->gold).has_value());
+		a->gold -= 30;
+		b->gold += 30;
+		made = tx.alloc<Item>().value().handle;
+		ck_assert_ptr_nonnull(pool.get(made));
+		std::uint64_t local = 0;
+		auto bad = tx.add(&local);
+		ck_assert_int_eq(bad.error(), -EINVAL);
+		ck_assert(contains(bad.message(), "not inside one live object"));
+	}
+	ck_assert(!shmdev_tx_active(pool.native()));
+	ck_assert_uint_eq(a->gold, 100);
+	ck_assert_uint_eq(b->gold, 100);
+	ck_assert_ptr_null(pool.get(made));
+
+	auto tx = pool.begin().value();
+	ck_assert(tx.add(&a->gold).has_value() && tx.add(&b->gold).has_value());
+	a->gold -= 30;
+	b->gold += 30;
+	auto it = tx.alloc<Item>().value();
+	ck_assert(tx.free(a.handle).has_value());
+	ck_assert(tx.commit().has_value());
+	ck_assert(!tx);
+	ck_assert_int_eq(tx.commit().error(), -ENOENT);
+	ck_assert_uint_eq(b->gold, 130);
+	ck_assert_ptr_eq(pool.get(it.handle), it.ptr);
+	ck_assert(!pool.find<Player>(1));		/* freed at the commit */
+
+	/* Atomic publish into a field of another object. */
+	auto h = pool.alloc<Holder>().value();
+	auto pub = pool.alloc_publish<Item>(&h->item, [](Item &i) { i.stamp = 9; });
+	ck_assert_msg(pub.has_value(), "%s", pub.message().c_str());
+	ck_assert(h->item == pub->handle);
+	ck_assert_uint_eq(pool.get(h->item)->stamp, 9);
+	auto cancelled = pool.alloc_publish<Item>(&h->item, [](Item &) { return -ECANCELED; });
+	ck_assert_int_eq(cancelled.error(), -ECANCELED);
+	ck_assert(h->item == pub->handle);		/* as it was */
+	ck_assert_uint_eq(pool.type_stats<Item>().value().live_count, 2);
+	ck_assert(pool.check().has_value());
+}
+END_TEST
+
 static Suite *cpp_suite(void)
 {
 	Suite *s = suite_create(SHMDEV_HPP_EXCEPTIONS ? "cpp" : "cpp_noexc");
@@ -652,6 +719,7 @@ static Suite *cpp_suite(void)
 	tcase_add_test(tc, test_pool_moves);
 	tcase_add_test(tc, test_pool_outlives_context);
 	tcase_add_test(tc, test_destroy);
+	tcase_add_test(tc, test_transaction);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -296,6 +296,26 @@ static int nc_foreach_fn(void *obj, shmdev_handle_t h, void *data)
 static int nc_foreach(void) { return shmdev_foreach(np, 0, nc_foreach_fn, NULL) == -EINVAL ? 0 : 1; }
 static int nc_pool_check(void) { return shmdev_pool_check(np) == -EINVAL ? 0 : 1; }
 
+/* Transactions (tx.c). */
+static int nc_tx_begin(void) { return shmdev_tx_begin(np) == -EINVAL ? 0 : 1; }
+static int nc_tx_add(void) { return shmdev_tx_add(np, NULL, 8) == -EINVAL ? 0 : 1; }
+static int nc_tx_alloc(void)
+{
+	shmdev_handle_t h = 1;
+	void *obj;
+
+	return shmdev_tx_alloc(np, 0, &obj, &h) == -EINVAL && h == 1 ? 0 : 1;
+}
+static int nc_tx_free(void) { return shmdev_tx_free(np, 1) == -EINVAL ? 0 : 1; }
+static int nc_tx_commit(void) { return shmdev_tx_commit(np) == -EINVAL ? 0 : 1; }
+static int nc_tx_abort(void) { return shmdev_tx_abort(np) == -EINVAL ? 0 : 1; }
+static int nc_tx_active(void) { return shmdev_tx_active(np) ? 1 : 0; }
+static int nc_alloc_publish(void)
+{
+	return shmdev_alloc_publish(np, 0, NULL, NULL, NULL, NULL, NULL) == -EINVAL ? 0 : 1;
+}
+static int nc_pool_tx_stats(void) { return shmdev_pool_tx_stats(np, NULL) == -EINVAL ? 0 : 1; }
+
 #define NC(name) { "shmdev_" #name, nc_##name }
 static const struct null_call null_calls[] = {
 	NC(ctx_new), NC(ctx_ref), NC(ctx_unref), NC(set_log_fn), NC(set_log_priority),
@@ -310,6 +330,8 @@ static const struct null_call null_calls[] = {
 	NC(alloc), NC(alloc_raw), NC(get), NC(free), NC(handle_of), NC(force_get), NC(find),
 	NC(foreach), NC(pool_check), NC(handle_type), NC(handle_slot), NC(get_typed),
 	NC(free_typed), NC(fast_init_abi), NC(fast_init), NC(get_fast),
+	NC(tx_begin), NC(tx_add), NC(tx_alloc), NC(tx_free), NC(tx_commit), NC(tx_abort),
+	NC(tx_active), NC(alloc_publish), NC(pool_tx_stats),
 };
 #define NR_NULL_CALLS (sizeof(null_calls) / sizeof(null_calls[0]))
 

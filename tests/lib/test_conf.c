@@ -482,7 +482,7 @@ END_TEST
 START_TEST(test_unknown_key)
 {
 	load_err(GOOD "BlokSize = 4K\n", NULL, EINVAL,
-		 NAME ":11: unknown key \"BlokSize\" in [scene] (known: BaseKey, BlockSize, BlockKeys, BlockKey, Backend, HugePages, FixedAddress, MaxTypeInfoNum, Mode)");
+		 NAME ":11: unknown key \"BlokSize\" in [scene] (known: BaseKey, BlockSize, BlockKeys, BlockKey, Backend, HugePages, FixedAddress, MaxTypeInfoNum, Mode, TxLogSize)");
 }
 END_TEST
 

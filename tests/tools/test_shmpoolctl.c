@@ -832,6 +832,56 @@ START_TEST(test_pool_show_check)
 }
 END_TEST
 
+/* An owner that dies inside a transaction (issue 14): held with one open. */
+static int pool_owner_tx(void *arg)
+{
+	struct shmdev_ctx *ctx = tu_ctx();
+	struct shmdev_conf *conf;
+	struct shmdev_pool *pool;
+	char text[512];
+	uint64_t *obj;
+	void *made;
+
+	(void)arg;
+	pool_conf_text(text, sizeof(text));
+	if (shmdev_conf_load_string(ctx, text, "pool.ini", "zone", &conf) ||
+	    shmdev_pool_open(ctx, conf, pool_types, 2, 0, &pool) ||
+	    shmdev_alloc(pool, 0, (void **)&obj, NULL))
+		return 1;
+	if (shmdev_tx_begin(pool) || shmdev_tx_add(pool, obj, 8) ||
+	    shmdev_tx_alloc(pool, 0, &made, NULL))
+		return 2;
+	*obj = 42;
+	return 0;	/* held: the parent kills us */
+}
+
+/* pool show tells of the transaction log: one open, then rolled back. */
+START_TEST(test_pool_show_tx)
+{
+	char ini[512], text[512];
+	struct run r;
+	struct tu_child c;
+	int one = 1;
+
+	pool_conf_text(text, sizeof(text));
+	write_file(path_of("pool.ini", ini), text);
+	tu_child_start(&c, pool_owner_tx, NULL, true);
+	ck_assert_int_eq(tu_child_wait_ready(&c), 0);
+	ck_run(&r, 0, "pool", "show", "--conf", ini, "--process", "zone");
+	ck_contains(r.out, "transactions: log 65536 bytes, one open (56 bytes logged); 0 committed, 0 aborted\n");
+	ck_contains(r.out, "after crashes: 0 rolled back (0 bytes restored, 0 allocations freed), 0 commits finished\n");
+	tu_child_kill(&c);
+	/* The next owner rolls it back before anything else. */
+	ck_assert_int_eq(tu_run_in_child(pool_owner, &one), 0);
+	ck_run(&r, 0, "pool", "show", "--conf", ini, "--process", "zone");
+	ck_contains(r.out, "transactions: log 65536 bytes, none open; 0 committed, 0 aborted\n");
+	ck_contains(r.out, "after crashes: 1 rolled back (8 bytes restored, 1 allocations freed), 0 commits finished\n");
+	ck_run(&r, 0, "pool", "show", "--json", "--conf", ini, "--process", "zone");
+	ck_contains(r.out, "\"tx\":{\"log_size\":65536,\"open\":false,\"log_used\":0,\"commits\":0,\"aborts\":0,\"rolled_back\":1,\"rolled_back_bytes\":8,\"rolled_back_allocs\":1,\"finished\":0}");
+	destroy_test_pool();
+}
+END_TEST
+
 /* Corrupt one live slot's tag: the check must find it and say so. */
 START_TEST(test_pool_check_corrupt)
 {
@@ -1156,6 +1206,7 @@ static Suite *ctl_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_pool_show_check);
+	tcase_add_test(tc, test_pool_show_tx);
 	tcase_add_test(tc, test_pool_check_corrupt);
 	tcase_add_test(tc, test_pool_check_live);
 	tcase_add_test(tc, test_dump_restore_retired);
