@@ -535,7 +535,7 @@ SHMDEV_EXPORT int shmdev_tx_alloc(struct shmdev_pool *p, uint16_t type, void **o
 	if (at < 0)
 		return (int)at;
 	CRASH_POINT(p, "tx:alloc-logged");
-	err = pool_alloc_slot(p, pt, LAYOUT_SLOT_LIVE, 0, true, obj, &h);
+	err = pool_alloc_slot(p, pt, LAYOUT_SLOT_LIVE, 0, INDEX_NONE, true, obj, &h);
 	if (err) {
 		/* Nothing was allocated: take the entry back. */
 		tx->used = before;
