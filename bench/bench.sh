@@ -8,7 +8,17 @@
 # Environment: BENCH_COUNTS (10000,1000000,10000000), BENCH_RESTART_COUNTS
 # (1000,10000,1000000,10000000; with only BENCH_COUNTS given: 1000 and its
 # largest), BENCH_RUNS (5: interleaved repetitions), BENCH_RUNS_LARGE (3:
-# from 5e6 live on), BENCH_K (3000 lookups per tick), BENCH_VM (auto|no).
+# from 5e6 live on), BENCH_K (3000 lookups per tick), BENCH_MEM_GIB (8: the
+# peers of one group together, at most), BENCH_THP (auto|no), BENCH_VM
+# (auto|no).
+#
+# Huge pages: shmem gives them to /dev/shm only where that tmpfs is mounted
+# huge=advise (or always, within_size); shmem_enabled in sysfs rules the
+# kernel's internal mount, not /dev/shm (mm/shmem.c).  As root (and
+# BENCH_THP=auto), bench_tick runs in a mount namespace of its own, with a
+# huge=advise tmpfs of its own on /dev/shm, and with --thp: every peer asks
+# for transparent huge pages.  Nothing changes outside that namespace (no
+# sysfs knob, no remount), and its /dev/shm goes with it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,6 +35,7 @@ fi
 RUNS=${BENCH_RUNS:-5}
 RUNS_LARGE=${BENCH_RUNS_LARGE:-3}
 K=${BENCH_K:-3000}
+MEM_GIB=${BENCH_MEM_GIB:-8}
 SERIES=6.1
 
 log() { echo "bench: $*" >&2; }
@@ -33,11 +44,23 @@ make --no-print-directory "$OUT/bench_tick" "$BUILD/vm/bench/bench_kpath" >/dev/
 mkdir -p "$OUT"
 MACHINE="$(nproc) CPUs, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), $(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -n1), kernel $(uname -r), load average $(cut -d' ' -f1-3 /proc/loadavg) at the start, $(date -u +%F)"
 log "machine: $MACHINE"
-log "1/2 bench_tick (live $COUNTS; restart $RCOUNTS; $RUNS runs, $RUNS_LARGE from 5e6 live)"
+TICK=(nice "$OUT/bench_tick" --counts "$COUNTS" --restart-counts "$RCOUNTS" --reps "$RUNS"
+	--reps-large "$RUNS_LARGE" --k "$K" --mem-gib "$MEM_GIB" --csv "$OUT/results.csv")
+PAGES="4 KiB pages (no huge pages for any peer but the raw pointer's THP row)"
+if [ "${BENCH_THP:-auto}" != no ] && [ "$(id -u)" -eq 0 ] && command -v unshare >/dev/null &&
+	unshare --mount --propagation private true 2>/dev/null; then
+	log "huge pages: bench_tick runs in its own mount namespace with a huge=advise tmpfs on /dev/shm (nothing changes outside it)"
+	PAGES="transparent huge pages asked for by every peer (bench_tick --thp, in a mount namespace with a huge=advise tmpfs of its own on /dev/shm); the last column says what each got"
+	TICK=(unshare --mount --propagation private -- sh -c \
+		'mount -t tmpfs -o huge=advise,mode=1777,size=50% bench-shm /dev/shm && exec "$@"' sh
+		"${TICK[@]}" --thp)
+else
+	log "huge pages: not asked for (BENCH_THP=no, not root, or no unshare): 4 KiB pages"
+fi
+log "1/2 bench_tick (live $COUNTS; restart $RCOUNTS; $RUNS runs, $RUNS_LARGE from 5e6 live; groups of at most $MEM_GIB GiB)"
 {
-	echo "Machine: $MACHINE.  Host figures: POSIX backend, thread CPU time."
-	SHMDEV_BACKEND=posix "$OUT/bench_tick" --counts "$COUNTS" --restart-counts "$RCOUNTS" \
-		--reps "$RUNS" --reps-large "$RUNS_LARGE" --k "$K" --csv "$OUT/results.csv"
+	echo "Machine: $MACHINE.  Host figures: POSIX backend, thread CPU time, $PAGES."
+	SHMDEV_BACKEND=posix "${TICK[@]}"
 } >"$OUT/results.md.tmp"
 
 log "2/2 kernel path"

@@ -66,6 +66,9 @@ struct BoostPeer {
 			bytes += ts[i].cap * (ts[i].size + 16) + OATable::bytes_for(ts[i].cap) * (ts[i].keyed ? 2 : 1);
 		bip::shared_memory_object::remove(shm.c_str());
 		seg = new bip::managed_shared_memory(bip::create_only, shm.c_str(), bytes);
+		/* --thp: huge pages where /dev/shm gives them (a huge=advise tmpfs) */
+		if (bench_thp)
+			madvise(seg->get_address(), seg->get_size(), MADV_HUGEPAGE);
 		a64 = new A<BObj<64>>(seg->get_segment_manager());
 		a128 = new A<BObj<128>>(seg->get_segment_manager());
 		a256 = new A<BObj<256>>(seg->get_segment_manager());
@@ -132,14 +135,7 @@ struct BoostPeer {
 		t.keys.put(key, (uint64_t)obj);
 		return obj;
 	}
-	void *get(uint64_t ref) const
-	{
-		uint64_t ti = (ref >> 56) - 1;
-
-		if (ti >= (uint64_t)nt)
-			return nullptr;
-		return reinterpret_cast<void *>(ty[ti].ids.get(ref));
-	}
+	void *get(int ti, uint64_t ref) const { return reinterpret_cast<void *>(ty[ti].ids.get(ref)); }
 	void free(int ti, uint64_t ref)
 	{
 		Type &t = ty[ti];

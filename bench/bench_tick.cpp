@@ -48,6 +48,7 @@
 
 static volatile uint64_t sink;
 FILE *csv;
+bool bench_thp;		/* --thp: every peer asks for transparent huge pages */
 
 [[noreturn]] void bench_die(const char *fmt, ...)
 {
@@ -97,6 +98,27 @@ static uint64_t rss_bytes()
 		fclose(f);
 	}
 	return (uint64_t)res * (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+/*
+ * Bytes of the process's memory in huge pages now (anonymous THP and shmem
+ * mapped by PMD), from /proc/self/smaps_rollup: which peers really got them.
+ */
+static uint64_t huge_bytes()
+{
+	char line[256];
+	uint64_t v = 0;
+	FILE *f = fopen("/proc/self/smaps_rollup", "r");
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, "AnonHugePages:", 14))
+			v += strtoull(line + 14, nullptr, 10) * 1024;
+		else if (!strncmp(line, "ShmemPmdMapped:", 15))
+			v += strtoull(line + 15, nullptr, 10) * 1024;
+	fclose(f);
+	return v;
 }
 
 static uint64_t mem_available()
@@ -214,7 +236,7 @@ static uint64_t tick(P &p, const Shared &s, World &w)
 	for (int j = 0; j < k; j++) {
 		int t = j % NT;
 		uint64_t c = w.cursor[t];
-		void *obj = p.get(w.ref[t][s.perm[t][c]]);
+		void *obj = p.get(t, w.ref[t][s.perm[t][c]]);
 
 		w.cursor[t] = c + 1 == s.n[t] ? 0 : c + 1;
 		if (__builtin_expect(obj != nullptr, 1))	/* as a caller checks */
@@ -272,7 +294,7 @@ static BLOCK double pass_get(P &p, const Shared &s, World &w)
 	uint64_t sum = 0, t0 = now_ns();
 
 	for (uint64_t i = 0; i < s.n[0]; i++) {
-		void *obj = p.get(w.ref[0][s.perm[0][i]]);
+		void *obj = p.get(0, w.ref[0][s.perm[0][i]]);
 
 		if (__builtin_expect(obj != nullptr, 1))
 			sum += word(obj)[TOUCH];
@@ -371,6 +393,7 @@ struct Box {
 	std::string name;
 	World w;
 	double mem_per_obj = NAN;	/* bytes beyond the object: metadata + index */
+	double huge_share = NAN;	/* of the memory its build added, in huge pages */
 	virtual ~Box() {}
 	virtual void build(const Shared &s) = 0;
 	virtual double run(Phase ph, const Shared &s) = 0;	/* NAN: not this peer's */
@@ -422,7 +445,7 @@ struct RawPeer {
 	uint64_t bytes = 0;
 	bool huge;
 	explicit RawPeer(bool h) : huge(h) {}
-	void *get(uint64_t ref) const { return reinterpret_cast<void *>(ref); }
+	void *get(int, uint64_t ref) const { return reinterpret_cast<void *>(ref); }
 	void destroy()
 	{
 		if (mem)
@@ -459,7 +482,7 @@ struct ShmBox : PeerBox<ShmPeer> {
 	{
 		for (int t = 0; t < NT; t++)
 			ts[t] = { type_size[t], t == TKEY, s.n[t] + s.n[t] / 8 + 1024 };
-		p.open(key_base, ts, NT, false);
+		p.open(key_base, ts, NT, bench_thp);
 		PeerBox<ShmPeer>::build(s);
 	}
 };
@@ -588,11 +611,17 @@ static CountResult run_count(const Opts &o, uint64_t n)
 	}
 	make_shared(s, n, o.k);
 	cr.ticks = s.ticks;
-	for (size_t first = 0, per_group; first < others.size(); first += per_group, cr.groups++) {
+	/* at least one group: shmpool, the floor and the raw pointers */
+	for (size_t first = 0, per_group = 1; first == 0 || first < others.size();
+	     first += per_group, cr.groups++) {
 		std::vector<Box *> boxes = { new ShmBox(), new SlabBox() };
 		int g = cr.groups;
-		/* what fits now: the machine is shared, and other jobs' memory moves */
-		uint64_t budget = mem_available() / 100 * 70, fit = budget / est;
+		/*
+		 * What fits now: the machine is shared, and other jobs' memory
+		 * moves; never more than --mem-gib (BENCH_MEM_GIB) in all.
+		 */
+		uint64_t budget = std::min<uint64_t>(mem_available() / 100 * 70, o.mem_budget),
+			 fit = budget / est;
 
 		per_group = fit > 3 + (uint64_t)(g == 0) ? fit - 2 - (g == 0) : 1;
 		if (fit < 3)
@@ -618,11 +647,13 @@ static CountResult run_count(const Opts &o, uint64_t n)
 		}
 		fprintf(stderr, "bench_tick: %" PRIu64 " live, group %d: building", n, g + 1);
 		for (Box *b : boxes) {
-			uint64_t r0 = rss_bytes();
+			uint64_t r0 = rss_bytes(), h0 = huge_bytes(), grew;
 
 			fprintf(stderr, " [%s]", b->name.c_str());
 			b->build(s);
-			b->mem_per_obj = (double)(rss_bytes() - r0) / (double)n - avg_size();
+			grew = rss_bytes() - r0;
+			b->mem_per_obj = (double)grew / (double)n - avg_size();
+			b->huge_share = grew ? (double)(huge_bytes() - h0) / (double)grew : 0;
 		}
 		fputc('\n', stderr);
 		std::vector<std::vector<double>> vals(boxes.size() * NPH);
@@ -645,6 +676,7 @@ static CountResult run_count(const Opts &o, uint64_t n)
 			row.name = boxes[i]->name;
 			row.group = g;
 			row.mem = (dynamic_cast<RawBox *>(boxes[i])) ? NAN : boxes[i]->mem_per_obj;
+			row.huge = boxes[i]->huge_share;
 			for (int ph = 0; ph < NPH; ph++) {
 				std::vector<double> &v = vals[i * NPH + ph], &base = vals[0 * NPH + ph];
 				std::vector<double> rat;
@@ -656,7 +688,7 @@ static CountResult run_count(const Opts &o, uint64_t n)
 				row.ratio[ph] = median(rat);
 			}
 			/* shmpool and the floor: the first group's figures */
-			if (g == 0 || i >= 2)
+			if (g == 0 || (row.name != "shmpool" && row.name != "slab floor"))
 				cr.rows.push_back(row);
 		}
 		for (Box *b : boxes) {
@@ -681,7 +713,7 @@ static RestartResult run_restart(const Opts &o, uint64_t n)
 	for (int r = 0; r < o.reps; r++) {
 		uint64_t t0 = now_ns(), on, rn, ro, sum = 0;
 
-		b.p.open(key_base, b.ts, NT, false);
+		b.p.open(key_base, b.ts, NT, bench_thp);
 		open_ms.push_back((double)(now_ns() - t0) / 1e6);
 		if (sp_start(&b.p.p) != 1)
 			bench_die("restart: the pool did not resume clean");
@@ -691,7 +723,7 @@ static RestartResult run_restart(const Opts &o, uint64_t n)
 			t0 = now_ns();
 			for (int t = 0; t < NT; t++)
 				for (uint64_t i = 0; i < s.n[t]; i++)
-					sum += word(b.p.get(b.w.ref[t][s.perm[t][i]]))[TOUCH];
+					sum += word(b.p.get(t, b.w.ref[t][s.perm[t][i]]))[TOUCH];
 			(pass ? warm : first).push_back((double)(now_ns() - t0) / 1e6);
 		}
 		sink += sum;
@@ -700,10 +732,10 @@ static RestartResult run_restart(const Opts &o, uint64_t n)
 	for (int r = 0; r < o.reps; r++) {
 		uint64_t t0, on, rn, ro;
 
-		b.p.open(key_base, b.ts, NT, false);
+		b.p.open(key_base, b.ts, NT, bench_thp);
 		sp_abandon(&b.p.p);
 		t0 = now_ns();
-		b.p.open(key_base, b.ts, NT, false);
+		b.p.open(key_base, b.ts, NT, bench_thp);
 		copen.push_back((double)(now_ns() - t0) / 1e6);
 		if (sp_start(&b.p.p) != 2)
 			bench_die("restart: the pool did not resume after a crash");
@@ -714,7 +746,7 @@ static RestartResult run_restart(const Opts &o, uint64_t n)
 		rate.push_back((double)ro * 1e3 / (double)rn);
 		sp_close(&b.p.p);
 	}
-	b.p.open(key_base, b.ts, NT, false);
+	b.p.open(key_base, b.ts, NT, bench_thp);
 	b.destroy();
 	rr.open_ms = median(open_ms);
 	rr.open_lib_ms = median(open_lib);
@@ -788,6 +820,16 @@ int main(int argc, char **argv)
 		std::string t = "glibc.rtld.optional_static_tls=65536";
 		const char *old = getenv("GLIBC_TUNABLES");
 
+		/*
+		 * --thp: each malloc family's own switch for transparent huge
+		 * pages (madvise); tcmalloc (gperftools) has none.
+		 */
+		for (int i = 1; i < argc; i++)
+			if (!strcmp(argv[i], "--thp")) {
+				t += ":glibc.malloc.hugetlb=1";
+				setenv("MALLOC_CONF", "thp:always,metadata_thp:always", 1);
+				setenv("MIMALLOC_LARGE_OS_PAGES", "1", 1);
+			}
 		if (old && *old)
 			t = std::string(old) + ":" + t;
 		setenv("GLIBC_TUNABLES", t.c_str(), 1);
@@ -814,12 +856,18 @@ int main(int argc, char **argv)
 			o.k = atoi(argv[++i]);
 		else if (i + 1 < argc && a == "--csv")
 			o.csv = argv[++i];
+		else if (a == "--thp")
+			bench_thp = o.thp = true;
+		else if (i + 1 < argc && a == "--mem-gib")
+			o.mem_budget = (uint64_t)(atof(argv[++i]) * (1 << 30));
 		else
-			bench_die("usage: bench_tick [--counts N,..] [--restart-counts N,..] [--reps R] [--reps-large R] [--k K] [--csv FILE] [--only slab,glibc,..] [--phases tick,get,..] (bad \"%s\")",
+			bench_die("usage: bench_tick [--counts N,..] [--restart-counts N,..] [--reps R] [--reps-large R] [--k K] [--csv FILE] [--mem-gib G] [--thp] [--only slab,glibc,..] [--phases tick,get,..] (bad \"%s\")",
 				  a.c_str());
 	}
 	if (o.reps < 1 || o.reps > 99 || o.reps_large < 1 || o.reps_large > 99 || o.k < 100)
 		bench_die("--reps and --reps-large 1..99, --k ≥ 100 (got %d, %d, %d)", o.reps, o.reps_large, o.k);
+	if (o.mem_budget < (64ULL << 20))
+		bench_die("--mem-gib: at least 0.0625 (64 MiB)");
 	for (uint64_t n : o.counts)
 		if (n < 300)
 			bench_die("count %" PRIu64 ": at least 300", n);

@@ -16,6 +16,7 @@ struct Row {
 	int group;
 	double val[NPH], ratio[NPH];
 	double mem;
+	double huge;	/* share of its memory in huge pages */
 };
 
 struct CountResult {
@@ -38,6 +39,8 @@ struct Opts {
 	int reps = 5;
 	int reps_large = 3;	/* at 5e6 live and more: the run's length */
 	int k = 3000;
+	uint64_t mem_budget = 8ULL << 30;
+	bool thp = false;	/* --thp */	/* --mem-gib: all groups' peers together */
 	const char *csv = nullptr;
 	std::string only;	/* ",word,word,": --only */
 	std::string phases;	/* ",tick,get,": --phases */

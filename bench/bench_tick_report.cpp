@@ -39,24 +39,38 @@ void print_count(const CountResult &cr, const Opts &o)
 	printf("| peer |");
 	for (int ph = 0; ph < NPH; ph++)
 		printf(" %s |", phase_name[ph]);
-	printf(" metadata + index, bytes/object |\n|---|");
-	for (int ph = 0; ph <= NPH; ph++)
+	printf(" metadata + index, bytes/object | in huge pages |\n|---|");
+	for (int ph = 0; ph <= NPH + 1; ph++)
 		printf("---:|");
 	printf("\n");
 	for (const Row &r : cr.rows) {
-		printf("| %s%s |", r.name.c_str(), cr.groups > 1 && r.group > 0 ? " ²" : "");
+		if (cr.groups > 1 && r.group > 0)
+			printf("| %s (group %d) |", r.name.c_str(), r.group + 1);
+		else
+			printf("| %s |", r.name.c_str());
 		for (int ph = 0; ph < NPH; ph++) {
 			printf(" %s |", cell(r.val[ph], r.ratio[ph], r.name != "shmpool").c_str());
 			if (csv && !std::isnan(r.val[ph]))
 				fprintf(csv, "%" PRIu64 ",%s,%s,%.3f,%.4f,%d\n", cr.n, r.name.c_str(), phase_name[ph],
 					r.val[ph], r.ratio[ph], r.group + 1);
 		}
-		printf(" %s |\n", cell(r.mem, NAN, false).c_str());
+		printf(" %s |", cell(r.mem, NAN, false).c_str());
+		if (std::isnan(r.huge))
+			printf(" – |\n");
+		else
+			printf(" %.0f%% |\n", 100 * std::min(1.0, r.huge));
 		if (csv && !std::isnan(r.mem))
 			fprintf(csv, "%" PRIu64 ",%s,memory per object (B),%.1f,,%d\n", cr.n, r.name.c_str(), r.mem, r.group + 1);
+		if (csv && !std::isnan(r.huge))
+			fprintf(csv, "%" PRIu64 ",%s,in huge pages (share),%.3f,,%d\n", cr.n, r.name.c_str(), r.huge, r.group + 1);
 	}
 	if (cr.groups > 1)
-		printf("\n² run in group 2 with its own shmpool: its (×) is against that shmpool.\n");
+		printf("\n(group N): run in group N with its own shmpool and floor (the rows above are group 1's): "
+		       "its (×) is against that shmpool.\n");
+	printf("\nIn huge pages: the share of the memory a peer's build added that the kernel gave as "
+	       "transparent huge pages (/proc/self/smaps_rollup AnonHugePages + ShmemPmdMapped)%s.\n",
+	       o.thp ? "; every peer asked for them (--thp) but tcmalloc, which has no switch for it"
+		     : "; no peer asked for them (no --thp) but the raw pointer's THP row");
 	fflush(stdout);
 }
 

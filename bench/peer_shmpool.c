@@ -24,8 +24,8 @@ void sp_open(struct sp_pool *p, uint64_t key, const struct sp_type *types, int n
 	char conf[512];
 	int i;
 
-	if (nr < 1 || nr > 8) {
-		fprintf(stderr, "bench: sp_open: %d types (1..8)\n", nr);
+	if (nr < 1 || nr > SP_TYPES_MAX) {
+		fprintf(stderr, "bench: sp_open: %d types (1..%d)\n", nr, SP_TYPES_MAX);
 		exit(1);
 	}
 	memset(t, 0, sizeof(t));
@@ -39,11 +39,14 @@ void sp_open(struct sp_pool *p, uint64_t key, const struct sp_type *types, int n
 		/* slots, and a KEYED type's buckets with room to spare */
 		total += types[i].cap * ((types[i].size + HDR + 7) / 8 * 8) + types[i].cap * 8;
 	}
-	/* At most ~8 chunks per type (the layout allows 16), 1 MiB blocks at least. */
-	block = (total / 8 + (1 << 20) - 1) / (1 << 20) * (1 << 20);
-	if (block < (1 << 20))
-		block = 1 << 20;
-	nblocks = total / block + 2 * (uint64_t)nr + 2;
+	/*
+	 * One block holds every type's slots, so that each type is one chunk:
+	 * shmdev_fast_init()'s bound then covers every slot and every get is
+	 * inline (a type spread over chunks sends the slots past its first
+	 * chunk to shmdev_get_typed()).  2 MiB multiples, for huge pages.
+	 */
+	block = (total + (4 << 20) + (2 << 20) - 1) / (2 << 20) * (2 << 20);
+	nblocks = 1;
 	snprintf(conf, sizeof(conf),
 		 "[global]\nProcessList = bench\n[bench]\nBaseKey = %" PRIu64 "\n"
 		 "BlockSize = %" PRIu64 "\nBlockKeys = %" PRIu64 "-%" PRIu64 "\nBackend = %s\n"
@@ -58,6 +61,10 @@ void sp_open(struct sp_pool *p, uint64_t key, const struct sp_type *types, int n
 		sp_die(p, "config");
 	if (shmdev_pool_open(p->ctx, p->conf, t, (size_t)nr, 0, &p->pool))
 		sp_die(p, "shmdev_pool_open");
+	memset(p->fast, 0, sizeof(p->fast));
+	for (i = 0; i < nr; i++)
+		if (shmdev_fast_init(p->pool, t[i].id, &p->fast[t[i].id]))
+			sp_die(p, "shmdev_fast_init");
 }
 
 int sp_start(const struct sp_pool *p)
@@ -100,6 +107,7 @@ void sp_close(struct sp_pool *p)
 	if (p->pool && shmdev_pool_close(p->pool))
 		sp_die(p, "shmdev_pool_close");
 	p->pool = NULL;
+	memset(p->fast, 0, sizeof(p->fast));
 }
 
 void sp_abandon(struct sp_pool *p)
@@ -107,6 +115,7 @@ void sp_abandon(struct sp_pool *p)
 	if (p->pool)
 		shmdev_pool_abandon(p->pool);
 	p->pool = NULL;
+	memset(p->fast, 0, sizeof(p->fast));
 }
 
 void sp_destroy(struct sp_pool *p)

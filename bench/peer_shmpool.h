@@ -3,7 +3,10 @@
  * The bench's only contact with libshmdev: every shmpool call the
  * benchmarks make goes through these few functions, so that switching the
  * bench to another entry point (an inline get, a batch get) is one file.
- * The hot calls are static inline wrappers of the public API in shmdev.h.
+ * The hot calls are static inline wrappers of the public API in shmdev.h;
+ * a get is the inline shmdev_get_fast() of the handle's type (its struct
+ * shmdev_fast filled at each open), as a program that knows its types
+ * calls it.
  */
 #ifndef BENCH_PEER_SHMPOOL_H
 #define BENCH_PEER_SHMPOOL_H
@@ -23,10 +26,13 @@ struct sp_type {
 	bool keyed;
 };
 
+#define SP_TYPES_MAX 8
+
 struct sp_pool {
 	struct shmdev_ctx *ctx;
 	struct shmdev_conf *conf;
 	struct shmdev_pool *pool;
+	struct shmdev_fast fast[SP_TYPES_MAX + 1];	/* by type id, 1..nr */
 };
 
 /* Type ids are 1..nr.  Dies with the library's message on failure. */
@@ -71,9 +77,10 @@ static inline void *sp_force_get(struct sp_pool *p, uint16_t t, uint64_t key,
 	return obj;
 }
 
-static inline void *sp_get(const struct sp_pool *p, shmdev_handle_t h)
+/* A handle of type @t (1..nr): NULL for a stale one or one of another type. */
+static inline void *sp_get(const struct sp_pool *p, uint16_t t, shmdev_handle_t h)
 {
-	return shmdev_get(p->pool, h);
+	return shmdev_get_fast(&p->fast[t], h);
 }
 
 static inline void sp_free(struct sp_pool *p, shmdev_handle_t h)

@@ -16,7 +16,10 @@
  *               segment, with the same tables, in the segment
  *
  * Every peer offers: alloc(t, zero) -> obj + ref, keyed(t, key) -> obj + ref
- * (find or create, zeroed: force_get), get(ref), free(ref), find(t, key).
+ * (find or create, zeroed: force_get), get(t, ref), free(ref), find(t, key).
+ * get is typed, as a game server's references are (a Player handle is used
+ * as a Player): each peer may use the type it is given, and gives NULL for a
+ * reference of another type.
  * A created object is written by the workload, not by the peer.
  */
 #ifndef BENCH_PEERS_H
@@ -37,6 +40,7 @@
 
 [[noreturn]] void bench_die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void *bench_map(uint64_t bytes, bool huge);
+extern bool bench_thp;
 
 struct TypeSpec {
 	uint32_t size;
@@ -62,7 +66,7 @@ struct ShmPeer {
 		return zero ? sp_alloc(&p, (uint16_t)(t + 1), ref) : sp_alloc_raw(&p, (uint16_t)(t + 1), ref);
 	}
 	void *keyed(int t, uint64_t key, uint64_t *ref) { return sp_force_get(&p, (uint16_t)(t + 1), key, ref); }
-	void *get(uint64_t ref) const { return sp_get(&p, ref); }
+	void *get(int t, uint64_t ref) const { return sp_get(&p, (uint16_t)(t + 1), ref); }
 	void free(int, uint64_t ref) { sp_free(&p, ref); }
 	void *find(int t, uint64_t key) const { return sp_find(&p, (uint16_t)(t + 1), key); }
 	void destroy() { sp_destroy(&p); }
@@ -78,7 +82,7 @@ struct SlabPeer {
 	};
 	enum { FREE = 0, LIVE = 1, LIVE_KEYED = 2 };
 	struct Type {
-		unsigned char *mem;
+		unsigned char *map, *mem;
 		uint64_t stride, size, cap, wm, bytes;
 		uint32_t free_head;
 		bool keyed;
@@ -97,15 +101,37 @@ struct SlabPeer {
 			t.size = ts[i].size;
 			t.stride = (ts[i].size + sizeof(Hdr) + 7) / 8 * 8;
 			t.cap = ts[i].cap;
-			t.bytes = t.stride * t.cap;
-			/* 4 KiB pages, as shmpool's POSIX regions have here */
-			t.mem = static_cast<unsigned char *>(bench_map(t.bytes, false));
+			t.bytes = t.stride * t.cap + 64;
+			/* the pages shmpool's regions get: THP with --thp */
+			t.map = static_cast<unsigned char *>(bench_map(t.bytes, bench_thp));
+			/* slot 0 where libshmdev places it in a line (layout_plan.c) */
+			t.mem = t.map + phase(t.stride, t.size);
 			t.keyed = ts[i].keyed;
 			if (t.keyed) {
-				t.index_mem = bench_map(OATable::bytes_for(t.cap), false);
+				t.index_mem = bench_map(OATable::bytes_for(t.cap), bench_thp);
 				t.index.init(t.cap, t.index_mem);
 			}
 		}
+	}
+	/* libshmdev's slot_phase() for an 8-aligned type */
+	static uint64_t phase(uint64_t stride, uint64_t size)
+	{
+		uint64_t best = 0, best_cost = UINT64_MAX, body = size < 64 ? size : 64, word = size < 8 ? size : 8;
+
+		for (uint64_t ph = 0; ph < 64; ph += 8) {
+			uint64_t cost = 0;
+
+			for (uint64_t n = 0; n < 64; n++) {
+				uint64_t s = ph + n * stride;
+
+				cost += ((s + 16 + body - 1) / 64 - (s + 8) / 64) * 64 + (s + 16 + word - 1) / 64 - (s + 8) / 64;
+			}
+			if (cost < best_cost) {
+				best_cost = cost;
+				best = ph;
+			}
+		}
+		return best;
 	}
 	Hdr *hdr(const Type &t, uint64_t slot) const { return reinterpret_cast<Hdr *>(t.mem + slot * t.stride); }
 	static uint64_t handle(int t, uint64_t slot, uint32_t gen)
@@ -146,7 +172,7 @@ struct SlabPeer {
 
 		if (h) {
 			*ref = h;
-			return get(h);
+			return get(t, h);
 		}
 		obj = take(t, true, LIVE_KEYED, key, ref);
 		ty[t].index.put(key, *ref);
@@ -164,11 +190,19 @@ struct SlabPeer {
 			return nullptr;
 		return h;
 	}
-	void *get(uint64_t ref) const
+	/* typed: the slot bound and the type in one compare, as shmdev_get_fast() */
+	void *get(int ti, uint64_t ref) const
 	{
-		Hdr *h = live(ref);
+		const Type &t = ty[ti];
+		uint64_t slot = (ref ^ (uint64_t)(ti + 1) << 52) >> 24;
+		uint32_t gen = ref & 0xffffff;
 
-		return h ? h + 1 : nullptr;
+		if (slot >= t.wm)
+			return nullptr;
+		Hdr *h = hdr(t, slot);
+		if ((h->tag >> 8) != gen || (h->tag & 0xff) == FREE)
+			return nullptr;
+		return h + 1;
 	}
 	void free(int, uint64_t ref)
 	{
@@ -187,12 +221,12 @@ struct SlabPeer {
 	{
 		uint64_t h = ty[t].index.get(key);
 
-		return h ? get(h) : nullptr;
+		return h ? get(t, h) : nullptr;
 	}
 	void destroy()
 	{
 		for (int i = 0; i < nt; i++) {
-			munmap(ty[i].mem, ty[i].bytes);
+			munmap(ty[i].map, ty[i].bytes);
 			if (ty[i].keyed)
 				munmap(ty[i].index_mem, OATable::bytes_for(ty[i].cap));
 		}
@@ -272,14 +306,8 @@ struct MallocPeer {
 		t.keys.put(key, (uint64_t)obj);
 		return obj;
 	}
-	void *get(uint64_t ref) const
-	{
-		uint64_t ti = (ref >> 56) - 1;
-
-		if (ti >= (uint64_t)nt)
-			return nullptr;
-		return reinterpret_cast<void *>(ty[ti].ids.get(ref));
-	}
+	/* typed: the type's id table (an id of another type is not in it) */
+	void *get(int ti, uint64_t ref) const { return reinterpret_cast<void *>(ty[ti].ids.get(ref)); }
 	void free(int ti, uint64_t ref)
 	{
 		Type &t = ty[ti];

@@ -24,8 +24,8 @@ check() {
 	done
 }
 ALL="2 3 4 5 6 7 8 9"
-check "shmpool" "$ALL 12"
-check "slab floor" "$ALL 12"
+check "shmpool" "$ALL 12 13"
+check "slab floor" "$ALL 12 13"
 check "raw pointer (4 KiB pages)" "3"
 check "raw pointer (THP madvise)" "3"
 for m in glibc jemalloc mimalloc tcmalloc; do
@@ -38,4 +38,16 @@ for t in "find, 3000 live" "alloc+free 64, 3000 live" "memory per object" "crash
 	grep -q "^| $t" "$TMP/out" || fail "no target row \"$t\""
 done
 [ "$(wc -l <"$TMP/csv")" -ge 80 ] || fail "the CSV has $(wc -l <"$TMP/csv") rows"
-echo "bench smoke: ok (10 peers, restart, targets)"
+
+# Groups (a memory budget too small for more than one peer beside shmpool and
+# the floor) and --thp (every peer asks for huge pages; where /dev/shm gives
+# none, the run goes on with small ones).
+SHMDEV_BACKEND=posix "$BUILD/bench/bench_tick" --counts 3000 --restart-counts '' --reps 1 --k 300 \
+	--mem-gib 0.0625 --thp --only slab,glibc,tcmalloc --phases tick,get >"$TMP/out" 2>"$TMP/err" ||
+	fail "bench_tick --mem-gib --thp failed"
+check "shmpool" "2 3 13"
+check "slab floor" "2 3 13"
+check "glibc + table" "2 3"
+check "tcmalloc + table (group 2)" "2 3"
+grep -q "asked for them (--thp)" "$TMP/out" || fail "no word of --thp under the table"
+echo "bench smoke: ok (10 peers, restart, targets; groups, --thp)"

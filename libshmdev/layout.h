@@ -193,7 +193,11 @@
  *
  * Slots (in block regions).  A chunk is nr_slots consecutive slots of
  * slot_size bytes starting at its offset.  Slot n of a type lives in the
- * chunk whose [first_slot, first_slot + nr_slots) holds n.
+ * chunk whose [first_slot, first_slot + nr_slots) holds n.  Where in a
+ * 64-byte line a chunk begins is chosen per type (layout_plan.c,
+ * slot_phase()) so that a get's tag and the object's first word share a
+ * line where the stride allows; the offset is recorded, so the format does
+ * not depend on it (any aligned offset is valid).
  *   0   u64 key            user key (KEYED objects)
  *   8   u32 tag            bits 0..7 state (FREE, LIVE, LIVE_KEYED,
  *                          RETIRED), bits 8..31 generation (never 0 once

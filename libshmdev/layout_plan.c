@@ -79,11 +79,66 @@ static int64_t find_room(const struct layout_header *h, struct layout_table *t,
 	return -1;
 }
 
-/* Carve @bytes at @align past @block's carved mark (find_room() said it fits). */
-static uint64_t carve_at(struct plan *pl, uint32_t block, uint64_t bytes, uint64_t align)
+#define NO_PHASE 64	/* place(): alignment only */
+
+/*
+ * The first offset at or past @v at @align and, unless @phase is NO_PHASE,
+ * at @phase bytes past a 64-byte line (slot chunks: slot_phase()).
+ */
+static uint64_t place(uint64_t v, uint64_t align, uint64_t phase)
+{
+	uint64_t x;
+
+	if (phase >= NO_PHASE)
+		return round_up(v, align);
+	x = round_up(v, 64) + phase;
+	return x - 64 >= v ? x - 64 : x;
+}
+
+/*
+ * Where in a 64-byte line a type's chunks begin (0..56, a multiple of its
+ * alignment; NO_PHASE for an alignment of 64 or more), so that a get, which reads
+ * the slot's tag, and the first use of the object touch as few lines as
+ * the stride allows.  Slot n begins at phase + n * slot_size (mod 64); of
+ * the line phases that gives, this one spans the fewest lines from the tag
+ * through the object's first 64 bytes, then from the tag through its
+ * first word; ties go to the lowest.  Stride 80 (a 64-byte object): phase
+ * 8, which keeps the tag and the object's first word in one line for every
+ * slot (phase 0 splits them in one slot of four); stride 64: phase 0, the
+ * whole slot in one line.  Only where chunks begin: the format is the same.
+ */
+static uint64_t slot_phase(const struct layout_type *lt)
+{
+	uint64_t a = norm_align(lt->align), best = 0, best_cost = UINT64_MAX, ph, n;
+	uint64_t tag = offsetof(struct layout_slot, tag), obj = lt->obj_offset;
+	uint64_t body = lt->size < 64 ? lt->size : 64, word = lt->size < 8 ? lt->size : 8;
+
+	if (a >= 64)
+		return NO_PHASE;
+	for (ph = 0; ph < 64; ph += a) {
+		uint64_t cost = 0;
+
+		/* 64 slots cover every line position the stride reaches */
+		for (n = 0; n < 64; n++) {
+			uint64_t s = ph + n * lt->slot_size;
+
+			cost += ((s + obj + body - 1) / 64 - (s + tag) / 64) * 64 +
+				(s + obj + word - 1) / 64 - (s + tag) / 64;
+		}
+		if (cost < best_cost) {
+			best_cost = cost;
+			best = ph;
+		}
+	}
+	return best;
+}
+
+/* Carve @bytes at @align (and @phase: place()) past @block's carved mark. */
+static uint64_t carve_at(struct plan *pl, uint32_t block, uint64_t bytes, uint64_t align,
+			 uint64_t phase)
 {
 	struct layout_block *b = &layout_blocks(pl->t, pl->h->max_types)[block];
-	uint64_t off = round_up(b->carved, align);
+	uint64_t off = place(b->carved, align, phase);
 
 	zero_reused(pl, block, off, off + bytes);
 	b->carved = off + bytes;
@@ -92,14 +147,14 @@ static uint64_t carve_at(struct plan *pl, uint32_t block, uint64_t bytes, uint64
 }
 
 /*
- * Take up to @max units of @unit bytes at @align from the start of hole @e
- * (the bytes before the aligned start are lost to alignment).  Returns the
- * units taken, their offset in @off.
+ * Take up to @max units of @unit bytes at @align (and @phase: place()) from
+ * the start of hole @e (the bytes before the aligned start are lost to
+ * alignment).  Returns the units taken, their offset in @off.
  */
 static uint64_t take_hole(struct plan *pl, struct layout_extent *e, uint64_t unit,
-			  uint64_t align, uint64_t max, uint64_t *off)
+			  uint64_t align, uint64_t phase, uint64_t max, uint64_t *off)
 {
-	uint64_t start = round_up(e->offset, align), end = e->offset + e->len, n;
+	uint64_t start = place(e->offset, align, phase), end = e->offset + e->len, n;
 
 	if (!e->len || start >= end || (end - start) / unit == 0)
 		return 0;
@@ -124,12 +179,12 @@ static int64_t carve_any(struct plan *pl, uint64_t bytes, uint64_t align, uint64
 	for (i = 0; i < SHMDEV_LAYOUT_MAX_HOLES; i++) {
 		uint32_t b = pl->holes[i].block;
 
-		if (take_hole(pl, &pl->holes[i], bytes, align, 1, off))
+		if (take_hole(pl, &pl->holes[i], bytes, align, NO_PHASE, 1, off))
 			return b;
 	}
 	blk = find_room(pl->h, pl->t, bytes, align);
 	if (blk >= 0)
-		*off = carve_at(pl, (uint32_t)blk, bytes, align);
+		*off = carve_at(pl, (uint32_t)blk, bytes, align, NO_PHASE);
 	return blk;
 }
 
@@ -282,14 +337,14 @@ static int carve_slots(struct plan *pl, struct layout_type *lt, uint64_t n, uint
 	const struct layout_header *h = pl->h;
 	struct layout_table *t = pl->t;
 	struct layout_block *blocks = layout_blocks(t, h->max_types);
-	uint64_t need = n, a = norm_align(lt->align), first = lt->max_count;
+	uint64_t need = n, a = norm_align(lt->align), first = lt->max_count, ph = slot_phase(lt);
 	struct layout_chunk ch;
 	uint32_t i;
 	int err;
 
 	for (i = 0; i < SHMDEV_LAYOUT_MAX_HOLES && need; i++) {
 		uint32_t b = pl->holes[i].block;
-		uint64_t off, take = take_hole(pl, &pl->holes[i], lt->slot_size, a, need, &off);
+		uint64_t off, take = take_hole(pl, &pl->holes[i], lt->slot_size, a, ph, need, &off);
 
 		if (!take)
 			continue;
@@ -304,7 +359,7 @@ static int carve_slots(struct plan *pl, struct layout_type *lt, uint64_t n, uint
 			return err;
 	}
 	for (i = 0; i < t->nr_blocks && need; i++) {
-		uint64_t off = round_up(blocks[i].carved, a), fit, take;
+		uint64_t off = place(blocks[i].carved, a, ph), fit, take;
 
 		if (off >= h->block_size)
 			continue;
@@ -314,7 +369,7 @@ static int carve_slots(struct plan *pl, struct layout_type *lt, uint64_t n, uint
 		take = fit < need ? fit : need;
 		memset(&ch, 0, sizeof(ch));
 		ch.block = i;
-		ch.offset = carve_at(pl, i, take * lt->slot_size, a);
+		ch.offset = carve_at(pl, i, take * lt->slot_size, a, ph);
 		ch.first_slot = first + (n - need);
 		ch.nr_slots = take;
 		need -= take;

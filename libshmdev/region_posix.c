@@ -309,6 +309,30 @@ static int publish(const char *tmp, const char *name)
 }
 
 /*
+ * Reserve the @len bytes of a new HUGE region through its mapping, which
+ * map_all() gave MADV_HUGEPAGE: MADV_POPULATE_WRITE faults every page in as
+ * a write fault of that mapping would, so shmem allocates huge pages where
+ * the mount gives them to such a mapping (mm/shmem.c:
+ * shmem_huge_global_enabled(), huge=advise: VM_HUGEPAGE), and a full
+ * /dev/shm fails here (-EFAULT from the fault's SIGBUS: -ENOSPC).  A kernel
+ * without MADV_POPULATE_WRITE (before 5.14: -EINVAL) gets the fallocate
+ * reservation, and small pages where the mount is huge=advise.
+ */
+static int populate_huge(struct shmdev_region *r, int fd, uint64_t len)
+{
+	int ret;
+
+	if (!madvise(r->map, r->map_len, MADV_POPULATE_WRITE))
+		return 0;
+	if (errno == EFAULT || errno == ENOMEM)
+		return errno == EFAULT ? -ENOSPC : -ENOMEM;
+	if (errno != EINVAL)
+		return -errno;
+	ret = posix_fallocate(fd, 0, (off_t)len);
+	return -ret;
+}
+
+/*
  * Create region r->key of @size bytes under @name.  On success r->fd and
  * r->hdr are set (and the lease is held with OWNER).  -EEXIST, without a
  * message, if someone else published the name first.
@@ -318,8 +342,9 @@ static int posix_create(struct shmdev_region *r, const char *name,
 {
 	struct shmdev_ctx *ctx = r->ctx;
 	uint64_t page = (uint64_t)page_size();
-	char tmp[TMP_MAX_LEN];
+	char tmp[TMP_MAX_LEN], why[512];
 	struct posix_hdr *h;
+	bool populate;
 	char sz[32];
 	uint64_t now;
 	int fd, ret;
@@ -348,10 +373,15 @@ static int posix_create(struct shmdev_region *r, const char *name,
 	}
 	/*
 	 * Reserve the pages now, as the device charges its commit at creation:
-	 * a full /dev/shm must fail here, not SIGBUS a server later.
+	 * a full /dev/shm must fail here, not SIGBUS a server later.  A HUGE
+	 * region on a host that gives huge pages is reserved through its
+	 * MADV_HUGEPAGE mapping instead (populate_huge()): fallocate has no
+	 * mapping, so under huge=advise it gets small pages, which the region
+	 * would keep for good.
 	 */
-	ret = posix_fallocate(fd, 0, (off_t)(page + size));
-	if (ret) {
+	r->huge = r->flags & SHMDEV_REGION_HUGE;
+	populate = r->huge && shmdev_posix_huge_possible(why, sizeof(why));
+	if (!populate && (ret = posix_fallocate(fd, 0, (off_t)(page + size)))) {
 		ret = shmdev_fail(ctx, ret, "region 0x%" PRIx64 " (" BK "): cannot reserve %s in " SHM_DIR ": %s",
 				  r->key, shmdev_fmt_bytes(sz, size), strerror(ret));
 		goto err_unlink;
@@ -362,10 +392,15 @@ static int posix_create(struct shmdev_region *r, const char *name,
 		goto err_unlink;
 	}
 	r->fd = fd;
-	r->huge = r->flags & SHMDEV_REGION_HUGE;
 	ret = map_all(r, size);
 	if (ret)
 		goto err_unlink;
+	if (populate && (ret = populate_huge(r, fd, page + size))) {
+		unmap_all(r);
+		ret = shmdev_fail(ctx, -ret, "region 0x%" PRIx64 " (" BK "): cannot reserve %s in " SHM_DIR ": %s",
+				  r->key, shmdev_fmt_bytes(sz, size), strerror(-ret));
+		goto err_unlink;
+	}
 	h = r->hdr;
 	now = shmdev_now_ns();
 	h->version = POSIX_VERSION;

@@ -555,7 +555,8 @@ int shmdev_fast_init_abi(const struct shmdev_pool *pool, uint16_t type, uint32_t
 static inline void *shmdev_get_fast(const struct shmdev_fast *fast, shmdev_handle_t handle)
 {
 	uint64_t slot;
-	uint32_t gen = (uint32_t)handle & 0xffffffU, tag;
+	/* generation << 8, as the tag holds it: the handle's top bits fall off */
+	uint32_t gen8 = (uint32_t)handle << 8, tag;
 	char *obj;
 
 	/* Free where @fast is a variable's address: the compiler drops it. */
@@ -568,8 +569,11 @@ static inline void *shmdev_get_fast(const struct shmdev_fast *fast, shmdev_handl
 	obj = (char *)fast->base + slot * fast->stride;
 	tag = __atomic_load_n((const uint32_t *)(obj - fast->tag_back), __ATOMIC_ACQUIRE);
 	/* Live (state 1 or 2) with this generation, which is never 0. */
-	if (__builtin_expect(((tag ^ gen << 8) - 1 > 1) | !gen, 0))
+	if (__builtin_expect(((tag ^ gen8) - 1 > 1) | !gen8, 0))
 		return (void *)0;
+	/* Never NULL here: the caller's own NULL test folds away. */
+	if (!obj)
+		__builtin_unreachable();
 	return obj;
 }
 

@@ -11,7 +11,8 @@
  *  - the inline get (issue 12): shmdev_get_fast() gives what
  *    shmdev_get_typed() gives, through all of the above; the fast path of
  *    a keyed free deletes from any place of a run of index entries (backward
- *    shift across the wrap), and refuses a damaged index.
+ *    shift across the wrap), and refuses a damaged index; a get and the
+ *    object's first word touch one cache line.
  * The NULL-argument tests of the API are in test_api.c.  Runs on the
  * backend SHMDEV_BACKEND selects.
  */
@@ -695,6 +696,70 @@ START_TEST(test_check_layout_changed)
 }
 END_TEST
 
+/*
+ * One line per get (issue 12): a get reads the slot's tag, and the caller
+ * then reads the object.  For every slot of every chunk, first and raised,
+ * the tag and the object's first word share a 64-byte line where the stride
+ * allows it (a multiple of 16: 64-, 128- and 256-byte objects behind the
+ * 16-byte header), and a 64-byte slot (48-byte object) lies in one line
+ * whole.  Placement only: the handles, the check and a resume see the same
+ * pool as before.
+ */
+static void assert_lines(struct shmdev_pool *pool, const struct shmdev_type *t, size_t nr,
+			 uint64_t from)
+{
+	size_t i;
+
+	for (i = 0; i < nr; i++) {
+		struct shmdev_fast f;
+		uint64_t n;
+
+		ck_assert_int_eq(shmdev_fast_init(pool, t[i].id, &f), 0);
+		for (n = from; n < t[i].max_count; n++) {
+			shmdev_handle_t h;
+			uintptr_t obj, tag;
+			void *o;
+
+			ck_assert_msg(shmdev_alloc(pool, t[i].id, &o, &h) == 0, "%s", shmdev_errmsg(ctx));
+			obj = (uintptr_t)o;
+			tag = obj - f.tag_back;
+			ck_assert_msg(tag / 64 == (obj + 7) / 64,
+				      "type %u (%u bytes, stride %" PRIu64 "): slot %" PRIu64 " has its tag at line offset %u and its first word in the next line",
+				      t[i].id, t[i].size, f.stride, n, (unsigned int)(tag % 64));
+			if (f.stride == 64)
+				ck_assert_msg(tag / 64 == (obj + t[i].size - 1) / 64,
+					      "type %u: the 64-byte slot %" PRIu64 " spans two lines", t[i].id, n);
+			ck_assert_ptr_eq(shmdev_get(pool, h), o);
+		}
+	}
+}
+
+START_TEST(test_get_one_line)
+{
+	struct shmdev_type t[4] = {
+		{ .id = 1, .name = "Obj64", .size = 64, .max_count = 300 },
+		{ .id = 2, .name = "Obj128", .size = 128, .max_count = 300, .flags = SHMDEV_TYPE_KEYED },
+		{ .id = 3, .name = "Obj256", .size = 256, .max_count = 300 },
+		{ .id = 4, .name = "Obj48", .size = 48, .max_count = 300 },
+	};
+	struct shmdev_conf *conf = tu_conf(ctx, "zone", 0, "1M", 2, NULL);
+	struct shmdev_pool *pool = tu_pool_start(ctx, conf, t, 4, 0, SHMDEV_START_CREATED);
+	size_t i;
+
+	assert_lines(pool, t, 4, 0);
+	ck_assert_msg(shmdev_pool_check(pool) == 0, "%s", shmdev_errmsg(ctx));
+	ck_assert_int_eq(shmdev_pool_close(pool), 0);
+	/* A raise adds chunks after the others: placed the same way. */
+	for (i = 0; i < 4; i++)
+		t[i].max_count = 700;
+	pool = tu_pool_start(ctx, conf, t, 4, 0, SHMDEV_START_RESUMED_CLEAN);
+	assert_lines(pool, t, 4, 300);
+	ck_assert_msg(shmdev_pool_check(pool) == 0, "%s", shmdev_errmsg(ctx));
+	ck_assert_int_eq(shmdev_pool_close(pool), 0);
+	tu_pool_destroy(ctx, conf);
+}
+END_TEST
+
 static Suite *handles_suite(void)
 {
 	Suite *s = suite_create("handles");
@@ -710,6 +775,7 @@ static Suite *handles_suite(void)
 	tcase_add_test(tc, test_typed);
 	tcase_add_test(tc, test_get_fast);
 	tcase_add_test(tc, test_keyed_free_index);
+	tcase_add_test(tc, test_get_one_line);
 	tcase_add_test(tc, test_check_live_owner);
 	tcase_add_test(tc, test_check_real_corruption);
 	tcase_add_test(tc, test_check_layout_changed);
