@@ -56,15 +56,18 @@ void shmdev_crash_hit(struct shmdev_crash *c, const char *name)
 	void *volatile owner;
 	int n;
 
-	c->points++;
+	/* Atomic: threads of a SHMDEV_POOL_THREADS owner reach points at once. */
+	uint64_t point = __atomic_add_fetch(&c->points, 1, __ATOMIC_RELAXED);
+
 	if (c->kill_name[0]) {
-		if (strcmp(name, c->kill_name) || ++c->name_hits != c->kill_at)
+		if (strcmp(name, c->kill_name) ||
+		    __atomic_add_fetch(&c->name_hits, 1, __ATOMIC_RELAXED) != c->kill_at)
 			return;
-	} else if (c->points != c->kill_at) {
+	} else if (point != c->kill_at) {
 		return;
 	}
 	if (c->log_fd >= 0) {
-		n = snprintf(line, sizeof(line), "%" PRIu64 " %s\n", c->points, name);
+		n = snprintf(line, sizeof(line), "%" PRIu64 " %s\n", point, name);
 		if (n >= (int)sizeof(line))
 			n = (int)sizeof(line) - 1;
 		if (n > 0 && write(c->log_fd, line, (size_t)n) < 0) {

@@ -41,16 +41,16 @@ static int keyed_type(const struct shmdev_pool *p, uint16_t type, const char *wh
 	return 0;
 }
 
-SHMDEV_EXPORT int shmdev_force_get(struct shmdev_pool *p, uint16_t type, uint64_t key,
-				   void **obj, shmdev_handle_t *handle, bool *created)
+/* @limit: nr_fast, or under a type's lock nr_unlocked (pool_lock.c) */
+static inline __attribute__((always_inline)) int
+force_get_impl(struct shmdev_pool *p, uint32_t limit, bool locked, uint16_t type, uint64_t key,
+	       void **obj, shmdev_handle_t *handle, bool *created)
 {
 	const struct ptype *pt = NULL;
 	struct layout_slot *s;
 	uint64_t slot;
 	int err;
 
-	if (!p || !obj)
-		return -EINVAL;
 	/*
 	 * A writable pool without the crash hook (nr_fast is 0 otherwise) and
 	 * a KEYED type (keyed is false for a type not in the layout) skip the
@@ -58,9 +58,12 @@ SHMDEV_EXPORT int shmdev_force_get(struct shmdev_pool *p, uint16_t type, uint64_
 	 * miss inserts through the checked pool_alloc_slot() (its crash
 	 * points), without a second search.
 	 */
-	if (likely(type < p->nr_fast) && likely(p->types[type].keyed)) {
+	if (likely(type < limit) && likely(p->types[type].keyed)) {
 		pt = &p->types[type];
 	} else {
+		/* SHMDEV_POOL_THREADS sets nr_fast to 0: here, and lock. */
+		if (!locked && unlikely(p->locks != NULL))
+			return pool_lock_force_get(p, type, key, obj, handle, created);
 		shmdev_clear_error(p->ctx);
 		err = pool_writable(p, "force_get");
 		if (err)
@@ -85,19 +88,58 @@ SHMDEV_EXPORT int shmdev_force_get(struct shmdev_pool *p, uint16_t type, uint64_
 	return err;
 }
 
-SHMDEV_EXPORT void *shmdev_find(const struct shmdev_pool *p, uint16_t type, uint64_t key,
-				shmdev_handle_t *handle)
+SHMDEV_EXPORT int shmdev_force_get(struct shmdev_pool *p, uint16_t type, uint64_t key,
+				   void **obj, shmdev_handle_t *handle, bool *created)
 {
-	const struct ptype *pt = p ? ptype_get(p, type) : NULL;
+	if (!p || !obj)
+		return -EINVAL;
+	return force_get_impl(p, p->nr_fast, false, type, key, obj, handle, created);
+}
+
+int pool_force_get_nolock(struct shmdev_pool *p, uint16_t type, uint64_t key,
+			  void **obj, shmdev_handle_t *handle, bool *created)
+{
+	return force_get_impl(p, p->nr_unlocked, true, type, key, obj, handle, created);
+}
+
+static inline __attribute__((always_inline)) void *
+find_impl(const struct ptype *pt, uint64_t key, shmdev_handle_t *handle)
+{
 	struct layout_slot *s;
 	uint64_t slot;
 
-	if (!pt || !pt->keyed)
-		return NULL;
 	s = hash_find(pt, key, &slot);
 	if (!s)
 		return NULL;
 	if (handle)
 		*handle = layout_handle(pt->id, (uint32_t)slot, layout_tag_gen(load_tag(s)));
 	return slot_obj(pt, s);
+}
+
+/* A keyed type with SHMDEV_POOL_THREADS (direct is false): lock. */
+static __attribute__((noinline)) void *find_locked(const struct shmdev_pool *p, const struct ptype *pt,
+						   uint64_t key, shmdev_handle_t *handle)
+{
+	if (!pt->keyed)
+		return NULL;
+	return pool_lock_find(p, pt->id, key, handle);
+}
+
+SHMDEV_EXPORT void *shmdev_find(const struct shmdev_pool *p, uint16_t type, uint64_t key,
+				shmdev_handle_t *handle)
+{
+	const struct ptype *pt = p ? ptype_get(p, type) : NULL;
+
+	if (!pt)
+		return NULL;
+	if (unlikely(!pt->direct))
+		return find_locked(p, pt, key, handle);
+	return find_impl(pt, key, handle);
+}
+
+/* Under the type's lock (pool_lock.c); @type is a keyed type of the layout. */
+void *pool_find_nolock(const struct shmdev_pool *p, uint16_t type, uint64_t key,
+		       shmdev_handle_t *handle)
+{
+	return find_impl(&p->types[type], key, handle);
 }

@@ -340,6 +340,7 @@ struct shmdev_type {
 
 #define SHMDEV_POOL_RDONLY	(1U << 0) /* inspect a live pool: no lease, no writes */
 #define SHMDEV_POOL_FIXED_ADDR	(1U << 1) /* map at the address used last time */
+#define SHMDEV_POOL_THREADS	(1U << 2) /* several threads of the owner call at once */
 
 /*
  * Open the pool of the process selected in @conf: attach the BaseKey region

@@ -1,0 +1,154 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * SHMDEV_POOL_THREADS: several threads of the owning process call the pool
+ * at once.  The owner lease guarantees one writing process, so the locks
+ * live in this process's memory (never in the shared regions): one mutex
+ * per type id, each on its own cache line.
+ *
+ * Granularity (bench/bench_threads.c, figures in bench/README.md): a lock
+ * per type lets threads on different types run without meeting; a single
+ * pool lock would serialise them.  Per-thread caches of free slots would
+ * let threads on one type skip the lock, but they break what a repair and
+ * the live check rely on (every FREE slot on the shared free list, counts
+ * exact between changes) and were not needed for the figures measured.
+ *
+ * What takes the lock of a type: alloc, alloc_raw, free (and free_typed),
+ * force_get, find (it walks hash chains that alloc and free relink),
+ * type_stats (the counters are plain stores) and the owner's pool check
+ * (every type's lock, in id order).  What does not: get, get_typed,
+ * get_fast, handle_of and foreach read the slot tag with one acquire load,
+ * which alloc and free write last with a release store, and the
+ * process-local view, which does not change while the pool is open.
+ *
+ * The hot paths do not test for the locks: open sets nr_fast to 0 with the
+ * flag, so alloc, free and force_get go to their checked paths, which call
+ * here; under the lock the fast paths run with nr_unlocked as their type
+ * bound (pool_alloc_nolock() etc.).  find tests pt->direct, which it read
+ * anyway in place of pt->keyed.  Without the flag no path executes an
+ * instruction more (bench/README.md has the counts).
+ *
+ * Crash consistency: a lock per type means at most one change per type is
+ * under way when a kill -9 stops the process, however many threads were in
+ * the library; the repair rebuilds every type from its slot tags (and
+ * closes an odd change count), so several half-done operations, one per
+ * type, are repaired as one is.  tests/lib/test_threads.c kills threaded
+ * owners at random times and checks the result.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pool_internal.h"
+
+struct pool_lock {
+	pthread_mutex_t m;
+} __attribute__((aligned(64)));
+
+int pool_locks_init(struct shmdev_pool *p)
+{
+	pthread_mutexattr_t attr;
+	uint32_t i;
+	int err;
+
+	err = shmdev_ctx_threads(p->ctx);
+	if (err)
+		return shmdev_fail(p->ctx, -err, "pool open: SHMDEV_POOL_THREADS: no thread-local message buffer for the context");
+	if (posix_memalign((void **)&p->locks, 64, (size_t)p->nr_types * sizeof(*p->locks)))
+		return shmdev_fail(p->ctx, ENOMEM, "pool open: out of memory for %u type locks", p->nr_types);
+	pthread_mutexattr_init(&attr);
+	/* Spin briefly before sleeping: the sections are tens of nanoseconds. */
+	pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_ADAPTIVE_NP);
+	for (i = 0; i < p->nr_types; i++)
+		pthread_mutex_init(&p->locks[i].m, &attr);
+	pthread_mutexattr_destroy(&attr);
+	return 0;
+}
+
+void pool_locks_free(struct shmdev_pool *p)
+{
+	uint32_t i;
+
+	if (!p->locks)
+		return;
+	for (i = 0; i < p->nr_types; i++)
+		pthread_mutex_destroy(&p->locks[i].m);
+	free(p->locks);
+	p->locks = NULL;
+}
+
+void pool_lock_type(const struct shmdev_pool *p, uint32_t type)
+{
+	if (p->locks && type < p->nr_types)
+		pthread_mutex_lock(&p->locks[type].m);
+}
+
+void pool_unlock_type(const struct shmdev_pool *p, uint32_t type)
+{
+	if (p->locks && type < p->nr_types)
+		pthread_mutex_unlock(&p->locks[type].m);
+}
+
+void pool_lock_all(const struct shmdev_pool *p)
+{
+	uint32_t i;
+
+	for (i = 0; p->locks && i < p->nr_types; i++)
+		pthread_mutex_lock(&p->locks[i].m);
+}
+
+void pool_unlock_all(const struct shmdev_pool *p)
+{
+	uint32_t i;
+
+	for (i = p->locks ? p->nr_types : 0; i-- > 0;)
+		pthread_mutex_unlock(&p->locks[i].m);
+}
+
+/*
+ * A type id past the table has no lock: the unlocked call reports it (it
+ * only reads private memory and fails), as it would without the flag.
+ */
+int pool_lock_alloc(struct shmdev_pool *p, uint16_t type, bool zero, void **obj,
+		    shmdev_handle_t *handle)
+{
+	int ret;
+
+	pool_lock_type(p, type);
+	ret = pool_alloc_nolock(p, type, zero, obj, handle);
+	pool_unlock_type(p, type);
+	return ret;
+}
+
+int pool_lock_free(struct shmdev_pool *p, shmdev_handle_t h)
+{
+	uint32_t type = layout_handle_type(h);
+	int ret;
+
+	pool_lock_type(p, type);
+	ret = pool_free_nolock(p, h);
+	pool_unlock_type(p, type);
+	return ret;
+}
+
+int pool_lock_force_get(struct shmdev_pool *p, uint16_t type, uint64_t key,
+			void **obj, shmdev_handle_t *handle, bool *created)
+{
+	int ret;
+
+	pool_lock_type(p, type);
+	ret = pool_force_get_nolock(p, type, key, obj, handle, created);
+	pool_unlock_type(p, type);
+	return ret;
+}
+
+void *pool_lock_find(const struct shmdev_pool *p, uint16_t type, uint64_t key,
+		     shmdev_handle_t *handle)
+{
+	void *obj;
+
+	pool_lock_type(p, type);
+	obj = pool_find_nolock(p, type, key, handle);
+	pool_unlock_type(p, type);
+	return obj;
+}
