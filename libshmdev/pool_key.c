@@ -41,37 +41,15 @@ static int keyed_type(const struct shmdev_pool *p, uint16_t type, const char *wh
 	return 0;
 }
 
-/* @limit: nr_fast, or under a type's lock nr_unlocked (pool_lock.c) */
+/* Find @key in a KEYED type, or insert it: the search, then the checked insert. */
 static inline __attribute__((always_inline)) int
-force_get_impl(struct shmdev_pool *p, uint32_t limit, bool locked, uint16_t type, uint64_t key,
-	       void **obj, shmdev_handle_t *handle, bool *created)
+force_get_pt(struct shmdev_pool *p, const struct ptype *pt, uint64_t key, void **obj,
+	     shmdev_handle_t *handle, bool *created)
 {
-	const struct ptype *pt = NULL;
 	struct layout_slot *s;
 	uint64_t slot;
 	int err;
 
-	/*
-	 * A writable pool without the crash hook (nr_fast is 0 otherwise) and
-	 * a KEYED type (keyed is false for a type not in the layout) skip the
-	 * checks; a hit stores nothing, not even the context's message.  A
-	 * miss inserts through the checked pool_alloc_slot() (its crash
-	 * points), without a second search.
-	 */
-	if (likely(type < limit) && likely(p->types[type].keyed)) {
-		pt = &p->types[type];
-	} else {
-		/* SHMDEV_POOL_THREADS sets nr_fast to 0: here, and lock. */
-		if (!locked && unlikely(p->locks != NULL))
-			return pool_lock_force_get(p, type, key, obj, handle, created);
-		shmdev_clear_error(p->ctx);
-		err = pool_writable(p, "force_get");
-		if (err)
-			return err;
-		err = keyed_type(p, type, "force_get", &pt);
-		if (err)
-			return err;
-	}
 	s = hash_find(pt, key, &slot);
 	if (s) {
 		*obj = slot_obj(pt, s);
@@ -86,6 +64,52 @@ force_get_impl(struct shmdev_pool *p, uint32_t limit, bool locked, uint16_t type
 	if (!err && created)
 		*created = true;
 	return err;
+}
+
+/* Read-only pool, crash hook armed, a type not KEYED or not in the layout. */
+static __attribute__((noinline)) int
+force_get_checked_body(struct shmdev_pool *p, uint16_t type, uint64_t key, void **obj,
+		       shmdev_handle_t *handle, bool *created)
+{
+	const struct ptype *pt = NULL;
+	int err;
+
+	shmdev_clear_error(p->ctx);
+	err = pool_writable(p, "force_get");
+	if (err)
+		return err;
+	err = keyed_type(p, type, "force_get", &pt);
+	if (err)
+		return err;
+	return force_get_pt(p, pt, key, obj, handle, created);
+}
+
+/* SHMDEV_POOL_THREADS sets nr_fast to 0: every force_get comes here and locks. */
+static __attribute__((noinline)) int
+force_get_checked(struct shmdev_pool *p, uint16_t type, uint64_t key, void **obj,
+		  shmdev_handle_t *handle, bool *created)
+{
+	if (unlikely(p->locks != NULL))
+		return pool_lock_force_get(p, type, key, obj, handle, created);
+	return force_get_checked_body(p, type, key, obj, handle, created);
+}
+
+/*
+ * A writable pool without the crash hook (nr_fast is 0 otherwise) and a
+ * KEYED type (keyed is false for a type not in the layout) skip the
+ * checks; a hit stores nothing, not even the context's message.  A miss
+ * inserts through the checked pool_alloc_slot() (its crash points),
+ * without a second search.  @limit: nr_fast, or under a type's lock
+ * nr_unlocked (pool_lock.c), where @locked sends the rest to the body.
+ */
+static inline __attribute__((always_inline)) int
+force_get_impl(struct shmdev_pool *p, uint32_t limit, bool locked, uint16_t type, uint64_t key,
+	       void **obj, shmdev_handle_t *handle, bool *created)
+{
+	if (likely(type < limit) && likely(p->types[type].keyed))
+		return force_get_pt(p, &p->types[type], key, obj, handle, created);
+	return locked ? force_get_checked_body(p, type, key, obj, handle, created) :
+			force_get_checked(p, type, key, obj, handle, created);
 }
 
 SHMDEV_EXPORT int shmdev_force_get(struct shmdev_pool *p, uint16_t type, uint64_t key,

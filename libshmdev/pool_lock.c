@@ -2,8 +2,8 @@
 /*
  * SHMDEV_POOL_THREADS: several threads of the owning process call the pool
  * at once.  The owner lease guarantees one writing process, so the locks
- * live in this process's memory (never in the shared regions): one mutex
- * per type id, each on its own cache line.
+ * live in this process's memory (never in the shared regions): one spin
+ * lock per type id, each on its own cache line.
  *
  * Granularity (bench/bench_threads.c, figures in bench/README.md): a lock
  * per type lets threads on different types run without meeting; a single
@@ -36,14 +36,79 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "pool_internal.h"
 
+/*
+ * The lock: test-and-test-and-set on an int of its own cache line, with
+ * pause while it spins, then sched_yield() (a holder may be preempted: a
+ * busy host, more threads than cores).  Uncontended it is one exchange and
+ * one release store.  The measured alternatives (bench/build.mk builds
+ * bench_threads with each): POOL_LOCK_ONE, one lock for the whole pool;
+ * POOL_LOCK_MUTEX, a glibc adaptive mutex per type.
+ */
+#ifdef POOL_LOCK_ONE
+#define LOCK_OF(type) 0
+#else
+#define LOCK_OF(type) (type)
+#endif
+
 struct pool_lock {
+#ifndef POOL_LOCK_MUTEX
+	int spin;
+#else
 	pthread_mutex_t m;
+#endif
 } __attribute__((aligned(64)));
+
+static void lk_init(struct pool_lock *l, const pthread_mutexattr_t *attr)
+{
+#ifndef POOL_LOCK_MUTEX
+	(void)attr;
+	l->spin = 0;
+#else
+	pthread_mutex_init(&l->m, attr);
+#endif
+}
+
+static void lk_destroy(struct pool_lock *l)
+{
+#ifndef POOL_LOCK_MUTEX
+	(void)l;
+#else
+	pthread_mutex_destroy(&l->m);
+#endif
+}
+
+static void lk_lock(struct pool_lock *l)
+{
+#ifndef POOL_LOCK_MUTEX
+	unsigned int n = 0;
+
+	/* Spin a while, then yield: a holder may be preempted (busy hosts). */
+	while (__atomic_exchange_n(&l->spin, 1, __ATOMIC_ACQUIRE))
+		while (__atomic_load_n(&l->spin, __ATOMIC_RELAXED)) {
+			if (++n < 128)
+				__builtin_ia32_pause();
+			else
+				sched_yield();
+		}
+#else
+	pthread_mutex_lock(&l->m);
+#endif
+}
+
+static void lk_unlock(struct pool_lock *l)
+{
+#ifndef POOL_LOCK_MUTEX
+	__atomic_store_n(&l->spin, 0, __ATOMIC_RELEASE);
+#else
+	pthread_mutex_unlock(&l->m);
+#endif
+}
 
 int pool_locks_init(struct shmdev_pool *p)
 {
@@ -57,10 +122,10 @@ int pool_locks_init(struct shmdev_pool *p)
 	if (posix_memalign((void **)&p->locks, 64, (size_t)p->nr_types * sizeof(*p->locks)))
 		return shmdev_fail(p->ctx, ENOMEM, "pool open: out of memory for %u type locks", p->nr_types);
 	pthread_mutexattr_init(&attr);
-	/* Spin briefly before sleeping: the sections are tens of nanoseconds. */
+	/* POOL_LOCK_MUTEX: spin briefly before sleeping. */
 	pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_ADAPTIVE_NP);
 	for (i = 0; i < p->nr_types; i++)
-		pthread_mutex_init(&p->locks[i].m, &attr);
+		lk_init(&p->locks[i], &attr);
 	pthread_mutexattr_destroy(&attr);
 	return 0;
 }
@@ -72,7 +137,7 @@ void pool_locks_free(struct shmdev_pool *p)
 	if (!p->locks)
 		return;
 	for (i = 0; i < p->nr_types; i++)
-		pthread_mutex_destroy(&p->locks[i].m);
+		lk_destroy(&p->locks[i]);
 	free(p->locks);
 	p->locks = NULL;
 }
@@ -80,29 +145,29 @@ void pool_locks_free(struct shmdev_pool *p)
 void pool_lock_type(const struct shmdev_pool *p, uint32_t type)
 {
 	if (p->locks && type < p->nr_types)
-		pthread_mutex_lock(&p->locks[type].m);
+		lk_lock(&p->locks[LOCK_OF(type)]);
 }
 
 void pool_unlock_type(const struct shmdev_pool *p, uint32_t type)
 {
 	if (p->locks && type < p->nr_types)
-		pthread_mutex_unlock(&p->locks[type].m);
+		lk_unlock(&p->locks[LOCK_OF(type)]);
 }
 
 void pool_lock_all(const struct shmdev_pool *p)
 {
 	uint32_t i;
 
-	for (i = 0; p->locks && i < p->nr_types; i++)
-		pthread_mutex_lock(&p->locks[i].m);
+	for (i = 0; p->locks && i < (uint32_t)LOCK_OF(p->nr_types - 1) + 1; i++)
+		lk_lock(&p->locks[i]);
 }
 
 void pool_unlock_all(const struct shmdev_pool *p)
 {
 	uint32_t i;
 
-	for (i = p->locks ? p->nr_types : 0; i-- > 0;)
-		pthread_mutex_unlock(&p->locks[i].m);
+	for (i = p->locks ? (uint32_t)LOCK_OF(p->nr_types - 1) + 1 : 0; i-- > 0;)
+		lk_unlock(&p->locks[i]);
 }
 
 /*

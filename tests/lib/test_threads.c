@@ -17,6 +17,9 @@
  *    it and the journal: every completed alloc and force_get is there with
  *    its stamp, every completed free is gone, the interrupted ones either
  *    happened or not, counts match; then the next round resumes it.
+ *  - kill_stalled: the same, but the crash hook stops three threads (one
+ *    per type) at one crash point of alloc or free each and then kills the
+ *    process: three half-done changes at once, at every such point.
  *  - flags: THREADS with RDONLY is refused, naming the flags.
  *
  * The suite runs plain, under ASan+UBSan, valgrind and ThreadSanitizer
@@ -348,6 +351,7 @@ static Suite *threads_suite(void)
 	tcase_add_test(tc, test_errors_per_thread);
 	tcase_add_test(tc, test_flags);
 	tcase_add_test(tc, test_kill);
+	tcase_add_test(tc, test_kill_stalled);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -8,6 +8,12 @@
  * each thread may be anywhere, several inside the library at once (each on
  * its type's lock or between its stores); the parent then opens the pool,
  * which repairs it, and checks every entry against it.
+ *
+ * test_kill kills at a random moment; test_kill_stalled uses the crash
+ * hook's SHMDEV_TEST_KILL_THREADS: three threads, one per type, each stop at
+ * the same crash point inside their own change, and the third kills the
+ * process, so that three half-done changes (one per type) meet the repair
+ * at once, at every point of alloc and free in turn.
  */
 #include <sched.h>
 
@@ -31,6 +37,7 @@ struct kill_arg {
 	struct shmdev_pool *pool;
 	unsigned int t;
 	unsigned int round;
+	bool stall;		/* test_kill_stalled: thread t on type t only */
 };
 
 static void jset(struct jent *e, uint32_t state)
@@ -53,7 +60,7 @@ static void *kill_thread(void *arg)
 
 	for (;;) {
 		unsigned int n = rnd(&seed) % HOLD, k = rnd(&seed) % OWN_KEYS;
-		bool keyed = rnd(&seed) & 1, created;
+		bool keyed = a->stall ? a->t == T_K : rnd(&seed) & 1, created;
 		struct jent *e = keyed ? &j->keyed[a->t][k] : &j->plain[a->t][n];
 		uint64_t key = (uint64_t)a->t << 32 | k;
 		shmdev_handle_t h;
@@ -94,6 +101,7 @@ static void *kill_thread(void *arg)
 
 static struct journal *kill_journal;
 static unsigned int kill_round;
+static const char *kill_stall_at;	/* test_kill_stalled: the crash point */
 
 static int kill_child(void *unused)
 {
@@ -106,15 +114,23 @@ static int kill_child(void *unused)
 	int err;
 
 	(void)unused;
+	if (kill_stall_at) {
+		setenv("SHMDEV_TEST_KILL_AT", kill_stall_at, 1);
+		setenv("SHMDEV_TEST_KILL_THREADS", "3", 1);
+	}
 	err = shmdev_pool_open(ctx, conf, types, 3, SHMDEV_POOL_THREADS, &pool);
 	if (err)
 		return 1;
-	for (t = 0; t < NR_THREADS; t++) {
+	for (t = 0; t < (kill_stall_at ? 3 : NR_THREADS); t++) {
 		before[t] = kill_journal->ops[t];
-		a[t] = (struct kill_arg){ .j = kill_journal, .pool = pool, .t = t, .round = kill_round };
+		a[t] = (struct kill_arg){ .j = kill_journal, .pool = pool, .t = t, .round = kill_round,
+					  .stall = kill_stall_at != NULL };
 		if (pthread_create(&th, NULL, kill_thread, &a[t]))
 			return 2;
 	}
+	/* The third thread at the point kills the process. */
+	if (kill_stall_at)
+		return 0;
 	/* Every thread under way (the parent kills at a random moment after). */
 	for (t = 0; t < NR_THREADS; t++)
 		while (__atomic_load_n(&kill_journal->ops[t], __ATOMIC_RELAXED) < before[t] + 20 &&
@@ -257,6 +273,41 @@ START_TEST(test_kill)
 	/* The point of the test: kills that stop several threads mid-operation. */
 	if (!tu_quick())
 		ck_assert_uint_ge(in_flight, 2);
+	munmap(j, sizeof(*j));
+}
+END_TEST
+
+START_TEST(test_kill_stalled)
+{
+	/* The points of alloc and free that plain and keyed changes share. */
+	static const char *const points[] = {
+		"alloc:taken", "alloc:watermark", "alloc:slot-init", "alloc:prepared",
+		"alloc:committed", "free:prepared", "free:committed", "free:listed",
+	};
+	unsigned int r, in_flight;
+	struct journal *j;
+
+	j = mmap(NULL, sizeof(*j), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ck_assert_ptr_ne(j, MAP_FAILED);
+	memset(j, 0, sizeof(*j));
+	kill_journal = j;
+	for (r = 0; r < (tu_quick() ? 1 : 2) * sizeof(points) / sizeof(points[0]); r++) {
+		struct tu_child c;
+		int st;
+
+		kill_round = r;
+		kill_stall_at = points[r % (sizeof(points) / sizeof(points[0]))];
+		tu_child_start(&c, kill_child, NULL, true);
+		st = tu_child_wait(&c);
+		ck_assert_msg(st == 1000 + SIGKILL, "round %u (%s): the child ended with %d, not by the kill (97: the threads did not all reach the point): %s",
+			      r, kill_stall_at, st, j->fail);
+		in_flight = 0;
+		kill_verify(j, &in_flight);
+		/* Each of the three threads was inside its change. */
+		ck_assert_msg(in_flight == 3, "round %u (%s): %u operations in flight, not 3", r,
+			      kill_stall_at, in_flight);
+	}
+	kill_stall_at = NULL;
 	munmap(j, sizeof(*j));
 }
 END_TEST
