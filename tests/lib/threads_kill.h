@@ -105,7 +105,8 @@ static const char *kill_stall_at;	/* test_kill_stalled: the crash point */
 
 static int kill_child(void *unused)
 {
-	struct shmdev_conf *conf = thr_conf();
+	/* Static: reachable when the kill comes (valgrind checks a self-kill). */
+	static struct shmdev_conf *conf;
 	static struct kill_arg a[NR_THREADS];
 	struct shmdev_pool *pool = NULL;
 	pthread_t th;
@@ -114,6 +115,7 @@ static int kill_child(void *unused)
 	int err;
 
 	(void)unused;
+	conf = thr_conf();
 	if (kill_stall_at) {
 		setenv("SHMDEV_TEST_KILL_AT", kill_stall_at, 1);
 		setenv("SHMDEV_TEST_KILL_THREADS", "3", 1);
