@@ -7,9 +7,10 @@
  *
  * Granularity (bench/bench_threads.c, `make bench-threads`, figures in
  * bench/README.md): a lock per type lets threads on different types run
- * without meeting (1.65x one thread, measured on a loaded host); one pool
- * lock serialises them (1.04x).  Two threads on one type take turns on its
- * lock and its hot line (1.01x): scaling there would need per-thread caches
+ * without meeting, where one pool lock serialises them (the 2-core host
+ * these were measured on was too loaded to show a scaling even without
+ * locks).  Two threads on one type take turns on its lock and its hot
+ * line (about 1.0x one thread): scaling there would need per-thread caches
  * of free slots, which break what the live check relies on (every FREE
  * slot on the shared free list, counts exact between changes), so they are
  * not done.  The spin lock costs 53 instructions less per call than a
