@@ -74,6 +74,7 @@ struct job {
 	uint16_t type;
 	uint64_t pairs;
 	pthread_barrier_t *go;
+	uint64_t t0, t1;	/* the thread's own start and end */
 };
 
 static void *churn(void *arg)
@@ -86,6 +87,7 @@ static void *churn(void *arg)
 
 	if (j->go)
 		pthread_barrier_wait(j->go);
+	j->t0 = now_ns();
 	for (n = 0; n < j->pairs; n += BATCH) {
 		for (i = 0; i < BATCH; i++)
 			if (shmdev_alloc(j->pool, j->type, &obj, &h[i]))
@@ -94,6 +96,7 @@ static void *churn(void *arg)
 			if (shmdev_free(j->pool, h[i]))
 				die("free");
 	}
+	j->t1 = now_ns();
 	return NULL;
 }
 
@@ -115,14 +118,18 @@ static double run(unsigned int flags, unsigned int nthreads, bool two_types, uin
 			die("pthread_create");
 	}
 	pthread_barrier_wait(&go);
-	t0 = now_ns();
-	for (i = 0; i < nthreads; i++)
+	/* From the first thread's start to the last one's end. */
+	t0 = UINT64_MAX;
+	t1 = 0;
+	for (i = 0; i < nthreads; i++) {
 		pthread_join(th[i], NULL);
-	t1 = now_ns();
+		t0 = j[i].t0 < t0 ? j[i].t0 : t0;
+		t1 = j[i].t1 > t1 ? j[i].t1 : t1;
+	}
 	pthread_barrier_destroy(&go);
 	if (shmdev_pool_close(pool))
 		die("close");
-	return (double)(pairs * nthreads) / (double)(t1 - t0) * 1e3;
+	return (double)(pairs * nthreads) / (double)(t1 > t0 ? t1 - t0 : 1) * 1e3;
 }
 
 static double best(unsigned int flags, unsigned int nthreads, bool two_types, uint64_t pairs,
