@@ -29,6 +29,11 @@ CFLAGS_COMMON := $(CSTD) $(WARN) $(OPT) $(CPPFLAGS_COMMON)
 
 # Sanitizer build flavour used by the host test suites.
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+# ThreadSanitizer flavour: the suites of SHMDEV_POOL_THREADS (tests/lib/build.mk).
+# -Wno-tsan: TSan does not model atomic_thread_fence; the library's fences
+# order the owner's stores for a read-only checker in another process, never
+# for threads of one process (those meet on the type locks).
+TSAN_FLAGS := -fsanitize=thread -fno-omit-frame-pointer -Wno-tsan
 
 # test-commands (tests/readme/build.mk): the README's other commands, small.
 # test-system (tests/system/build.mk): README's installation on real systems.

@@ -69,3 +69,43 @@ bench-smoke: bench-smoke-tx
 bench-smoke-tx: $(BENCH_TX)
 	@echo "== bench_tx smoke (tiny counts, no timing checks)"
 	@$(BENCH_TX) --iters 1000 --reps 1 | grep -q '^| transaction overhead |'
+# bench_threads (bench/bench_threads.c): SHMDEV_POOL_THREADS, alloc+free
+# throughput by thread count; with the library's lock per type, and with
+# the alternatives measured against it (libshmdev/pool_lock.c: one lock for
+# the pool, a glibc adaptive mutex per type).  `make bench-threads` prints all three.
+BENCH_THREADS_VARIANTS := one mutex
+BENCH_THREADS := $(BENCH_DIR)/bench_threads
+BENCH_THREADS_LIBOBJS := $(filter-out %/pool_lock.o,$(LIBSHMDEV_OBJS))
+
+$(BENCH_THREADS): bench/bench_threads.c libshmdev/shmdev.h $(LIBSHMDEV_A)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_COMMON) -o $@ $< $(LIBSHMDEV_A) $(LIBSHMDEV_LIBS) -lpthread
+
+$(BENCH_DIR)/pool_lock_%.o: libshmdev/pool_lock.c $(wildcard libshmdev/*.h)
+	@mkdir -p $(@D)
+	$(CC) $(LIBSHMDEV_CFLAGS) -DPOOL_LOCK_$(shell echo $* | tr a-z A-Z) -c -o $@ $<
+
+$(BENCH_THREADS)_%: bench/bench_threads.c $(BENCH_DIR)/pool_lock_%.o $(BENCH_THREADS_LIBOBJS)
+	$(CC) $(CFLAGS_COMMON) -o $@ $< $(BENCH_DIR)/pool_lock_$*.o $(BENCH_THREADS_LIBOBJS) \
+		$(LIBSHMDEV_LIBS) -lpthread
+
+.PHONY: bench-threads bench-threads-counts bench-threads-smoke
+bench-threads: $(BENCH_THREADS) $(BENCH_THREADS_VARIANTS:%=$(BENCH_THREADS)_%)
+	@echo "== lock per type (the library)"; SHMDEV_BACKEND=posix $(BENCH_THREADS) $(BENCH_THREADS_ARGS)
+	@for v in $(BENCH_THREADS_VARIANTS); do echo "== variant: $$v"; \
+		SHMDEV_BACKEND=posix $(BENCH_THREADS)_$$v $(BENCH_THREADS_ARGS); done
+
+# Instructions per get, alloc, free, find and force_get without the flag
+# (callgrind): the
+# single-threaded fast path's cost, compared before and after in README.md.
+BENCH_THREADS_COUNTS ?= 160000
+bench-threads-counts: $(BENCH_THREADS)
+	@BENCH=$(BENCH_THREADS) N=$(BENCH_THREADS_COUNTS) OUT=$(BENCH_DIR)/threads.callgrind bench/threads_counts.sh
+
+# Part of test-host: every variant and the counts at tiny sizes (no timing).
+bench-threads-smoke:
+	@echo "== bench threads smoke (tiny counts, no timing checks)"
+	@$(MAKE) --no-print-directory bench-threads BENCH_THREADS_ARGS="--pairs 1600 --reps 1" >/dev/null
+	@$(MAKE) --no-print-directory bench-threads-counts BENCH_THREADS_COUNTS=3200 | grep -c "instructions per call" | grep -qx 5
+
+test-host:: bench-threads-smoke

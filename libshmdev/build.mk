@@ -7,10 +7,12 @@ LIBSHMDEV_LIBS_STATIC := -linih -lrt
 
 LIBSHMDEV_OBJS := $(LIBSHMDEV_SRCS:%.c=$(BUILD)/%.o)
 LIBSHMDEV_SAN_OBJS := $(LIBSHMDEV_SRCS:%.c=$(BUILD)/san/%.o)
+LIBSHMDEV_TSAN_OBJS := $(LIBSHMDEV_SRCS:%.c=$(BUILD)/tsan/%.o)
 
 LIBSHMDEV_A := $(BUILD)/libshmdev.a
 LIBSHMDEV_SO := $(BUILD)/$(LIBSHMDEV_SONAME)
 LIBSHMDEV_SAN_A := $(BUILD)/san/libshmdev.a
+LIBSHMDEV_TSAN_A := $(BUILD)/tsan/libshmdev.a
 
 LIBSHMDEV_CFLAGS := $(CFLAGS_COMMON) -fPIC -fvisibility=hidden
 
@@ -23,6 +25,15 @@ $(BUILD)/libshmdev/%.o: libshmdev/%.c $(wildcard libshmdev/*.h) include/uapi/lin
 $(BUILD)/san/libshmdev/%.o: libshmdev/%.c $(wildcard libshmdev/*.h) include/uapi/linux/shmpool.h
 	@mkdir -p $(@D)
 	$(CC) $(LIBSHMDEV_CFLAGS) $(SAN_FLAGS) -c -o $@ $<
+
+# ThreadSanitizer (SHMDEV_POOL_THREADS; tests/lib/build.mk test-lib-tsan)
+$(BUILD)/tsan/libshmdev/%.o: libshmdev/%.c $(wildcard libshmdev/*.h) include/uapi/linux/shmpool.h
+	@mkdir -p $(@D)
+	$(CC) $(LIBSHMDEV_CFLAGS) $(TSAN_FLAGS) -c -o $@ $<
+
+$(LIBSHMDEV_TSAN_A): $(LIBSHMDEV_TSAN_OBJS)
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
 
 $(LIBSHMDEV_A): $(LIBSHMDEV_OBJS)
 	@mkdir -p $(@D)

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "crash.h"
@@ -13,6 +14,7 @@ void shmdev_crash_arm(struct shmdev_crash *c, void *owner)
 {
 	const char *at = getenv("SHMDEV_TEST_KILL_AT");
 	const char *log = getenv("SHMDEV_TEST_KILL_LOG");
+	const char *threads = getenv("SHMDEV_TEST_KILL_THREADS");
 	const char *hash;
 	char *end;
 	size_t len;
@@ -41,6 +43,12 @@ void shmdev_crash_arm(struct shmdev_crash *c, void *owner)
 	}
 	if (!c->kill_at)
 		return;
+	if (threads && *threads && c->kill_name[0]) {
+		unsigned long t = strtoul(threads, &end, 10);
+
+		if (!*end && t >= 2 && t <= 1024)
+			c->kill_threads = (uint32_t)t;
+	}
 	if (log && *log) {
 		long fd = strtol(log, &end, 10);
 
@@ -56,15 +64,30 @@ void shmdev_crash_hit(struct shmdev_crash *c, const char *name)
 	void *volatile owner;
 	int n;
 
-	c->points++;
-	if (c->kill_name[0]) {
-		if (strcmp(name, c->kill_name) || ++c->name_hits != c->kill_at)
+	/* Atomic: threads of a SHMDEV_POOL_THREADS owner reach points at once. */
+	uint64_t point = __atomic_add_fetch(&c->points, 1, __ATOMIC_RELAXED);
+
+	if (c->kill_name[0] && c->kill_threads) {
+		if (strcmp(name, c->kill_name))
 			return;
-	} else if (c->points != c->kill_at) {
+		/* Stop here until kill_threads threads are stopped at NAME. */
+		if (__atomic_add_fetch(&c->arrived, 1, __ATOMIC_ACQ_REL) < c->kill_threads) {
+			struct timespec ms = { 0, 1000000 };
+			int i;
+
+			for (i = 0; i < 20000; i++)
+				nanosleep(&ms, NULL);
+			_exit(97);
+		}
+	} else if (c->kill_name[0]) {
+		if (strcmp(name, c->kill_name) ||
+		    __atomic_add_fetch(&c->name_hits, 1, __ATOMIC_RELAXED) != c->kill_at)
+			return;
+	} else if (point != c->kill_at) {
 		return;
 	}
 	if (c->log_fd >= 0) {
-		n = snprintf(line, sizeof(line), "%" PRIu64 " %s\n", c->points, name);
+		n = snprintf(line, sizeof(line), "%" PRIu64 " %s\n", point, name);
 		if (n >= (int)sizeof(line))
 			n = (int)sizeof(line) - 1;
 		if (n > 0 && write(c->log_fd, line, (size_t)n) < 0) {

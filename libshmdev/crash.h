@@ -19,6 +19,14 @@
  *                                point's number and name) to file
  *                                descriptor FD, so that a test learns where
  *                                its child died.
+ *   SHMDEV_TEST_KILL_THREADS=T   with =NAME (T >= 2, a SHMDEV_POOL_THREADS
+ *                                owner): a thread that reaches NAME stops
+ *                                there until T threads have (each inside its
+ *                                own change, holding its type's lock); the
+ *                                Tth kills the process, so that T changes
+ *                                are half done at once.  A thread that waits
+ *                                20 s for the others exits the process with
+ *                                status 97 (a test that cannot get there).
  *
  * Unset, or not a number or a name, it is inert: a point costs one test of
  * a flag that is false (the layout paths), and the alloc/free fast paths
@@ -41,6 +49,8 @@ struct shmdev_crash {
 	uint64_t kill_at;		/* the Nth point, or the Kth of kill_name */
 	uint64_t points;		/* points reached since the open began */
 	uint64_t name_hits;		/* points called kill_name reached */
+	uint32_t kill_threads;		/* SHMDEV_TEST_KILL_THREADS, 0 if unset */
+	uint32_t arrived;		/* threads stopped at kill_name */
 	char kill_name[SHMDEV_CRASH_NAME_MAX];	/* "" : kill by number */
 };
 

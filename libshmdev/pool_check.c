@@ -330,7 +330,7 @@ out:
 		return shmdev_fail(p->ctx, EAGAIN, "check: pool is live (owner pid %" PRIu32 "): %s changed during each of %d reads; consistency not checked",
 				   pid, what, CHECK_TRIES);
 	if (err)
-		shmdev_log(p->ctx, LOG_ERR, __FILE__, __LINE__, __func__, "%s", p->ctx->errmsg);
+		shmdev_log(p->ctx, LOG_ERR, __FILE__, __LINE__, __func__, "%s", shmdev_errbuf(p->ctx));
 	return err;
 }
 
@@ -344,10 +344,15 @@ SHMDEV_EXPORT int shmdev_pool_check(struct shmdev_pool *p)
 	shmdev_clear_error(p->ctx);
 	if (p->rdonly)
 		return check_shared(p);
-	/* The owner: nothing changes the pool under its own check. */
+	/*
+	 * The owner: nothing changes the pool under its own check (with
+	 * SHMDEV_POOL_THREADS: every type's lock, in id order).
+	 */
+	pool_lock_all(p);
 	err = check_layout(p);
 	for (i = 0; i < p->nr_types && !err; i++)
 		if (p->types[i].used)
 			err = check_type(p, &p->types[i]);
+	pool_unlock_all(p);
 	return err;
 }

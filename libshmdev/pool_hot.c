@@ -103,7 +103,7 @@ int pool_writable(struct shmdev_pool *p, const char *what)
  * orders also give a read-only inspector a consistent slot.
  */
 static inline __attribute__((always_inline)) int
-alloc_fast(struct shmdev_pool *p, uint16_t type, bool zero, void **obj,
+alloc_fast(struct shmdev_pool *p, uint32_t limit, uint16_t type, bool zero, void **obj,
 	   shmdev_handle_t *handle)
 {
 	struct ptype *pt;
@@ -112,7 +112,8 @@ alloc_fast(struct shmdev_pool *p, uint16_t type, bool zero, void **obj,
 	uint64_t wm, seq;
 	uint32_t head, tag, slot;
 
-	if (unlikely(type >= p->nr_fast))
+	/* @limit: nr_fast, or under a type's lock nr_unlocked (pool_lock.c) */
+	if (unlikely(type >= limit))
 		return 1;
 	pt = &p->types[type];
 	hot = pt->hot;
@@ -145,9 +146,9 @@ alloc_fast(struct shmdev_pool *p, uint16_t type, bool zero, void **obj,
 	return 0;
 }
 
-static __attribute__((noinline)) int alloc_checked(struct shmdev_pool *p, uint16_t type,
-						   bool zero, void **obj,
-						   shmdev_handle_t *handle)
+static __attribute__((noinline)) int alloc_checked_body(struct shmdev_pool *p, uint16_t type,
+							bool zero, void **obj,
+							shmdev_handle_t *handle)
 {
 	struct ptype *pt;
 	int err;
@@ -162,6 +163,26 @@ static __attribute__((noinline)) int alloc_checked(struct shmdev_pool *p, uint16
 	return pool_alloc_slot(p, pt, LAYOUT_SLOT_LIVE, 0, INDEX_NONE, zero, obj, handle);
 }
 
+/* SHMDEV_POOL_THREADS sets nr_fast to 0: every alloc comes here and locks. */
+static __attribute__((noinline)) int alloc_checked(struct shmdev_pool *p, uint16_t type,
+						   bool zero, void **obj,
+						   shmdev_handle_t *handle)
+{
+	if (unlikely(p->locks != NULL))
+		return pool_lock_alloc(p, type, zero, obj, handle);
+	return alloc_checked_body(p, type, zero, obj, handle);
+}
+
+/* Under the type's lock (pool_lock.c): the fast path, else the checked one. */
+int pool_alloc_nolock(struct shmdev_pool *p, uint16_t type, bool zero, void **obj,
+		      shmdev_handle_t *handle)
+{
+	int ret = zero ? alloc_fast(p, p->nr_unlocked, type, true, obj, handle) :
+			 alloc_fast(p, p->nr_unlocked, type, false, obj, handle);
+
+	return likely(ret <= 0) ? ret : alloc_checked_body(p, type, zero, obj, handle);
+}
+
 SHMDEV_EXPORT int shmdev_alloc(struct shmdev_pool *p, uint16_t type, void **obj,
 			       shmdev_handle_t *handle)
 {
@@ -169,7 +190,7 @@ SHMDEV_EXPORT int shmdev_alloc(struct shmdev_pool *p, uint16_t type, void **obj,
 
 	if (unlikely(!p || !obj))
 		return -EINVAL;
-	ret = alloc_fast(p, type, true, obj, handle);
+	ret = alloc_fast(p, p->nr_fast, type, true, obj, handle);
 	return likely(ret <= 0) ? ret : alloc_checked(p, type, true, obj, handle);
 }
 
@@ -180,7 +201,7 @@ SHMDEV_EXPORT int shmdev_alloc_raw(struct shmdev_pool *p, uint16_t type, void **
 
 	if (unlikely(!p || !obj))
 		return -EINVAL;
-	ret = alloc_fast(p, type, false, obj, handle);
+	ret = alloc_fast(p, p->nr_fast, type, false, obj, handle);
 	return likely(ret <= 0) ? ret : alloc_checked(p, type, false, obj, handle);
 }
 
@@ -307,7 +328,7 @@ static bool index_unlink(struct shmdev_pool *p, const struct ptype *pt,
 	return true;
 }
 
-static __attribute__((noinline)) int free_checked(struct shmdev_pool *p, shmdev_handle_t h)
+static __attribute__((noinline)) int free_checked_body(struct shmdev_pool *p, shmdev_handle_t h)
 {
 	const struct ptype *pt = NULL;
 	struct layout_hot *hot;
@@ -356,6 +377,14 @@ static __attribute__((noinline)) int free_checked(struct shmdev_pool *p, shmdev_
 	return 0;
 }
 
+/* SHMDEV_POOL_THREADS sets nr_fast to 0: every free comes here and locks. */
+static __attribute__((noinline)) int free_checked(struct shmdev_pool *p, shmdev_handle_t h)
+{
+	if (unlikely(p->locks != NULL))
+		return pool_lock_free(p, h);
+	return free_checked_body(p, h);
+}
+
 /*
  * What the fast path of free does not take: a keyed live object, here,
  * and the rest (stale handles, the last generation) in free_checked().
@@ -374,16 +403,16 @@ static __attribute__((noinline)) int free_keyed(struct shmdev_pool *p, shmdev_ha
 	struct layout_slot *s;
 	uint64_t seq;
 
-	SLOT_QUICK(pt, slot, s, return free_checked(p, h));
+	SLOT_QUICK(pt, slot, s, return free_checked_body(p, h));
 	tag = load_tag(s);
 
 	/* Keyed, live with the handle's generation, not the last one. */
 	if (unlikely(!pt->keyed || tag != layout_tag(LAYOUT_SLOT_LIVE_KEYED, layout_handle_gen(h)) ||
 		     layout_handle_gen(h) - 1 >= SHMDEV_LAYOUT_GEN_MAX - 1))
-		return free_checked(p, h);
+		return free_checked_body(p, h);
 	i = index_locate(pt, s->key, slot);
 	if (unlikely(i == INDEX_NONE))
-		return free_checked(p, h);
+		return free_checked_body(p, h);
 	/* FREE with the next generation: LIVE_KEYED gen -> FREE gen + 1 */
 	tag += layout_tag(LAYOUT_SLOT_FREE, 1) - LAYOUT_SLOT_LIVE_KEYED;
 	seq = change_begin(hot);
@@ -407,7 +436,8 @@ static __attribute__((noinline)) int free_keyed(struct shmdev_pool *p, shmdev_ha
  * leaves the context's message alone: shmdev_errmsg() tells of the last
  * failure, and a success returns 0 without storing to the context.
  */
-SHMDEV_EXPORT int shmdev_free(struct shmdev_pool *p, shmdev_handle_t h)
+static inline __attribute__((always_inline)) int
+free_impl(struct shmdev_pool *p, uint32_t limit, bool locked, shmdev_handle_t h)
 {
 	uint32_t type = layout_handle_type(h), slot = layout_handle_slot(h), tag;
 	uint32_t gen = layout_handle_gen(h);
@@ -416,13 +446,12 @@ SHMDEV_EXPORT int shmdev_free(struct shmdev_pool *p, shmdev_handle_t h)
 	struct ptype *pt;
 	uint64_t seq;
 
-	if (unlikely(!p))
-		return -EINVAL;
-	if (unlikely(type >= p->nr_fast))
-		return free_checked(p, h);
+	/* @limit: nr_fast, or under a type's lock nr_unlocked (pool_lock.c) */
+	if (unlikely(type >= limit))
+		return locked ? free_checked_body(p, h) : free_checked(p, h);
 	pt = &p->types[type];
 	hot = pt->hot;
-	SLOT_QUICK(pt, slot, s, return free_checked(p, h));
+	SLOT_QUICK(pt, slot, s, return locked ? free_checked_body(p, h) : free_checked(p, h));
 	tag = load_tag(s);
 	/* Generation 0 (never valid) and the last one (retires) go checked. */
 	if (unlikely(tag != layout_tag(LAYOUT_SLOT_LIVE, gen) ||
@@ -438,6 +467,19 @@ SHMDEV_EXPORT int shmdev_free(struct shmdev_pool *p, shmdev_handle_t h)
 	hot->live_count--;
 	change_end(hot, seq);
 	return 0;
+}
+
+SHMDEV_EXPORT int shmdev_free(struct shmdev_pool *p, shmdev_handle_t h)
+{
+	if (unlikely(!p))
+		return -EINVAL;
+	return free_impl(p, p->nr_fast, false, h);
+}
+
+/* Under the type's lock (pool_lock.c). */
+int pool_free_nolock(struct shmdev_pool *p, shmdev_handle_t h)
+{
+	return free_impl(p, p->nr_unlocked, true, h);
 }
 
 SHMDEV_EXPORT int shmdev_free_typed(struct shmdev_pool *p, uint16_t type, shmdev_handle_t h)

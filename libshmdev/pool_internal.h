@@ -122,6 +122,7 @@ struct ptype {
 	bool used;
 	bool keyed;
 	bool ctab_ok;
+	bool direct;			/* keyed and no locks: find goes straight on */
 	unsigned int shift;
 	uint32_t nr_chunks;
 	uint32_t *index;		/* the key index (pool_index.h), KEYED only */
@@ -180,6 +181,15 @@ struct shmdev_pool {
 	uint64_t open_ns;
 	uint64_t view_seq;		/* table seq that types[] was built from */
 	struct pool_tx *tx;		/* tx.c: the undo log's process-local state */
+	/*
+	 * SHMDEV_POOL_THREADS (pool_lock.c): one lock per type id in this
+	 * process's memory, NULL without the flag.  nr_fast is then 0, so
+	 * that alloc, free and force_get reach their checked paths, which
+	 * take the type's lock and run the fast paths with nr_unlocked as
+	 * their bound (what nr_fast would be without the flag).
+	 */
+	struct pool_lock *locks;
+	uint32_t nr_unlocked;
 };
 
 /*
@@ -336,6 +346,29 @@ int pool_tx_attach(struct shmdev_pool *p, const struct shmdev_proc_conf *pc);
 int pool_tx_recover(struct shmdev_pool *p, bool *changed);
 void pool_tx_close(struct shmdev_pool *p);
 void pool_tx_free(struct shmdev_pool *p);
+/* pool_lock.c: SHMDEV_POOL_THREADS */
+int pool_locks_init(struct shmdev_pool *p);
+void pool_locks_free(struct shmdev_pool *p);
+void pool_lock_type(const struct shmdev_pool *p, uint32_t type);
+void pool_unlock_type(const struct shmdev_pool *p, uint32_t type);
+void pool_lock_all(const struct shmdev_pool *p);
+void pool_unlock_all(const struct shmdev_pool *p);
+int pool_lock_alloc(struct shmdev_pool *p, uint16_t type, bool zero, void **obj,
+		    shmdev_handle_t *handle);
+int pool_lock_free(struct shmdev_pool *p, shmdev_handle_t h);
+int pool_lock_force_get(struct shmdev_pool *p, uint16_t type, uint64_t key,
+			void **obj, shmdev_handle_t *handle, bool *created);
+void *pool_lock_find(const struct shmdev_pool *p, uint16_t type, uint64_t key,
+		     shmdev_handle_t *handle);
+
+/* pool_hot.c and pool_key.c: the calls without the lock, for pool_lock.c */
+int pool_alloc_nolock(struct shmdev_pool *p, uint16_t type, bool zero, void **obj,
+		      shmdev_handle_t *handle);
+int pool_free_nolock(struct shmdev_pool *p, shmdev_handle_t h);
+int pool_force_get_nolock(struct shmdev_pool *p, uint16_t type, uint64_t key,
+			  void **obj, shmdev_handle_t *handle, bool *created);
+void *pool_find_nolock(const struct shmdev_pool *p, uint16_t type, uint64_t key,
+		       shmdev_handle_t *handle);
 
 /* pool_hot.c */
 int pool_alloc_slot(struct shmdev_pool *p, struct ptype *pt, uint32_t state,

@@ -115,38 +115,22 @@ static inline int insert_fast(struct ptype *pt, uint64_t key, uint32_t pos, void
 	return 0;
 }
 
-SHMDEV_EXPORT int shmdev_force_get(struct shmdev_pool *p, uint16_t type, uint64_t key,
-				   void **obj, shmdev_handle_t *handle, bool *created)
+/*
+ * Find @key in a KEYED type @pt, or insert it at the empty entry the search
+ * ended at, without a second search: through insert_fast() when @fast (a
+ * writable pool without the crash hook), else through the checked
+ * pool_alloc_slot() (its crash points).  A hit stores nothing, not even
+ * the context's message.
+ */
+static inline __attribute__((always_inline)) int
+force_get_pt(struct shmdev_pool *p, const struct ptype *pt, bool fast, uint64_t key,
+	     void **obj, shmdev_handle_t *handle, bool *created)
 {
-	const struct ptype *pt = NULL;
 	struct layout_slot *s;
 	uint64_t slot;
 	uint32_t pos;
-	bool fast;
 	int err;
 
-	if (!p || !obj)
-		return -EINVAL;
-	/*
-	 * A writable pool without the crash hook (nr_fast is 0 otherwise) and
-	 * a KEYED type (keyed is false for a type not in the layout) skip the
-	 * checks; a hit stores nothing, not even the context's message.  A
-	 * miss inserts at the empty entry the search ended at, without a
-	 * second search: through insert_fast(), or the checked
-	 * pool_alloc_slot() (its crash points).
-	 */
-	fast = likely(type < p->nr_fast) && likely(p->types[type].keyed);
-	if (fast) {
-		pt = &p->types[type];
-	} else {
-		shmdev_clear_error(p->ctx);
-		err = pool_writable(p, "force_get");
-		if (err)
-			return err;
-		err = keyed_type(p, type, "force_get", &pt);
-		if (err)
-			return err;
-	}
 	if (unlikely(find_quick(pt, key, &s, &slot, &pos)))
 		s = find_slow(pt, key, &slot, &pos);
 	if (s) {
@@ -172,6 +156,64 @@ SHMDEV_EXPORT int shmdev_force_get(struct shmdev_pool *p, uint16_t type, uint64_
 	return 0;
 }
 
+/* Read-only pool, crash hook armed, a type not KEYED or not in the layout. */
+static __attribute__((noinline)) int
+force_get_checked_body(struct shmdev_pool *p, uint16_t type, uint64_t key, void **obj,
+		       shmdev_handle_t *handle, bool *created)
+{
+	const struct ptype *pt = NULL;
+	int err;
+
+	shmdev_clear_error(p->ctx);
+	err = pool_writable(p, "force_get");
+	if (err)
+		return err;
+	err = keyed_type(p, type, "force_get", &pt);
+	if (err)
+		return err;
+	return force_get_pt(p, pt, false, key, obj, handle, created);
+}
+
+/* SHMDEV_POOL_THREADS sets nr_fast to 0: every force_get comes here and locks. */
+static __attribute__((noinline)) int
+force_get_checked(struct shmdev_pool *p, uint16_t type, uint64_t key, void **obj,
+		  shmdev_handle_t *handle, bool *created)
+{
+	if (unlikely(p->locks != NULL))
+		return pool_lock_force_get(p, type, key, obj, handle, created);
+	return force_get_checked_body(p, type, key, obj, handle, created);
+}
+
+/*
+ * A writable pool without the crash hook (nr_fast is 0 otherwise) and a
+ * KEYED type (keyed is false for a type not in the layout) skip the
+ * checks.  @limit: nr_fast, or under a type's lock nr_unlocked
+ * (pool_lock.c), where @locked sends the rest to the body.
+ */
+static inline __attribute__((always_inline)) int
+force_get_impl(struct shmdev_pool *p, uint32_t limit, bool locked, uint16_t type, uint64_t key,
+	       void **obj, shmdev_handle_t *handle, bool *created)
+{
+	if (likely(type < limit) && likely(p->types[type].keyed))
+		return force_get_pt(p, &p->types[type], true, key, obj, handle, created);
+	return locked ? force_get_checked_body(p, type, key, obj, handle, created) :
+			force_get_checked(p, type, key, obj, handle, created);
+}
+
+SHMDEV_EXPORT int shmdev_force_get(struct shmdev_pool *p, uint16_t type, uint64_t key,
+				   void **obj, shmdev_handle_t *handle, bool *created)
+{
+	if (!p || !obj)
+		return -EINVAL;
+	return force_get_impl(p, p->nr_fast, false, type, key, obj, handle, created);
+}
+
+int pool_force_get_nolock(struct shmdev_pool *p, uint16_t type, uint64_t key,
+			  void **obj, shmdev_handle_t *handle, bool *created)
+{
+	return force_get_impl(p, p->nr_unlocked, true, type, key, obj, handle, created);
+}
+
 /* shmdev_find() where find_quick() gave up: a tail call. */
 static __attribute__((noinline)) void *find_far(const struct ptype *pt, uint64_t key,
 						shmdev_handle_t *handle)
@@ -188,20 +230,13 @@ static __attribute__((noinline)) void *find_far(const struct ptype *pt, uint64_t
 	return slot_obj(pt, s);
 }
 
-SHMDEV_EXPORT void *shmdev_find(const struct shmdev_pool *p, uint16_t type, uint64_t key,
-				shmdev_handle_t *handle)
+static inline __attribute__((always_inline)) void *
+find_impl(const struct ptype *pt, uint64_t key, shmdev_handle_t *handle)
 {
-	const struct ptype *pt;
 	struct layout_slot *s;
 	uint64_t slot;
 	uint32_t pos;
 
-	/* keyed is false for a type not in the layout (a zeroed ptype). */
-	if (unlikely(!p || type >= p->nr_types))
-		return NULL;
-	pt = &p->types[type];
-	if (unlikely(!pt->keyed))
-		return NULL;
 	if (unlikely(find_quick(pt, key, &s, &slot, &pos)))
 		return find_far(pt, key, handle);
 	if (!s)
@@ -209,6 +244,36 @@ SHMDEV_EXPORT void *shmdev_find(const struct shmdev_pool *p, uint16_t type, uint
 	if (handle)
 		*handle = pt->hid | slot << 24 | layout_tag_gen(load_tag(s));
 	return slot_obj(pt, s);
+}
+
+/* A keyed type with SHMDEV_POOL_THREADS (direct is false): lock. */
+static __attribute__((noinline)) void *find_locked(const struct shmdev_pool *p, const struct ptype *pt,
+						   uint64_t key, shmdev_handle_t *handle)
+{
+	if (!pt->keyed)
+		return NULL;
+	return pool_lock_find(p, pt->id, key, handle);
+}
+
+SHMDEV_EXPORT void *shmdev_find(const struct shmdev_pool *p, uint16_t type, uint64_t key,
+				shmdev_handle_t *handle)
+{
+	const struct ptype *pt;
+
+	/* direct is false for a type not in the layout (a zeroed ptype). */
+	if (unlikely(!p || type >= p->nr_types))
+		return NULL;
+	pt = &p->types[type];
+	if (unlikely(!pt->direct))
+		return find_locked(p, pt, key, handle);
+	return find_impl(pt, key, handle);
+}
+
+/* Under the type's lock (pool_lock.c); @type is a keyed type of the layout. */
+void *pool_find_nolock(const struct shmdev_pool *p, uint16_t type, uint64_t key,
+		       shmdev_handle_t *handle)
+{
+	return find_impl(&p->types[type], key, handle);
 }
 
 /*

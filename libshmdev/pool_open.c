@@ -43,6 +43,7 @@ static void pool_free(struct shmdev_pool *p)
 	free(p->types);
 	free(p->ranges);
 	pool_tx_free(p);
+	pool_locks_free(p);
 	shmdev_ctx_unref(p->ctx);
 	free(p);
 }
@@ -324,9 +325,12 @@ SHMDEV_EXPORT int shmdev_pool_open(struct shmdev_ctx *ctx, const struct shmdev_c
 	shmdev_clear_error(ctx);
 	if (!conf)
 		return shmdev_fail(ctx, EINVAL, "pool open: no configuration");
-	if (flags & ~(SHMDEV_POOL_RDONLY | SHMDEV_POOL_FIXED_ADDR))
+	if (flags & ~(SHMDEV_POOL_RDONLY | SHMDEV_POOL_FIXED_ADDR | SHMDEV_POOL_THREADS))
 		return shmdev_fail(ctx, EINVAL, "pool open: unknown flags 0x%x",
-				   flags & ~(SHMDEV_POOL_RDONLY | SHMDEV_POOL_FIXED_ADDR));
+				   flags & ~(SHMDEV_POOL_RDONLY | SHMDEV_POOL_FIXED_ADDR | SHMDEV_POOL_THREADS));
+	if ((flags & SHMDEV_POOL_RDONLY) && (flags & SHMDEV_POOL_THREADS))
+		return shmdev_fail(ctx, EINVAL, "pool open: SHMDEV_POOL_THREADS is for the owner, not with SHMDEV_POOL_RDONLY (flags 0x%x)",
+				   flags);
 	pc = shmdev_conf_self(conf);
 	if (!pc)
 		return shmdev_fail(ctx, EINVAL, "pool open: the configuration was loaded without a process name, so it has no own section");
@@ -427,6 +431,12 @@ SHMDEV_EXPORT int shmdev_pool_open(struct shmdev_ctx *ctx, const struct shmdev_c
 	if (!scratch || !changes || !p->types || !p->baddr) {
 		err = shmdev_fail(ctx, ENOMEM, "pool open: out of memory");
 		goto fail;
+	}
+	/* SHMDEV_POOL_THREADS: the locks before anything is written (pool_lock.c). */
+	if (flags & SHMDEV_POOL_THREADS) {
+		err = pool_locks_init(p);
+		if (err)
+			goto fail;
 	}
 	/*
 	 * Refuse a mismatch before the blocks are touched (their size may be
@@ -545,6 +555,11 @@ SHMDEV_EXPORT int shmdev_pool_open(struct shmdev_ctx *ctx, const struct shmdev_c
 		shmdev_info(ctx, "pool \"%s\": handed over by a kernel live update, resumed %s",
 			    pc->name, crash ? "after a crash" : "clean");
 	p->nr_fast = p->crash.armed ? 0 : p->nr_types;
+	if (p->locks) {
+		/* Every alloc, free and force_get through its checked path: the lock. */
+		p->nr_unlocked = p->nr_fast;
+		p->nr_fast = 0;
+	}
 	CRASH_POINT(p, "open:done");
 done:
 	free(scratch);
@@ -563,7 +578,7 @@ fail:
 		size_t b;
 
 		/* The region calls below reset the message: keep ours. */
-		memcpy(msg, ctx->errmsg, sizeof(msg));
+		memcpy(msg, shmdev_errbuf(ctx), sizeof(msg));
 		for (b = 0; b < p->nr_blocks; b++) {
 			if (!p->blocks[b])
 				continue;
@@ -581,7 +596,7 @@ fail:
 			if (destroy)
 				shmdev_region_destroy(ctx, p->backend, base_key);
 		}
-		memcpy(ctx->errmsg, msg, sizeof(msg));
+		memcpy(shmdev_errbuf(ctx), msg, sizeof(msg));
 	}
 	free(scratch);
 	free(changes);
@@ -694,11 +709,12 @@ SHMDEV_EXPORT int shmdev_pool_type_stats(const struct shmdev_pool *p, uint16_t t
 	pt = ptype_get(p, type);
 	if (!pt) {
 		/* A normal probe (tools walk every id): message, but no log line. */
-		snprintf(p->ctx->errmsg, sizeof(p->ctx->errmsg), "type %u is not in the layout", type);
+		snprintf(shmdev_errbuf(p->ctx), SHMDEV_ERRMSG_MAX, "type %u is not in the layout", type);
 		return -ENOENT;
 	}
 	lt = &layout_types(layout_active(p->base))[type];
 	memset(st, 0, sizeof(*st));
+	pool_lock_type(p, type);	/* SHMDEV_POOL_THREADS: the counters are plain stores */
 	st->id = type;
 	memcpy(st->name, lt->name, sizeof(st->name));
 	st->name[sizeof(st->name) - 1] = '\0';
@@ -708,6 +724,7 @@ SHMDEV_EXPORT int shmdev_pool_type_stats(const struct shmdev_pool *p, uint16_t t
 	st->max_count = lt->max_count;
 	st->live_count = __atomic_load_n(&pt->hot->live_count, __ATOMIC_RELAXED);
 	st->retired_count = __atomic_load_n(&pt->hot->retired, __ATOMIC_RELAXED);
+	pool_unlock_type(p, type);
 	return 0;
 }
 
@@ -724,7 +741,7 @@ SHMDEV_EXPORT int shmdev_pool_block_stats(const struct shmdev_pool *p, uint32_t 
 	t = layout_active(p->base);
 	if (index >= t->nr_blocks) {
 		/* The end of a walk (tools probe until here): message, but no log line. */
-		snprintf(p->ctx->errmsg, sizeof(p->ctx->errmsg), "block %" PRIu32 " is not in the layout (it has %" PRIu32 " blocks)",
+		snprintf(shmdev_errbuf(p->ctx), SHMDEV_ERRMSG_MAX, "block %" PRIu32 " is not in the layout (it has %" PRIu32 " blocks)",
 			 index, t->nr_blocks);
 		return -ENOENT;
 	}

@@ -82,6 +82,8 @@ int pool_build_view(struct shmdev_pool *p)
 		pt->used = true;
 		pt->id = (uint16_t)i;
 		pt->keyed = lt[i].flags & SHMDEV_TYPE_KEYED;
+		/* Locks (SHMDEV_POOL_THREADS) send find through pool_lock.c. */
+		pt->direct = pt->keyed && !(p->flags & SHMDEV_POOL_THREADS);
 		pt->size = lt[i].size;
 		pt->slot_size = lt[i].slot_size;
 		pt->obj_offset = lt[i].obj_offset;

@@ -17,9 +17,12 @@
  *    SHMDEV_HANDLE_NONE, stats fill nothing (a NULL pool's are zeros) and
  *    setters and destructors do nothing (tests/lib/test_api.c calls
  *    every function this header declares that way);
- *  - threads: objects are not locked.  A context and everything made from it
- *    is used by one thread at a time.  Other processes may attach read-only
- *    to inspect a live pool.
+ *  - threads: without SHMDEV_POOL_THREADS nothing is locked: a context and
+ *    everything made from it is used by one thread at a time.  A pool
+ *    opened with SHMDEV_POOL_THREADS may be called by several threads of
+ *    the owner at once, as that flag says (the pool calls, and
+ *    shmdev_errmsg() per thread).  Other processes may attach read-only to
+ *    inspect a live pool.
  */
 #ifndef SHMDEV_H
 #define SHMDEV_H
@@ -347,6 +350,41 @@ struct shmdev_type {
 
 #define SHMDEV_POOL_RDONLY	(1U << 0) /* inspect a live pool: no lease, no writes */
 #define SHMDEV_POOL_FIXED_ADDR	(1U << 1) /* map at the address used last time */
+#define SHMDEV_POOL_THREADS	(1U << 2) /* several threads of the owner call at once */
+/*
+ * SHMDEV_POOL_THREADS: several threads of the owning process may call these
+ * at once, on this pool: shmdev_alloc, alloc_raw, free, free_typed, get,
+ * get_typed, get_fast, fast_init, handle_of, find, force_get, foreach,
+ * pool_check, pool_type_stats, pool_block_stats, pool_stats, pool_start,
+ * pool_handed_over, handle_type and handle_slot, and shmdev_errmsg() on the
+ * pool's context.  Each type has a lock in the owner's private memory
+ * (never in shared memory: the lease admits one process): alloc, free,
+ * force_get, find and pool_type_stats take the type's, pool_check every
+ * type's; get, get_typed, get_fast, handle_of and foreach take none (they
+ * read a slot's tag with one atomic load, which alloc and free write last).
+ * Rules:
+ *  - everything else (the open and shmdev_pool_close/abandon, the context's
+ *    ref/unref and setters, conf and region calls) runs while no other
+ *    thread uses the pool or its context;
+ *  - from the open on, every thread has its own message in the context:
+ *    shmdev_errmsg() gives the calling thread's last failure (the opening
+ *    thread keeps its message), valid until that thread's next call; the
+ *    log function may be called by several threads at once (the default,
+ *    stderr, may be);
+ *  - objects are not locked: threads that use one object at once need
+ *    their own synchronisation, and a pointer from get, find, force_get or
+ *    foreach is valid until some thread frees the object (as malloc's);
+ *    get and find see an object either before a concurrent alloc or free
+ *    or after it, never half made;
+ *  - foreach holds no lock: @fn may free the object it is given (or others);
+ *    objects that other threads allocate or free during the walk may or may
+ *    not be visited, and one just allocated may not be initialised yet;
+ *  - not with SHMDEV_POOL_RDONLY (-EINVAL).
+ * A kill -9 that stops several threads inside the library leaves at most
+ * one change per type half done; the next open repairs them all (the
+ * repair rebuilds every type from its slots).  Without the flag nothing is
+ * locked and no call costs an instruction more.
+ */
 
 /*
  * Open the pool of the process selected in @conf: attach the BaseKey region
@@ -397,9 +435,12 @@ struct shmdev_type {
  * (=NAME: at the point called NAME, e.g. "commit:flipped"; =NAME#K: its Kth
  * time).  The points sit between the stores of the open (cold start, type
  * append, max_count raise), the repair after a crash, close, alloc, free,
- * force_get and the transaction calls (tx:*, and the rollback of an open).  SHMDEV_TEST_KILL_LOG=FD: the number and name of the
- * point are written to file descriptor FD first.  For crash-injection
- * tests (tests/lib/test_crashpoints.c); inert when unset.
+ * force_get and the transaction calls (tx:*, and the rollback of an open).
+ * SHMDEV_TEST_KILL_LOG=FD: the number and name of the point are written to
+ * file descriptor FD first.  SHMDEV_TEST_KILL_THREADS=T with =NAME
+ * (SHMDEV_POOL_THREADS): T threads stop at NAME and the Tth kills
+ * (libshmdev/crash.h).  For crash-injection tests
+ * (tests/lib/test_crashpoints.c, tests/lib/test_threads.c); inert when unset.
  */
 int shmdev_pool_open(struct shmdev_ctx *ctx, const struct shmdev_conf *conf,
 		     const struct shmdev_type *types, size_t nr_types,

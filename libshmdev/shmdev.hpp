@@ -52,7 +52,10 @@
  *    the failure path (the message copy) is out of line, so the success
  *    path is the C call and a compare.
  *  - Threads: as shmdev.h (a context and what is made from it is used by one
- *    thread at a time).
+ *    thread at a time, unless the pool is opened with shmdev::pool_threads:
+ *    then the pool's calls may come from several threads at once, see
+ *    SHMDEV_POOL_THREADS; a result's message is copied in the calling
+ *    thread, from that thread's own shmdev_errmsg()).
  *
  * Extension points, left open on purpose (nothing here pretends to do them):
  *  - Transactions (issue 14): done, see shmdev::transaction below
@@ -62,8 +65,9 @@
  *    macro), so that types registered with SHMDEV_TYPE today compile
  *    unchanged.  detail::describe<T>() is the one place that builds a
  *    struct shmdev_type from the traits: the field table attaches there.
- *  - Thread-safe pools (issue 15 item 2): an open flag passed through
- *    pool::open(..., flags), like SHMDEV_POOL_RDONLY today.
+ *  - Thread-safe pools: shmdev::pool_threads (SHMDEV_POOL_THREADS) passed
+ *    through pool::open(..., flags); shmdev.h says what threads may then
+ *    do at once.
  */
 #ifndef SHMDEV_HPP
 #define SHMDEV_HPP
@@ -252,6 +256,11 @@ private:
 /* Flags of a registered type (SHMDEV_TYPE_*). */
 inline constexpr std::uint32_t plain = 0;
 inline constexpr std::uint32_t keyed = SHMDEV_TYPE_KEYED;
+
+/* Flags of pool::open() (SHMDEV_POOL_*). */
+inline constexpr unsigned int pool_rdonly = SHMDEV_POOL_RDONLY;
+inline constexpr unsigned int pool_fixed_addr = SHMDEV_POOL_FIXED_ADDR;
+inline constexpr unsigned int pool_threads = SHMDEV_POOL_THREADS;
 
 /*
  * Specialise for each object type, or use SHMDEV_TYPE():
@@ -717,7 +726,8 @@ public:
 
 	/*
 	 * shmdev_pool_open() with the types given as shmdev::type<T>(max_count).
-	 * @flags: SHMDEV_POOL_RDONLY, SHMDEV_POOL_FIXED_ADDR.
+	 * @flags: SHMDEV_POOL_RDONLY, SHMDEV_POOL_FIXED_ADDR, SHMDEV_POOL_THREADS
+	 * (shmdev::pool_rdonly, pool_fixed_addr, pool_threads).
 	 */
 	static result<pool> open(const context &ctx, const config &conf,
 				 std::initializer_list<type_spec> types, unsigned int flags = 0)

@@ -14,6 +14,7 @@
 #include <cstdarg>
 #include <cstring>
 #include <string>
+#include <thread>
 #include <type_traits>
 #include <vector>
 
@@ -276,6 +277,48 @@ START_TEST(test_alloc_get_free)
 END_TEST
 
 /* A handle of another type, smuggled in as raw bits, never resolves. */
+/*
+ * shmdev::pool_threads: two threads alloc, free and force_get at once; each
+ * one's failures carry its own message (copied from its own shmdev_errmsg()).
+ */
+START_TEST(test_threads)
+{
+	shmdev::context ctx = new_ctx();
+	shmdev::config conf = zone_conf(ctx);
+	auto r = shmdev::pool::open(ctx, conf, { shmdev::type<Item>(100), shmdev::type<Player>(50) },
+				    shmdev::pool_threads);
+	ck_assert_msg(r.has_value(), "open: %s", r.message().c_str());
+	shmdev::pool pool = std::move(*r);
+	int bad[2] = { 0, 0 };
+	auto work = [&pool, &bad](unsigned int t) {
+		for (unsigned int i = 0; i < (tu_quick() ? 200u : 20000u); i++) {
+			auto it = pool.alloc<Item>();
+			auto pl = pool.force_get<Player>(t * 10 + i % 10);
+
+			if (!it || !pl || it->ptr->stamp != 0)
+				bad[t]++;
+			else
+				it->ptr->stamp = t + 1;
+			if (it && (it->ptr->stamp != t + 1 || !pool.free(it->handle).has_value()))
+				bad[t]++;
+			/* A stale handle of this thread's own slot number. */
+			auto stale = pool.free(shmdev::handle<Item>::from_raw(
+				(std::uint64_t)TU_ITEM << 52 | (std::uint64_t)(90 + t) << 24 | 5));
+			std::string want = "slot " + std::to_string(90 + t) + ",";
+			if (stale.error() != -ESTALE || !contains(stale.message(), want.c_str()))
+				bad[t]++;
+		}
+	};
+	std::thread a(work, 0u), b(work, 1u);
+	a.join();
+	b.join();
+	ck_assert_int_eq(bad[0] + bad[1], 0);
+	ck_assert_uint_eq(pool.type_stats<Item>().value().live_count, 0);
+	ck_assert_uint_eq(pool.type_stats<Player>().value().live_count, 20);
+	ck_assert(pool.check().has_value());
+}
+END_TEST
+
 START_TEST(test_wrong_type_at_runtime)
 {
 	shmdev::context ctx = new_ctx();
@@ -705,6 +748,7 @@ static Suite *cpp_suite(void)
 	tcase_add_test(tc, test_alloc_get_free);
 	tcase_add_test(tc, test_wrong_type_at_runtime);
 	tcase_add_test(tc, test_keyed);
+	tcase_add_test(tc, test_threads);
 	tcase_add_test(tc, test_for_each);
 	tcase_add_test(tc, test_error_codes);
 	tcase_add_test(tc, test_open_errors);
