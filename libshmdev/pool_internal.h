@@ -176,6 +176,9 @@ struct shmdev_pool {
 	uint64_t repair_ns;
 	uint64_t open_ns;
 	uint64_t view_seq;		/* table seq that types[] was built from */
+	uint64_t migrated_objects;	/* migrate.c: the open's migration */
+	uint64_t migrated_bytes;	/* old bytes of the objects it migrated */
+	uint64_t migrate_ns;
 };
 
 /*
