@@ -53,3 +53,24 @@ bench-smoke: $(BENCH_TICK)
 test-bench: bench-smoke
 
 test-host:: bench-smoke
+
+# Issue 13: the migration rate of a resume that grows a type (bench/bench_migrate.c).
+BENCH_MIGRATE := $(BENCH_DIR)/bench_migrate
+BENCH_MIGRATE_COUNTS ?= 100000,1000000
+
+$(BENCH_MIGRATE): bench/bench_migrate.c libshmdev/shmdev.h $(LIBSHMDEV_A)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_COMMON) -o $@ $< $(LIBSHMDEV_A) $(LIBSHMDEV_LIBS) -lrt
+
+.PHONY: bench-migrate bench-migrate-smoke
+bench-migrate: $(BENCH_MIGRATE)
+	@echo "== bench migrate: Player 256 -> 320 bytes, old objects per second (target >= 1 GB/s)"
+	@$(BENCH_MIGRATE) --counts $(BENCH_MIGRATE_COUNTS)
+
+bench: bench-migrate
+
+bench-migrate-smoke: $(BENCH_MIGRATE)
+	@echo "== bench migrate smoke (1000 objects, one run, no timing checks)"
+	@$(BENCH_MIGRATE) --counts 1000 --runs 1 >/dev/null
+
+test-host:: bench-migrate-smoke

@@ -597,7 +597,8 @@ int layout_verify(struct shmdev_ctx *ctx, const void *base, uint64_t size,
 /*
  * The part of the verification that needs the blocks (@blocks: their
  * addresses, at least block_size bytes each, in layout order): the chunk
- * arrays kept in blocks, their sums and bounds.  After layout_verify().
+ * arrays kept in blocks, their sums and bounds, and the field tables
+ * (layout_verify_fields()).  After layout_verify().
  */
 int layout_verify_chunks(struct shmdev_ctx *ctx, const void *base, void *const *blocks);
 

@@ -39,6 +39,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "pool_internal.h"
 #include "migrate.h"
@@ -269,6 +271,32 @@ static void convert_obj(const struct conv *cv, const char *src, char *dst)
 	}
 }
 
+/*
+ * Fault in the new slots below @wm in one call per chunk (the kernel then
+ * allocates the pages in a batch, not one fault at a time): most of the
+ * time of a migration into fresh memory.  A kernel without
+ * MADV_POPULATE_WRITE (before 5.14) faults them in as they are written.
+ */
+static void prefault(struct shmdev_pool *p, const struct layout_type *nt,
+		     const struct layout_chunk *nc, uint64_t wm)
+{
+#ifdef MADV_POPULATE_WRITE
+	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+	uint32_t c;
+
+	for (c = 0; c < nt->nr_chunks && nc[c].first_slot < wm; c++) {
+		uint64_t n = wm - nc[c].first_slot < nc[c].nr_slots ? wm - nc[c].first_slot : nc[c].nr_slots;
+		uintptr_t a = (uintptr_t)p->baddr[nc[c].block] + nc[c].offset;
+		uintptr_t start = a & ~(page - 1), end = a + n * nt->slot_size;
+
+		/* Only writes of zeroes' pages: the bytes are the layout's free space. */
+		madvise((void *)start, end - start, MADV_POPULATE_WRITE);
+	}
+#else
+	(void)p, (void)nt, (void)nc, (void)wm;
+#endif
+}
+
 /* Copy type @id's slots from the active table's places to @scratch's. */
 static int migrate_type(struct shmdev_pool *p, struct layout_table *scratch, uint32_t id,
 			const struct shmdev_type *ut, uint64_t *objects)
@@ -286,6 +314,7 @@ static int migrate_type(struct shmdev_pool *p, struct layout_table *scratch, uin
 	err = conv_build(p->ctx, ot, layout_fields(ot, p->baddr), ut, &cv);
 	if (err)
 		return err;
+	prefault(p, nt, nc, wm);
 	CRASH_POINT(p, "migrate:type");
 	for (n = 0; n < wm; n++) {
 		const char *os = walk(oc, p->baddr, ot->slot_size, &ci, n);

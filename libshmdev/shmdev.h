@@ -434,6 +434,11 @@ struct shmdev_type {
  * index is rebuilt, one pass over that type, and the old one's space is
  * reused); a lowered max_count, or a changed name, size, align, version or
  * flags, BlockSize, MaxTypeInfoNum, block key, or fewer blocks is refused.
+ * A type described by fields (nr_fields) whose stored type is described
+ * too is migrated instead when its size, align, version or fields changed
+ * (see struct shmdev_field; -EINVAL naming type, field and kinds for a
+ * change that needs a converter it lacks, -ENOSPC naming the bytes when the
+ * new slots do not fit; nothing is changed then).
  * Blocks appended to BlockKeys are added.  The layout is described byte by
  * byte in libshmdev/layout.h.
  *

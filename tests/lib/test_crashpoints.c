@@ -36,7 +36,11 @@
  * resume and its close), a cold start over surviving blocks (a pool with
  * objects whose base region alone was removed: each block is destroyed,
  * created again and given its header before the magic; its old handles
- * never resolve), a max_count raise past the 15 chunks of a type entry
+ * never resolve), a migration (issue 13: both types described, grown from
+ * 32 to 48 bytes with a new field, a converter for a uint -> int field,
+ * Keyed raised and its index rebuilt: a kill before the table switch,
+ * in the converter too, leaves the old layout whole and the next open
+ * migrates again), a max_count raise past the 15 chunks of a type entry
  * (14 raises before it leave Plain with 15 chunks and a hole where
  * Keyed's first index was: the raise zeroes the hole, copies the chunks
  * into an array in a block and appends to it under the "changing" flag),
@@ -53,12 +57,12 @@
  * killed once its chunk array is in a block's free space, a different
  * change carving that space must zero it.
  *
- * 353 points in all today (cold start 30, type append 21, block append
+ * 418 points in all today (cold start 30, type append 21, block append
  * 21, raise 29, close 13, cold start over surviving blocks 36, raise into
- * a chunk array 23, repair 5 x 36).  Runs on the POSIX backend on the host
+ * a chunk array 23, migration 65, repair 5 x 36).  Runs on the POSIX backend on the host
  * (plain, ASan+UBSan, valgrind) and on the device backend in every VM
  * round; under SHMDEV_TEST_QUICK (valgrind) the repair runs after two
- * kinds of damage only (the first and the last), 245 points.
+ * kinds of damage only (the first and the last), 310 points.
  */
 #include <check.h>
 #include <errno.h>
@@ -126,11 +130,56 @@ static const struct shmdev_type t_blocks[] = {
 	{ .id = 4, .name = "Far", .size = 200, .max_count = 60 },
 };
 
+/*
+ * Issue 13: the same types described, and a migration that grows them
+ * (stamp, handle and key stay where obj_ok() reads them; pad goes from
+ * uint to int, which only the converter may do; extra is new, default 7).
+ */
+static const struct shmdev_field f_obj[] = {
+	SHMDEV_FIELD(struct obj, stamp), SHMDEV_FIELD(struct obj, handle),
+	SHMDEV_FIELD(struct obj, key), SHMDEV_FIELD(struct obj, pad),
+};
+
+struct obj2 {
+	uint64_t stamp, handle, key;
+	int64_t pad;
+	uint64_t extra, pad2;
+};
+
+static const uint64_t extra_default = 7;
+static const struct shmdev_field f_obj2[] = {
+	SHMDEV_FIELD(struct obj2, stamp), SHMDEV_FIELD(struct obj2, handle),
+	SHMDEV_FIELD(struct obj2, key), SHMDEV_FIELD(struct obj2, pad),
+	SHMDEV_FIELD_DEFAULT(struct obj2, extra, &extra_default),
+};
+
+static int conv_pad(const void *o, void *n, void *data)
+{
+	(void)data;
+	memcpy(&((struct obj2 *)n)->pad, &((const struct obj *)o)->pad, 8);
+	return 0;
+}
+
+static const struct shmdev_type t_described[] = {
+	{ .id = T_PLAIN, .name = "Plain", .size = sizeof(struct obj), .max_count = 10,
+	  .nr_fields = 4, .fields = f_obj },
+	{ .id = T_KEYED, .name = "Keyed", .size = sizeof(struct obj), .max_count = 10,
+	  .flags = SHMDEV_TYPE_KEYED, .nr_fields = 4, .fields = f_obj },
+};
+
+static const struct shmdev_type t_migrate[] = {
+	{ .id = T_PLAIN, .name = "Plain", .size = sizeof(struct obj2), .version = 2, .max_count = 10,
+	  .nr_fields = 5, .fields = f_obj2, .convert = conv_pad },
+	{ .id = T_KEYED, .name = "Keyed", .size = sizeof(struct obj2), .version = 2, .max_count = 12,
+	  .flags = SHMDEV_TYPE_KEYED, .nr_fields = 5, .fields = f_obj2, .convert = conv_pad },
+};
+
 /* What the before state has besides objects. */
 enum prep {
 	PREP_NONE,
 	PREP_DROP_BASE,		/* a cold start: only the base region was removed */
 	PREP_CHUNKS,		/* 14 raises: Plain has 15 chunks, a hole where Keyed's index was */
+	PREP_DESCRIBED,		/* built with t_described: field tables stored */
 };
 
 struct path {
@@ -169,6 +218,11 @@ static const struct path paths[] = {
 	{ "max_count raise (chunk array, hole)", false, false, NULL, false, t_chunks, 2,
 	  { "open:changing-set", "plan:zeroed", "plan:xchunk-copied", "plan:xchunk-written",
 	    "commit:flipped", "open:changing-cleared", "open:done" }, PREP_CHUNKS },
+	/* Issue 13: both types migrated (grown, a converter, Keyed raised, its index rebuilt). */
+	{ "migration", false, false, NULL, false, t_migrate, 2,
+	  { "open:changing-set", "plan:fields-written", "migrate:type", "migrate:slot",
+	    "migrate:convert", "migrate:done", "commit:flipped", "open:changing-cleared",
+	    "rebuild:index-cleared", "open:done" }, PREP_DESCRIBED },
 #define REPAIR_MUST { "open:epoch", "rebuild:index-cleared", "rebuild:slot", "rebuild:free-list", \
 		      "rebuild:counts", "repair:done", "close:marked-clean" }
 	/* The repair of each kind of damage a kill inside alloc or free leaves. */
@@ -394,7 +448,7 @@ static void build_before(const struct path *p, struct model *m, struct churn_pag
 	m->nr_stale = 0;
 	if (p->cold && p->prep != PREP_DROP_BASE)
 		return;
-	pool = owner_open(conf, t_old, 2);
+	pool = owner_open(conf, p->prep == PREP_DESCRIBED ? t_described : t_old, 2);
 	ck_assert_int_eq(shmdev_pool_start(pool), SHMDEV_START_CREATED);
 	for (i = 0; i < 8; i++) {
 		ck_assert_int_eq(shmdev_alloc(pool, T_PLAIN, &obj, &h), 0);

@@ -152,6 +152,19 @@ START_TEST(test_stored_table)
 		ck_assert_uint_eq(st.migrated_objects, 0);
 	}
 	ck_assert_int_eq(shmdev_pool_close(pool), 0);
+	/* A described type raised (no other change): a raise, not a migration. */
+	plain[1].max_count = 3 * NR;
+	pool = tu_pool_start(ctx, conf, plain, 3, 0, SHMDEV_START_RESUMED_CLEAN);
+	{
+		struct shmdev_pool_stats st;
+		struct shmdev_type_stats ts;
+
+		shmdev_pool_stats(pool, &st);
+		ck_assert_uint_eq(st.migrated_objects, 0);
+		ck_assert_int_eq(shmdev_pool_type_stats(pool, T_K, &ts), 0);
+		ck_assert_uint_eq(ts.max_count, 3 * NR);
+	}
+	ck_assert_int_eq(shmdev_pool_close(pool), 0);
 	shmdev_conf_free(conf);
 }
 END_TEST
@@ -179,7 +192,8 @@ START_TEST(test_migrate_v1_v2)
 	check_v2(pool, &w, "after the migration");
 	/* The old slots went back: the new ones cost only their difference. */
 	after = free_bytes(pool);
-	ck_assert_msg(before - after < (sizeof(struct v2) - sizeof(struct v1) + 64) * (2 * NR + 8) + 4096,
+	ck_assert_msg(before - after < (sizeof(struct v2) + 16) * (2 * NR + 8) + 2 * (32 + 64 * NF(f2)) -
+				       (sizeof(struct v1) + 16) * 2 * NR - 2 * (32 + 64 * NF(f1)) + 1024,
 		      "free bytes before %" PRIu64 ", after %" PRIu64, before, after);
 	/* The free lists carried over: exactly the freed slots are allocatable. */
 	for (n = 0; shmdev_alloc(pool, T_P, &obj, &h) == 0; n++)
@@ -194,6 +208,16 @@ START_TEST(test_migrate_v1_v2)
 	ck_assert_int_eq(shmdev_pool_close(pool), 0);
 	pool = tu_pool_open(ctx, conf, NULL, 0, SHMDEV_POOL_RDONLY);
 	check_v2(pool, &w, "read-only");
+	shmdev_pool_close(pool);
+	/* A read-only open never migrates: v2 as version 3 read-only is -EROFS. */
+	{
+		struct shmdev_type back[2] = { tv2[0], tv2[1] };
+
+		back[0].version = back[1].version = 3;
+		ck_assert_int_eq(shmdev_pool_open(ctx, conf, back, 2, SHMDEV_POOL_RDONLY, &pool), -EROFS);
+	}
+	ck_assert_ptr_nonnull(strstr(shmdev_errmsg(ctx), "a read-only open cannot migrate it"));
+	pool = tu_pool_open(ctx, conf, tv2, 2, SHMDEV_POOL_RDONLY);
 	shmdev_pool_close(pool);
 	shmdev_conf_free(conf);
 }
