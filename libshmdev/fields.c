@@ -182,22 +182,24 @@ static uint64_t fields_sum(const struct layout_fields_hdr *fh, const struct layo
 		     (size_t)nr * sizeof(*f));
 }
 
-void layout_fields_write(void *dst, const struct shmdev_type *t)
+int layout_fields_write(void *dst, const struct shmdev_type *t)
 {
 	struct layout_fields_hdr *fh = dst;
 	struct layout_field *f = (struct layout_field *)(fh + 1);
 	struct layout_field *u = user_entries(t);
 	uint32_t i;
 
+	if (!u)
+		return -ENOMEM;
 	memset(fh, 0, layout_fields_bytes(t->nr_fields));
 	fh->magic = SHMDEV_LAYOUT_FIELDS_MAGIC;
 	fh->type = t->id;
 	fh->nr_fields = t->nr_fields;
-	/* Checked by layout_check_fields() first, which had the memory: */
-	for (i = 0; u && i < t->nr_fields; i++)
+	for (i = 0; i < t->nr_fields; i++)
 		f[i] = u[i];
 	free(u);
 	fh->sum = fields_sum(fh, f, t->nr_fields);
+	return 0;
 }
 
 const struct layout_field *layout_fields(const struct layout_type *lt, void *const *blocks)

@@ -622,8 +622,8 @@ static inline uint64_t layout_fields_bytes(uint32_t nr)
 /* Check the field descriptions of user type @t (layout_check_types()). */
 int layout_check_fields(struct shmdev_ctx *ctx, const struct shmdev_type *t);
 
-/* Write @t's field table (sorted by offset) at @dst. */
-void layout_fields_write(void *dst, const struct shmdev_type *t);
+/* Write @t's field table (sorted by offset) at @dst: 0, or -ENOMEM (nothing written). */
+int layout_fields_write(void *dst, const struct shmdev_type *t);
 
 /* The entries of @lt's field table (after layout_verify_fields()), or NULL if none. */
 const struct layout_field *layout_fields(const struct layout_type *lt, void *const *blocks);

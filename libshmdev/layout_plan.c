@@ -367,7 +367,9 @@ static int plan_fields(struct plan *pl, struct layout_type *lt, const struct shm
 		return shmdev_fail(pl->ctx, ENOSPC, "type %u \"%s\": no room for its field table (%" PRIu64 " bytes) in any block; append a block key to BlockKeys in the configuration",
 				   ut->id, ut->name, bytes);
 	if (pl->blocks) {
-		layout_fields_write((char *)pl->blocks[blk] + off, ut);
+		if (layout_fields_write((char *)pl->blocks[blk] + off, ut))
+			return shmdev_fail(pl->ctx, ENOMEM, "type %u \"%s\": out of memory writing its field table",
+					   ut->id, ut->name);
 		SHMDEV_CRASH_POINT(pl->crash, "plan:fields-written");
 	}
 	lt->fields_block = (uint32_t)blk;
