@@ -130,49 +130,7 @@ static const struct shmdev_type t_blocks[] = {
 	{ .id = 4, .name = "Far", .size = 200, .max_count = 60 },
 };
 
-/*
- * Issue 13: the same types described, and a migration that grows them
- * (stamp, handle and key stay where obj_ok() reads them; pad goes from
- * uint to int, which only the converter may do; extra is new, default 7).
- */
-static const struct shmdev_field f_obj[] = {
-	SHMDEV_FIELD(struct obj, stamp), SHMDEV_FIELD(struct obj, handle),
-	SHMDEV_FIELD(struct obj, key), SHMDEV_FIELD(struct obj, pad),
-};
-
-struct obj2 {
-	uint64_t stamp, handle, key;
-	int64_t pad;
-	uint64_t extra, pad2;
-};
-
-static const uint64_t extra_default = 7;
-static const struct shmdev_field f_obj2[] = {
-	SHMDEV_FIELD(struct obj2, stamp), SHMDEV_FIELD(struct obj2, handle),
-	SHMDEV_FIELD(struct obj2, key), SHMDEV_FIELD(struct obj2, pad),
-	SHMDEV_FIELD_DEFAULT(struct obj2, extra, &extra_default),
-};
-
-static int conv_pad(const void *o, void *n, void *data)
-{
-	(void)data;
-	memcpy(&((struct obj2 *)n)->pad, &((const struct obj *)o)->pad, 8);
-	return 0;
-}
-
-static const struct shmdev_type t_described[] = {
-	{ .id = T_PLAIN, .name = "Plain", .size = sizeof(struct obj), .max_count = 10,
-	  .nr_fields = 4, .fields = f_obj },
-	{ .id = T_KEYED, .name = "Keyed", .size = sizeof(struct obj), .max_count = 10,
-	  .flags = SHMDEV_TYPE_KEYED, .nr_fields = 4, .fields = f_obj },
-};
-
-static const struct shmdev_type t_migrate[] = {
-	{ .id = T_PLAIN, .name = "Plain", .size = sizeof(struct obj2), .version = 2, .max_count = 10,
-	  .nr_fields = 5, .fields = f_obj2, .convert = conv_pad },
-	{ .id = T_KEYED, .name = "Keyed", .size = sizeof(struct obj2), .version = 2, .max_count = 12,
-	  .flags = SHMDEV_TYPE_KEYED, .nr_fields = 5, .fields = f_obj2, .convert = conv_pad },
-};
+#include "crashpoints_migrate.h"
 
 /* What the before state has besides objects. */
 enum prep {
