@@ -69,6 +69,7 @@ bench-smoke: bench-smoke-tx
 bench-smoke-tx: $(BENCH_TX)
 	@echo "== bench_tx smoke (tiny counts, no timing checks)"
 	@$(BENCH_TX) --iters 1000 --reps 1 | grep -q '^| transaction overhead |'
+
 # bench_threads (bench/bench_threads.c): SHMDEV_POOL_THREADS, alloc+free
 # throughput by thread count; with the library's lock per type, and with
 # the alternatives measured against it (libshmdev/pool_lock.c: one lock for
@@ -109,3 +110,24 @@ bench-threads-smoke:
 	@$(MAKE) --no-print-directory bench-threads-counts BENCH_THREADS_COUNTS=3200 | grep -c "instructions per call" | grep -qx 5
 
 test-host:: bench-threads-smoke
+
+# Issue 13: the migration rate of a resume that grows a type (bench/bench_migrate.c).
+BENCH_MIGRATE := $(BENCH_DIR)/bench_migrate
+BENCH_MIGRATE_COUNTS ?= 100000,1000000
+
+$(BENCH_MIGRATE): bench/bench_migrate.c libshmdev/shmdev.h $(LIBSHMDEV_A)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_COMMON) -o $@ $< $(LIBSHMDEV_A) $(LIBSHMDEV_LIBS) -lrt
+
+.PHONY: bench-migrate bench-migrate-smoke
+bench-migrate: $(BENCH_MIGRATE)
+	@echo "== bench migrate: Player 256 -> 320 bytes, old objects per second (target >= 1 GB/s)"
+	@$(BENCH_MIGRATE) --counts $(BENCH_MIGRATE_COUNTS)
+
+bench: bench-migrate
+
+bench-migrate-smoke: $(BENCH_MIGRATE)
+	@echo "== bench migrate smoke (1000 objects, one run, no timing checks)"
+	@$(BENCH_MIGRATE) --counts 1000 --runs 1 >/dev/null
+
+test-host:: bench-migrate-smoke

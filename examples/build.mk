@@ -12,14 +12,15 @@
 EXAMPLES_DIR := $(BUILD)/examples
 EXAMPLES_CFLAGS := $(CFLAGS_COMMON) -I$(EXAMPLES_DIR)
 # name:defines of the three builds of zone_server.c
-EXAMPLES_VARIANTS := v1: v2:-DDEMO_V2 grown:-DDEMO_PLAYER_GROWN
+EXAMPLES_VARIANTS := v1: v2:-DDEMO_V2 grown:-DDEMO_PLAYER_GROWN kind:-DDEMO_PLAYER_KIND
 ZONE_BINS := $(EXAMPLES_DIR)/zone_server $(EXAMPLES_DIR)/zone_server_v2 \
 	$(EXAMPLES_DIR)/zone_server_grown
 ZONE_DEMO := $(EXAMPLES_DIR)/zone_demo
 ZONE_DEMO_STATIC := $(BUILD)/vm/demo/zone_demo
 ZONE_DEMO_OBJS := $(EXAMPLES_DIR)/zone_demo.o \
 	$(foreach v,$(EXAMPLES_VARIANTS),$(EXAMPLES_DIR)/zone_$(firstword $(subst :, ,$(v))).o)
-ZONE_DEPS := examples/zone_server.c examples/zone_types.h $(EXAMPLES_DIR)/zone_tmpl.h libshmdev/shmdev.h
+ZONE_DEPS := examples/zone_server.c examples/zone_types.h examples/zone_fields.h \
+	$(EXAMPLES_DIR)/zone_tmpl.h libshmdev/shmdev.h
 
 # player: README's C example, long-running (installed with the samples; the
 # system test builds it there with pkg-config).

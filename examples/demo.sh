@@ -49,7 +49,7 @@ device_here() {
 }
 
 # The story lines among the console output of the VM.
-STORY_RE='^(zone_demo[: ]|\[[0-9]/7\]|      |  (server|\||stderr))'
+STORY_RE='^(zone_demo[: ]|\[[0-9]/[0-9]\]|      |  (server|\||stderr))'
 
 # run.sh's own lines, each once (it repeats its summary), as they come.
 show_run() {

@@ -6,7 +6,7 @@
  *   zone_demo story [--small|--full] [--zone N]   run the story
  *   zone_demo                                     the story, small (as the
  *                                                 VM test runner calls it)
- *   zone_demo v1|v2|grown [zone_server options]   one build of the server
+ *   zone_demo v1|v2|grown|kind [zone_server options]   one build of the server
  *
  * The story starts the server builds as child processes (this binary again,
  * through /proc/self/exe), reads their "ZONE phase=..." lines, kills them
@@ -32,6 +32,7 @@
 int zone_main_v1(int argc, char **argv);
 int zone_main_v2(int argc, char **argv);
 int zone_main_grown(int argc, char **argv);
+int zone_main_kind(int argc, char **argv);
 
 #define PHASE_TIMEOUT_MS	300000	/* software-emulated VMs are slow */
 #define LINE_MAX_LEN		2048
@@ -380,7 +381,7 @@ static int story(int argc, char **argv, bool no_args)
 			run = wait_phase(&s, "running");
 		while (cnt(run, "ticks") < s.min_ticks);
 		ticks = cnt(run, "ticks");
-		say("[1/7] cold start: pool created in %.0f µs; populated %llu objects (%llu players, "
+		say("[1/8] cold start: pool created in %.0f µs; populated %llu objects (%llu players, "
 		    "%llu items, %llu scenes) in %.0f ms; ticking: %llu changes per tick (%.1f%% of "
 		    "the objects), %.0f µs per tick, %llu ticks so far",
 		    num(line, "open_us"), objects, cnt(buf, "players"), cnt(buf, "items"),
@@ -398,7 +399,7 @@ static int story(int argc, char **argv, bool no_args)
 		nanosleep(&ts, NULL);
 		kill(pid, SIGKILL);
 		expect_exit(&s, 128 + SIGKILL);
-		say("[2/7] kill -9 while ticking (pid %d, after at least %llu ticks)", (int)pid, ticks);
+		say("[2/8] kill -9 while ticking (pid %d, after at least %llu ticks)", (int)pid, ticks);
 	}
 
 	/* 3. restart after the crash: repair, every checksum checked */
@@ -414,7 +415,7 @@ static int story(int argc, char **argv, bool no_args)
 		if (cnt(v, "bad_checksums") || cnt(v, "dangling") || cnt(v, "orphans"))
 			die(&s, "the verify pass found bad objects");
 	}
-	say("[3/7] resumed after crash: %llu objects, repaired in %.1f ms, all checksums match",
+	say("[3/8] resumed after crash: %llu objects, repaired in %.1f ms, all checksums match",
 	    cnt(buf, "objects"), num(buf, "repair_ms"));
 	snprintf(inflight, sizeof(inflight), "%s", field(buf, "inflight"));
 	if (!strcmp(inflight, "none"))
@@ -454,7 +455,7 @@ static int story(int argc, char **argv, bool no_args)
 	wait_phase(&s, "verify");
 	objects = cnt(wait_phase(&s, "stop"), "objects");
 	expect_exit(&s, 0);
-	say("[4/7] SIGTERM: clean stop at tick %llu (close %.0f µs); restart: resumed clean in "
+	say("[4/8] SIGTERM: clean stop at tick %llu (close %.0f µs); restart: resumed clean in "
 	    "%.0f µs (pool open %.0f µs), %llu objects, all checksums match",
 	    cnt(buf, "ticks"), num(buf, "close_us"), num(line, "ready_us"), num(line, "open_us"),
 	    cnt(line, "objects"));
@@ -470,20 +471,23 @@ static int story(int argc, char **argv, bool no_args)
 	wait_phase(&s, "verify");
 	objects = cnt(wait_phase(&s, "stop"), "objects");
 	expect_exit(&s, 0);
-	say("[5/7] new build v2 adds the type Guild: resumed clean in %.0f µs with all %llu "
+	say("[5/8] new build v2 adds the type Guild: resumed clean in %.0f µs with all %llu "
 	    "objects, carved Guild and created %llu guilds, ran 10 ticks",
 	    num(line, "ready_us"), cnt(line, "objects"), cnt(buf, "guilds"));
 
-	/* 6. a build that changes Player's size: refused, pool untouched */
-	spawn(&s, "grown", "--ticks", "1", NULL);
+	/* 6. a build that changes a Player field's kind, no converter: refused, pool untouched */
+	spawn(&s, "kind", "--ticks", "1", NULL);
 	while (next_line(&s) && !is_phase(s.kid.line, "refused"))
 		if (is_phase(s.kid.line, "open"))
-			die(&s, "the grown build was not refused");
+			die(&s, "the kind-changing build was not refused");
 	if (!is_phase(s.kid.line, "refused"))
-		die(&s, "the grown build ended without phase=refused");
+		die(&s, "the kind-changing build ended without phase=refused");
 	snprintf(buf, sizeof(buf), "%s", s.kid.line);
 	expect_exit(&s, 3);
-	say("[6/7] build with Player grown from 256 to 320 bytes: resume refused: %s", field(buf, "error"));
+	if (!strstr(buf, "field \"hp\" was uint of 4 bytes, now float of 4 bytes"))
+		die(&s, "the refusal does not name the field and both kinds: %s", buf);
+	say("[6/8] build with Player.hp changed from uint32 to float, no converter: resume refused: %s",
+	    field(buf, "error"));
 	spawn(&s, "v2", "--verify", "--ticks", "0", NULL);
 	snprintf(line, sizeof(line), "%s", wait_phase(&s, "open"));
 	expect(&s, line, "start", "clean");
@@ -496,7 +500,28 @@ static int story(int argc, char **argv, bool no_args)
 	say("      nothing was touched: v2 still resumes clean with %llu objects (%llu players)",
 	    cnt(line, "objects"), players);
 
-	/* 7. destroy: the next start is cold */
+	/* 7. a build that grows Player: every player migrated in place */
+	spawn(&s, "grown", "--verify", "--ticks", "10", NULL);
+	snprintf(line, sizeof(line), "%s", wait_phase(&s, "open"));
+	expect(&s, line, "start", "clean");
+	if (cnt(line, "migrated") != players || cnt(line, "players") != players)
+		die(&s, "the grown build migrated %llu players of %llu", cnt(line, "migrated"), players);
+	if (cnt(line, "objects") != objects)
+		die(&s, "after the migration %llu objects, not %llu", cnt(line, "objects"), objects);
+	{
+		const char *v = wait_phase(&s, "verify");
+
+		if (cnt(v, "bad_checksums") || cnt(v, "dangling") || cnt(v, "orphans"))
+			die(&s, "the verify pass after the migration found bad objects");
+	}
+	wait_phase(&s, "stop");
+	expect_exit(&s, 0);
+	say("[7/8] v3 grows Player 256->320 bytes (adds the field achievements, 64 bytes; reserved "
+	    "and sum move): migrated %llu players in %.1f ms (resumed clean in %.0f µs), all "
+	    "checksums match, ran 10 ticks", cnt(line, "migrated"), num(line, "migrate_ms"),
+	    num(line, "ready_us"));
+
+	/* 8. destroy: the next start is cold */
 	spawn(&s, "v1", "--destroy", NULL);
 	expect(&s, wait_phase(&s, "destroyed"), "existed", "yes");
 	expect_exit(&s, 0);
@@ -509,7 +534,7 @@ static int story(int argc, char **argv, bool no_args)
 	spawn(&s, "v1", "--destroy", NULL);
 	wait_phase(&s, "destroyed");
 	expect_exit(&s, 0);
-	say("[7/7] destroyed: the next start is cold (pool created in %.0f µs, %llu objects "
+	say("[8/8] destroyed: the next start is cold (pool created in %.0f µs, %llu objects "
 	    "populated in %.0f ms); destroyed again, nothing left behind",
 	    num(line, "open_us"), cnt(buf, "objects"), num(buf, "ms"));
 
@@ -527,9 +552,11 @@ int main(int argc, char **argv)
 		return zone_main_v2(argc - 1, argv + 1);
 	if (argc > 1 && !strcmp(argv[1], "grown"))
 		return zone_main_grown(argc - 1, argv + 1);
+	if (argc > 1 && !strcmp(argv[1], "kind"))
+		return zone_main_kind(argc - 1, argv + 1);
 	if (argc > 1 && strcmp(argv[1], "story")) {
 		fprintf(stderr, "usage: zone_demo [story [--small|--full] [--zone N]]\n"
-				"       zone_demo v1|v2|grown [zone_server options]\n");
+				"       zone_demo v1|v2|grown|kind [zone_server options]\n");
 		return 2;
 	}
 	return story(argc > 1 ? argc - 1 : 1, argc > 1 ? argv + 1 : argv, argc == 1);

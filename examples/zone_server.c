@@ -24,8 +24,11 @@
  * Build variants, from this one source (examples/build.mk):
  *   zone_server          the types ZoneState, Player, Item, Scene;
  *   -DDEMO_V2            adds the type Guild (a compatible upgrade);
- *   -DDEMO_PLAYER_GROWN  Player grows from 256 to 320 bytes (incompatible:
- *                        libshmdev refuses to resume).
+ *   -DDEMO_PLAYER_GROWN  Player grows from 256 to 320 bytes (a field
+ *                        added: libshmdev migrates every player on resume);
+ *   -DDEMO_PLAYER_KIND   Player's hp becomes a float (a kind change with no
+ *                        converter: libshmdev refuses to resume).
+ * Player is described field by field (zone_fields.h, issue 13).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -43,6 +46,7 @@
 #include "shmdev.h"
 #include "zone_tmpl.h"	/* zone_tmpl[]: examples/zone.ini.tmpl, built in */
 #include "zone_types.h"	/* the objects and their checksums */
+#include "zone_fields.h"	/* Player's field description and converter */
 
 /* zone_demo links the three builds into one binary: each its own main. */
 #ifndef ZONE_MAIN
@@ -53,6 +57,8 @@
 #define BUILD_NAME "v2"
 #elif defined(DEMO_PLAYER_GROWN)
 #define BUILD_NAME "player-grown"
+#elif defined(DEMO_PLAYER_KIND)
+#define BUILD_NAME "player-kind"
 #else
 #define BUILD_NAME "v1"
 #endif
@@ -738,7 +744,8 @@ static void build_types(const struct options *o, struct shmdev_type *t, size_t *
 		.flags = SHMDEV_TYPE_KEYED };
 	t[i++] = (struct shmdev_type){ .id = T_PLAYER, .name = "Player",
 		.size = sizeof(struct player), .version = 1,
-		.max_count = o->players, .flags = SHMDEV_TYPE_KEYED };
+		.max_count = o->players, .flags = SHMDEV_TYPE_KEYED,
+		.nr_fields = PLAYER_NR_FIELDS, .fields = player_fields, .convert = PLAYER_CONVERT };
 	t[i++] = (struct shmdev_type){ .id = T_ITEM, .name = "Item",
 		.size = sizeof(struct item), .version = 1, .max_count = o->item_cap };
 	t[i++] = (struct shmdev_type){ .id = T_SCENE, .name = "Scene",
@@ -849,10 +856,11 @@ static int open_pool(struct server *s)
 	}
 	status("phase=open start=%s handed_over=%d build=%s backend=%s open_us=%.1f ready_us=%.1f generation=%" PRIu64
 	       " objects=%" PRIu64 " players=%" PRIu64 " items=%" PRIu64 " scenes=%" PRIu64
-	       " guilds=%" PRIu64 " ticks=%" PRIu64,
+	       " guilds=%" PRIu64 " ticks=%" PRIu64 " migrated=%" PRIu64 " migrate_ms=%.1f",
 	       start_name(start), shmdev_pool_handed_over(s->pool) ? 1 : 0, BUILD_NAME, backend_name(s->conf), (double)ps.open_ns / 1e3,
 	       us_since(s->t0), ps.generation, live_objects(s), live(s, T_PLAYER),
-	       live(s, T_ITEM), live(s, T_SCENE), live(s, T_GUILD), zs->ticks);
+	       live(s, T_ITEM), live(s, T_SCENE), live(s, T_GUILD), zs->ticks,
+	       ps.migrated_objects, (double)ps.migrate_ns / 1e6);
 	if (start == SHMDEV_START_RESUMED_CRASH && (c.bad_sums || c.dangling)) {
 		status("phase=corrupt bad_checksums=%" PRIu64 " dangling=%" PRIu64, c.bad_sums, c.dangling);
 		return -EUCLEAN;

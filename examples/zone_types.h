@@ -6,7 +6,8 @@
  * programs that check a zone pool from outside (tests/campaign/), so all
  * read the same bytes the same way.
  *
- * -DDEMO_PLAYER_GROWN grows struct player (zone_server.c's incompatible build).
+ * -DDEMO_PLAYER_GROWN grows struct player (zone_server.c's migrating build);
+ * -DDEMO_PLAYER_KIND makes its hp a float (the build whose resume is refused).
  */
 #ifndef ZONE_TYPES_H
 #define ZONE_TYPES_H
@@ -42,12 +43,18 @@ struct player {
 	uint64_t gold, exp;
 	uint64_t actions;		/* changes so far */
 	uint64_t login_tick;
+#ifdef DEMO_PLAYER_KIND
+	uint32_t level;
+	float hp;			/* a kind change without a converter */
+	uint32_t mp, flags;
+#else
 	uint32_t level, hp, mp, flags;
+#endif
 	int32_t x, y;
 	shmdev_handle_t items[ITEMS_PER_PLAYER];
 	char name[24];
 #ifdef DEMO_PLAYER_GROWN
-	uint64_t achievements[8];	/* the incompatible change */
+	uint64_t achievements[8];	/* the change the resume migrates */
 #endif
 	uint8_t reserved[88];
 	uint64_t sum;			/* checksum of the bytes before it */

@@ -49,6 +49,7 @@ int layout_check_types(struct shmdev_ctx *ctx, const struct shmdev_type *types,
 		       size_t nr_types, uint32_t max_types)
 {
 	size_t i, j;
+	int err;
 
 	if (nr_types && !types)
 		return shmdev_fail(ctx, EINVAL, "%zu types but no type array", nr_types);
@@ -79,6 +80,9 @@ int layout_check_types(struct shmdev_ctx *ctx, const struct shmdev_type *types,
 			if (types[j].id == t->id)
 				return shmdev_fail(ctx, EINVAL, "type id %u is registered twice (\"%s\" and \"%s\")",
 						   t->id, types[j].name, name);
+		err = layout_check_fields(ctx, t);	/* fields.c */
+		if (err)
+			return err;
 	}
 	return 0;
 }
@@ -461,7 +465,7 @@ int layout_verify_chunks(struct shmdev_ctx *ctx, const void *cbase, void *const 
 		if (err)
 			return err;
 	}
-	return 0;
+	return layout_verify_fields(ctx, base, blocks);	/* fields.c */
 }
 
 void layout_commit(void *base, const struct layout_table *scratch, struct shmdev_crash *crash)

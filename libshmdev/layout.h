@@ -93,7 +93,9 @@
  *   96  u64 xchunk_offset    (entries), offset and the FNV-1a 64 of its
  *   104 u64 xchunk_sum       nr_chunks entries; all 0 while the chunks
  *                            fit the entry itself
- *   112 u64 reserved[2]
+ *   112 u64 fields_offset  the type's field table (issue 13): offset in
+ *   120 u32 fields_block     block fields_block, nr_fields entries; all 0
+ *   124 u32 nr_fields        for a type without field descriptions
  *   128 struct layout_chunk chunks[15] (32 bytes each), the chunks while
  *       nr_chunks <= 15:
  *         0 u32 block, 4 u32 reserved, 8 u64 offset (in the block),
@@ -107,6 +109,30 @@
  * the array into a new extent twice the size; the table commit makes the new
  * entries and sum count.  The sum is a running FNV-1a, so appending extends
  * it.  A chunk never moves: objects never move.
+ *
+ * Field tables in blocks (libshmdev/fields.c): a carved extent of
+ * 32 + 64 * nr_fields bytes at 64-byte alignment, written before the commit
+ * that lists it and never changed after (a new description is a new table;
+ * the old one is given back):
+ *   0   u64 magic          "SHMPFLD1" (0x31444c46504d4853)
+ *   8   u32 type           the type id
+ *   12  u32 nr_fields
+ *   16  u64 sum            FNV-1a 64 of bytes 0..15 and the entries
+ *   24  u64 reserved       0
+ *   32  struct layout_field[nr_fields], sorted by offset:
+ *         0 char name[48] (NUL-terminated), 48 u32 kind, 52 u32 offset,
+ *         56 u32 size, 60 u32 reserved (0)
+ * A bad table (bounds, magic, sum, an entry out of the rules of fields.c)
+ * makes the open and the check fail with -EUCLEAN naming the type.
+ *
+ * Migration (libshmdev/migrate.c): a type whose description changed gets
+ * a new entry in the scratch table (new chunks for max_count slots, a new
+ * index if KEYED, a new field table); every slot below the watermark is
+ * copied into its new place before the commit (header verbatim: key, tag
+ * with its generation, free list link; a live object converted), under the
+ * "changing" flag; the old chunks, index, chunk array and field table are
+ * given back by the same commit.  Slot numbers and generations carry over,
+ * so handles stay valid.  A kill before the commit leaves the old layout.
  *
  * struct layout_block (BlockBase; entry i is the i-th configured key)
  *   0   u32 index          = i
@@ -317,7 +343,9 @@ struct layout_type {
 	uint32_t xchunk_cap;
 	uint64_t xchunk_offset;
 	uint64_t xchunk_sum;
-	uint64_t reserved[2];
+	uint64_t fields_offset;
+	uint32_t fields_block;
+	uint32_t nr_fields;
 	struct layout_chunk chunks[SHMDEV_LAYOUT_INLINE_CHUNKS];
 };
 
@@ -348,6 +376,24 @@ struct layout_block_hdr {
 	uint32_t reserved;
 	uint64_t reserved2;
 	uint64_t checksum;
+};
+
+#define SHMDEV_LAYOUT_FIELDS_MAGIC	0x31444c46504d4853ULL /* "SHMPFLD1" */
+
+struct layout_fields_hdr {
+	uint64_t magic;
+	uint32_t type;
+	uint32_t nr_fields;
+	uint64_t sum;
+	uint64_t reserved;
+};
+
+struct layout_field {
+	char name[SHMDEV_FIELD_NAME_MAX];
+	uint32_t kind;
+	uint32_t offset;
+	uint32_t size;
+	uint32_t reserved;
 };
 
 struct layout_table {
@@ -386,6 +432,9 @@ _Static_assert(offsetof(struct layout_type, xchunk_block) == 88, "type xchunk");
 _Static_assert(offsetof(struct layout_type, chunks) == 128, "type chunks");
 _Static_assert(sizeof(struct layout_block_hdr) == SHMDEV_LAYOUT_BLOCK_HDR, "block header");
 _Static_assert(sizeof(struct layout_type) == 608, "type");
+_Static_assert(offsetof(struct layout_type, fields_offset) == 112, "type fields");
+_Static_assert(sizeof(struct layout_fields_hdr) == 32, "fields header");
+_Static_assert(sizeof(struct layout_field) == 64, "field");
 _Static_assert(sizeof(struct layout_block) == 48, "block");
 _Static_assert(sizeof(struct layout_extent) == 24, "extent");
 _Static_assert(sizeof(struct layout_table) == 32, "table");
@@ -457,6 +506,14 @@ struct layout_params {
 	bool dirty;			/* a change died writing: raise all high marks */
 	struct shmdev_crash *crash;	/* layout_plan_at()'s crash points (crash.h), or NULL */
 	uint64_t base_addr;		/* 0, or record this fixed base address */
+	/*
+	 * Migrations (migrate.c): max_types flags, 1 = migrate that type (a
+	 * new entry, slots and field table), or NULL; @rblocks: the block
+	 * addresses to read chunk arrays and field tables from when there
+	 * are no blocks to write (a dry plan), or NULL.
+	 */
+	const uint8_t *migrate;
+	void *const *rblocks;
 };
 
 /* Accessors into a base region (the header and a table copy). */
@@ -567,7 +624,8 @@ int layout_verify(struct shmdev_ctx *ctx, const void *base, uint64_t size,
 /*
  * The part of the verification that needs the blocks (@blocks: their
  * addresses, at least block_size bytes each, in layout order): the chunk
- * arrays kept in blocks, their sums and bounds.  After layout_verify().
+ * arrays kept in blocks, their sums and bounds, and the field tables
+ * (layout_verify_fields()).  After layout_verify().
  */
 int layout_verify_chunks(struct shmdev_ctx *ctx, const void *base, void *const *blocks);
 
@@ -576,7 +634,43 @@ enum layout_change {
 	LAYOUT_SAME = 0,
 	LAYOUT_ADDED = 1,	/* new type: hot entry to initialise */
 	LAYOUT_RAISED = 2,	/* max_count raised: index to rebuild if KEYED */
+	LAYOUT_MIGRATED = 3,	/* new slots (migrate.c): index to rebuild if KEYED */
+	LAYOUT_DESCRIBED = 4,	/* only a field table added to a type without */
 };
+
+/* ---- field tables (fields.c) ---- */
+
+/* Bytes of a field table of @nr fields. */
+static inline uint64_t layout_fields_bytes(uint32_t nr)
+{
+	return sizeof(struct layout_fields_hdr) + (uint64_t)nr * sizeof(struct layout_field);
+}
+
+/* Check the field descriptions of user type @t (layout_check_types()). */
+int layout_check_fields(struct shmdev_ctx *ctx, const struct shmdev_type *t);
+
+/* Write @t's field table (sorted by offset) at @dst: 0, or -ENOMEM (nothing written). */
+int layout_fields_write(void *dst, const struct shmdev_type *t);
+
+/* The entries of @lt's field table (after layout_verify_fields()), or NULL if none. */
+const struct layout_field *layout_fields(const struct layout_type *lt, void *const *blocks);
+
+/* Whether @lt's stored table describes exactly @t's fields. */
+bool layout_fields_same(const struct layout_type *lt, void *const *blocks,
+			const struct shmdev_type *t);
+
+/* Every type's field table: bounds, magic, sum, entries.  -EUCLEAN naming the type. */
+int layout_verify_fields(struct shmdev_ctx *ctx, const void *base, void *const *blocks);
+
+/*
+ * Whether the stored @lt and the program's @ut, both described, may differ
+ * by a migration (same name and flags, no capacity lowered): the plan then
+ * leaves the type to migrate.c, which reads the field tables.
+ */
+bool layout_migratable(const struct layout_type *lt, const struct shmdev_type *ut);
+
+/* "int", "uint", "float", "double", "bytes", "handle", or "kind N" into @buf. */
+const char *layout_kind_name(uint32_t kind, char *buf, size_t len);
 
 /*
  * Compare the active layout of @base with @p and @types.  Refuse a mismatch

@@ -431,6 +431,97 @@ static int no_room_for_index(struct shmdev_ctx *ctx, const struct shmdev_type *u
 			   free_before, t->nr_blocks, h->block_size);
 }
 
+/* A field table for @ut's fields (layout.h), written if there are blocks. */
+static int plan_fields(struct plan *pl, struct layout_type *lt, const struct shmdev_type *ut)
+{
+	uint64_t bytes = layout_fields_bytes(ut->nr_fields), off = 0;
+	int64_t blk = carve_any(pl, bytes, 64, &off);
+
+	if (blk < 0)
+		return shmdev_fail(pl->ctx, ENOSPC, "type %u \"%s\": no room for its field table (%" PRIu64 " bytes) in any block; append a block key to BlockKeys in the configuration",
+				   ut->id, ut->name, bytes);
+	if (pl->blocks) {
+		if (layout_fields_write((char *)pl->blocks[blk] + off, ut))
+			return shmdev_fail(pl->ctx, ENOMEM, "type %u \"%s\": out of memory writing its field table",
+					   ut->id, ut->name);
+		SHMDEV_CRASH_POINT(pl->crash, "plan:fields-written");
+	}
+	lt->fields_block = (uint32_t)blk;
+	lt->fields_offset = off;
+	lt->nr_fields = ut->nr_fields;
+	return 0;
+}
+
+/*
+ * A migration of @lt to @ut (migrate.c copies the objects): a new entry
+ * with new slots for max_count objects, a new index if KEYED, a new field
+ * table, all carved beside the old ones, which go back at the end of the
+ * change.  -ENOSPC, saying how many bytes the new slots need, if the free
+ * space cannot hold them.
+ */
+static int plan_migrate(struct plan *pl, struct layout_type *lt, const struct shmdev_type *ut,
+			void *const *rblocks, uint64_t free_before)
+{
+	struct layout_type old = *lt;
+	/* The entry's own chunks are read from the copy: lt is rebuilt below. */
+	const struct layout_chunk *oc = old.nr_chunks <= SHMDEV_LAYOUT_INLINE_CHUNKS ?
+					old.chunks : layout_chunks(lt, rblocks);
+	uint32_t slot_size, obj_offset, c;
+	uint64_t need;
+	int err;
+
+	if (!oc)
+		return shmdev_fail(pl->ctx, EINVAL, "type %u \"%s\": migration planned without its chunk array",
+				   ut->id, ut->name);
+	layout_slot_geom(ut->size, ut->align, &slot_size, &obj_offset);
+	need = ut->max_count * slot_size + layout_fields_bytes(ut->nr_fields) +
+	       (ut->flags & SHMDEV_TYPE_KEYED ?
+		SHMDEV_LAYOUT_INDEX_ENTRY * index_entries(ut->max_count) : 0);
+	memset(lt, 0, sizeof(*lt));
+	lt->id = old.id;
+	lt->used = 1;
+	lt->flags = old.flags;
+	memcpy(lt->name, old.name, sizeof(lt->name));
+	lt->size = ut->size;
+	lt->align = norm_align(ut->align);
+	lt->version = ut->version;
+	lt->slot_size = slot_size;
+	lt->obj_offset = obj_offset;
+	err = 0;
+	if ((ut->flags & SHMDEV_TYPE_KEYED) && carve_index(pl, lt, ut->max_count, 0))
+		err = -ENOSPC;
+	if (!err)
+		err = carve_slots(pl, lt, ut->max_count, free_before);
+	if (!err)
+		err = plan_fields(pl, lt, ut);
+	if (err == -ENOSPC)
+		return shmdev_fail(pl->ctx, ENOSPC, "type %u \"%s\": migrating it from %" PRIu32 " to %" PRIu32 " bytes needs about %" PRIu64 " bytes of free block space for its new slots beside the old ones (%" PRIu64 " slots); %" PRIu64 " bytes are free in %" PRIu32 " blocks of %" PRIu64 "; nothing was changed: append a block key to BlockKeys in the configuration and open again",
+				   ut->id, ut->name, old.size, ut->size, need, ut->max_count,
+				   free_before, pl->t->nr_blocks, pl->h->block_size);
+	if (err)
+		return err;
+	/* The old slots, index, chunk array and field table go back. */
+	for (c = 0; c < old.nr_chunks; c++)
+		give_back_later(pl, oc[c].block, oc[c].offset, oc[c].nr_slots * old.slot_size);
+	if (old.nr_chunks > SHMDEV_LAYOUT_INLINE_CHUNKS)
+		give_back_later(pl, old.xchunk_block, old.xchunk_offset,
+				(uint64_t)old.xchunk_cap * sizeof(struct layout_chunk));
+	if (old.nr_buckets)
+		give_back_later(pl, old.hash_block, old.hash_offset,
+				(uint64_t)SHMDEV_LAYOUT_INDEX_ENTRY * old.nr_buckets);
+	if (old.nr_fields)
+		give_back_later(pl, old.fields_block, old.fields_offset,
+				layout_fields_bytes(old.nr_fields));
+	return 0;
+}
+
+/* layout.h */
+bool layout_migratable(const struct layout_type *lt, const struct shmdev_type *ut)
+{
+	return ut->nr_fields && lt->nr_fields && !strcmp(lt->name, ut->name) &&
+	       lt->flags == ut->flags && ut->max_count >= lt->max_count;
+}
+
 static int cmp_type_id(const void *a, const void *b)
 {
 	const struct shmdev_type *x = *(const struct shmdev_type *const *)a;
@@ -536,7 +627,7 @@ int layout_plan_at(struct shmdev_ctx *ctx, const void *cbase, void *const *block
 	struct layout_type *ltypes;
 	struct plan pl = { .ctx = ctx, .crash = p->crash, .h = h, .t = scratch, .blocks = blocks };
 	bool changed = false;
-	size_t i;
+	size_t i, nr_freed = 2 * nr_types + 1;
 	int err;
 
 	memcpy(scratch, layout_active(base), h->table_size);
@@ -551,8 +642,14 @@ int layout_plan_at(struct shmdev_ctx *ctx, const void *cbase, void *const *block
 
 	/* Carve in id order, so that the result does not depend on the array order. */
 	order = calloc(nr_types ? nr_types : 1, sizeof(*order));
-	/* At most an old index and an old chunk array per type go back. */
-	pl.freed = calloc(2 * nr_types + 1, sizeof(*pl.freed));
+	/*
+	 * At most an old index and an old chunk array per type go back; a
+	 * migrated type gives back its chunks and field table too.
+	 */
+	for (i = 0; p->migrate && i < h->max_types; i++)
+		if (p->migrate[i] && ltypes[i].used)
+			nr_freed += ltypes[i].nr_chunks + 2;
+	pl.freed = calloc(nr_freed, sizeof(*pl.freed));
 	if (!order || !pl.freed) {
 		free(order);
 		free(pl.freed);
@@ -587,6 +684,8 @@ int layout_plan_at(struct shmdev_ctx *ctx, const void *cbase, void *const *block
 				goto out;
 			}
 			err = carve_slots(&pl, lt, ut->max_count, free_before);
+			if (!err && ut->nr_fields)
+				err = plan_fields(&pl, lt, ut);
 			if (err)
 				goto out;
 			scratch->nr_types++;
@@ -594,9 +693,28 @@ int layout_plan_at(struct shmdev_ctx *ctx, const void *cbase, void *const *block
 			changed = true;
 			continue;
 		}
+		if (p->migrate && p->migrate[ut->id]) {
+			err = plan_migrate(&pl, lt, ut, blocks ? blocks : p->rblocks, free_before);
+			if (err)
+				goto out;
+			changes[ut->id] = LAYOUT_MIGRATED;
+			changed = true;
+			continue;
+		}
+		/* Both described: migrate.c decides, with the field tables. */
+		if (layout_migratable(lt, ut) && !p->migrate)
+			continue;
 		err = compare_type(ctx, lt, ut);
 		if (err)
 			goto out;
+		/* A description for a type stored without one: kept from now on. */
+		if (ut->nr_fields && !lt->nr_fields && !readonly) {
+			err = plan_fields(&pl, lt, ut);
+			if (err)
+				goto out;
+			changes[ut->id] = LAYOUT_DESCRIBED;
+			changed = true;
+		}
 		if (ut->max_count == lt->max_count)
 			continue;
 		if (readonly) {

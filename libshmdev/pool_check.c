@@ -57,7 +57,7 @@ static int check_extents(struct shmdev_pool *p)
 	int err = 0;
 
 	for (ty = 0; ty < p->hdr->max_types; ty++)
-		n += lt[ty].used ? lt[ty].nr_chunks + 2 : 0;
+		n += lt[ty].used ? lt[ty].nr_chunks + 3 : 0;
 	ex = calloc(n + SHMDEV_LAYOUT_MAX_HOLES + 1, sizeof(*ex));
 	if (!ex)
 		return shmdev_fail(p->ctx, ENOMEM, "check: out of memory");
@@ -82,6 +82,10 @@ static int check_extents(struct shmdev_pool *p)
 						   lt[ty].hash_offset +
 						   (uint64_t)SHMDEV_LAYOUT_INDEX_ENTRY * lt[ty].nr_buckets,
 						   lt[ty].hash_block, (uint16_t)ty, "key index" };
+		if (lt[ty].nr_fields)
+			ex[n++] = (struct extent){ lt[ty].fields_offset,
+						   lt[ty].fields_offset + layout_fields_bytes(lt[ty].nr_fields),
+						   lt[ty].fields_block, (uint16_t)ty, "field table" };
 	}
 	for (c = 0; c < SHMDEV_LAYOUT_MAX_HOLES; c++) {
 		const struct layout_extent *e = &layout_holes(t, p->hdr->max_types, p->hdr->max_blocks)[c];

@@ -190,6 +190,9 @@ struct shmdev_pool {
 	 */
 	struct pool_lock *locks;
 	uint32_t nr_unlocked;
+	uint64_t migrated_objects;	/* migrate.c: the open's migration */
+	uint64_t migrated_bytes;	/* old bytes of the objects it migrated */
+	uint64_t migrate_ns;
 };
 
 /*
@@ -346,6 +349,7 @@ int pool_tx_attach(struct shmdev_pool *p, const struct shmdev_proc_conf *pc);
 int pool_tx_recover(struct shmdev_pool *p, bool *changed);
 void pool_tx_close(struct shmdev_pool *p);
 void pool_tx_free(struct shmdev_pool *p);
+bool pool_tx_open_after_crash(const struct shmdev_pool *p);
 /* pool_lock.c: SHMDEV_POOL_THREADS */
 int pool_locks_init(struct shmdev_pool *p);
 void pool_locks_free(struct shmdev_pool *p);

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "migrate.h"
 #include "pool_internal.h"
 #include "region.h"
 
@@ -289,10 +290,15 @@ static bool writes_chunk_arrays(const struct shmdev_pool *p, struct layout_table
 	const struct layout_type *next = layout_types(scratch);
 	uint32_t i;
 
-	for (i = 0; i < p->hdr->max_types; i++)
+	for (i = 0; i < p->hdr->max_types; i++) {
 		if (next[i].used && next[i].nr_chunks > SHMDEV_LAYOUT_INLINE_CHUNKS &&
 		    (!cur[i].used || next[i].nr_chunks != cur[i].nr_chunks))
 			return true;
+		/* A new field table, and with it a migration's slots (migrate.c). */
+		if (next[i].nr_fields && (next[i].fields_offset != cur[i].fields_offset ||
+					  next[i].fields_block != cur[i].fields_block))
+			return true;
+	}
 	return false;
 }
 
@@ -312,7 +318,7 @@ SHMDEV_EXPORT int shmdev_pool_open(struct shmdev_ctx *ctx, const struct shmdev_c
 	struct layout_geom g;
 	struct shmdev_pool *p;
 	struct layout_table *scratch = NULL;
-	uint8_t *changes = NULL;
+	uint8_t *changes = NULL, *migrate = NULL;
 	bool *created = NULL;
 	bool base_created = false, cold = false, crash = false, fixed;
 	uint64_t t0 = now_ns(CLOCK_MONOTONIC);
@@ -425,10 +431,11 @@ SHMDEV_EXPORT int shmdev_pool_open(struct shmdev_ctx *ctx, const struct shmdev_c
 
 	scratch = malloc(p->hdr->table_size);
 	changes = calloc(p->hdr->max_types, 1);
+	migrate = calloc(p->hdr->max_types, 1);
 	p->types = calloc(p->hdr->max_types, sizeof(*p->types));
 	p->nr_types = p->hdr->max_types;
 	p->baddr = calloc(pc->nr_blocks ? pc->nr_blocks : 1, sizeof(*p->baddr));
-	if (!scratch || !changes || !p->types || !p->baddr) {
+	if (!scratch || !changes || !migrate || !p->types || !p->baddr) {
 		err = shmdev_fail(ctx, ENOMEM, "pool open: out of memory");
 		goto fail;
 	}
@@ -465,6 +472,12 @@ SHMDEV_EXPORT int shmdev_pool_open(struct shmdev_ctx *ctx, const struct shmdev_c
 		err = layout_verify_chunks(ctx, p->base, p->baddr);
 		if (err)
 			goto fail;
+		/* Described types that changed: migrate, or refuse (migrate.c). */
+		err = pool_migrate_prepare(p, &lp, types, nr_types, scratch, changes, migrate);
+		if (err < 0 && err != -ENOENT)
+			goto fail;
+		if (err >= 0)
+			changed = err;
 	}
 	if (!p->rdonly) {
 		/*
@@ -483,6 +496,9 @@ SHMDEV_EXPORT int shmdev_pool_open(struct shmdev_ctx *ctx, const struct shmdev_c
 			err = changed;
 			goto fail;
 		}
+		err = pool_migrate_run(p, scratch, changes, types, nr_types);
+		if (err)
+			goto fail;
 	}
 	if (fixed && !p->rdonly) {
 		err = place_fixed(p, pc, scratch);
@@ -546,7 +562,8 @@ SHMDEV_EXPORT int shmdev_pool_open(struct shmdev_ctx *ctx, const struct shmdev_c
 	} else {
 		/* New or bigger key indexes start empty and are refilled from the slots. */
 		for (i = 0; i < p->hdr->max_types; i++)
-			if (changes[i] != LAYOUT_SAME && p->types[i].keyed)
+			if (changes[i] != LAYOUT_SAME && changes[i] != LAYOUT_DESCRIBED &&
+			    p->types[i].keyed)
 				pool_index_rebuild(p, &p->types[i]);
 	}
 	p->start = cold ? SHMDEV_START_CREATED :
@@ -564,6 +581,7 @@ SHMDEV_EXPORT int shmdev_pool_open(struct shmdev_ctx *ctx, const struct shmdev_c
 done:
 	free(scratch);
 	free(changes);
+	free(migrate);
 	free(created);
 	p->open_ns = now_ns(CLOCK_MONOTONIC) - t0;
 	*out = p;
@@ -600,6 +618,7 @@ fail:
 	}
 	free(scratch);
 	free(changes);
+	free(migrate);
 	free(created);
 	pool_free(p);
 	return err;
@@ -696,6 +715,9 @@ SHMDEV_EXPORT void shmdev_pool_stats(const struct shmdev_pool *p, struct shmdev_
 	st->repaired_objects = p->repaired_objects;
 	st->repair_ns = p->repair_ns;
 	st->open_ns = p->open_ns;
+	st->migrated_objects = p->migrated_objects;
+	st->migrated_bytes = p->migrated_bytes;
+	st->migrate_ns = p->migrate_ns;
 }
 
 SHMDEV_EXPORT int shmdev_pool_type_stats(const struct shmdev_pool *p, uint16_t type,

@@ -337,6 +337,79 @@ typedef uint64_t shmdev_handle_t;
 
 #define SHMDEV_TYPE_KEYED	(1U << 0) /* objects have a u64 user key: force_get/find */
 
+/*
+ * Field descriptions (issue 13; README "Field descriptions and migration").
+ * A type may list its fields, each a primitive leaf at its absolute offset
+ * in the object (a nested struct is listed leaf by leaf: "pos.x", "pos.y").
+ * The layout keeps the list; when a later program registers the type with
+ * another size, align, version or list, the open migrates every object
+ * instead of refusing: fields matched by name are copied, exact conversions
+ * made (a wider int of the same signedness, unsigned to a wider signed,
+ * float to double, a longer byte array), new fields zeroed or set to their
+ * default, removed ones dropped.  Anything else (truncation, a kind change)
+ * needs the type's converter, or the open is refused naming the type, the
+ * field and both kinds.  Only described fields are carried: bytes of the
+ * object that no field covers come out zero.
+ */
+enum shmdev_field_kind {
+	SHMDEV_FIELD_NONE = 0,	/* not a leaf (the macros' answer for a struct) */
+	SHMDEV_FIELD_INT = 1,	/* signed integer, 1, 2, 4 or 8 bytes */
+	SHMDEV_FIELD_UINT = 2,	/* unsigned integer, 1, 2, 4 or 8 bytes */
+	SHMDEV_FIELD_FLOAT = 3,	/* float, 4 bytes */
+	SHMDEV_FIELD_DOUBLE = 4, /* double, 8 bytes */
+	SHMDEV_FIELD_BYTES = 5,	/* char/byte array, any size */
+	SHMDEV_FIELD_HANDLE = 6, /* shmdev_handle_t, 8 bytes */
+};
+
+#define SHMDEV_FIELD_NAME_MAX 48	/* bytes of a field name with its NUL */
+#define SHMDEV_FIELDS_MAX 1024		/* fields of one type */
+
+struct shmdev_field {
+	const char *name;	/* 1 to 47 bytes, unique in the type */
+	uint32_t kind;		/* enum shmdev_field_kind */
+	uint32_t offset;	/* offsetof(T, name) */
+	uint32_t size;		/* sizeof the member */
+	const void *def;	/* NULL, or @size bytes a new field starts with */
+};
+
+/*
+ * One line per field, from the struct itself, so that the description
+ * cannot drift from it: SHMDEV_FIELD(Player, hp), SHMDEV_FIELD(Player,
+ * pos.x), SHMDEV_FIELD(Player, name) (a char array: BYTES).  The kind comes
+ * from the member's C type; a member that is not a primitive leaf gets
+ * SHMDEV_FIELD_NONE, which the open refuses naming it (list its leaves, or
+ * say SHMDEV_FIELD_AS(T, m, SHMDEV_FIELD_BYTES)).  Handles are u64 to C:
+ * SHMDEV_FIELD_HANDLE_OF(T, m).  SHMDEV_FIELD_DEFAULT(T, m, &value): a new
+ * field that starts at *value (sizeof(m) bytes) instead of zero.
+ */
+#define SHMDEV_FIELD_AS_DEF(T, m, k, d) \
+	{ #m, (k), (uint32_t)offsetof(T, m), (uint32_t)sizeof(((T *)0)->m), (d) }
+#define SHMDEV_FIELD_AS(T, m, k) SHMDEV_FIELD_AS_DEF(T, m, k, NULL)
+#define SHMDEV_FIELD_HANDLE_OF(T, m) SHMDEV_FIELD_AS(T, m, SHMDEV_FIELD_HANDLE)
+#ifndef __cplusplus
+#define SHMDEV_FIELD_KIND_OF(x) _Generic((x), \
+	char: SHMDEV_FIELD_INT, signed char: SHMDEV_FIELD_INT, short: SHMDEV_FIELD_INT, \
+	int: SHMDEV_FIELD_INT, long: SHMDEV_FIELD_INT, long long: SHMDEV_FIELD_INT, \
+	_Bool: SHMDEV_FIELD_UINT, unsigned char: SHMDEV_FIELD_UINT, \
+	unsigned short: SHMDEV_FIELD_UINT, unsigned int: SHMDEV_FIELD_UINT, \
+	unsigned long: SHMDEV_FIELD_UINT, unsigned long long: SHMDEV_FIELD_UINT, \
+	float: SHMDEV_FIELD_FLOAT, double: SHMDEV_FIELD_DOUBLE, \
+	char *: SHMDEV_FIELD_BYTES, signed char *: SHMDEV_FIELD_BYTES, \
+	unsigned char *: SHMDEV_FIELD_BYTES, default: SHMDEV_FIELD_NONE)
+#define SHMDEV_FIELD(T, m) SHMDEV_FIELD_AS(T, m, SHMDEV_FIELD_KIND_OF(((T *)0)->m))
+#define SHMDEV_FIELD_DEFAULT(T, m, d) \
+	SHMDEV_FIELD_AS_DEF(T, m, SHMDEV_FIELD_KIND_OF(((T *)0)->m), (d))
+#endif
+
+/*
+ * A type's converter: called once per live object during a migration, after
+ * the exact copies and defaults were made into @new_obj, with the object as
+ * it was (@old_obj, read-only, the stored type's layout).  Non-zero stops
+ * the migration: the open fails with -EINVAL naming the object, and nothing
+ * of the migration is kept (the old layout stays whole).
+ */
+typedef int (*shmdev_convert_fn)(const void *old_obj, void *new_obj, void *data);
+
 /* One object type, the seed's AddType. */
 struct shmdev_type {
 	uint16_t id;		/* 0 .. max_types-1, unique */
@@ -346,6 +419,11 @@ struct shmdev_type {
 	uint32_t version;	/* the user's schema version of the object */
 	uint64_t max_count;	/* capacity; may be raised on resume */
 	uint32_t flags;		/* SHMDEV_TYPE_* */
+	/* Optional (issue 13): the type's fields; 0 keeps today's rules. */
+	uint32_t nr_fields;
+	const struct shmdev_field *fields;
+	shmdev_convert_fn convert;	/* NULL, or the migration's converter */
+	void *convert_data;		/* its @data */
 };
 
 #define SHMDEV_POOL_RDONLY	(1U << 0) /* inspect a live pool: no lease, no writes */
@@ -401,6 +479,11 @@ struct shmdev_type {
  * index is rebuilt, one pass over that type, and the old one's space is
  * reused); a lowered max_count, or a changed name, size, align, version or
  * flags, BlockSize, MaxTypeInfoNum, block key, or fewer blocks is refused.
+ * A type described by fields (nr_fields) whose stored type is described
+ * too is migrated instead when its size, align, version or fields changed
+ * (see struct shmdev_field; -EINVAL naming type, field and kinds for a
+ * change that needs a converter it lacks, -ENOSPC naming the bytes when the
+ * new slots do not fit; nothing is changed then).
  * Blocks appended to BlockKeys are added.  The layout is described byte by
  * byte in libshmdev/layout.h.
  *
@@ -467,6 +550,9 @@ struct shmdev_pool_stats {
 	uint64_t repaired_objects;	/* live objects found by the last repair */
 	uint64_t repair_ns;		/* time the last repair took, 0 if none */
 	uint64_t open_ns;		/* time shmdev_pool_open took */
+	uint64_t migrated_objects;	/* live objects the open migrated (issue 13) */
+	uint64_t migrated_bytes;	/* their bytes in the old layout */
+	uint64_t migrate_ns;		/* time the copy and conversion took */
 };
 void shmdev_pool_stats(const struct shmdev_pool *pool, struct shmdev_pool_stats *st);
 
@@ -481,6 +567,23 @@ struct shmdev_type_stats {
 /* -ENOENT if the type is not in the layout. */
 int shmdev_pool_type_stats(const struct shmdev_pool *pool, uint16_t type,
 			   struct shmdev_type_stats *st);
+
+/* A field of a type's stored table (issue 13), as shmdev_pool_type_field() gives it. */
+struct shmdev_field_info {
+	char name[SHMDEV_FIELD_NAME_MAX];
+	uint32_t kind;			/* enum shmdev_field_kind */
+	uint32_t offset, size;
+};
+/*
+ * The @index-th field (by offset) of @type's table in the layout.  Walk
+ * from 0 until -ENOENT (past the last field, or a type without fields:
+ * a normal end, message but no log line; also a type not in the layout).
+ * -EAGAIN if the layout changed since a read-only open.  -EINVAL on NULL.
+ */
+int shmdev_pool_type_field(const struct shmdev_pool *pool, uint16_t type, uint32_t index,
+			   struct shmdev_field_info *fi);
+/* "int", "uint", "float", "double", "bytes", "handle", "none" or "unknown". */
+const char *shmdev_field_kind_name(uint32_t kind);
 
 /*
  * One entry of the BlockBase table.  A block starts with its 64-byte

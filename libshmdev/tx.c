@@ -175,6 +175,13 @@ int pool_tx_attach(struct shmdev_pool *p, const struct shmdev_proc_conf *pc)
 	return 0;
 }
 
+/* A transaction a crash left open: its rollback is still to come. */
+bool pool_tx_open_after_crash(const struct shmdev_pool *p)
+{
+	return p->tx && p->tx->hdr &&
+	       __atomic_load_n(&p->tx->hdr->state, __ATOMIC_ACQUIRE) == TX_ACTIVE;
+}
+
 void pool_tx_free(struct shmdev_pool *p)
 {
 	if (p->tx)

@@ -147,6 +147,43 @@ static void show_tx_text(const struct pool_view *v)
 	       tx.commits, tx.aborts, tx.rolled_back, tx.rolled_back_bytes, tx.rolled_back_allocs, tx.finished);
 }
 
+/* The field tables of the described types (issue 13), one block per type. */
+static void show_fields_text(const struct pool_view *v)
+{
+	struct shmdev_field_info fi;
+	struct shmdev_type_stats ts;
+	uint32_t id, i;
+
+	for (id = 0; id < v->proc->max_types && id <= UINT16_MAX; id++) {
+		if (shmdev_pool_type_stats(v->pool, (uint16_t)id, &ts) < 0 ||
+		    shmdev_pool_type_field(v->pool, (uint16_t)id, 0, &fi) < 0)
+			continue;
+		printf("\nfields of type %u \"%s\":\n%8s %8s  %-7s %s\n", (unsigned int)id, ts.name,
+		       "offset", "size", "kind", "name");
+		for (i = 0; shmdev_pool_type_field(v->pool, (uint16_t)id, i, &fi) == 0; i++)
+			printf("%8" PRIu32 " %8" PRIu32 "  %-7s %s\n", fi.offset, fi.size,
+			       shmdev_field_kind_name(fi.kind), fi.name);
+	}
+}
+
+static void show_fields_json(const struct pool_view *v, uint16_t id)
+{
+	struct shmdev_field_info fi;
+	uint32_t i;
+
+	/* Only a described type has the member: the others print as before. */
+	if (shmdev_pool_type_field(v->pool, id, 0, &fi) < 0)
+		return;
+	printf(",\"fields\":[");
+	for (i = 0; shmdev_pool_type_field(v->pool, id, i, &fi) == 0; i++) {
+		printf("%s{\"name\":\"", i ? "," : "");
+		ctl_json_str(stdout, fi.name);
+		printf("\",\"kind\":\"%s\",\"offset\":%" PRIu32 ",\"size\":%" PRIu32 "}",
+		       shmdev_field_kind_name(fi.kind), fi.offset, fi.size);
+	}
+	printf("]");
+}
+
 static void show_text(const struct pool_view *v, const struct shmdev_pool_stats *ps)
 {
 	const struct shmdev_proc_conf *p = v->proc;
@@ -185,6 +222,7 @@ static void show_text(const struct pool_view *v, const struct shmdev_pool_stats 
 		printf("%-5" PRIu32 " 0x%016" PRIx64 " %12" PRIu64 " %12" PRIu64 " %12" PRIu64 " %5.1f%%\n",
 		       bs.index, bs.key, bs.size, bs.used_bytes, bs.free_bytes,
 		       bs.size ? 100.0 * (double)bs.free_bytes / (double)bs.size : 0.0);
+	show_fields_text(v);
 }
 
 static const char pool_show_usage[] =
@@ -246,8 +284,10 @@ static int pool_show(struct ctl *ctl, int argc, char **argv)
 		printf("%s{\"id\":%u,\"name\":\"", n++ ? "," : "", (unsigned int)ts.id);
 		ctl_json_str(stdout, ts.name);
 		printf("\",\"size\":%" PRIu32 ",\"align\":%" PRIu32 ",\"version\":%" PRIu32
-		       ",\"used\":%" PRIu64 ",\"max\":%" PRIu64 "}",
+		       ",\"used\":%" PRIu64 ",\"max\":%" PRIu64,
 		       ts.size, ts.align, ts.version, ts.live_count, ts.max_count);
+		show_fields_json(&v, (uint16_t)id);
+		printf("}");
 	}
 	shmdev_pool_tx_stats(v.pool, &tx);
 	printf("],\"tx\":{\"log_size\":%" PRIu64 ",\"open\":%s,\"log_used\":%" PRIu64

@@ -227,6 +227,16 @@ static int nc_pool_block_stats(void)
 	return shmdev_pool_block_stats(np, 0, &st) == -EINVAL ? 0 : 1;
 }
 
+static int nc_pool_type_field(void)
+{
+	struct shmdev_field_info fi;
+
+	return shmdev_pool_type_field(np, 0, 0, &fi) == -EINVAL ? 0 : 1;
+}
+
+/* Not a pointer argument: any kind gives a name, never NULL. */
+static int nc_field_kind_name(void) { return shmdev_field_kind_name(0xffffffffu) ? 0 : 1; }
+
 static int nc_alloc(void)
 {
 	void *obj = NULL;
@@ -326,7 +336,7 @@ static const struct null_call null_calls[] = {
 	NC(region_backend), NC(region_generation), NC(region_remap), NC(region_detach),
 	NC(region_close), NC(region_stat), NC(region_destroy), NC(region_list),
 	NC(pool_open), NC(pool_close), NC(pool_abandon), NC(pool_destroy), NC(pool_start), NC(pool_handed_over),
-	NC(pool_stats), NC(pool_type_stats), NC(pool_block_stats),
+	NC(pool_stats), NC(pool_type_stats), NC(pool_block_stats), NC(pool_type_field), NC(field_kind_name),
 	NC(alloc), NC(alloc_raw), NC(get), NC(free), NC(handle_of), NC(force_get), NC(find),
 	NC(foreach), NC(pool_check), NC(handle_type), NC(handle_slot), NC(get_typed),
 	NC(free_typed), NC(fast_init_abi), NC(fast_init), NC(get_fast),

@@ -36,7 +36,11 @@
  * resume and its close), a cold start over surviving blocks (a pool with
  * objects whose base region alone was removed: each block is destroyed,
  * created again and given its header before the magic; its old handles
- * never resolve), a max_count raise past the 15 chunks of a type entry
+ * never resolve), a migration (issue 13: both types described, grown from
+ * 32 to 48 bytes with a new field, a converter for a uint -> int field,
+ * Keyed raised and its index rebuilt: a kill before the table switch,
+ * in the converter too, leaves the old layout whole and the next open
+ * migrates again), a max_count raise past the 15 chunks of a type entry
  * (14 raises before it leave Plain with 15 chunks and a hole where
  * Keyed's first index was: the raise zeroes the hole, copies the chunks
  * into an array in a block and appends to it under the "changing" flag),
@@ -128,11 +132,14 @@ static const struct shmdev_type t_blocks[] = {
 	{ .id = 4, .name = "Far", .size = 200, .max_count = 60 },
 };
 
+#include "crashpoints_migrate.h"
+
 /* What the before state has besides objects. */
 enum prep {
 	PREP_NONE,
 	PREP_DROP_BASE,		/* a cold start: only the base region was removed */
 	PREP_CHUNKS,		/* 14 raises: Plain has 15 chunks, a hole where Keyed's index was */
+	PREP_DESCRIBED,		/* built with t_described: field tables stored */
 };
 
 struct path {
@@ -170,6 +177,11 @@ static const struct path paths[] = {
 	{ "max_count raise (chunk array, hole)", false, false, NULL, false, t_chunks, 2,
 	  { "open:changing-set", "plan:zeroed", "plan:xchunk-copied", "plan:xchunk-written",
 	    "commit:flipped", "open:changing-cleared", "open:done" }, PREP_CHUNKS },
+	/* Issue 13: both types migrated (grown, a converter, Keyed raised, its index rebuilt). */
+	{ "migration", false, false, NULL, false, t_migrate, 2,
+	  { "open:changing-set", "plan:fields-written", "migrate:type", "migrate:slot",
+	    "migrate:convert", "migrate:done", "commit:flipped", "open:changing-cleared",
+	    "rebuild:index-cleared", "open:done" }, PREP_DESCRIBED },
 #define REPAIR_MUST { "open:epoch", "rebuild:index-cleared", "rebuild:slot", "rebuild:free-list", \
 		      "rebuild:counts", "repair:done", "close:marked-clean" }
 	/* The repair of each kind of damage a kill inside alloc or free leaves. */
@@ -403,7 +415,7 @@ static void build_before(const struct path *p, struct model *m, struct churn_pag
 	m->nr_stale = 0;
 	if (p->cold && p->prep != PREP_DROP_BASE)
 		return;
-	pool = owner_open(conf, t_old, 2);
+	pool = owner_open(conf, p->prep == PREP_DESCRIBED ? t_described : t_old, 2);
 	ck_assert_int_eq(shmdev_pool_start(pool), SHMDEV_START_CREATED);
 	for (i = 0; i < 8; i++) {
 		ck_assert_int_eq(shmdev_alloc(pool, T_PLAIN, &obj, &h), 0);

@@ -882,6 +882,64 @@ START_TEST(test_pool_show_tx)
 }
 END_TEST
 
+/*
+ * Issue 13: pool show prints a described type's field table (text and
+ * --json), pool check covers it, and dump/restore of the pool's regions
+ * carry it (the tables live in the blocks).
+ */
+START_TEST(test_pool_show_fields)
+{
+	struct fp {
+		uint64_t id;
+		int16_t hp;
+		float pos_x;
+		char name[10];
+	};
+	static const struct shmdev_field ff[] = {
+		SHMDEV_FIELD(struct fp, id), SHMDEV_FIELD(struct fp, hp),
+		SHMDEV_FIELD(struct fp, pos_x), SHMDEV_FIELD(struct fp, name),
+	};
+	struct shmdev_type t = { .id = 2, .name = "Fp", .size = sizeof(struct fp), .max_count = 5,
+				 .nr_fields = 4, .fields = ff };
+	struct shmdev_ctx *ctx = tu_ctx();
+	struct shmdev_conf *conf = NULL;
+	struct shmdev_pool *pool = NULL;
+	char ini[512], text[512], h[32], f[3][512];
+	const char *show = "\nfields of type 2 \"Fp\":\n  offset     size  kind    name\n"
+			   "       0        8  uint    id\n       8        2  int     hp\n"
+			   "      12        4  float   pos_x\n      16       10  bytes   name\n";
+	struct run r;
+	int i;
+
+	pool_conf_text(text, sizeof(text));
+	write_file(path_of("pool.ini", ini), text);
+	ck_assert_int_eq(shmdev_conf_load_string(ctx, text, "pool.ini", "zone", &conf), 0);
+	ck_assert_msg(shmdev_pool_open(ctx, conf, &t, 1, 0, &pool) == 0, "%s", shmdev_errmsg(ctx));
+	ck_assert_int_eq(shmdev_pool_close(pool), 0);
+	ck_run(&r, 0, "pool", "show", "--conf", ini, "--process", "zone");
+	ck_contains(r.out, show);
+	ck_run(&r, 0, "pool", "show", "--json", "-c", ini, "-p", "zone");
+	ck_contains(r.out, "\"max\":5,\"fields\":[{\"name\":\"id\",\"kind\":\"uint\",\"offset\":0,\"size\":8},"
+		    "{\"name\":\"hp\",\"kind\":\"int\",\"offset\":8,\"size\":2},");
+	ck_run(&r, 0, "pool", "check", "--conf", ini, "--process", "zone");
+	for (i = 0; i < 3; i++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "p%d.dump", i);
+		ck_run(&r, 0, "dump", hex(tu_key(20 + i), h), path_of(name, f[i]));
+	}
+	ck_assert_int_eq(shmdev_pool_destroy(ctx, conf), 0);
+	for (i = 0; i < 3; i++)
+		ck_run(&r, 0, "restore", f[i]);
+	ck_run(&r, 0, "pool", "show", "--conf", ini, "--process", "zone");
+	ck_contains(r.out, show);
+	ck_run(&r, 0, "pool", "check", "--conf", ini, "--process", "zone");
+	shmdev_conf_free(conf);
+	shmdev_ctx_unref(ctx);
+	destroy_test_pool();
+}
+END_TEST
+
 /* Corrupt one live slot's tag: the check must find it and say so. */
 START_TEST(test_pool_check_corrupt)
 {
@@ -1207,6 +1265,7 @@ static Suite *ctl_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_pool_show_check);
 	tcase_add_test(tc, test_pool_show_tx);
+	tcase_add_test(tc, test_pool_show_fields);
 	tcase_add_test(tc, test_pool_check_corrupt);
 	tcase_add_test(tc, test_pool_check_live);
 	tcase_add_test(tc, test_dump_restore_retired);
