@@ -794,8 +794,12 @@ int shmdev_pool_check(struct shmdev_pool *pool);
  * - After a crash the next owner open, before anything else (before the
  *   repair of the derived data, before it returns), rolls back a
  *   transaction that had not committed, or finishes the frees of one that
- *   had; shmdev_pool_tx_stats() says what it did.  shmdev_pool_close()
- *   aborts an open transaction (logged at LOG_WARNING).
+ *   had; shmdev_pool_tx_stats() says what it did.  An open whose types
+ *   would migrate (field descriptions) is refused with -EAGAIN while such
+ *   a transaction is still to be rolled back: the snapshots name the
+ *   objects' old places; an open with the stored types rolls it back
+ *   first.  shmdev_pool_close() aborts an open transaction (logged at
+ *   LOG_WARNING).
  *
  * Errors never end the transaction: it stays open and abortable.  begin:
  * -EBUSY if one is open already (no nesting), -ENOSPC if the pool has no

@@ -20,9 +20,12 @@
  *    remedy, nothing changed; with a block key appended it works;
  *  - stored field tables fuzzed (bytes flipped, entries made bad with a
  *    good checksum, the type entry pointing elsewhere): -EUCLEAN naming the
- *    type, from the open and the check, never a crash.
+ *    type, from the open and the check, never a crash;
+ *  - a transaction a crash left open is rolled back before a migration.
  * Runs on the backend SHMDEV_BACKEND selects.
  */
+#include <signal.h>
+
 #include "migrate_common.h"
 
 START_TEST(test_macros)
@@ -396,6 +399,66 @@ START_TEST(test_rules)
 END_TEST
 
 
+/*
+ * A transaction a crash left open names its snapshots by the objects'
+ * places, and the open rolls it back after the layout change: a build
+ * that would migrate is refused (-EAGAIN, every region as it was), the
+ * build that crashed rolls it back, and then the migration runs.
+ */
+struct tx_crash_arg {
+	struct shmdev_conf *conf;
+	shmdev_handle_t h;
+};
+
+static int tx_crash_child(void *arg)
+{
+	struct tx_crash_arg *a = arg;
+	struct shmdev_pool *pool = NULL;
+	struct v1 *o;
+
+	if (shmdev_pool_open(ctx, a->conf, tv1, 2, 0, &pool))
+		return 2;
+	o = shmdev_get(pool, a->h);
+	if (!o || shmdev_tx_begin(pool) || shmdev_tx_add(pool, o, sizeof(*o)))
+		return 3;
+	o->hp = 7;
+	o->level = 9;
+	raise(SIGKILL);
+	return 4;
+}
+
+START_TEST(test_tx_open_blocks_migration)
+{
+	struct tx_crash_arg a = { .conf = mkconf(3, "64K") };
+	struct shmdev_pool *pool = NULL;
+	struct image im;
+	struct world w;
+	struct v1 *o;
+
+	build_v1(a.conf, &w);
+	a.h = w.h[0][1];
+	ck_assert_int_eq(tu_run_in_child(tx_crash_child, &a), 1000 + SIGKILL);
+	take_image(&im, 3);
+	ck_assert_int_eq(shmdev_pool_open(ctx, a.conf, tv2, 2, 0, &pool), -EAGAIN);
+	ck_assert_msg(strstr(shmdev_errmsg(ctx), "2 type(s) would migrate, but a transaction that a crash interrupted is still open"),
+		      "%s", shmdev_errmsg(ctx));
+	same_image(&im, 3, "the refused migration");
+	/* The build that crashed rolls it back ... */
+	pool = tu_pool_start(ctx, a.conf, tv1, 2, 0, SHMDEV_START_RESUMED_CRASH);
+	o = shmdev_get(pool, a.h);
+	ck_assert_ptr_nonnull(o);
+	ck_assert_int_eq(o->hp, -1001);
+	ck_assert_uint_eq(o->level, 201);
+	ck_assert_int_eq(shmdev_pool_close(pool), 0);
+	/* ... and the new one migrates. */
+	pool = tu_pool_start(ctx, a.conf, tv2, 2, 0, SHMDEV_START_RESUMED_CLEAN);
+	check_v2(pool, &w, "a migration after the rollback");
+	ck_assert_int_eq(shmdev_pool_close(pool), 0);
+	shmdev_conf_free(a.conf);
+}
+END_TEST
+
+
 /* level (uint8 -> int32) needs no converter; hp int16 -> float does. */
 int main(void)
 {
@@ -419,6 +482,7 @@ int main(void)
 	tcase_add_test(tc, test_migrate_v1_v2);
 	tcase_add_test(tc, test_describe_later);
 	tcase_add_test(tc, test_shrink);
+	tcase_add_test(tc, test_tx_open_blocks_migration);
 	tcase_add_loop_test(tc, test_rules, 0, (int)(sizeof(rules) / sizeof(rules[0])));
 	suite_add_tcase(s, tc);
 	return tu_run(s);
