@@ -441,6 +441,8 @@ struct shmdev_type {
  * type's; get, get_typed, get_fast, handle_of and foreach take none (they
  * read a slot's tag with one atomic load, which alloc and free write last).
  * Rules:
+ *  - transactions (shmdev_tx_*, shmdev_alloc_publish) are refused on such
+ *    a pool with -EOPNOTSUPP: one undo log per pool, not thread-safe yet;
  *  - everything else (the open and shmdev_pool_close/abandon, the context's
  *    ref/unref and setters, conf and region calls) runs while no other
  *    thread uses the pool or its context;

@@ -394,6 +394,12 @@ SHMDEV_EXPORT int shmdev_tx_begin(struct shmdev_pool *p)
 	err = pool_writable(p, "tx_begin");
 	if (err)
 		return err;
+	/*
+	 * One log per pool, and tx_alloc takes slots without the type locks:
+	 * transactions are for pools of one thread until they learn both.
+	 */
+	if (p->locks)
+		return shmdev_fail(p->ctx, EOPNOTSUPP, "tx_begin: the pool was opened with SHMDEV_POOL_THREADS, and transactions (and shmdev_alloc_publish) are not thread-safe yet: open it without the flag to use them");
 	tx = p->tx;
 	if (tx->active)
 		return shmdev_fail(p->ctx, EBUSY, "tx_begin: a transaction is open already (%" PRIu64 " bytes logged): transactions do not nest; commit or abort it first",

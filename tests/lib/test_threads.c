@@ -332,6 +332,13 @@ START_TEST(test_flags)
 	ck_assert_ptr_null(pool);
 	ck_assert_msg(strstr(shmdev_errmsg(ctx), "SHMDEV_POOL_THREADS is for the owner"), "%s",
 		      shmdev_errmsg(ctx));
+	/* Transactions are not thread-safe yet: refused, naming the flag. */
+	pool = tu_pool_open(ctx, conf, types, 3, SHMDEV_POOL_THREADS);
+	ck_assert_int_eq(shmdev_tx_begin(pool), -EOPNOTSUPP);
+	ck_assert_msg(strstr(shmdev_errmsg(ctx), "SHMDEV_POOL_THREADS, and transactions"), "%s",
+		      shmdev_errmsg(ctx));
+	ck_assert(!shmdev_tx_active(pool));
+	ck_assert_int_eq(shmdev_pool_close(pool), 0);
 	shmdev_conf_free(conf);
 }
 END_TEST
