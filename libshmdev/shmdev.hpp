@@ -60,11 +60,11 @@
  * Extension points, left open on purpose (nothing here pretends to do them):
  *  - Transactions (issue 14): done, see shmdev::transaction below
  *    (pool::begin(); the destructor aborts unless commit() was called).
- *  - Field lists for migration (issue 13): a separate optional trait,
- *    shmdev::fields_of<T> (declared by a later SHMDEV_FIELDS(T, ...)
- *    macro), so that types registered with SHMDEV_TYPE today compile
- *    unchanged.  detail::describe<T>() is the one place that builds a
- *    struct shmdev_type from the traits: the field table attaches there.
+ *  - Field lists for migration (issue 13): done, an optional trait,
+ *    shmdev::fields_of<T>, declared by SHMDEV_FIELDS(T, SHMDEV_FIELD(T, m),
+ *    ...), so that types registered with SHMDEV_TYPE alone compile
+ *    unchanged; detail::describe<T>() attaches the table.  Converters are
+ *    not taken yet (a change that needs one is refused, naming it).
  *  - Thread-safe pools: shmdev::pool_threads (SHMDEV_POOL_THREADS) passed
  *    through pool::open(..., flags); shmdev.h says what threads may then
  *    do at once.
@@ -77,6 +77,7 @@
 #endif
 
 #include <cerrno>
+#include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -325,6 +326,19 @@ constexpr bool is_keyed()
 	return (type_traits<T>::flags & SHMDEV_TYPE_KEYED) != 0;
 }
 
+} // namespace detail
+
+/*
+ * The fields of T for migration on resume (issue 13), from SHMDEV_FIELDS():
+ * absent, T keeps the rules of a type without fields.
+ */
+template <class T>
+struct fields_of {
+	static constexpr std::size_t count = 0;
+};
+
+namespace detail {
+
 /* The one place a struct shmdev_type is made from T (issue 13 hooks here). */
 template <class T>
 constexpr shmdev_type describe(std::uint64_t max_count)
@@ -338,6 +352,10 @@ constexpr shmdev_type describe(std::uint64_t max_count)
 	t.version = type_traits<T>::version;
 	t.max_count = max_count;
 	t.flags = type_traits<T>::flags;
+	if constexpr (fields_of<T>::count > 0) {
+		t.nr_fields = static_cast<std::uint32_t>(fields_of<T>::count);
+		t.fields = fields_of<T>::list;
+	}
 	return t;
 }
 
@@ -387,6 +405,66 @@ public:
 private:
 	shmdev_handle_t raw_ = SHMDEV_HANDLE_NONE;
 };
+
+namespace detail {
+
+template <class M>
+struct is_handle : std::false_type {};
+template <class U>
+struct is_handle<handle<U>> : std::true_type {};
+
+/*
+ * The kind C's SHMDEV_FIELD gives a member (its _Generic), from the
+ * member's C++ type; a handle<U> is a HANDLE, an enum its underlying int.
+ */
+template <class M>
+constexpr std::uint32_t field_kind()
+{
+	using U = std::remove_cv_t<M>;
+	using E = std::remove_cv_t<std::remove_extent_t<U>>;
+
+	if constexpr (is_handle<U>::value)
+		return SHMDEV_FIELD_HANDLE;
+	else if constexpr (std::is_enum<U>::value)
+		return field_kind<std::underlying_type_t<U>>();
+	else if constexpr (std::is_same<U, bool>::value)
+		return SHMDEV_FIELD_UINT;
+	else if constexpr (std::is_integral<U>::value)
+		return std::is_signed<U>::value ? SHMDEV_FIELD_INT : SHMDEV_FIELD_UINT;
+	else if constexpr (std::is_same<U, float>::value)
+		return SHMDEV_FIELD_FLOAT;
+	else if constexpr (std::is_same<U, double>::value)
+		return SHMDEV_FIELD_DOUBLE;
+	else if constexpr (std::rank<U>::value == 1 &&
+			   (std::is_same<E, char>::value || std::is_same<E, signed char>::value ||
+			    std::is_same<E, unsigned char>::value))
+		return SHMDEV_FIELD_BYTES;
+	else
+		return SHMDEV_FIELD_NONE;
+}
+
+} // namespace detail
+
+/*
+ * SHMDEV_FIELD(T, m) and SHMDEV_FIELD_DEFAULT(T, m, &value), as in C (the
+ * kind from the member's type), for SHMDEV_FIELDS(T, ...): register T's
+ * fields, at global scope after SHMDEV_TYPE(T, ...):
+ *   SHMDEV_FIELDS(Player, SHMDEV_FIELD(Player, id), SHMDEV_FIELD(Player, hp),
+ *                 SHMDEV_FIELD_HANDLE_OF(Player, pet));
+ * pool::open() then passes them, and a changed Player migrates on resume
+ * (README, "Field descriptions and migration").  A converter is not taken
+ * here yet: a change that needs one is refused, naming the field.
+ */
+#define SHMDEV_FIELD(T, m)                                                     \
+	SHMDEV_FIELD_AS(T, m, ::shmdev::detail::field_kind<decltype(std::declval<T &>().m)>())
+#define SHMDEV_FIELD_DEFAULT(T, m, d)                                          \
+	SHMDEV_FIELD_AS_DEF(T, m, ::shmdev::detail::field_kind<decltype(std::declval<T &>().m)>(), (d))
+#define SHMDEV_FIELDS(T, ...)                                                  \
+	template <>                                                            \
+	struct shmdev::fields_of<T> {                                          \
+		static constexpr shmdev_field list[] = { __VA_ARGS__ };       \
+		static constexpr std::size_t count = sizeof(list) / sizeof(list[0]); \
+	}
 
 /* An object and its handle, as alloc, find and force_get give them. */
 template <class T>

@@ -10,7 +10,7 @@ CPPTEST_DIR := $(BUILD)/tests/cpp
 CPPTEST_SAN_DIR := $(BUILD)/san/tests/cpp
 CPPTEST_BINS := $(CPPTEST_DIR)/test_cpp $(CPPTEST_DIR)/test_cpp_noexc
 CPPTEST_SAN_BINS := $(CPPTEST_SAN_DIR)/test_cpp $(CPPTEST_SAN_DIR)/test_cpp_noexc
-CPPTEST_DEPS := tests/cpp/test_cpp.cpp libshmdev/shmdev.hpp libshmdev/shmdev.h tests/lib/testutil.h
+CPPTEST_DEPS := tests/cpp/test_cpp.cpp tests/cpp/fields_cases.hpp libshmdev/shmdev.hpp libshmdev/shmdev.h tests/lib/testutil.h
 CPPTEST_FLAVOUR_test_cpp :=
 CPPTEST_FLAVOUR_test_cpp_noexc := -fno-exceptions
 

@@ -733,6 +733,8 @@ START_TEST(test_transaction)
 }
 END_TEST
 
+#include "fields_cases.hpp"
+
 static Suite *cpp_suite(void)
 {
 	Suite *s = suite_create(SHMDEV_HPP_EXCEPTIONS ? "cpp" : "cpp_noexc");
@@ -764,6 +766,7 @@ static Suite *cpp_suite(void)
 	tcase_add_test(tc, test_pool_outlives_context);
 	tcase_add_test(tc, test_destroy);
 	tcase_add_test(tc, test_transaction);
+	tcase_add_test(tc, test_fields_migrate);
 	suite_add_tcase(s, tc);
 	return s;
 }
