@@ -52,7 +52,7 @@ $(CAMPAIGN_SAN_BIN): $(CAMPAIGN_DEPS) $(CAMPAIGN_SAN_SERVER_OBJ) $(LIBSHMDEV_SAN
 # where violations must show (the campaign can fail).
 CAMPAIGN_TX_BIN := $(CAMPAIGN_DIR)/campaign_tx
 CAMPAIGN_TX_VM_BIN := $(BUILD)/vm/bin/campaign_tx
-CAMPAIGN_TX_DEPS := tests/campaign/campaign_tx.c libshmdev/shmdev.h $(LIBSHMDEV_A)
+CAMPAIGN_TX_DEPS := tests/campaign/campaign_tx.c tests/campaign/campaign_common.h libshmdev/shmdev.h $(LIBSHMDEV_A)
 
 all:: $(CAMPAIGN_TX_BIN)
 
@@ -97,3 +97,47 @@ stress:: $(BUILD)/kmod/$(CAMPAIGN_VM_SERIES)/shmpool.ko $(CAMPAIGN_VM_BIN)
 	@BUILD=$(BUILD) VM_TEST_BINS="$(CAMPAIGN_VM_BIN)" \
 	SHMPOOL_VM_ENV="SHMPOOL_CAMPAIGN_RESTARTS=$(CAMPAIGN_STRESS_VM_RESTARTS) $(SHMPOOL_VM_ENV)" \
 	tests/vm/run.sh $(CAMPAIGN_VM_SERIES)
+
+# campaign_migrate: kills during migrations on resume (issue 13, item 5):
+# a described world (KEYED Units, plain Items, handles between them)
+# migrated v1 -> v2 -> v3 -> v1 at every restart, the owner killed at the
+# migration's crash points or after a random delay; no violation allowed.
+CAMPAIGN_MIG_BIN := $(CAMPAIGN_DIR)/campaign_migrate
+CAMPAIGN_MIG_SAN_BIN := $(BUILD)/san/tests/campaign/campaign_migrate
+CAMPAIGN_MIG_VM_BIN := $(BUILD)/vm/bin/campaign_migrate
+CAMPAIGN_MIG_DEPS := tests/campaign/campaign_migrate.c tests/campaign/campaign_common.h \
+	libshmdev/shmdev.h $(LIBSHMDEV_A)
+CAMPAIGN_MIG_ARGS ?=
+CAMPAIGN_MIG_STRESS_RESTARTS ?= 5000
+
+all:: $(CAMPAIGN_MIG_BIN)
+
+$(CAMPAIGN_MIG_BIN): $(CAMPAIGN_MIG_DEPS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_COMMON) -o $@ $< $(LIBSHMDEV_A) $(LIBSHMDEV_LIBS) -lrt
+
+$(CAMPAIGN_MIG_SAN_BIN): $(CAMPAIGN_MIG_DEPS) $(LIBSHMDEV_SAN_A)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_COMMON) $(SAN_FLAGS) -o $@ $< $(LIBSHMDEV_SAN_A) $(LIBSHMDEV_LIBS) -lrt
+
+$(CAMPAIGN_MIG_VM_BIN): $(CAMPAIGN_MIG_DEPS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_COMMON) -static -o $@ $< $(LIBSHMDEV_A) $(LIBSHMDEV_LIBS_STATIC)
+
+# Inside the VM (SHMPOOL_VM=1, no arguments): 200 restarts on /dev/shmpool.
+VM_TEST_BINS += $(CAMPAIGN_MIG_VM_BIN)
+
+.PHONY: test-campaign-migrate
+test-campaign-migrate: $(CAMPAIGN_MIG_BIN) $(CAMPAIGN_MIG_SAN_BIN)
+	@echo "== campaign_migrate (posix, 400 restarts, kills during migrations: no violation)"
+	@SHMDEV_BACKEND=posix $(CAMPAIGN_MIG_BIN) --restarts 400 --max-seconds 300 $(CAMPAIGN_MIG_ARGS)
+	@echo "== campaign_migrate (posix, 60 restarts, ASan+UBSan)"
+	@SHMDEV_BACKEND=posix ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		$(CAMPAIGN_MIG_SAN_BIN) --restarts 60 --max-seconds 300 $(CAMPAIGN_MIG_ARGS)
+
+test-host:: test-campaign-migrate
+
+stress:: $(CAMPAIGN_MIG_BIN)
+	@echo "== campaign_migrate (posix, $(CAMPAIGN_MIG_STRESS_RESTARTS) restarts)"
+	@SHMDEV_BACKEND=posix $(CAMPAIGN_MIG_BIN) --restarts $(CAMPAIGN_MIG_STRESS_RESTARTS) --max-seconds 3600 $(CAMPAIGN_MIG_ARGS)

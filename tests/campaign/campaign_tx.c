@@ -55,6 +55,7 @@
 #include <unistd.h>
 
 #include "shmdev.h"
+#include "campaign_common.h"
 
 #define T_META		0
 #define T_PLAYER	1
@@ -102,22 +103,6 @@ struct campaign {
 	uint64_t kills, lib_kills, timed_kills, ran_out, cold, violations, checks;
 	uint64_t rolled_back, finished;
 };
-
-static uint64_t rnd(uint64_t *s)
-{
-	*s ^= *s >> 12;
-	*s ^= *s << 25;
-	*s ^= *s >> 27;
-	return *s * 0x2545f4914f6cdd1dULL;
-}
-
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /* ---- the server (child) ------------------------------------------------ */
 
@@ -483,12 +468,7 @@ static bool check_world(struct campaign *c, bool *empty)
 
 static void destroy(struct campaign *c)
 {
-	int err = shmdev_pool_destroy(c->ctx, c->conf);
-
-	if (err && err != -ENOENT) {
-		fprintf(stderr, "campaign_tx: destroy: %s\n", shmdev_errmsg(c->ctx));
-		exit(2);
-	}
+	campaign_destroy("campaign_tx", c->ctx, c->conf);
 }
 
 /* One round: a server started, killed, the world checked. */
@@ -498,7 +478,6 @@ static void round_once(struct campaign *c)
 	char at[32];
 	bool lib = plan % 2, empty;
 	pid_t pid;
-	int st;
 
 	if (plan % 12 == 5) {
 		destroy(c);
@@ -520,14 +499,7 @@ static void round_once(struct campaign *c)
 		nanosleep(&ts, NULL);
 		kill(pid, SIGKILL);
 	}
-	if (waitpid(pid, &st, 0) != pid) {
-		perror("waitpid");
-		exit(2);
-	}
-	if (!WIFSIGNALED(st) || WTERMSIG(st) != SIGKILL) {
-		fprintf(stderr, "campaign_tx: the server ended by itself (status 0x%x)\n", st);
-		exit(2);
-	}
+	campaign_reap_killed("campaign_tx", pid);
 	c->kills++;
 	if (lib)
 		c->lib_kills++;
@@ -550,7 +522,6 @@ int main(int argc, char **argv)
 {
 	struct campaign c = { .restarts = 1000, .max_seconds = 600, .tx = true };
 	char text[1024], prefix[64];
-	const char *env;
 	uint64_t t0, key;
 	int i;
 
@@ -570,17 +541,7 @@ int main(int argc, char **argv)
 		else
 			usage();
 	}
-	if (argc == 1 && getenv("SHMPOOL_VM")) {
-		c.restarts = VM_RESTARTS;
-		env = getenv("SHMPOOL_CAMPAIGN_RESTARTS");
-		if (env && *env)
-			c.restarts = strtoull(env, NULL, 0);
-	}
-	env = getenv("SHMPOOL_TEST_SEED");
-	if (!c.seed && env && *env)
-		c.seed = strtoull(env, NULL, 0);
-	if (!c.seed)
-		c.seed = (uint64_t)time(NULL) ^ (uint64_t)getpid() << 20;
+	campaign_env(argc, &c.seed, &c.restarts, VM_RESTARTS);
 	c.rng = c.seed | 1;
 	if (!getenv("SHMDEV_POSIX_PREFIX")) {
 		snprintf(prefix, sizeof(prefix), "shmpool-campaign-tx.%d", (int)getpid());
