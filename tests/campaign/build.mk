@@ -11,6 +11,8 @@
 #                        (CAMPAIGN_STRESS_VM_RESTARTS, CAMPAIGN_VM_SERIES)
 #   in every VM round    300 restarts on /dev/shmpool, small scale (VM_TEST_BINS)
 #
+#   campaign_tx, campaign_migrate: see their rules below.
+#
 # SHMPOOL_TEST_SEED=N replays a campaign's plan; CAMPAIGN_ARGS adds options.
 
 CAMPAIGN_DIR := $(BUILD)/tests/campaign
@@ -102,6 +104,9 @@ stress:: $(BUILD)/kmod/$(CAMPAIGN_VM_SERIES)/shmpool.ko $(CAMPAIGN_VM_BIN)
 # a described world (KEYED Units, plain Items, handles between them)
 # migrated v1 -> v2 -> v3 -> v1 at every restart, the owner killed at the
 # migration's crash points or after a random delay; no violation allowed.
+# make test-host: 1000 restarts plain, 200 under ASan+UBSan, 100 under
+# valgrind; every VM round: 200 on /dev/shmpool; make stress: 5000
+# (CAMPAIGN_MIG_STRESS_RESTARTS).
 CAMPAIGN_MIG_BIN := $(CAMPAIGN_DIR)/campaign_migrate
 CAMPAIGN_MIG_SAN_BIN := $(BUILD)/san/tests/campaign/campaign_migrate
 CAMPAIGN_MIG_VM_BIN := $(BUILD)/vm/bin/campaign_migrate
@@ -129,12 +134,16 @@ VM_TEST_BINS += $(CAMPAIGN_MIG_VM_BIN)
 
 .PHONY: test-campaign-migrate
 test-campaign-migrate: $(CAMPAIGN_MIG_BIN) $(CAMPAIGN_MIG_SAN_BIN)
-	@echo "== campaign_migrate (posix, 400 restarts, kills during migrations: no violation)"
-	@SHMDEV_BACKEND=posix $(CAMPAIGN_MIG_BIN) --restarts 400 --max-seconds 300 $(CAMPAIGN_MIG_ARGS)
-	@echo "== campaign_migrate (posix, 60 restarts, ASan+UBSan)"
+	@echo "== campaign_migrate (posix, 1000 restarts, kills during migrations: no violation)"
+	@SHMDEV_BACKEND=posix $(CAMPAIGN_MIG_BIN) --restarts 1000 --max-seconds 300 $(CAMPAIGN_MIG_ARGS)
+	@echo "== campaign_migrate (posix, 200 restarts, ASan+UBSan)"
 	@SHMDEV_BACKEND=posix ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-		$(CAMPAIGN_MIG_SAN_BIN) --restarts 60 --max-seconds 300 $(CAMPAIGN_MIG_ARGS)
+		$(CAMPAIGN_MIG_SAN_BIN) --restarts 200 --max-seconds 300 $(CAMPAIGN_MIG_ARGS)
+	@echo "== campaign_migrate (posix, 100 restarts, valgrind)"
+	@SHMDEV_BACKEND=posix valgrind -q --error-exitcode=99 --leak-check=full \
+		--errors-for-leak-kinds=definite \
+		$(CAMPAIGN_MIG_BIN) --restarts 100 --max-seconds 300 $(CAMPAIGN_MIG_ARGS)
 
 test-host:: test-campaign-migrate
 

@@ -3,7 +3,8 @@
  * campaign_migrate: kill -9 the owner during migrations on resume, restart
  * it, and check after every kill that nothing was lost (issue 13, item 5).
  *
- *   campaign_migrate [--restarts N] [--max-seconds S] [--seed N] [--verbose]
+ *   campaign_migrate [--restarts N] [--cold-every N] [--max-seconds S] [--seed N]
+ *                    [--verbose]
  *
  * The world (one pool, process "mig"): KEYED Units (key = the unit's id)
  * and plain Items, both described field by field, in three builds:
@@ -43,7 +44,8 @@
  *   - the live counts are the record's.
  * After the check it changes the world a little in that build (frees,
  * allocations, hp changes), so that holes, reused slots and new
- * generations migrate too.  One round in 40 starts a new world.
+ * generations migrate too.  One round in 40 starts a new world
+ * (--cold-every N; 0: never).
  *
  * A violation is counted (the first few printed) and the world started
  * anew.  Exit status 0 only if there was no violation and every restart
@@ -193,17 +195,18 @@ struct rec {
 };
 
 struct campaign {
-	uint64_t restarts, max_seconds, seed, rng;
+	uint64_t restarts, max_seconds, seed, rng, cold_every;
 	bool verbose;
 	struct shmdev_ctx *ctx;
 	struct shmdev_conf *conf;
 	int build;			/* the stored build, 0..2; -1: no world */
 	struct rec *units, *items;	/* by id - 1 */
 	uint64_t nr_units, nr_items, cap_units, cap_items, live_units, live_items;
-	uint64_t kills, lib_kills, timed_kills, in_migration, timed_in_open, kept_old, completed;
-	uint64_t migrations, cold, ran_out, violations, checks, objects_checked;
+	uint64_t kills, lib_kills, late_kills, timed_kills, in_migration, timed_in_open, kept_old, completed;
+	uint64_t cold, ran_out, violations, checks, objects_checked;
 	uint64_t free_bytes;		/* the block's, at the last check */
 	uint64_t nospc;			/* migrations refused for room */
+	uint64_t world_migrations;	/* completed since the world began */
 };
 
 static struct rec *rec_new(struct rec **v, uint64_t *nr, uint64_t *cap)
@@ -582,6 +585,7 @@ static void populate(struct campaign *c, int b)
 		exit(2);
 	}
 	c->build = b;
+	c->world_migrations = 0;
 	c->cold++;
 }
 
@@ -595,6 +599,7 @@ static bool check_world(struct campaign *c, int target, bool must_old, bool must
 	struct check k = { .c = c };
 	struct shmdev_type_stats ts;
 	struct shmdev_pool_stats ps;
+	int from = c->build;
 	uint64_t i;
 
 	c->checks++;
@@ -615,7 +620,7 @@ static bool check_world(struct campaign *c, int target, bool must_old, bool must
 	if (k.b == c->build)
 		c->kept_old++;
 	else
-		c->completed++, c->migrations++;
+		c->completed++, c->world_migrations++;
 	c->build = k.b;
 	open_owner(c, k.b, &k.pool);
 	shmdev_pool_stats(k.pool, &ps);
@@ -663,7 +668,7 @@ out:
 		c->violations++;
 		if (c->violations <= 5 || c->verbose)
 			printf(PROG ": violation %" PRIu64 " after restart %" PRIu64 " (v%d -> v%d, killed at %s): %s\n",
-			       c->violations, c->kills, c->build + 1, target + 1, where, k.why);
+			       c->violations, c->kills, from + 1, target + 1, where, k.why);
 	}
 	return !k.bad;
 }
@@ -688,7 +693,7 @@ static void round_once(struct campaign *c, uint64_t *open_us)
 	pid_t pid;
 	ssize_t n;
 
-	if (c->build < 0 || plan % 40 == 7)
+	if (c->build < 0 || (c->cold_every && plan % c->cold_every == 7 % c->cold_every))
 		populate(c, (int)((plan >> 8) % 3)), target = (c->build + 1) % 3;
 	if (lib) {
 		unsigned int p = (unsigned int)((plan >> 16) % (NR_POINTS + 2));
@@ -768,14 +773,14 @@ static void round_once(struct campaign *c, uint64_t *open_us)
 				!strcmp(where, "open:changing-set");
 		c->in_migration += before_commit || !strcmp(where, "commit:flipped");
 	} else if (lib) {
-		where = opened ? "after the open (point not reached)" : "?";
+		where = opened ? "no point (the open returned first)" : "?";
 	}
-	if (opened) {
+	if (opened && lib) {
 		/* Learn how long an open with a migration takes: the timed kills' range. */
 		uint64_t us = mono_us() - t0;
 
 		*open_us = (*open_us * 7 + (us < 100000 ? us : 100000)) / 8;
-	} else if (!lib) {
+	} else if (!lib && !opened) {
 		c->timed_in_open++;
 	}
 	if (nospc) {
@@ -786,12 +791,17 @@ static void round_once(struct campaign *c, uint64_t *open_us)
 		 */
 		c->nospc++;
 		check_world(c, target, true, false, "a refusal for room (-ENOSPC)");
+		if (c->verbose)
+			printf("round %" PRIu64 ": v%d -> v%d refused for room after %" PRIu64 " migrations of this world (%" PRIu64 " bytes free)\n",
+			       c->kills, (target + 2) % 3 + 1, target + 1, c->world_migrations, c->free_bytes);
 		c->build = -1;
 		return;
 	}
 	c->kills++;
 	if (lib && n > 0)
 		c->lib_kills++;
+	else if (lib)
+		c->late_kills++;
 	else
 		c->timed_kills++;
 	if (!check_world(c, target, before_commit, opened, where))
@@ -804,13 +814,13 @@ static void round_once(struct campaign *c, uint64_t *open_us)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: " PROG " [--restarts N] [--max-seconds S] [--seed N] [--verbose]\n");
+	fprintf(stderr, "usage: " PROG " [--restarts N] [--cold-every N] [--max-seconds S] [--seed N] [--verbose]\n");
 	exit(2);
 }
 
 int main(int argc, char **argv)
 {
-	struct campaign c = { .restarts = 500, .max_seconds = 600, .build = -1 };
+	struct campaign c = { .restarts = 500, .max_seconds = 600, .cold_every = 40, .build = -1 };
 	char text[1024], prefix[64];
 	uint64_t t0, key, open_us = 2000;
 	int i;
@@ -822,6 +832,8 @@ int main(int argc, char **argv)
 			c.max_seconds = strtoull(argv[++i], NULL, 0);
 		else if (!strcmp(argv[i], "--seed") && i + 1 < argc)
 			c.seed = strtoull(argv[++i], NULL, 0);
+		else if (!strcmp(argv[i], "--cold-every") && i + 1 < argc)
+			c.cold_every = strtoull(argv[++i], NULL, 0);
 		else if (!strcmp(argv[i], "--verbose"))
 			c.verbose = true;
 		else
@@ -857,8 +869,8 @@ int main(int argc, char **argv)
 			printf(PROG ": %" PRIu64 " restarts, %" PRIu64 " violations\n", c.kills, c.violations);
 	}
 	campaign_destroy(PROG, c.ctx, c.conf);
-	printf(PROG ": restarts=%" PRIu64 " kills_in_library=%" PRIu64 " timed_kills=%" PRIu64 " (in the open %" PRIu64 ") kills_inside_migrations=%" PRIu64 " old_layout_kept=%" PRIu64 " migrations_completed=%" PRIu64 " cold_starts=%" PRIu64 " refused_for_room=%" PRIu64 " objects_checked=%" PRIu64 " violations=%" PRIu64 " seed=%" PRIu64 " seconds=%.1f\n",
-	       c.kills, c.lib_kills, c.timed_kills, c.timed_in_open, c.in_migration, c.kept_old, c.completed,
+	printf(PROG ": restarts=%" PRIu64 " kills_in_library=%" PRIu64 " killed_after_the_open=%" PRIu64 " timed_kills=%" PRIu64 " (in the open %" PRIu64 ") kills_inside_migrations=%" PRIu64 " old_layout_kept=%" PRIu64 " migrations_completed=%" PRIu64 " cold_starts=%" PRIu64 " refused_for_room=%" PRIu64 " objects_checked=%" PRIu64 " violations=%" PRIu64 " seed=%" PRIu64 " seconds=%.1f\n",
+	       c.kills, c.lib_kills, c.late_kills, c.timed_kills, c.timed_in_open, c.in_migration, c.kept_old, c.completed,
 	       c.cold, c.nospc, c.objects_checked, c.violations, c.seed, (double)(mono_ms() - t0) / 1000);
 	shmdev_conf_free(c.conf);
 	shmdev_ctx_unref(c.ctx);
