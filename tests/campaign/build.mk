@@ -110,7 +110,8 @@ stress:: $(BUILD)/kmod/$(CAMPAIGN_VM_SERIES)/shmpool.ko $(CAMPAIGN_VM_BIN)
 CAMPAIGN_MIG_BIN := $(CAMPAIGN_DIR)/campaign_migrate
 CAMPAIGN_MIG_SAN_BIN := $(BUILD)/san/tests/campaign/campaign_migrate
 CAMPAIGN_MIG_VM_BIN := $(BUILD)/vm/bin/campaign_migrate
-CAMPAIGN_MIG_DEPS := tests/campaign/campaign_migrate.c tests/campaign/campaign_common.h \
+CAMPAIGN_MIG_DEPS := tests/campaign/campaign_migrate.c tests/campaign/campaign_migrate_types.h \
+	tests/campaign/campaign_common.h \
 	libshmdev/shmdev.h $(LIBSHMDEV_A)
 CAMPAIGN_MIG_ARGS ?=
 CAMPAIGN_MIG_STRESS_RESTARTS ?= 5000
