@@ -499,8 +499,7 @@ SHMDEV_EXPORT int shmdev_free_typed(struct shmdev_pool *p, uint16_t type, shmdev
 SHMDEV_EXPORT shmdev_handle_t shmdev_handle_of(const struct shmdev_pool *p, const void *obj)
 {
 	uintptr_t a = (uintptr_t)obj;
-	size_t lo = 0, hi;
-	const struct prange *r = NULL;
+	const struct prange *r;
 	const struct ptype *pt;
 	struct layout_slot *s;
 	uint64_t off, slot;
@@ -508,19 +507,7 @@ SHMDEV_EXPORT shmdev_handle_t shmdev_handle_of(const struct shmdev_pool *p, cons
 
 	if (!p || !obj)
 		return SHMDEV_HANDLE_NONE;
-	hi = p->nr_ranges;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (a < p->ranges[mid].start) {
-			hi = mid;
-		} else if (a >= p->ranges[mid].end) {
-			lo = mid + 1;
-		} else {
-			r = &p->ranges[mid];
-			break;
-		}
-	}
+	r = pool_range_of(p, a);
 	if (!r)
 		return SHMDEV_HANDLE_NONE;
 	pt = &p->types[r->type];

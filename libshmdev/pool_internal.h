@@ -335,6 +335,24 @@ static POOL_SHARED const struct ptype *ptype_get(const struct shmdev_pool *p, ui
 #include "pool_index.h"
 
 /* pool_view.c */
+/* The chunk range holding address @a (ranges are sorted, disjoint), or NULL. */
+static inline const struct prange *pool_range_of(const struct shmdev_pool *p, uintptr_t a)
+{
+	size_t lo = 0, hi = p->nr_ranges;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (a < p->ranges[mid].start)
+			hi = mid;
+		else if (a >= p->ranges[mid].end)
+			lo = mid + 1;
+		else
+			return &p->ranges[mid];
+	}
+	return NULL;
+}
+
 int pool_build_view(struct shmdev_pool *p);
 uint64_t pool_repair_type(struct shmdev_pool *p, struct ptype *pt);
 

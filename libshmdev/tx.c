@@ -447,25 +447,12 @@ static int64_t append(struct shmdev_pool *p, uint16_t kind, uint64_t handle, uin
 static const struct ptype *find_obj(struct shmdev_pool *p, uintptr_t a, size_t len,
 				    uint64_t *handle, uint32_t *off)
 {
-	size_t lo = 0, hi = p->nr_ranges;
-	const struct prange *r = NULL;
+	const struct prange *r = pool_range_of(p, a);
 	const struct ptype *pt;
 	struct layout_slot *s;
 	uint64_t o, slot, in;
 	uint32_t tag;
 
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (a < p->ranges[mid].start) {
-			hi = mid;
-		} else if (a >= p->ranges[mid].end) {
-			lo = mid + 1;
-		} else {
-			r = &p->ranges[mid];
-			break;
-		}
-	}
 	if (!r)
 		return NULL;
 	pt = &p->types[r->type];
