@@ -10,6 +10,8 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -97,6 +99,27 @@ static inline void campaign_reap_killed(const char *prog, pid_t pid)
 		fprintf(stderr, "%s: the server ended by itself (status 0x%x)\n", prog, st);
 		exit(2);
 	}
+}
+
+/* The first violation a check finds, with its message; later ones are dropped. */
+struct campaign_verdict {
+	char why[512];
+	bool bad;
+};
+
+static inline void campaign_violation(struct campaign_verdict *v, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static inline void campaign_violation(struct campaign_verdict *v, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (v->bad)
+		return;
+	v->bad = true;
+	va_start(ap, fmt);
+	vsnprintf(v->why, sizeof(v->why), fmt, ap);
+	va_end(ap);
 }
 
 #endif

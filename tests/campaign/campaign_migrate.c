@@ -147,23 +147,10 @@ struct check {
 	struct shmdev_pool *pool;
 	int b;
 	uint64_t units, items;
-	char why[512];
-	bool bad;
+	struct campaign_verdict v;
 };
 
-static void violation(struct check *k, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void violation(struct check *k, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (k->bad)
-		return;
-	k->bad = true;
-	va_start(ap, fmt);
-	vsnprintf(k->why, sizeof(k->why), fmt, ap);
-	va_end(ap);
-}
+#define violation(k, ...) campaign_violation(&(k)->v, __VA_ARGS__)
 
 static shmdev_handle_t anchor(struct campaign *c, uint64_t id)
 {
@@ -402,9 +389,9 @@ static bool check_world(struct campaign *c, int target, bool must_old, bool must
 	uint64_t i;
 
 	c->checks++;
-	k.b = stored_build(c, k.why, sizeof(k.why));
+	k.b = stored_build(c, k.v.why, sizeof(k.v.why));
 	if (k.b == -2) {
-		k.bad = true;
+		k.v.bad = true;
 	} else if (k.b == -1) {
 		violation(&k, "the pool is gone");
 	} else if (k.b != c->build && k.b != target) {
@@ -414,7 +401,7 @@ static bool check_world(struct campaign *c, int target, bool must_old, bool must
 	} else if (must_new && k.b != target) {
 		violation(&k, "killed after the open returned, but the layout is still v%d", k.b + 1);
 	}
-	if (k.bad)
+	if (k.v.bad)
 		goto out;
 	if (k.b == c->build)
 		c->kept_old++;
@@ -456,20 +443,20 @@ static bool check_world(struct campaign *c, int target, bool must_old, bool must
 		if (!shmdev_pool_block_stats(k.pool, 0, &bs))
 			c->free_bytes = bs.free_bytes;
 	}
-	if (!k.bad)
+	if (!k.v.bad)
 		churn(c, k.pool, k.b);
 	if (shmdev_pool_close(k.pool)) {
 		fprintf(stderr, PROG ": close: %s\n", shmdev_errmsg(c->ctx));
 		exit(2);
 	}
 out:
-	if (k.bad) {
+	if (k.v.bad) {
 		c->violations++;
 		if (c->violations <= 5 || c->verbose)
 			printf(PROG ": violation %" PRIu64 " after restart %" PRIu64 " (v%d -> v%d, killed at %s): %s\n",
-			       c->violations, c->kills, from + 1, target + 1, where, k.why);
+			       c->violations, c->kills, from + 1, target + 1, where, k.v.why);
 	}
-	return !k.bad;
+	return !k.v.bad;
 }
 
 /* The migration's named points, and how many times a migration reaches each at most. */

@@ -349,23 +349,10 @@ struct check {
 	struct shmdev_pool *pool;
 	struct meta *m;
 	uint64_t metas, items;
-	char why[512];
-	bool bad;
+	struct campaign_verdict v;
 };
 
-static void violation(struct check *k, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void violation(struct check *k, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (k->bad)
-		return;
-	k->bad = true;
-	va_start(ap, fmt);
-	vsnprintf(k->why, sizeof(k->why), fmt, ap);
-	va_end(ap);
-}
+#define violation(k, ...) campaign_violation(&(k)->v, __VA_ARGS__)
 
 static int count_meta(void *obj, shmdev_handle_t h, void *data)
 {
@@ -457,13 +444,13 @@ static bool check_world(struct campaign *c, bool *empty)
 		fprintf(stderr, "campaign_tx: close: %s\n", shmdev_errmsg(c->ctx));
 		exit(2);
 	}
-	if (k.bad) {
+	if (k.v.bad) {
 		c->violations++;
 		if (c->violations <= 5 || c->verbose)
 			printf("campaign_tx: violation %" PRIu64 " after restart %" PRIu64 ": %s\n",
-			       c->violations, c->kills, k.why);
+			       c->violations, c->kills, k.v.why);
 	}
-	return !k.bad;
+	return !k.v.bad;
 }
 
 static void destroy(struct campaign *c)
