@@ -666,6 +666,26 @@ int walk_one(void *obj, shmdev_handle_t h, void *data)
 
 /* ---- transactions (shmdev.h, "transactions") ------------------------------ */
 
+
+namespace detail {
+
+/* A new T from @fn (shmdev_alloc, shmdev_alloc_raw, shmdev_tx_alloc) as a ref<T>. */
+template <class T, class Fn>
+result<ref<T>> alloc_ref(Fn fn, shmdev_pool *p, shmdev_ctx *ctx)
+{
+	void *obj = nullptr;
+	shmdev_handle_t h = SHMDEV_HANDLE_NONE;
+	int ret = fn(p, type_id<T>(), &obj, &h);
+
+	if (ret)
+		return result<ref<T>>(failure, ret, ctx);
+	ref<T> r;
+	r.ptr = static_cast<T *>(obj);
+	r.handle = handle<T>::from_raw(h);
+	return r;
+}
+
+} // namespace detail
 /*
  * One open transaction on a pool, made by pool::begin().  Move-only.  Its
  * destructor aborts it unless commit() or abort() ended it, so that an
@@ -719,16 +739,7 @@ public:
 	template <class T>
 	result<ref<T>> alloc()
 	{
-		void *obj = nullptr;
-		shmdev_handle_t h = SHMDEV_HANDLE_NONE;
-		int ret = shmdev_tx_alloc(pool_, detail::type_id<T>(), &obj, &h);
-
-		if (ret)
-			return result<ref<T>>(failure, ret, ctx_);
-		ref<T> r;
-		r.ptr = static_cast<T *>(obj);
-		r.handle = handle<T>::from_raw(h);
-		return r;
+		return detail::alloc_ref<T>(shmdev_tx_alloc, pool_, ctx_);
 	}
 	/* Free @h at the commit (not at all on an abort). */
 	template <class T>
@@ -1063,16 +1074,7 @@ private:
 	template <class T, class Fn>
 	result<ref<T>> alloc_with(Fn fn)
 	{
-		void *obj = nullptr;
-		shmdev_handle_t h = SHMDEV_HANDLE_NONE;
-		int ret = fn(pool_, detail::type_id<T>(), &obj, &h);
-
-		if (ret)
-			return result<ref<T>>(failure, ret, ctx_);
-		ref<T> r;
-		r.ptr = static_cast<T *>(obj);
-		r.handle = handle<T>::from_raw(h);
-		return r;
+		return detail::alloc_ref<T>(fn, pool_, ctx_);
 	}
 
 	void release_ctx() noexcept
