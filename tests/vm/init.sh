@@ -81,13 +81,14 @@ run_tests() {
 		rm -rf "$dir"
 		mkdir -p "$dir"
 		M "BEGIN $t"
+		t0=$(cut -d. -f1 /proc/uptime)
 		# shellcheck disable=SC2086 # TEST_ENV is a list of words
 		(cd "$dir" && exec env -i PATH=/sbin:/bin:/usr/sbin:/usr/bin HOME="$dir" \
 			TMPDIR="$dir" SHMPOOL_VM=1 SHMPOOL_KO=/shmpool.ko \
 			CK_TIMEOUT_MULTIPLIER="$CK_MULT" $TEST_ENV \
 			timeout -s KILL "$TEST_TIMEOUT" "/tests/$t" </dev/null)
 		rc=$?
-		M "END $t status=$rc"
+		M "END $t status=$rc seconds=$(($(cut -d. -f1 /proc/uptime) - t0))"
 		kmsg "$t"
 		ran=$((ran + 1))
 		[ $rc -eq 0 ] || failed=$((failed + 1))

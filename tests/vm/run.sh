@@ -181,7 +181,7 @@ judge() { # log nbins qemu-rc
 	grep -q '^SHMPOOL-VM: INSMOD ok' "$log" || echo "the module did not load or /dev/shmpool did not appear"
 	begun=$(grep -c '^SHMPOOL-VM: BEGIN ' "$log" || true)
 	ended=0
-	while read -r _ _ name st; do
+	while read -r _ _ name st _; do
 		ended=$((ended + 1))
 		[ "$st" = status=0 ] || echo "$name failed ($st)"
 	done < <(grep '^SHMPOOL-VM: END ' "$log" || true)
@@ -235,6 +235,9 @@ round() { # series
 		SUMMARY+=("vm [$s] $KREL: FAIL  ${#BINS[@]} binaries, $checks checks, $fails failures, $errs errors, ${secs}s, log $log")
 		while IFS= read -r r; do SUMMARY+=("    - $r"); done <<<"$reasons"
 	fi
+	slowest=$(sed -nE 's/^SHMPOOL-VM: END ([^ ]+) status=[0-9]+ seconds=([0-9]+)$/\2 \1/p' "$log" |
+		sort -rn | head -n 5 | awk '{ printf "%s%s %ss", (NR > 1 ? ", " : ""), $2, $1 }')
+	[ -z "$slowest" ] || SUMMARY+=("    slowest: $slowest")
 	printf '%s\n' "${SUMMARY[@]:first}"
 }
 
