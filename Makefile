@@ -4,7 +4,8 @@
 # Each component adds its own rules in <dir>/build.mk, using double-colon
 # rules for the shared targets below so that fragments never edit each other.
 #
-#   make            build the library, tools and examples
+#   make            build the library and the tool (shmpoolctl), nothing else
+#   make examples   the demo zone servers (C and C++) and player, README's example
 #   make test       install what the tests need, then run every suite
 #                   (host, module builds on every kernel, VM rounds)
 #   make demo       the hot-restart story (examples/)

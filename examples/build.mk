@@ -26,7 +26,10 @@ ZONE_DEPS := examples/zone_server.c examples/zone_types.h examples/zone_fields.h
 # system test builds it there with pkg-config).
 EXAMPLES_PLAYER := $(EXAMPLES_DIR)/player
 
-all:: $(ZONE_BINS) $(ZONE_DEMO) $(EXAMPLES_PLAYER)
+# Not part of "make": a production host needs the library and the tool;
+# the examples (half of the user-space build's time) are "make examples".
+.PHONY: examples
+examples:: $(ZONE_BINS) $(ZONE_DEMO) $(EXAMPLES_PLAYER)
 
 $(EXAMPLES_PLAYER): examples/player.c libshmdev/shmdev.h $(LIBSHMDEV_A)
 	@mkdir -p $(@D)
@@ -116,7 +119,7 @@ ZONE_CPP_DEPS := examples/zone_server.cpp examples/zone_options.hpp examples/zon
 	libshmdev/shmdev.h libshmdev/shmdev.hpp
 ZONE_SERVER_CPP := $(EXAMPLES_DIR)/zone_server_cpp
 
-all:: $(ZONE_SERVER_CPP)
+examples:: $(ZONE_SERVER_CPP)
 
 $(ZONE_SERVER_CPP): $(ZONE_CPP_DEPS) $(LIBSHMDEV_A)
 	$(CXX) $(ZONE_CPP_FLAGS) -o $@ $< $(LIBSHMDEV_A) $(LIBSHMDEV_LIBS) -lrt

@@ -24,4 +24,8 @@ test-commands:
 	@echo "== README: make module KDIR=... (6.1 headers), make module-clean"
 	@$(MAKE) --no-print-directory module KDIR=$$(. $(or $(SHMPOOL_CACHE),/var/cache/shmpool/kernels)/6.1/kernel.env && echo $$KDIR) >/dev/null
 	@test -f shmpool.ko && $(MAKE) --no-print-directory module-clean >/dev/null && test ! -e shmpool.ko
-	@echo "README commands: 6 passed, 0 failed"
+	@echo "== README: make examples"
+	@$(MAKE) --no-print-directory examples >/dev/null
+	@for b in zone_server zone_server_cpp zone_demo player; do \
+		test -x $(EXAMPLES_DIR)/$$b || { echo "make examples: no $(EXAMPLES_DIR)/$$b"; exit 1; }; done
+	@echo "README commands: 7 passed, 0 failed"
