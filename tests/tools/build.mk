@@ -10,8 +10,8 @@ CTLTEST_TOOL_SRCS := $(filter-out tools/main.c,$(sort $(wildcard tools/*.c)))
 CTLTEST_TOOL_OBJS := $(CTLTEST_TOOL_SRCS:%.c=$(BUILD)/%.o)
 CTLTEST_TOOL_SAN_OBJS := $(CTLTEST_TOOL_SRCS:%.c=$(BUILD)/san/%.o)
 CTLTEST_CFLAGS := $(CFLAGS_COMMON) -Itests/lib -Itools
-CTLTEST_SRCS := tests/tools/test_shmpoolctl.c $(sort $(wildcard tests/lib/util_*.c))
-CTLTEST_DEPS := $(CTLTEST_SRCS) $(wildcard tests/lib/*.h tools/*.h)
+CTLTEST_SRCS := tests/tools/test_shmpoolctl.c tests/tools/ctltest_util.c tests/tools/ctltest_pool.c $(sort $(wildcard tests/lib/util_*.c))
+CTLTEST_DEPS := $(CTLTEST_SRCS) $(wildcard tests/lib/*.h tools/*.h tests/tools/*.h)
 CTLTEST_KMOD_LIBS := $(shell pkg-config --libs libkmod 2>/dev/null || echo -lkmod)
 CTLTEST_CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lrt -lm -lpthread)
 
