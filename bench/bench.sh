@@ -98,6 +98,16 @@ log "transactions (bench_tx)"
 	echo
 	"$OUT/bench_tx" --iters 1000000 --reps "$RUNS"
 } >>"$OUT/results.md.tmp"
+# The C++ layer against the C calls it wraps (bench/bench_cpp.cpp, issue 15):
+# times, then instructions per call under callgrind.
+make --no-print-directory "$OUT/bench_cpp" >/dev/null
+log "C++ layer (bench_cpp)"
+{
+	echo
+	"$OUT/bench_cpp" --reps "$RUNS"
+	echo
+	BENCH=$OUT/bench_cpp N=100000 OUT=$OUT/bench_cpp.callgrind bench/cpp_counts.sh
+} >>"$OUT/results.md.tmp"
 mv "$OUT/results.md.tmp" "$OUT/results.md"
 cat "$OUT/results.md"
 log "markdown: $OUT/results.md; CSV: $OUT/results.csv (bench_tick), $KROWS (kernel path)"

@@ -131,3 +131,30 @@ bench-migrate-smoke: $(BENCH_MIGRATE)
 	@$(BENCH_MIGRATE) --counts 1000 --runs 1 >/dev/null
 
 test-host:: bench-migrate-smoke
+
+# bench_cpp (bench/bench_cpp.cpp): the C++ layer against the C calls it
+# wraps, on one pool (issue 15, item 5).  `make bench-cpp` prints the table
+# and the instructions per call (callgrind, bench/cpp_counts.sh); bench.sh
+# prints the table after bench_tx; bench-smoke runs it once, tiny.
+BENCH_CPP := $(BENCH_DIR)/bench_cpp
+# -fno-ipa-icf: the C and C++ sides of an operation may compile to the same
+# code; folded into one symbol, callgrind would give both calls to one name.
+BENCH_CPP_FLAGS := -std=c++17 $(WARN) -pedantic $(OPT) -fno-ipa-icf $(CPPFLAGS_COMMON)
+
+$(BENCH_CPP): bench/bench_cpp.cpp libshmdev/shmdev.h libshmdev/shmdev.hpp $(LIBSHMDEV_A)
+	@mkdir -p $(@D)
+	$(CXX) $(BENCH_CPP_FLAGS) -o $@ $< $(LIBSHMDEV_A) $(LIBSHMDEV_LIBS) -lrt
+
+bench-build: $(BENCH_CPP)
+
+.PHONY: bench-cpp bench-smoke-cpp
+bench-cpp: $(BENCH_CPP)
+	@$(BENCH_CPP) $(BENCH_CPP_ARGS)
+	@echo
+	@BENCH=$(BENCH_CPP) N=$(or $(BENCH_CPP_COUNTS),100000) OUT=$(BENCH_DIR)/bench_cpp.callgrind bench/cpp_counts.sh
+
+bench-smoke: bench-smoke-cpp
+bench-smoke-cpp: $(BENCH_CPP)
+	@echo "== bench_cpp smoke (tiny counts, no timing checks)"
+	@$(BENCH_CPP) --ops 2000 --reps 1 --items 1000 --players 500 >$(BENCH_DIR)/bench_cpp.smoke 2>&1 && \
+		grep -q '^| force_get |' $(BENCH_DIR)/bench_cpp.smoke || { cat $(BENCH_DIR)/bench_cpp.smoke; exit 1; }

@@ -50,7 +50,9 @@
  *  - Cost: every call is an inline call of the C function it wraps (get
  *    and free: the typed ones); the type id is a compile-time constant and
  *    the failure path (the message copy) is out of line, so the success
- *    path is the C call and a compare.
+ *    path is the C call and a compare.  pool::fast<T>() gives the inline
+ *    get (shmdev_get_fast) as fast_path<T>.  bench/bench_cpp.cpp measures
+ *    each against its C call (make bench-cpp).
  *  - Threads: as shmdev.h (a context and what is made from it is used by one
  *    thread at a time, unless the pool is opened with shmdev::pool_threads:
  *    then the pool's calls may come from several threads at once, see
@@ -395,8 +397,13 @@ public:
 	}
 	constexpr shmdev_handle_t raw() const noexcept { return raw_; }
 	constexpr explicit operator bool() const noexcept { return raw_ != SHMDEV_HANDLE_NONE; }
-	/* The type id and slot inside the bits (shmdev_handle_type/slot). */
-	std::uint16_t type_id() const noexcept { return shmdev_handle_type(raw_); }
+	/*
+	 * The type id and slot inside the bits (shmdev_handle_type/slot).  The
+	 * type is the top 12 bits (shmdev.h, "A handle names one object"),
+	 * read inline so that free() checks it for nothing; test_cpp compares
+	 * it with shmdev_handle_type().
+	 */
+	constexpr std::uint16_t type_id() const noexcept { return static_cast<std::uint16_t>(raw_ >> 52); }
 	std::uint32_t slot() const noexcept { return shmdev_handle_slot(raw_); }
 
 	friend constexpr bool operator==(handle a, handle b) noexcept { return a.raw_ == b.raw_; }
@@ -476,6 +483,29 @@ struct ref {
 	explicit operator bool() const noexcept { return ptr != nullptr; }
 	T *operator->() const noexcept { return ptr; }
 	T &operator*() const noexcept { return *ptr; }
+};
+
+/*
+ * The inline get of one type (shmdev_get_fast): pool::fast<T>() fills it,
+ * get(h) resolves a handle<T> in the caller's code, without a call, and
+ * gives exactly what pool::get(h) gives (nullptr for a stale, freed, none
+ * or, through from_raw, another type's handle).  Valid while its pool is
+ * open; copyable, 56 bytes of the caller's memory.  A default-made one
+ * resolves every handle to nullptr.
+ */
+template <class T>
+class fast_path {
+public:
+	fast_path() noexcept : f_() {}
+
+	T *get(handle<T> h) const noexcept
+	{
+		return static_cast<T *>(shmdev_get_fast(&f_, h.raw()));
+	}
+
+private:
+	friend class pool;
+	struct shmdev_fast f_;
 };
 
 /* ---- context ------------------------------------------------------------- */
@@ -965,11 +995,31 @@ public:
 		return static_cast<T *>(shmdev_get_typed(pool_, detail::type_id<T>(), h.raw()));
 	}
 
-	/* Free it: -ESTALE if @h names no live object, -EINVAL if another type's. */
+	/* The inline get of T (shmdev_fast_init): -ENOENT if T is not in the pool. */
+	template <class T>
+	result<fast_path<T>> fast() const
+	{
+		fast_path<T> f;
+		int ret = shmdev_fast_init(pool_, detail::type_id<T>(), &f.f_);
+
+		if (ret)
+			return result<fast_path<T>>(failure, ret, ctx_);
+		return f;
+	}
+
+	/*
+	 * Free it: -ESTALE if @h names no live object, -EINVAL if another
+	 * type's.  The type compare is inline (a handle made by from_raw may
+	 * lie), so the right type costs what shmdev_free() costs.
+	 */
 	template <class T>
 	result<void> free(handle<T> h)
 	{
-		return result<void>::from(shmdev_free_typed(pool_, detail::type_id<T>(), h.raw()), ctx_);
+		int ret = h.type_id() == detail::type_id<T>()
+				  ? shmdev_free(pool_, h.raw())
+				  : shmdev_free_typed(pool_, detail::type_id<T>(), h.raw());
+
+		return result<void>::from(ret, ctx_);
 	}
 
 	/* The handle of a live object from the address get/alloc gave, or none. */

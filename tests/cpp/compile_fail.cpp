@@ -56,6 +56,7 @@ int main()
 	use_item(ih);
 	(void)pool.get(ph);
 	(void)pool.find<Player>(1);
+	(void)shmdev::fast_path<Player>().get(ph);
 #if CASE == 1
 	use_item(ph);		/* a Player handle where an Item is expected */
 #elif CASE == 2
@@ -83,6 +84,8 @@ int main()
 	pool.alloc<Item>();		/* a result must not be dropped */
 #elif CASE == 13
 	shmdev::pool copy = pool;	/* move-only */
+#elif CASE == 14
+	(void)shmdev::fast_path<Item>().get(ph);	/* the inline get is typed too */
 #endif
 	return 0;
 }

@@ -27,6 +27,7 @@ cases=(
 	"11|get<Item> of a Player handle|use of deleted function.*\\[with U = Player.*T = Item\\]"
 	"12|a result dropped|ignoring returned value of type 'shmdev::result<shmdev::ref<Item> >'"
 	"13|a pool copied|use of deleted function 'shmdev::pool::pool\\(const shmdev::pool&\\)'"
+	"14|fast_path<Item>::get of a Player handle|use of deleted function.*\\[with U = Player.*T = Item\\]"
 )
 
 fail=0

@@ -163,6 +163,12 @@ START_TEST(test_handle_value)
 	ck_assert_uint_eq(h.type_id(), shmdev_handle_type(0x1234));
 	ck_assert_uint_eq(h.slot(), shmdev_handle_slot(0x1234));
 	ck_assert_uint_eq(none.type_id(), 0);
+	/* type_id() reads the bits inline: the library's answer on every type bit */
+	for (std::uint64_t t = 1; t < 4096; t = t * 2 + 1) {
+		shmdev_handle_t raw = t << 52 | 0x000ABCDEF1234567ULL;
+
+		ck_assert_uint_eq(shmdev::handle<Item>::from_raw(raw).type_id(), shmdev_handle_type(raw));
+	}
 }
 END_TEST
 
@@ -273,6 +279,57 @@ START_TEST(test_alloc_get_free)
 	ck_assert_ptr_null(pool.get(it.handle));
 	ck_assert_ptr_eq(pool.get(raw.handle), raw.ptr);
 	ck_assert(pool.check().has_value());
+}
+END_TEST
+
+/*
+ * pool::fast<T>(): the inline get gives what pool::get gives for every
+ * handle (live, freed, none, junk, another type's bits), and reaches the
+ * slots a max_count raise put past the first chunk.
+ */
+START_TEST(test_fast_path)
+{
+	shmdev::context ctx = new_ctx();
+	shmdev::config conf = zone_conf(ctx);
+	std::vector<shmdev::handle<Item>> hs;
+
+	{
+		shmdev::pool pool = zone_open(ctx, conf, SHMDEV_START_CREATED);
+		auto f = pool.fast<Item>();
+		ck_assert_msg(f.has_value(), "%s", f.message().c_str());
+		auto ghost = pool.fast<Ghost>();	/* registered, not in this pool */
+		ck_assert_int_eq(ghost.error(), -ENOENT);
+		ck_assert_msg(!ghost.message().empty(), "a failed fast<T>() has a message");
+
+		for (int i = 0; i < 100; i++)
+			hs.push_back(pool.alloc<Item>().value().handle);
+		ck_assert(!pool.alloc<Item>().has_value());	/* full */
+		for (std::size_t i = 0; i < hs.size(); i += 2)
+			ck_assert(pool.free(hs[i]).has_value());
+		for (std::size_t i = 0; i < hs.size(); i++) {
+			ck_assert_ptr_eq(f->get(hs[i]), pool.get(hs[i]));
+			if (i % 2)
+				ck_assert_ptr_nonnull(f->get(hs[i]));
+			else
+				ck_assert_ptr_null(f->get(hs[i]));
+		}
+		auto p = pool.force_get<Player>(9).value();
+		ck_assert_ptr_null(f->get(shmdev::handle<Item>::from_raw(p.handle.raw())));
+		ck_assert_ptr_null(f->get(shmdev::handle<Item>()));
+		ck_assert_ptr_null(f->get(shmdev::handle<Item>::from_raw(~0ULL)));
+		ck_assert_ptr_null(shmdev::fast_path<Item>().get(hs[1]));
+		ck_assert_ptr_eq(pool.fast<Player>().value().get(p.handle), p.ptr);
+	}
+	/* Raised: the new slots live past the first chunk's bound. */
+	auto r = shmdev::pool::open(ctx, conf, { shmdev::type<Item>(300), shmdev::type<Player>(50) });
+	ck_assert_msg(r.has_value(), "reopen: %s", r.message().c_str());
+	auto f = r->fast<Item>().value();
+	for (int i = 0; i < 200; i++)
+		hs.push_back(r->alloc<Item>().value().handle);
+	for (auto h : hs) {
+		ck_assert_ptr_eq(f.get(h), r->get(h));
+	}
+	ck_assert_ptr_nonnull(f.get(hs.back()));
 }
 END_TEST
 
@@ -748,6 +805,7 @@ static Suite *cpp_suite(void)
 	tcase_add_test(tc, test_context);
 	tcase_add_test(tc, test_config);
 	tcase_add_test(tc, test_alloc_get_free);
+	tcase_add_test(tc, test_fast_path);
 	tcase_add_test(tc, test_wrong_type_at_runtime);
 	tcase_add_test(tc, test_keyed);
 	tcase_add_test(tc, test_threads);
