@@ -153,3 +153,11 @@ vm_kernel_bad() { # console-log
 			print
 		}'
 }
+
+# The first kernel report of a console log in which init never ran (no
+# SHMPOOL-VM line at all): the kernel died in its own boot, before any
+# shmpool code.  Status 1 if init ran or the kernel reported nothing.
+vm_preinit_crash() { # console-log
+	! grep -q 'SHMPOOL-VM: ' "$1" || return 1
+	vm_kernel_bad "$1" | head -n 1 | grep . | sed 's/^[0-9]*://'
+}

@@ -6,6 +6,7 @@
 # another pid or after the fact, or a report without its kill still fail.
 # Then the debug kernel's reports: KASAN, KFENCE, atomic sleep, lockdep and
 # kmemleak each fail, also without their header line; its clean boot passes.
+# Last, a kernel that dies before init is told apart (run.sh boots again).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib.sh"
@@ -78,6 +79,29 @@ expect "lockdep report without its header fails" "$T/lockdep-nohdr.log" 'leaving
 expect "lockdep: circular dependency fails" "$J/lockdep-circular.log" 'possible circular locking dependency'
 expect "kmemleak report fails" "$J/kmemleak.log" 'unreferenced object 0x'
 expect "a clean debug-kernel boot passes" "$J/debug-boot.log"
+
+# A kernel that dies before init (preinit-crash.log: the debug kernel under
+# TCG on a loaded host) is told apart, so run.sh boots it again; a report
+# after init ran, or a clean boot, is not.
+expect_preinit() { # name log want-crash
+	local out st=0
+	checks=$((checks + 1))
+	out=$(vm_preinit_crash "$2") || st=$?
+	if [ "$3" = yes ] && { [ "$st" -ne 0 ] || ! grep -q 'BUG: KASAN: wild-memory-access' <<<"$out"; }; then
+		echo "test_judge: $1: FAIL: not told a pre-init crash (${out:-nothing})" >&2
+		fails=$((fails + 1))
+	elif [ "$3" = no ] && [ "$st" -eq 0 ]; then
+		echo "test_judge: $1: FAIL: told a pre-init crash: $out" >&2
+		fails=$((fails + 1))
+	fi
+}
+expect "a kernel dying before init fails" "$J/preinit-crash.log" 'BUG: KASAN: wild-memory-access'
+expect_preinit "a kernel dying before init is a pre-init crash" "$J/preinit-crash.log" yes
+{ echo 'SHMPOOL-VM: BOOT 7.3.4-shmpool-debug cpus=1'; cat "$J/preinit-crash.log"; } >"$T/postinit.log"
+expect_preinit "a report after init ran is no pre-init crash" "$T/postinit.log" no
+expect_preinit "a clean boot is no pre-init crash" "$J/debug-boot.log" no
+grep -v 'SHMPOOL-VM' "$J/debug-boot.log" >"$T/silent.log"
+expect_preinit "a boot with no report is no pre-init crash" "$T/silent.log" no
 
 echo "$(((checks - fails) * 100 / checks))%: Checks: $checks, Failures: $fails, Errors: 0"
 [ "$fails" -eq 0 ]
