@@ -62,9 +62,13 @@ void sp_open(struct sp_pool *p, uint64_t key, const struct sp_type *types, int n
 	if (shmdev_pool_open(p->ctx, p->conf, t, (size_t)nr, 0, &p->pool))
 		sp_die(p, "shmdev_pool_open");
 	memset(p->fast, 0, sizeof(p->fast));
-	for (i = 0; i < nr; i++)
+	memset(p->ffast, 0, sizeof(p->ffast));
+	for (i = 0; i < nr; i++) {
 		if (shmdev_fast_init(p->pool, t[i].id, &p->fast[t[i].id]))
 			sp_die(p, "shmdev_fast_init");
+		if (types[i].keyed && shmdev_find_fast_init(p->pool, t[i].id, &p->ffast[t[i].id]))
+			sp_die(p, "shmdev_find_fast_init");
+	}
 }
 
 int sp_start(const struct sp_pool *p)
@@ -108,6 +112,7 @@ void sp_close(struct sp_pool *p)
 		sp_die(p, "shmdev_pool_close");
 	p->pool = NULL;
 	memset(p->fast, 0, sizeof(p->fast));
+	memset(p->ffast, 0, sizeof(p->ffast));
 }
 
 void sp_abandon(struct sp_pool *p)
@@ -116,6 +121,7 @@ void sp_abandon(struct sp_pool *p)
 		shmdev_pool_abandon(p->pool);
 	p->pool = NULL;
 	memset(p->fast, 0, sizeof(p->fast));
+	memset(p->ffast, 0, sizeof(p->ffast));
 }
 
 void sp_destroy(struct sp_pool *p)
