@@ -332,7 +332,7 @@ SHMDEV_EXPORT int shmdev_find_fast_init_abi(const struct shmdev_pool *p, uint16_
 		/* SHMDEV_POOL_THREADS: find locks (pool_lock.c), so no inline probe. */
 		.index = pt->direct ? pt->index : NULL,
 		.mask = pt->index_mask,
-		.shift = pt->index_shift,
+		.fp_shift = pt->index_shift - 4,
 		.hid = pt->hid,
 		.slots = pt->base0,
 		.stride = pt->slot_size,

@@ -763,9 +763,9 @@ void *shmdev_find(const struct shmdev_pool *pool, uint16_t type, uint64_t key,
  * (layout version 3, libshmdev/pool_index.h):
  *   h       = key * 0x9e3779b97f4a7c15 (mod 2^64)
  *   index   = mask + 1 (a power of two) u32 entries, 0 empty, else
- *             fingerprint << 28 | (slot + 1); the fingerprint is the 4 bits
- *             of h just below the home's; linear probing from the home
- *             h >> shift, no probe run crosses an empty entry
+ *             fingerprint << 28 | (slot + 1); h >> fp_shift (fp_shift =
+ *             60 - log2(mask + 1)) = home << 4 | fingerprint; linear
+ *             probing from the home, no probe run crosses an empty entry
  *   slot n  = its 16-byte header at slots + n * stride, for n < bound:
  *             u64 key at +0, u32 tag at +8 (state | generation << 8, state
  *             2 = LIVE_KEYED), the object at + obj_offset
@@ -779,7 +779,7 @@ struct shmdev_find_fast {
 	uint16_t reserved;
 	const uint32_t *index;		/* NULL: every find is shmdev_find() */
 	uint32_t mask;			/* entries - 1 */
-	uint32_t shift;			/* 64 - log2(entries) */
+	uint32_t fp_shift;		/* h >> fp_shift = home << 4 | fingerprint */
 	uint64_t hid;			/* type << 52 */
 	uintptr_t slots;		/* header of slot 0 */
 	uint64_t stride;		/* bytes from one slot to the next */
@@ -815,24 +815,32 @@ static inline void *shmdev_find_fast(const struct shmdev_find_fast *ff, uint64_t
 	if (__builtin_expect(!ix, 0))
 		return ff->pool ? shmdev_find(ff->pool, ff->type, key, handle) : (void *)0;
 	mask = ff->mask;
-	i = (uint32_t)(h >> ff->shift);
-	fp = (uint32_t)(h >> (ff->shift - 4)) << 28;
-	for (n = mask + 1; n; n--, i = (i + 1) & mask) {
+	h >>= ff->fp_shift;
+	i = (uint32_t)(h >> 4);
+	fp = (uint32_t)h << 28;
+	/* mask + 1 entries at most: a damaged index (none empty) ends too. */
+	for (n = mask;; n--, i = (i + 1) & mask) {
 		e = __atomic_load_n(&ix[i], __ATOMIC_RELAXED);
 		if (!e)
 			return (void *)0;
-		if ((e ^ fp) >> 28)
-			continue;
-		slot = (uint32_t)((e & 0x0fffffffU) - 1);
-		if (__builtin_expect(slot >= ff->bound, 0))
-			break;
-		hdr = ff->slots + slot * ff->stride;
-		tag = __atomic_load_n((const uint32_t *)(hdr + 8), __ATOMIC_ACQUIRE);
-		if (__builtin_expect((tag & 0xff) == 2 && *(const uint64_t *)hdr == key, 1)) {
-			if (handle)
-				*handle = ff->hid | slot << 24 | tag >> 8;
-			return (void *)(hdr + ff->obj_offset);
+		if (!((e ^ fp) >> 28)) {
+			slot = (uint32_t)((e & 0x0fffffffU) - 1);
+			if (__builtin_expect(slot >= ff->bound, 0))
+				break;
+			hdr = ff->slots + slot * ff->stride;
+			tag = __atomic_load_n((const uint32_t *)(hdr + 8), __ATOMIC_ACQUIRE);
+			if (__builtin_expect((tag & 0xff) == 2 && *(const uint64_t *)hdr == key, 1)) {
+				if (handle)
+					*handle = ff->hid | slot << 24 | tag >> 8;
+				hdr += ff->obj_offset;
+				/* Never NULL here: the caller's own NULL test folds away. */
+				if (!hdr)
+					__builtin_unreachable();
+				return (void *)hdr;
+			}
 		}
+		if (!n)
+			break;
 	}
 	/* A slot past bound, or no empty entry: the library's answer. */
 	return shmdev_find(ff->pool, ff->type, key, handle);

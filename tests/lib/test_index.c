@@ -364,11 +364,11 @@ START_TEST(test_find_fast_dists)
 	ck_assert_int_eq(shmdev_find_fast_init(pool, TU_PLAYER, &ff), 0);
 	ck_assert_ptr_nonnull(ff.index);
 	ck_assert_uint_eq(ff.mask, 127);
-	ck_assert_uint_eq(ff.shift, 57);
+	ck_assert_uint_eq(ff.fp_shift, 53);
 	for (d = 0; d < D_NR; d++) {
 		for (i = 0; i < n; i++) {
-			keys[i] = dist_key(d, i, ff.mask, ff.shift, &rng);
-			keys[n + i] = dist_key(d, n + i, ff.mask, ff.shift, &rng);	/* absent */
+			keys[i] = dist_key(d, i, ff.mask, ff.fp_shift + 4, &rng);
+			keys[n + i] = dist_key(d, n + i, ff.mask, ff.fp_shift + 4, &rng);	/* absent */
 		}
 		snprintf(where, sizeof(where), "%s, empty", dist_name[d]);
 		ck_assert_uint_eq(agree_all(pool, &ff, TU_PLAYER, keys, 2 * n, where), 0);
@@ -398,13 +398,13 @@ START_TEST(test_find_fast_dists)
 	}
 	/* The whole run: 40 keys of one home and fingerprint, over the end. */
 	for (i = 0; i < n; i++)
-		ck_assert_int_eq(shmdev_force_get(pool, TU_PLAYER, dist_key(D_CLUSTER_WRAP, i, ff.mask, ff.shift, &rng),
+		ck_assert_int_eq(shmdev_force_get(pool, TU_PLAYER, dist_key(D_CLUSTER_WRAP, i, ff.mask, ff.fp_shift + 4, &rng),
 						  &obj, &h[i], &created), 0);
 	for (i = 0; i < ff.mask + 1; i++)
 		ck_assert_msg(!ff.index[i] == (i >= n - 2 && i < ff.mask - 1), "entry %u", i);
-	agree(pool, &ff, TU_PLAYER, dist_key(D_CLUSTER_WRAP, n, ff.mask, ff.shift, &rng), "the end of the run");
-	ck_assert_ptr_null(shmdev_find_fast(&ff, dist_key(D_CLUSTER_WRAP, n, ff.mask, ff.shift, &rng), NULL));
-	ck_assert_ptr_nonnull(shmdev_find_fast(&ff, dist_key(D_CLUSTER_WRAP, n - 1, ff.mask, ff.shift, &rng), NULL));
+	agree(pool, &ff, TU_PLAYER, dist_key(D_CLUSTER_WRAP, n, ff.mask, ff.fp_shift + 4, &rng), "the end of the run");
+	ck_assert_ptr_null(shmdev_find_fast(&ff, dist_key(D_CLUSTER_WRAP, n, ff.mask, ff.fp_shift + 4, &rng), NULL));
+	ck_assert_ptr_nonnull(shmdev_find_fast(&ff, dist_key(D_CLUSTER_WRAP, n - 1, ff.mask, ff.fp_shift + 4, &rng), NULL));
 	ck_assert_int_eq(shmdev_pool_close(pool), 0);
 	shmdev_conf_free(conf);
 }
