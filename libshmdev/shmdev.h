@@ -432,7 +432,8 @@ struct shmdev_type {
 /*
  * SHMDEV_POOL_THREADS: several threads of the owning process may call these
  * at once, on this pool: shmdev_alloc, alloc_raw, free, free_typed, get,
- * get_typed, get_fast, fast_init, handle_of, find, force_get, foreach,
+ * get_typed, get_fast, fast_init, handle_of, find (and find_fast, which
+ * then calls find; find_fast_init), force_get, foreach,
  * pool_check, pool_type_stats, pool_block_stats, pool_stats, pool_start,
  * pool_handed_over, handle_type and handle_slot, and shmdev_errmsg() on the
  * pool's context.  Each type has a lock in the owner's private memory
