@@ -36,16 +36,27 @@ void sp_open(struct sp_pool *p, uint64_t key, const struct sp_type *types, int n
 		t[i].version = 1;
 		t[i].max_count = types[i].cap;
 		t[i].flags = types[i].keyed ? SHMDEV_TYPE_KEYED : 0;
-		/* slots, and a KEYED type's buckets with room to spare */
-		total += types[i].cap * ((types[i].size + HDR + 7) / 8 * 8) + types[i].cap * 8;
+		/* the slots (and up to a line to place slot 0) */
+		total += types[i].cap * ((types[i].size + HDR + 7) / 8 * 8) + 64;
+		/* a KEYED type's key index: 4-byte entries, at most half full */
+		if (types[i].keyed) {
+			uint64_t entries = 16;
+
+			while (entries < 2 * types[i].cap)
+				entries <<= 1;
+			total += entries * 4;
+		}
 	}
 	/*
 	 * One block holds every type's slots, so that each type is one chunk:
 	 * shmdev_fast_init()'s bound then covers every slot and every get is
 	 * inline (a type spread over chunks sends the slots past its first
-	 * chunk to shmdev_get_typed()).  2 MiB multiples, for huge pages.
+	 * chunk to shmdev_get_typed()).  Sized to the count: what the layout
+	 * carves, 64 KiB for the block's header and the extents' alignment,
+	 * in 2 MiB multiples for huge pages (with HugePages a block is
+	 * resident whole from its creation, so slack here is memory).
 	 */
-	block = (total + (4 << 20) + (2 << 20) - 1) / (2 << 20) * (2 << 20);
+	block = (total + (64 << 10) + (2 << 20) - 1) / (2 << 20) * (2 << 20);
 	nblocks = 1;
 	snprintf(conf, sizeof(conf),
 		 "[global]\nProcessList = bench\n[bench]\nBaseKey = %" PRIu64 "\n"
@@ -62,9 +73,13 @@ void sp_open(struct sp_pool *p, uint64_t key, const struct sp_type *types, int n
 	if (shmdev_pool_open(p->ctx, p->conf, t, (size_t)nr, 0, &p->pool))
 		sp_die(p, "shmdev_pool_open");
 	memset(p->fast, 0, sizeof(p->fast));
-	for (i = 0; i < nr; i++)
+	memset(p->ffast, 0, sizeof(p->ffast));
+	for (i = 0; i < nr; i++) {
 		if (shmdev_fast_init(p->pool, t[i].id, &p->fast[t[i].id]))
 			sp_die(p, "shmdev_fast_init");
+		if (types[i].keyed && shmdev_find_fast_init(p->pool, t[i].id, &p->ffast[t[i].id]))
+			sp_die(p, "shmdev_find_fast_init");
+	}
 }
 
 int sp_start(const struct sp_pool *p)
@@ -108,6 +123,7 @@ void sp_close(struct sp_pool *p)
 		sp_die(p, "shmdev_pool_close");
 	p->pool = NULL;
 	memset(p->fast, 0, sizeof(p->fast));
+	memset(p->ffast, 0, sizeof(p->ffast));
 }
 
 void sp_abandon(struct sp_pool *p)
@@ -116,6 +132,7 @@ void sp_abandon(struct sp_pool *p)
 		shmdev_pool_abandon(p->pool);
 	p->pool = NULL;
 	memset(p->fast, 0, sizeof(p->fast));
+	memset(p->ffast, 0, sizeof(p->ffast));
 }
 
 void sp_destroy(struct sp_pool *p)

@@ -5,8 +5,10 @@
  * bench to another entry point (an inline get, a batch get) is one file.
  * The hot calls are static inline wrappers of the public API in shmdev.h;
  * a get is the inline shmdev_get_fast() of the handle's type (its struct
- * shmdev_fast filled at each open), as a program that knows its types
- * calls it.
+ * shmdev_fast filled at each open), and a find the inline
+ * shmdev_find_fast() of the KEYED type (struct shmdev_find_fast), as a
+ * program that knows its types calls them, and as the peers probe their
+ * inlined tables.
  */
 #ifndef BENCH_PEER_SHMPOOL_H
 #define BENCH_PEER_SHMPOOL_H
@@ -33,6 +35,7 @@ struct sp_pool {
 	struct shmdev_conf *conf;
 	struct shmdev_pool *pool;
 	struct shmdev_fast fast[SP_TYPES_MAX + 1];	/* by type id, 1..nr */
+	struct shmdev_find_fast ffast[SP_TYPES_MAX + 1];	/* KEYED types, by id */
 };
 
 /* Type ids are 1..nr.  Dies with the library's message on failure. */
@@ -91,7 +94,7 @@ static inline void sp_free(struct sp_pool *p, shmdev_handle_t h)
 
 static inline void *sp_find(const struct sp_pool *p, uint16_t t, uint64_t key)
 {
-	return shmdev_find(p->pool, t, key, NULL);
+	return shmdev_find_fast(&p->ffast[t], key, NULL);
 }
 
 #ifdef __cplusplus

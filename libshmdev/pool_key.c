@@ -307,3 +307,38 @@ void pool_index_rebuild(struct shmdev_pool *p, struct ptype *pt)
 	}
 	change_end(hot, seq);
 }
+
+SHMDEV_EXPORT int shmdev_find_fast_init_abi(const struct shmdev_pool *p, uint16_t type, uint32_t abi,
+					    size_t size, struct shmdev_find_fast *ff)
+{
+	const struct ptype *pt = NULL;
+	int err;
+
+	if (!p || !ff)
+		return -EINVAL;
+	shmdev_clear_error(p->ctx);
+	if (abi != SHMDEV_FIND_FAST_ABI || size != sizeof(*ff))
+		return shmdev_fail(p->ctx, EPROTO, "find_fast_init: inline find ABI %u (struct of %zu bytes) is not this library's ABI %u (%zu bytes); rebuild against its shmdev.h",
+				   abi, size, SHMDEV_FIND_FAST_ABI, sizeof(*ff));
+	err = keyed_type(p, type, "find_fast_init", &pt);
+	if (err)
+		return err;
+	_Static_assert(offsetof(struct layout_slot, key) == 0 && offsetof(struct layout_slot, tag) == 8 &&
+		       LAYOUT_SLOT_LIVE_KEYED == 2 && SHMDEV_LAYOUT_SLOT_BITS == 28,
+		       "shmdev_find_fast() (shmdev.h) reads the slot header and the index entries as layout version 3 has them");
+	*ff = (struct shmdev_find_fast){
+		.abi = SHMDEV_FIND_FAST_ABI,
+		.type = type,
+		/* SHMDEV_POOL_THREADS: find locks (pool_lock.c), so no inline probe. */
+		.index = pt->direct ? pt->index : NULL,
+		.mask = pt->index_mask,
+		.fp_shift = pt->index_shift - 4,
+		.hid = pt->hid,
+		.slots = pt->base0,
+		.stride = pt->slot_size,
+		.bound = pt->end0 < pt->cap ? pt->end0 : pt->cap,
+		.obj_offset = pt->obj_offset,
+		.pool = p,
+	};
+	return 0;
+}

@@ -432,7 +432,8 @@ struct shmdev_type {
 /*
  * SHMDEV_POOL_THREADS: several threads of the owning process may call these
  * at once, on this pool: shmdev_alloc, alloc_raw, free, free_typed, get,
- * get_typed, get_fast, fast_init, handle_of, find, force_get, foreach,
+ * get_typed, get_fast, fast_init, handle_of, find (and find_fast, which
+ * then calls find; find_fast_init), force_get, foreach,
  * pool_check, pool_type_stats, pool_block_stats, pool_stats, pool_start,
  * pool_handed_over, handle_type and handle_slot, and shmdev_errmsg() on the
  * pool's context.  Each type has a lock in the owner's private memory
@@ -740,6 +741,111 @@ int shmdev_force_get(struct shmdev_pool *pool, uint16_t type, uint64_t key,
 /* The live object under @key of a KEYED type, or NULL. */
 void *shmdev_find(const struct shmdev_pool *pool, uint16_t type, uint64_t key,
 		  shmdev_handle_t *handle);
+
+/*
+ * Inline find: shmdev_find_fast() looks @key up in a KEYED type's key index
+ * in the caller's code, without a call, as shmdev_get_fast() does for
+ * handles.  It gives exactly what shmdev_find() gives (the same object and
+ * handle, or NULL); what it cannot do inline goes to shmdev_find() itself:
+ *  - a pool opened with SHMDEV_POOL_THREADS: shmdev_find() takes the
+ *    type's lock there (another thread's free may shift entries under an
+ *    unlocked probe), so every find of such a pool is the library call;
+ *  - an entry naming a slot past the type's first chunk (after a
+ *    max_count raise), or past its capacity (a damaged index);
+ *  - an index with no empty entry (damaged).
+ * Without SHMDEV_POOL_THREADS no other thread of the process may call the
+ * pool at the same time (the library's rule), so no writer of this process
+ * runs during the probe; on a SHMDEV_POOL_RDONLY pool the owner (another
+ * process) may write meanwhile, with what shmdev_find() gives in that case.
+ *
+ * struct shmdev_find_fast is filled by shmdev_find_fast_init() and read
+ * only by shmdev_find_fast(); it is part of the ABI, versioned by
+ * SHMDEV_FIND_FAST_ABI (another version is refused with -EPROTO).  ABI 1
+ * (layout version 3, libshmdev/pool_index.h):
+ *   h       = key * 0x9e3779b97f4a7c15 (mod 2^64)
+ *   index   = mask + 1 (a power of two) u32 entries, 0 empty, else
+ *             fingerprint << 28 | (slot + 1); h >> fp_shift (fp_shift =
+ *             60 - log2(mask + 1)) = home << 4 | fingerprint; linear
+ *             probing from the home, no probe run crosses an empty entry
+ *   slot n  = its 16-byte header at slots + n * stride, for n < bound:
+ *             u64 key at +0, u32 tag at +8 (state | generation << 8, state
+ *             2 = LIVE_KEYED), the object at + obj_offset
+ *   handle  = hid | slot << 24 | generation
+ * The struct is valid while @pool is open (a zeroed one finds nothing).
+ */
+#define SHMDEV_FIND_FAST_ABI 1
+struct shmdev_find_fast {
+	uint32_t abi;			/* SHMDEV_FIND_FAST_ABI of the filler */
+	uint16_t type;			/* the type id */
+	uint16_t reserved;
+	const uint32_t *index;		/* NULL: every find is shmdev_find() */
+	uint32_t mask;			/* entries - 1 */
+	uint32_t fp_shift;		/* h >> fp_shift = home << 4 | fingerprint */
+	uint64_t hid;			/* type << 52 */
+	uintptr_t slots;		/* header of slot 0 */
+	uint64_t stride;		/* bytes from one slot to the next */
+	uint64_t bound;			/* slots [0, bound) are at slots + n * stride */
+	uint64_t obj_offset;		/* the object at header + obj_offset */
+	const struct shmdev_pool *pool;	/* for what is not done inline */
+};
+
+/*
+ * Fill @ff for KEYED @type of @pool.  -EINVAL (NULL argument, or a type
+ * that is not KEYED), -ENOENT (type not in the layout), -EPROTO (@abi or
+ * @size is not this library's); on failure @ff is left as it was.  Call it
+ * through shmdev_find_fast_init(), which passes the header's version.
+ */
+int shmdev_find_fast_init_abi(const struct shmdev_pool *pool, uint16_t type, uint32_t abi,
+			      size_t size, struct shmdev_find_fast *ff);
+#define shmdev_find_fast_init(pool, type, ff) \
+	shmdev_find_fast_init_abi((pool), (type), SHMDEV_FIND_FAST_ABI, \
+				  sizeof(struct shmdev_find_fast), (ff))
+
+static inline void *shmdev_find_fast(const struct shmdev_find_fast *ff, uint64_t key,
+				     shmdev_handle_t *handle)
+{
+	uint64_t h = key * 0x9e3779b97f4a7c15ULL, slot;
+	uint32_t mask, i, fp, n, e, tag;
+	const uint32_t *ix;
+	uintptr_t hdr;
+
+	/* Free where @ff is a variable's address: the compiler drops it. */
+	if (__builtin_expect(!ff, 0))
+		return (void *)0;
+	ix = ff->index;
+	if (__builtin_expect(!ix, 0))
+		return ff->pool ? shmdev_find(ff->pool, ff->type, key, handle) : (void *)0;
+	mask = ff->mask;
+	h >>= ff->fp_shift;
+	i = (uint32_t)(h >> 4);
+	fp = (uint32_t)h << 28;
+	/* mask + 1 entries at most: a damaged index (none empty) ends too. */
+	for (n = mask;; n--, i = (i + 1) & mask) {
+		e = __atomic_load_n(&ix[i], __ATOMIC_RELAXED);
+		if (!e)
+			return (void *)0;
+		if (!((e ^ fp) >> 28)) {
+			slot = (uint32_t)((e & 0x0fffffffU) - 1);
+			if (__builtin_expect(slot >= ff->bound, 0))
+				break;
+			hdr = ff->slots + slot * ff->stride;
+			tag = __atomic_load_n((const uint32_t *)(hdr + 8), __ATOMIC_ACQUIRE);
+			if (__builtin_expect((tag & 0xff) == 2 && *(const uint64_t *)hdr == key, 1)) {
+				if (handle)
+					*handle = ff->hid | slot << 24 | tag >> 8;
+				hdr += ff->obj_offset;
+				/* Never NULL here: the caller's own NULL test folds away. */
+				if (!hdr)
+					__builtin_unreachable();
+				return (void *)hdr;
+			}
+		}
+		if (!n)
+			break;
+	}
+	/* A slot past bound, or no empty entry: the library's answer. */
+	return shmdev_find(ff->pool, ff->type, key, handle);
+}
 
 /*
  * Process*: call @fn for every live object of @type in slot order.  A

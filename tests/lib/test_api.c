@@ -293,6 +293,31 @@ static int nc_get_fast(void)
 		return 1;
 	return shmdev_get_fast(&zero, 1) == NULL && shmdev_get_fast(&zero, 0) == NULL ? 0 : 2;
 }
+static int nc_find_fast_init_abi(void)
+{
+	struct shmdev_find_fast f = { .abi = 7 };
+
+	return shmdev_find_fast_init_abi(np, 1, SHMDEV_FIND_FAST_ABI, sizeof(f), &f) == -EINVAL &&
+	       f.abi == 7 ? 0 : 1;
+}
+
+static int nc_find_fast_init(void)
+{
+	struct shmdev_find_fast f = { .abi = 7 };
+
+	return shmdev_find_fast_init(np, 1, &f) == -EINVAL && f.abi == 7 ? 0 : 1;
+}
+
+/* A NULL struct, and a zeroed one (no pool: no call either). */
+static int nc_find_fast(void)
+{
+	struct shmdev_find_fast zero = { 0 };
+	shmdev_handle_t h = 5;
+
+	if (shmdev_find_fast(NULL, 7, &h) != NULL || h != 5)
+		return 1;
+	return shmdev_find_fast(&zero, 7, &h) == NULL && h == 5 && shmdev_find_fast(&zero, 0, NULL) == NULL ? 0 : 2;
+}
 static int nc_free_typed(void) { return shmdev_free_typed(np, 0, 1) == -EINVAL ? 0 : 1; }
 
 static int nc_foreach_fn(void *obj, shmdev_handle_t h, void *data)
@@ -340,6 +365,7 @@ static const struct null_call null_calls[] = {
 	NC(alloc), NC(alloc_raw), NC(get), NC(free), NC(handle_of), NC(force_get), NC(find),
 	NC(foreach), NC(pool_check), NC(handle_type), NC(handle_slot), NC(get_typed),
 	NC(free_typed), NC(fast_init_abi), NC(fast_init), NC(get_fast),
+	NC(find_fast_init_abi), NC(find_fast_init), NC(find_fast),
 	NC(tx_begin), NC(tx_add), NC(tx_alloc), NC(tx_free), NC(tx_commit), NC(tx_abort),
 	NC(tx_active), NC(alloc_publish), NC(pool_tx_stats),
 };
@@ -387,6 +413,7 @@ START_TEST(test_null_args_with_pool)
 	shmdev_pool_stats(pool, NULL);
 	ck_assert_uint_eq(shmdev_handle_of(pool, NULL), SHMDEV_HANDLE_NONE);
 	ck_assert_int_eq(shmdev_fast_init(pool, TU_ITEM, NULL), -EINVAL);
+	ck_assert_int_eq(shmdev_find_fast_init(pool, TU_PLAYER, NULL), -EINVAL);
 	/* The optional outputs may be NULL. */
 	ck_assert_int_eq(shmdev_alloc(pool, TU_ITEM, &obj, NULL), 0);
 	ck_assert_int_eq(shmdev_force_get(pool, TU_PLAYER, 1, &obj, NULL, NULL), 0);

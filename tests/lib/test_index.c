@@ -10,7 +10,10 @@
  *    and an index with no empty entry makes find, force_get and free fail
  *    cleanly instead of spinning; the repair (abandon, open) rebuilds it;
  *  - a raise whose bigger index has no room: at most 4/5 full in a smaller
- *    one, else refused with ENOSPC naming the index, nothing changed.
+ *    one, else refused with ENOSPC naming the index, nothing changed;
+ *  - the inline find (shmdev_find_fast(), shmdev.h) gives what shmdev_find()
+ *    gives, object and handle, in every key distribution and state, after a
+ *    raise, a repair and a migration, on read-only and threaded pools.
  */
 #include <check.h>
 #include <errno.h>
@@ -262,6 +265,311 @@ START_TEST(test_raise_index_room)
 }
 END_TEST
 
+/* G^-1 mod 2^64 (Newton): the key whose hash is h is h * ginv(). */
+static uint64_t ginv(void)
+{
+	uint64_t inv = G;
+	int i;
+
+	for (i = 0; i < 6; i++)
+		inv *= 2 - G * inv;
+	ck_assert_uint_eq(inv * G, 1);
+	return inv;
+}
+
+/* The inline find and shmdev_find() agree on @key: object and handle. */
+static void agree(struct shmdev_pool *pool, const struct shmdev_find_fast *ff, uint16_t type,
+		  uint64_t key, const char *where)
+{
+	shmdev_handle_t hi = 1, hc = 1;
+	void *oi = shmdev_find_fast(ff, key, &hi), *oc = shmdev_find(pool, type, key, &hc);
+
+	ck_assert_msg(oi == oc && hi == hc,
+		      "%s: key 0x%016" PRIx64 ": inline find %p (handle 0x%" PRIx64 "), shmdev_find %p (0x%" PRIx64 ")",
+		      where, key, oi, hi, oc, hc);
+	ck_assert_ptr_eq(shmdev_find_fast(ff, key, NULL), oc);
+}
+
+/*
+ * Every key of @keys[0..n), a neighbour of each (key + 1), and the keys
+ * whose hashes follow each key's (same home and fingerprint: the probe
+ * confirms against the slot's key), through both finds.  Returns how many
+ * of @keys are found.
+ */
+static unsigned int agree_all(struct shmdev_pool *pool, const struct shmdev_find_fast *ff,
+			      uint16_t type, const uint64_t *keys, unsigned int n, const char *where)
+{
+	uint64_t inv = ginv();
+	unsigned int i, found = 0;
+
+	for (i = 0; i < n; i++) {
+		agree(pool, ff, type, keys[i], where);
+		agree(pool, ff, type, keys[i] + 1, where);
+		agree(pool, ff, type, keys[i] + inv, where);
+		agree(pool, ff, type, keys[i] - inv, where);
+		found += shmdev_find(pool, type, keys[i], NULL) != NULL;
+	}
+	return found;
+}
+
+enum { D_SEQ, D_RANDOM, D_SPREAD, D_CLUSTER_WRAP, D_HOME_WRAP, D_EXTREME, D_NR };
+static const char *const dist_name[D_NR] = {
+	"sequential", "random", "one per home", "one home and fingerprint at the end (wrap-around)",
+	"one home at the end, every fingerprint", "0, ~0 and the top bits",
+};
+
+/* Key @i of distribution @d for an index of mask + 1 entries (shift = 64 - log2). */
+static uint64_t dist_key(int d, unsigned int i, uint32_t mask, uint32_t shift, uint64_t *rng)
+{
+	uint64_t inv = ginv(), last = (uint64_t)(mask - 1) << shift;
+
+	switch (d) {
+	case D_SEQ:
+		return 7000 + i;
+	case D_RANDOM:
+		*rng ^= *rng << 13;
+		*rng ^= *rng >> 7;
+		*rng ^= *rng << 17;
+		return *rng;
+	case D_SPREAD:	/* home 3i: runs of one */
+		return ((uint64_t)(3 * i) << shift | 5) * inv;
+	case D_CLUSTER_WRAP:	/* the second-to-last home, one fingerprint: one run over the end */
+		return (last | i) * inv;
+	case D_HOME_WRAP:	/* the same home, the fingerprint and low bits varying */
+		return (last | (uint64_t)(i & 15) << (shift - 4) | i >> 4) * inv;
+	default:
+		return i & 1 ? ~(uint64_t)i : (uint64_t)i << 56;
+	}
+}
+
+/*
+ * In every distribution, over one index (the zone's Player, 128 entries):
+ * present, absent, freed, and stale keys (their slots reused by other
+ * keys), an absent key walking a whole probe run (40 entries, over the
+ * index's end) to its empty entry.
+ */
+START_TEST(test_find_fast_dists)
+{
+	struct shmdev_conf *conf = tu_zone_conf(ctx);
+	struct shmdev_pool *pool = tu_zone_open(ctx, conf, 0);
+	struct shmdev_find_fast ff;
+	uint64_t keys[80], rng = 0x2545f4914f6cdd1dULL;
+	shmdev_handle_t h[40];
+	unsigned int i, n = 40, found;
+	char where[160];
+	void *obj;
+	bool created;
+	int d;
+
+	ck_assert_int_eq(shmdev_find_fast_init(pool, TU_PLAYER, &ff), 0);
+	ck_assert_ptr_nonnull(ff.index);
+	ck_assert_uint_eq(ff.mask, 127);
+	ck_assert_uint_eq(ff.fp_shift, 53);
+	for (d = 0; d < D_NR; d++) {
+		for (i = 0; i < n; i++) {
+			keys[i] = dist_key(d, i, ff.mask, ff.fp_shift + 4, &rng);
+			keys[n + i] = dist_key(d, n + i, ff.mask, ff.fp_shift + 4, &rng);	/* absent */
+		}
+		snprintf(where, sizeof(where), "%s, empty", dist_name[d]);
+		ck_assert_uint_eq(agree_all(pool, &ff, TU_PLAYER, keys, 2 * n, where), 0);
+		for (i = 0; i < n; i++) {
+			ck_assert_int_eq(shmdev_force_get(pool, TU_PLAYER, keys[i], &obj, &h[i], &created), 0);
+			ck_assert_msg(created, "%s: key %u", dist_name[d], i);
+		}
+		snprintf(where, sizeof(where), "%s, %u present", dist_name[d], n);
+		ck_assert_uint_eq(agree_all(pool, &ff, TU_PLAYER, keys, 2 * n, where), n);
+		ck_assert_int_eq(shmdev_pool_check(pool), 0);
+		/* Freed: every third (backward shifts inside the run). */
+		for (i = 0; i < n; i += 3)
+			ck_assert_int_eq(shmdev_free(pool, h[i]), 0);
+		snprintf(where, sizeof(where), "%s, every third freed", dist_name[d]);
+		ck_assert_uint_eq(agree_all(pool, &ff, TU_PLAYER, keys, 2 * n, where), n - (n + 2) / 3);
+		/* Stale: the freed slots reused by the absent keys. */
+		for (i = 0; i < n; i += 3)
+			ck_assert_int_eq(shmdev_force_get(pool, TU_PLAYER, keys[n + i], &obj, &h[i], &created), 0);
+		snprintf(where, sizeof(where), "%s, freed slots reused", dist_name[d]);
+		found = agree_all(pool, &ff, TU_PLAYER, keys, 2 * n, where);
+		ck_assert_uint_eq(found, n);
+		ck_assert_int_eq(shmdev_pool_check(pool), 0);
+		for (i = 0; i < n; i++)
+			ck_assert_int_eq(shmdev_free(pool, h[i]), 0);
+		snprintf(where, sizeof(where), "%s, all freed", dist_name[d]);
+		ck_assert_uint_eq(agree_all(pool, &ff, TU_PLAYER, keys, 2 * n, where), 0);
+	}
+	/* The whole run: 40 keys of one home and fingerprint, over the end. */
+	for (i = 0; i < n; i++)
+		ck_assert_int_eq(shmdev_force_get(pool, TU_PLAYER, dist_key(D_CLUSTER_WRAP, i, ff.mask, ff.fp_shift + 4, &rng),
+						  &obj, &h[i], &created), 0);
+	for (i = 0; i < ff.mask + 1; i++)
+		ck_assert_msg(!ff.index[i] == (i >= n - 2 && i < ff.mask - 1), "entry %u", i);
+	agree(pool, &ff, TU_PLAYER, dist_key(D_CLUSTER_WRAP, n, ff.mask, ff.fp_shift + 4, &rng), "the end of the run");
+	ck_assert_ptr_null(shmdev_find_fast(&ff, dist_key(D_CLUSTER_WRAP, n, ff.mask, ff.fp_shift + 4, &rng), NULL));
+	ck_assert_ptr_nonnull(shmdev_find_fast(&ff, dist_key(D_CLUSTER_WRAP, n - 1, ff.mask, ff.fp_shift + 4, &rng), NULL));
+	ck_assert_int_eq(shmdev_pool_close(pool), 0);
+	shmdev_conf_free(conf);
+}
+END_TEST
+
+/*
+ * The repair (a crash, then an open), a damaged index (no empty entry, and
+ * entries naming slots past the capacity), a raise that puts slots past
+ * the first chunk (the inline find hands those to the call), a read-only
+ * attach, a threaded pool (every find is the call), and the refusals.
+ */
+START_TEST(test_find_fast_states)
+{
+	struct shmdev_conf *conf = tu_zone_conf(ctx);
+	struct shmdev_pool *pool = tu_zone_open(ctx, conf, 0), *ro;
+	struct shmdev_type raised[TU_ZONE_NR_TYPES];
+	struct shmdev_find_fast ff, keep, zero;
+	uint64_t keys[300], rng = 99;
+	uint32_t *ix, *copy, nr, i, past = 0;
+	shmdev_handle_t h;
+	void *obj;
+
+	for (i = 0; i < 45; i++) {
+		keys[i] = dist_key(D_RANDOM, i, 0, 0, &rng);
+		ck_assert_int_eq(shmdev_force_get(pool, TU_PLAYER, keys[i], &obj, &h, NULL), 0);
+	}
+	ck_assert_int_eq(shmdev_find_fast_init(pool, TU_PLAYER, &ff), 0);
+	ck_assert_uint_eq(agree_all(pool, &ff, TU_PLAYER, keys, 45, "before the crash"), 45);
+
+	/* No empty entry: both end, with the same answer. */
+	nr = ff.mask + 1;
+	ix = (uint32_t *)ff.index;
+	copy = malloc(nr * sizeof(*copy));
+	ck_assert_ptr_nonnull(copy);
+	memcpy(copy, ix, nr * sizeof(*copy));
+	for (i = 0; i < nr; i++)
+		ix[i] = (i << 28) | 0xfffffff;	/* slots past the capacity */
+	agree_all(pool, &ff, TU_PLAYER, keys, 45, "no empty entry");
+	memcpy(ix, copy, nr * sizeof(*copy));
+	free(copy);
+
+	/* The repair rebuilds the index: a new struct, the same answers. */
+	shmdev_pool_abandon(pool);
+	pool = tu_pool_start(ctx, conf, tu_zone_types, TU_ZONE_NR_TYPES, 0, SHMDEV_START_RESUMED_CRASH);
+	ck_assert_int_eq(shmdev_find_fast_init(pool, TU_PLAYER, &ff), 0);
+	ck_assert_uint_eq(agree_all(pool, &ff, TU_PLAYER, keys, 45, "after the repair"), 45);
+	ck_assert_int_eq(shmdev_pool_close(pool), 0);
+
+	/* A raise: a bigger index, and slots past the first chunk. */
+	memcpy(raised, tu_zone_types, sizeof(raised));
+	raised[TU_PLAYER].max_count = 300;
+	pool = tu_pool_start(ctx, conf, raised, TU_ZONE_NR_TYPES, 0, SHMDEV_START_RESUMED_CLEAN);
+	ck_assert_int_eq(shmdev_find_fast_init(pool, TU_PLAYER, &ff), 0);
+	ck_assert_uint_gt(ff.mask, 127);
+	ck_assert_uint_le(ff.bound, 50);
+	for (i = 45; i < 300; i++) {
+		keys[i] = dist_key(D_RANDOM, i, 0, 0, &rng);
+		ck_assert_int_eq(shmdev_force_get(pool, TU_PLAYER, keys[i], &obj, &h, NULL), 0);
+		past += shmdev_handle_slot(h) >= ff.bound;
+	}
+	ck_assert_uint_gt(past, 200);
+	ck_assert_uint_eq(agree_all(pool, &ff, TU_PLAYER, keys, 300, "after a raise"), 300);
+	for (i = 0; i < 300; i += 7) {
+		ck_assert_ptr_nonnull(shmdev_find_fast(&ff, keys[i], &h));
+		ck_assert_int_eq(shmdev_free(pool, h), 0);
+	}
+	ck_assert_uint_eq(agree_all(pool, &ff, TU_PLAYER, keys, 300, "after a raise, some freed"), 300 - 43);
+
+	/* A read-only attach: its own struct, the owner's objects. */
+	ro = tu_zone_open(ctx, conf, SHMDEV_POOL_RDONLY);
+	ck_assert_int_eq(shmdev_find_fast_init(ro, TU_PLAYER, &ff), 0);
+	ck_assert_ptr_nonnull(ff.index);
+	ck_assert_uint_eq(agree_all(ro, &ff, TU_PLAYER, keys, 300, "read-only"), 300 - 43);
+	shmdev_pool_abandon(ro);
+
+	/* Refusals leave the struct as it was. */
+	ck_assert_int_eq(shmdev_find_fast_init(pool, TU_PLAYER, &ff), 0);
+	keep = ff;
+	ck_assert_int_eq(shmdev_find_fast_init_abi(pool, TU_PLAYER, SHMDEV_FIND_FAST_ABI + 1, sizeof(ff), &ff), -EPROTO);
+	ck_assert_msg(strstr(shmdev_errmsg(ctx), "inline find ABI 2 ") &&
+		      strstr(shmdev_errmsg(ctx), "this library's ABI 1"), "%s", shmdev_errmsg(ctx));
+	ck_assert_int_eq(shmdev_find_fast_init_abi(pool, TU_PLAYER, SHMDEV_FIND_FAST_ABI, sizeof(ff) - 8, &ff), -EPROTO);
+	ck_assert_int_eq(shmdev_find_fast_init(pool, 7, &ff), -ENOENT);
+	ck_assert_str_eq(shmdev_errmsg(ctx), "find_fast_init: type 7 is not in the layout");
+	ck_assert_int_eq(shmdev_find_fast_init(pool, TU_ITEM, &ff), -EINVAL);
+	ck_assert_str_eq(shmdev_errmsg(ctx), "find_fast_init: type 0 \"Item\" is not KEYED");
+	ck_assert_int_eq(shmdev_find_fast_init(NULL, TU_PLAYER, &ff), -EINVAL);
+	ck_assert_int_eq(shmdev_find_fast_init(pool, TU_PLAYER, NULL), -EINVAL);
+	ck_assert_mem_eq(&ff, &keep, sizeof(ff));
+	/* A zeroed struct and a NULL one find nothing. */
+	memset(&zero, 0, sizeof(zero));
+	ck_assert_ptr_null(shmdev_find_fast(&zero, keys[1], &h));
+	ck_assert_ptr_null(shmdev_find_fast(NULL, keys[1], &h));
+	ck_assert_int_eq(shmdev_pool_close(pool), 0);
+
+	/* SHMDEV_POOL_THREADS: no inline probe, every find is the call. */
+	pool = tu_pool_start(ctx, conf, raised, TU_ZONE_NR_TYPES, SHMDEV_POOL_THREADS,
+			     SHMDEV_START_RESUMED_CLEAN);
+	ck_assert_int_eq(shmdev_find_fast_init(pool, TU_PLAYER, &ff), 0);
+	ck_assert_ptr_null(ff.index);
+	ck_assert_uint_eq(agree_all(pool, &ff, TU_PLAYER, keys, 300, "threaded pool"), 300 - 43);
+	ck_assert_int_eq(shmdev_pool_close(pool), 0);
+	shmdev_conf_free(conf);
+}
+END_TEST
+
+/* A KEYED type migrated (a field added, fields moved): a new index, the same answers. */
+struct fk1 {
+	uint64_t id;
+	uint64_t gold;
+};
+struct fk2 {
+	uint64_t gold;
+	uint32_t added;
+	uint64_t id;
+};
+static const struct shmdev_field fk1_fields[] = { SHMDEV_FIELD(struct fk1, id), SHMDEV_FIELD(struct fk1, gold) };
+static const struct shmdev_field fk2_fields[] = {
+	SHMDEV_FIELD(struct fk2, gold), SHMDEV_FIELD(struct fk2, added), SHMDEV_FIELD(struct fk2, id),
+};
+
+START_TEST(test_find_fast_migrated)
+{
+	struct shmdev_conf *conf = tu_conf(ctx, "zone", 0, "64K", 3, NULL);
+	struct shmdev_type t = { .id = 1, .name = "Keyed", .size = sizeof(struct fk1), .version = 1,
+				 .max_count = 60, .flags = SHMDEV_TYPE_KEYED, .nr_fields = 2,
+				 .fields = fk1_fields };
+	struct shmdev_find_fast ff;
+	struct shmdev_pool_stats st;
+	struct shmdev_pool *pool;
+	uint64_t keys[60], rng = 5;
+	shmdev_handle_t h;
+	struct fk2 *o;
+	void *obj;
+	uint32_t i;
+
+	pool = tu_pool_start(ctx, conf, &t, 1, 0, SHMDEV_START_CREATED);
+	for (i = 0; i < 60; i++) {
+		keys[i] = dist_key(D_RANDOM, i, 0, 0, &rng);
+		ck_assert_int_eq(shmdev_force_get(pool, 1, keys[i], &obj, &h, NULL), 0);
+		((struct fk1 *)obj)->id = keys[i];
+		if (i % 4 == 0)
+			ck_assert_int_eq(shmdev_free(pool, h), 0);
+	}
+	ck_assert_int_eq(shmdev_pool_close(pool), 0);
+	t.size = sizeof(struct fk2);
+	t.version = 2;
+	t.max_count = 80;
+	t.nr_fields = 3;
+	t.fields = fk2_fields;
+	pool = tu_pool_start(ctx, conf, &t, 1, 0, SHMDEV_START_RESUMED_CLEAN);
+	shmdev_pool_stats(pool, &st);
+	ck_assert_uint_eq(st.migrated_objects, 45);
+	ck_assert_int_eq(shmdev_find_fast_init(pool, 1, &ff), 0);
+	ck_assert_uint_eq(agree_all(pool, &ff, 1, keys, 60, "after the migration"), 45);
+	for (i = 1; i < 60; i += 4) {
+		o = shmdev_find_fast(&ff, keys[i], NULL);
+		ck_assert_ptr_nonnull(o);
+		ck_assert_uint_eq(o->id, keys[i]);
+	}
+	ck_assert_int_eq(shmdev_pool_close(pool), 0);
+	tu_pool_destroy(ctx, conf);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("index");
@@ -275,6 +583,9 @@ int main(void)
 	tcase_add_test(tc, test_hash_bits_shared);
 	tcase_add_test(tc, test_check_and_repair);
 	tcase_add_test(tc, test_raise_index_room);
+	tcase_add_test(tc, test_find_fast_dists);
+	tcase_add_test(tc, test_find_fast_states);
+	tcase_add_test(tc, test_find_fast_migrated);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }
