@@ -181,8 +181,10 @@ void pool_unlock_all(const struct shmdev_pool *p)
 int pool_lock_alloc(struct shmdev_pool *p, uint16_t type, bool zero, void **obj,
 		    shmdev_handle_t *handle)
 {
-	int ret;
+	int ret = pool_cache_alloc(p, type, zero, obj, handle);
 
+	if (likely(ret <= 0))
+		return ret;
 	pool_lock_type(p, type);
 	ret = pool_alloc_nolock(p, type, zero, obj, handle);
 	pool_unlock_type(p, type);
@@ -192,8 +194,10 @@ int pool_lock_alloc(struct shmdev_pool *p, uint16_t type, bool zero, void **obj,
 int pool_lock_free(struct shmdev_pool *p, shmdev_handle_t h)
 {
 	uint32_t type = layout_handle_type(h);
-	int ret;
+	int ret = pool_cache_release(p, h);
 
+	if (likely(ret <= 0))
+		return ret;
 	pool_lock_type(p, type);
 	ret = pool_free_nolock(p, h);
 	pool_unlock_type(p, type);

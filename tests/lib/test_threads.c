@@ -21,6 +21,8 @@
  *    per type) at one crash point of alloc or free each and then kills the
  *    process: three half-done changes at once, at every such point.
  *  - flags: THREADS with RDONLY is refused, naming the flags.
+ *  - cache_kill, live_check: the threads' caches of free slots
+ *    (threads_cache.h).
  *
  * The suite runs plain, under ASan+UBSan, valgrind and ThreadSanitizer
  * (`make test-lib-tsan`, tests/lib/build.mk).  SHMDEV_TEST_QUICK: fewer
@@ -38,6 +40,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "layout.h"
 #include "testutil.h"
 
 #define NR_THREADS	4
@@ -263,8 +266,15 @@ START_TEST(test_churn)
 	ck_assert_uint_eq(st.live_count, keyed + shared);
 	ck_assert_msg(shmdev_pool_check(pool) == 0, "%s", shmdev_errmsg(ctx));
 	ck_assert_int_eq(shmdev_pool_close(pool), 0);
-	/* And again after a clean resume, without the flag. */
+	/*
+	 * And again after a clean resume, without the flag: the close gave
+	 * the threads' caches back (a slot left CACHED would count as live).
+	 */
 	pool = tu_pool_start(ctx, conf, types, 3, 0, SHMDEV_START_RESUMED_CLEAN);
+	ck_assert_int_eq(shmdev_pool_type_stats(pool, T_A, &st), 0);
+	ck_assert_uint_eq(st.live_count, held[0]);
+	ck_assert_int_eq(shmdev_pool_type_stats(pool, T_B, &st), 0);
+	ck_assert_uint_eq(st.live_count, held[1]);
 	ck_assert_int_eq(shmdev_pool_close(pool), 0);
 	shmdev_conf_free(conf);
 }
@@ -344,6 +354,7 @@ START_TEST(test_flags)
 END_TEST
 
 #include "threads_kill.h"
+#include "threads_cache.h"
 
 static Suite *threads_suite(void)
 {
@@ -359,6 +370,8 @@ static Suite *threads_suite(void)
 	tcase_add_test(tc, test_flags);
 	tcase_add_test(tc, test_kill);
 	tcase_add_test(tc, test_kill_stalled);
+	tcase_add_test(tc, test_cache_kill);
+	tcase_add_test(tc, test_live_check);
 	suite_add_tcase(s, tc);
 	return s;
 }

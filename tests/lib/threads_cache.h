@@ -1,0 +1,254 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * test_threads.c, part 3: the threads' caches of free slots
+ * (libshmdev/pool_cache.c).
+ *
+ *  - cache_kill: a child with one thread allocates 100 objects of type A
+ *    (its cache takes them from the watermark in batches), frees them (its
+ *    cache fills and returns a batch to the free list), allocates them
+ *    again (a refill from the free list), frees them again and closes (the
+ *    close returns the cache); the crash hook kills it at the Nth time it
+ *    reaches one point of those paths, for every point and several N.  The
+ *    parent repairs and checks every journal entry, exact counts and
+ *    shmdev_pool_check (which refuses a CACHED slot once no cache is
+ *    registered): a kill with a full cache loses and leaks nothing.
+ *  - live_check: a child attached read-only runs shmdev_pool_check while
+ *    four threads churn (two of them on one type, from their caches): it
+ *    never reports corruption (-EAGAIN "live" is allowed).  Then, with the
+ *    caches full and the threads stopped, the check passes, and catches a
+ *    cached slot made FREE behind the free list's back, and a cache count
+ *    that no longer covers the cached slots.
+ */
+
+static const char *const cache_points[] = {
+	"alloc:slot-init", "alloc:watermark", "alloc:take", "alloc:taken",
+	"alloc:prepared", "alloc:committed", "free:prepared", "free:committed",
+	"tcache:returned", "tcache:listed", "close:cache-returned",
+};
+
+#define CACHE_OBJS	100	/* journal rows 0 and 2 (both type A): 128 entries */
+
+static struct jent *cache_entry(struct journal *j, unsigned int i, unsigned int *row)
+{
+	*row = i < HOLD ? 0 : 2;
+	return &j->plain[*row][i % HOLD];
+}
+
+static int cache_kill_child(void *arg)
+{
+	static struct shmdev_conf *conf;	/* reachable at the kill (valgrind) */
+	struct shmdev_pool *pool = NULL;
+	struct journal *j = kill_journal;
+	unsigned int round, i, row;
+
+	conf = thr_conf();
+	setenv("SHMDEV_TEST_KILL_AT", arg, 1);
+	if (shmdev_pool_open(ctx, conf, types, 3, SHMDEV_POOL_THREADS, &pool))
+		return 1;
+	/* What the last round left live. */
+	for (i = 0; i < CACHE_OBJS; i++) {
+		struct jent *e = cache_entry(j, i, &row);
+
+		if (e->state != J_LIVE)
+			continue;
+		jset(e, J_FREEING);
+		if (shmdev_free(pool, e->handle))
+			return 5;
+		jset(e, J_EMPTY);
+		e->handle = 0;
+	}
+	for (round = 0; round < 2; round++) {
+		for (i = 0; i < CACHE_OBJS; i++) {
+			struct jent *e = cache_entry(j, i, &row);
+			shmdev_handle_t h;
+			struct obj *o;
+
+			jset(e, J_ALLOCING);
+			if (shmdev_alloc(pool, T_A, (void **)&o, &h))
+				return 2;
+			o->owner = row;
+			o->stamp = STAMP ^ h;
+			__atomic_store_n(&e->handle, h, __ATOMIC_RELEASE);
+			jset(e, J_LIVE);
+		}
+		for (i = 0; i < CACHE_OBJS; i++) {
+			struct jent *e = cache_entry(j, i, &row);
+
+			jset(e, J_FREEING);
+			if (shmdev_free(pool, e->handle))
+				return 3;
+			jset(e, J_EMPTY);
+			e->handle = 0;
+		}
+	}
+	/* Half of them live at the close (which returns the cache). */
+	for (i = 0; i < CACHE_OBJS / 2; i++) {
+		struct jent *e = cache_entry(j, i, &row);
+		shmdev_handle_t h;
+		struct obj *o;
+
+		jset(e, J_ALLOCING);
+		if (shmdev_alloc(pool, T_A, (void **)&o, &h))
+			return 4;
+		o->owner = row;
+		o->stamp = STAMP ^ h;
+		__atomic_store_n(&e->handle, h, __ATOMIC_RELEASE);
+		jset(e, J_LIVE);
+	}
+	shmdev_pool_close(pool);
+	return 0;
+}
+
+START_TEST(test_cache_kill)
+{
+	static const unsigned int nth[] = { 1, 3, 40 };
+	unsigned int p, n, killed = 0, in_flight = 0;
+	struct journal *j;
+
+	destroy_pool();		/* only this test's objects in it */
+	j = mmap(NULL, sizeof(*j), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ck_assert_ptr_ne(j, MAP_FAILED);
+	memset(j, 0, sizeof(*j));
+	kill_journal = j;
+	for (p = 0; p < sizeof(cache_points) / sizeof(cache_points[0]); p++) {
+		for (n = 0; n < (tu_quick() ? 2 : 3); n++) {
+			char at[64];
+			int st;
+
+			snprintf(at, sizeof(at), "%s#%u", cache_points[p], nth[n]);
+			st = tu_run_in_child(cache_kill_child, at);
+			if (st == 0) {
+				/* Fewer hits than N: a clean close, nothing to repair. */
+				struct shmdev_conf *conf = thr_conf();
+				struct shmdev_pool *pool = tu_pool_start(ctx, conf, types, 3, 0,
+									 SHMDEV_START_RESUMED_CLEAN);
+
+				ck_assert_msg(shmdev_pool_check(pool) == 0, "%s: %s", at, shmdev_errmsg(ctx));
+				ck_assert_int_eq(shmdev_pool_close(pool), 0);
+				shmdev_conf_free(conf);
+				continue;
+			}
+			ck_assert_msg(st == 1000 + SIGKILL, "%s: the child ended with %d", at, st);
+			killed++;
+			kill_verify(j, &in_flight);
+		}
+	}
+	printf("threads cache kill: %u kills at %zu points\n", killed,
+	       sizeof(cache_points) / sizeof(cache_points[0]));
+	ck_assert_uint_ge(killed, sizeof(cache_points) / sizeof(cache_points[0]));
+	munmap(j, sizeof(*j));
+}
+END_TEST
+
+/* ---- live check ------------------------------------------------------- */
+
+struct live_check {
+	int go, stop;
+	uint64_t ok, live, bad;
+	char msg[256];
+};
+
+static int live_check_child(void *arg)
+{
+	struct live_check *lc = arg;
+	struct shmdev_conf *conf = thr_conf();
+	struct shmdev_pool *ro;
+	int err;
+
+	if (shmdev_pool_open(ctx, conf, NULL, 0, SHMDEV_POOL_RDONLY, &ro))
+		return 1;
+	while (!__atomic_load_n(&lc->go, __ATOMIC_ACQUIRE))
+		sched_yield();
+	/* Until the parent stops it, and at least 3 checks done. */
+	while (!__atomic_load_n(&lc->stop, __ATOMIC_ACQUIRE) || lc->ok + lc->live < 3) {
+		err = shmdev_pool_check(ro);
+		if (!err) {
+			lc->ok++;
+		} else if (err == -EAGAIN) {
+			lc->live++;
+		} else {
+			if (!lc->bad++)
+				snprintf(lc->msg, sizeof(lc->msg), "%d: %s", err, shmdev_errmsg(ctx));
+		}
+	}
+	shmdev_pool_close(ro);
+	shmdev_conf_free(conf);
+	return 0;
+}
+
+/* The read-only check of @conf's pool from another process: 0, or its error. */
+static int check_from_child(void *unused)
+{
+	struct shmdev_conf *conf = thr_conf();
+	struct shmdev_pool *ro;
+	int err;
+
+	(void)unused;
+	if (shmdev_pool_open(ctx, conf, NULL, 0, SHMDEV_POOL_RDONLY, &ro))
+		return 100;
+	err = shmdev_pool_check(ro);
+	shmdev_pool_close(ro);
+	shmdev_conf_free(conf);
+	return err == -EUCLEAN ? 1 : err ? 2 : 0;
+}
+
+START_TEST(test_live_check)
+{
+	struct shmdev_conf *conf = thr_conf();
+	struct shmdev_pool *pool = tu_pool_open(ctx, conf, types, 3, SHMDEV_POOL_THREADS);
+	static struct churn c[NR_THREADS];
+	pthread_t th[NR_THREADS];
+	struct live_check *lc;
+	struct layout_slot *s;
+	struct tu_child ch;
+	uint32_t slot_size, obj_offset, tag;
+	shmdev_handle_t h;
+	void *obj;
+	unsigned int t;
+
+	lc = mmap(NULL, sizeof(*lc), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ck_assert_ptr_ne(lc, MAP_FAILED);
+	memset(lc, 0, sizeof(*lc));
+	/* The checker forks before any thread runs. */
+	tu_child_start(&ch, live_check_child, lc, false);
+	for (t = 0; t < NR_THREADS; t++) {
+		memset(&c[t], 0, sizeof(c[t]));
+		c[t].pool = pool;
+		c[t].t = t;
+		c[t].iters = tu_quick() ? 20000 : 200000;
+		ck_assert_int_eq(pthread_create(&th[t], NULL, churn_thread, &c[t]), 0);
+	}
+	__atomic_store_n(&lc->go, 1, __ATOMIC_RELEASE);
+	for (t = 0; t < NR_THREADS; t++)
+		pthread_join(th[t], NULL);
+	__atomic_store_n(&lc->stop, 1, __ATOMIC_RELEASE);
+	ck_assert_int_eq(tu_child_wait(&ch), 0);
+	for (t = 0; t < NR_THREADS; t++)
+		ck_assert_msg(!c[t].fail[0], "%s", c[t].fail);
+	printf("threads live check: %" PRIu64 " checks passed, %" PRIu64 " found the pool live, %" PRIu64 " reported corruption\n",
+	       lc->ok, lc->live, lc->bad);
+	ck_assert_msg(lc->bad == 0, "the live check reported corruption %" PRIu64 " times: %s",
+		      lc->bad, lc->msg);
+
+	/* Quiescent, the caches full: passes, from here and from another process. */
+	ck_assert_msg(shmdev_pool_check(pool) == 0, "%s", shmdev_errmsg(ctx));
+	ck_assert_int_eq(tu_run_in_child(check_from_child, NULL), 0);
+	/* A slot of this thread's cache: alloc, then free it back. */
+	ck_assert_int_eq(shmdev_alloc(pool, T_A, &obj, &h), 0);
+	ck_assert_int_eq(shmdev_free(pool, h), 0);
+	layout_slot_geom(sizeof(struct obj), 8, &slot_size, &obj_offset);
+	s = (struct layout_slot *)((char *)obj - obj_offset);
+	tag = s->tag;
+	ck_assert_uint_eq(layout_tag_state(tag), LAYOUT_SLOT_CACHED);
+	/* Planted: the cached slot FREE, on no list. */
+	s->tag = layout_tag(LAYOUT_SLOT_FREE, layout_tag_gen(tag));
+	ck_assert_int_eq(tu_run_in_child(check_from_child, NULL), 1);
+	ck_assert_int_eq(shmdev_pool_check(pool), -EUCLEAN);
+	ck_assert_msg(strstr(shmdev_errmsg(ctx), "in thread caches, live count says"), "%s", shmdev_errmsg(ctx));
+	s->tag = tag;
+	ck_assert_int_eq(shmdev_pool_check(pool), 0);
+	ck_assert_int_eq(shmdev_pool_close(pool), 0);
+	shmdev_conf_free(conf);
+	munmap(lc, sizeof(*lc));
+}
+END_TEST
