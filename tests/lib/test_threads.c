@@ -372,6 +372,7 @@ static Suite *threads_suite(void)
 	tcase_add_test(tc, test_kill_stalled);
 	tcase_add_test(tc, test_cache_kill);
 	tcase_add_test(tc, test_live_check);
+	tcase_add_test(tc, test_cache_generations);
 	suite_add_tcase(s, tc);
 	return s;
 }

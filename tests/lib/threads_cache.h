@@ -14,10 +14,14 @@
  *    registered): a kill with a full cache loses and leaks nothing.
  *  - live_check: a child attached read-only runs shmdev_pool_check while
  *    four threads churn (two of them on one type, from their caches): it
- *    never reports corruption (-EAGAIN "live" is allowed).  Then, with the
- *    caches full and the threads stopped, the check passes, and catches a
- *    cached slot made FREE behind the free list's back, and a cache count
- *    that no longer covers the cached slots.
+ *    never reports corruption (-EAGAIN "live" is allowed; the threads go on
+ *    until 3 checks ran beside them).  Then, with the caches full and the
+ *    threads stopped, the check passes, and catches a cached slot made
+ *    FREE behind the free list's back.  (cache_kill ends with a live
+ *    object turned CACHED in a pool that no cache holds: caught.)
+ *  - cache_generations: a slot freed into a cache comes back with the next
+ *    generation (the old handle is stale), and two threads freeing the
+ *    same handles at once free each once (the other gets -ESTALE).
  */
 
 static const char *const cache_points[] = {
@@ -99,6 +103,34 @@ static int cache_kill_child(void *arg)
 	return 0;
 }
 
+/*
+ * After the repairs and closes no cache is registered (hot->caches 0), so
+ * the check refuses any CACHED slot: a live object turned CACHED (the
+ * fault the sum LIVE + CACHED = live_count cannot see) is caught.
+ */
+static void cache_bound_planted(void)
+{
+	struct shmdev_conf *conf = thr_conf();
+	struct shmdev_pool *pool = tu_pool_start(ctx, conf, types, 3, 0, SHMDEV_START_RESUMED_CLEAN);
+	uint32_t slot_size, obj_offset, tag;
+	struct layout_slot *s;
+	shmdev_handle_t h;
+	void *obj;
+
+	ck_assert_int_eq(shmdev_alloc(pool, T_A, &obj, &h), 0);
+	layout_slot_geom(sizeof(struct obj), 8, &slot_size, &obj_offset);
+	s = (struct layout_slot *)((char *)obj - obj_offset);
+	tag = s->tag;
+	s->tag = layout_tag(LAYOUT_SLOT_CACHED, layout_tag_gen(tag));
+	ck_assert_int_eq(shmdev_pool_check(pool), -EUCLEAN);
+	ck_assert_msg(strstr(shmdev_errmsg(ctx), "more than 0 caches"), "%s", shmdev_errmsg(ctx));
+	s->tag = tag;
+	ck_assert_int_eq(shmdev_free(pool, h), 0);
+	ck_assert_msg(shmdev_pool_check(pool) == 0, "%s", shmdev_errmsg(ctx));
+	ck_assert_int_eq(shmdev_pool_close(pool), 0);
+	shmdev_conf_free(conf);
+}
+
 START_TEST(test_cache_kill)
 {
 	static const unsigned int nth[] = { 1, 3, 40 };
@@ -133,8 +165,10 @@ START_TEST(test_cache_kill)
 			kill_verify(j, &in_flight);
 		}
 	}
+	cache_bound_planted();
 	printf("threads cache kill: %u kills at %zu points\n", killed,
 	       sizeof(cache_points) / sizeof(cache_points[0]));
+	fflush(stdout);
 	ck_assert_uint_ge(killed, sizeof(cache_points) / sizeof(cache_points[0]));
 	munmap(j, sizeof(*j));
 }
@@ -145,6 +179,7 @@ END_TEST
 struct live_check {
 	int go, stop;
 	uint64_t ok, live, bad;
+	uint64_t during;	/* checks that ended before the threads stopped */
 	char msg[256];
 };
 
@@ -160,8 +195,10 @@ static int live_check_child(void *arg)
 	while (!__atomic_load_n(&lc->go, __ATOMIC_ACQUIRE))
 		sched_yield();
 	/* Until the parent stops it, and at least 3 checks done. */
-	while (!__atomic_load_n(&lc->stop, __ATOMIC_ACQUIRE) || lc->ok + lc->live < 3) {
+	while (!__atomic_load_n(&lc->stop, __ATOMIC_ACQUIRE) || lc->ok + lc->live + lc->bad < 3) {
 		err = shmdev_pool_check(ro);
+		if (!__atomic_load_n(&lc->stop, __ATOMIC_ACQUIRE))
+			__atomic_store_n(&lc->during, lc->during + 1, __ATOMIC_RELAXED);
 		if (!err) {
 			lc->ok++;
 		} else if (err == -EAGAIN) {
@@ -174,6 +211,19 @@ static int live_check_child(void *arg)
 	shmdev_pool_close(ro);
 	shmdev_conf_free(conf);
 	return 0;
+}
+
+static struct live_check *live_lc;
+
+/* churn_thread() rounds until the checker has run 3 checks beside them. */
+static void *live_churn(void *arg)
+{
+	struct churn *c = arg;
+
+	do
+		churn_thread(c);
+	while (!c->fail[0] && __atomic_load_n(&live_lc->during, __ATOMIC_RELAXED) < 3);
+	return NULL;
 }
 
 /* The read-only check of @conf's pool from another process: 0, or its error. */
@@ -209,14 +259,15 @@ START_TEST(test_live_check)
 	lc = mmap(NULL, sizeof(*lc), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	ck_assert_ptr_ne(lc, MAP_FAILED);
 	memset(lc, 0, sizeof(*lc));
+	live_lc = lc;
 	/* The checker forks before any thread runs. */
 	tu_child_start(&ch, live_check_child, lc, false);
 	for (t = 0; t < NR_THREADS; t++) {
 		memset(&c[t], 0, sizeof(c[t]));
 		c[t].pool = pool;
 		c[t].t = t;
-		c[t].iters = tu_quick() ? 20000 : 200000;
-		ck_assert_int_eq(pthread_create(&th[t], NULL, churn_thread, &c[t]), 0);
+		c[t].iters = tu_quick() ? 2000 : 200000;
+		ck_assert_int_eq(pthread_create(&th[t], NULL, live_churn, &c[t]), 0);
 	}
 	__atomic_store_n(&lc->go, 1, __ATOMIC_RELEASE);
 	for (t = 0; t < NR_THREADS; t++)
@@ -225,8 +276,9 @@ START_TEST(test_live_check)
 	ck_assert_int_eq(tu_child_wait(&ch), 0);
 	for (t = 0; t < NR_THREADS; t++)
 		ck_assert_msg(!c[t].fail[0], "%s", c[t].fail);
-	printf("threads live check: %" PRIu64 " checks passed, %" PRIu64 " found the pool live, %" PRIu64 " reported corruption\n",
-	       lc->ok, lc->live, lc->bad);
+	printf("threads live check: %" PRIu64 " checks passed, %" PRIu64 " found the pool live, %" PRIu64 " reported corruption; %" PRIu64 " ran during the churn\n",
+	       lc->ok, lc->live, lc->bad, lc->during);
+	fflush(stdout);
 	ck_assert_msg(lc->bad == 0, "the live check reported corruption %" PRIu64 " times: %s",
 		      lc->bad, lc->msg);
 
@@ -250,5 +302,79 @@ START_TEST(test_live_check)
 	ck_assert_int_eq(shmdev_pool_close(pool), 0);
 	shmdev_conf_free(conf);
 	munmap(lc, sizeof(*lc));
+}
+END_TEST
+
+/* ---- generations and double frees through the caches ------------------ */
+
+struct dfree {
+	struct shmdev_pool *pool;
+	shmdev_handle_t *h;
+	unsigned int n;
+	pthread_barrier_t *go;
+	unsigned int freed, stale;
+};
+
+static void *dfree_thread(void *arg)
+{
+	struct dfree *d = arg;
+	unsigned int i;
+
+	pthread_barrier_wait(d->go);
+	for (i = 0; i < d->n; i++) {
+		int err = shmdev_free(d->pool, d->h[i]);
+
+		d->freed += !err;
+		d->stale += err == -ESTALE;
+	}
+	return NULL;
+}
+
+START_TEST(test_cache_generations)
+{
+	enum { N = 1000 };
+	struct shmdev_conf *conf = thr_conf();
+	struct shmdev_pool *pool = tu_pool_open(ctx, conf, types, 3, SHMDEV_POOL_THREADS);
+	static shmdev_handle_t h[N];
+	struct dfree d[2];
+	pthread_barrier_t go;
+	pthread_t th[2];
+	shmdev_handle_t h1, h2;
+	struct shmdev_type_stats st0, st;
+	void *o1, *o2;
+	unsigned int i, r;
+
+	ck_assert_int_eq(shmdev_pool_type_stats(pool, T_A, &st0), 0);
+	/* A freed slot comes back from the cache with the next generation. */
+	ck_assert_int_eq(shmdev_alloc(pool, T_A, &o1, &h1), 0);
+	ck_assert_int_eq(shmdev_free(pool, h1), 0);
+	ck_assert_int_eq(shmdev_alloc(pool, T_A, &o2, &h2), 0);
+	ck_assert_ptr_eq(o1, o2);
+	ck_assert_uint_ne(h1, h2);
+	ck_assert_ptr_null(shmdev_get(pool, h1));
+	ck_assert_ptr_eq(shmdev_get(pool, h2), o2);
+	ck_assert_int_eq(shmdev_free(pool, h1), -ESTALE);
+	ck_assert_int_eq(shmdev_free(pool, h2), 0);
+	ck_assert_int_eq(shmdev_free(pool, h2), -ESTALE);
+	/* Two threads free the same handles at once: each is freed once. */
+	for (r = 0; r < (tu_quick() ? 3 : 20); r++) {
+		for (i = 0; i < N; i++)
+			ck_assert_int_eq(shmdev_alloc(pool, T_A, &o1, &h[i]), 0);
+		pthread_barrier_init(&go, NULL, 2);
+		for (i = 0; i < 2; i++) {
+			d[i] = (struct dfree){ .pool = pool, .h = h, .n = N, .go = &go };
+			ck_assert_int_eq(pthread_create(&th[i], NULL, dfree_thread, &d[i]), 0);
+		}
+		for (i = 0; i < 2; i++)
+			pthread_join(th[i], NULL);
+		pthread_barrier_destroy(&go);
+		ck_assert_uint_eq(d[0].freed + d[1].freed, N);
+		ck_assert_uint_eq(d[0].stale + d[1].stale, N);
+		ck_assert_int_eq(shmdev_pool_type_stats(pool, T_A, &st), 0);
+		ck_assert_uint_eq(st.live_count, st0.live_count);
+		ck_assert_msg(shmdev_pool_check(pool) == 0, "%s", shmdev_errmsg(ctx));
+	}
+	ck_assert_int_eq(shmdev_pool_close(pool), 0);
+	shmdev_conf_free(conf);
 }
 END_TEST
