@@ -144,18 +144,19 @@ static struct pool_tcache *tc_claim(struct shmdev_pool *p)
  * The calling thread's cache of plain type @pt, or NULL (the locked path).
  * The first use registers it in the type's hot->caches, under the lock.
  */
-static struct tc_type *tc_of(struct shmdev_pool *p, const struct ptype *pt)
+static __attribute__((noinline)) struct tc_type *tc_first(struct shmdev_pool *p,
+							  const struct ptype *pt,
+							  struct pool_tcache *tc)
 {
-	struct pool_tcache *tc = pthread_getspecific(p->tc_key);
 	struct tc_type *tt;
 	uint64_t seq;
 
-	if (unlikely(!tc))
+	if (!tc)
 		tc = tc_claim(p);
-	if (unlikely(!tc || tc == &tc_none))
+	if (!tc || tc == &tc_none)
 		return NULL;
 	tt = tc->types[pt->id];
-	if (likely(tt != NULL))
+	if (tt)
 		return tt;
 	tt = calloc(1, sizeof(*tt));
 	if (!tt)
@@ -169,6 +170,20 @@ static struct tc_type *tc_of(struct shmdev_pool *p, const struct ptype *pt)
 	return tt;
 }
 
+static inline __attribute__((always_inline)) struct tc_type *tc_of(struct shmdev_pool *p,
+								   const struct ptype *pt)
+{
+	struct pool_tcache *tc = pthread_getspecific(p->tc_key);
+	struct tc_type *tt;
+
+	if (likely(tc != NULL && tc != &tc_none)) {
+		tt = tc->types[pt->id];
+		if (likely(tt != NULL))
+			return tt;
+	}
+	return tc == &tc_none ? NULL : tc_first(p, pt, tc);
+}
+
 /*
  * Fill an empty cache with up to TC_BATCH slots, under the type's lock: the
  * free list first, then never-used slots.  Each slot turns CACHED before
@@ -176,7 +191,7 @@ static struct tc_type *tc_of(struct shmdev_pool *p, const struct ptype *pt)
  * finds it by its tag).  Returns the number taken; 0 sends the alloc to the
  * locked path, which reports a full type or a corrupt list.
  */
-static uint32_t tc_refill(struct shmdev_pool *p, struct ptype *pt, struct tc_type *tt)
+static __attribute__((noinline)) uint32_t tc_refill(struct shmdev_pool *p, struct ptype *pt, struct tc_type *tt)
 {
 	struct layout_hot *hot = pt->hot;
 	uint64_t wm, seq;
@@ -225,7 +240,7 @@ static uint32_t tc_refill(struct shmdev_pool *p, struct ptype *pt, struct tc_typ
  * generation), under the type's lock, and keep the rest.  A slot that is no
  * longer CACHED (a fault) is dropped from the cache and left as it is.
  */
-static void tc_return(struct shmdev_pool *p, struct ptype *pt, struct tc_type *tt, uint32_t nr)
+static __attribute__((noinline)) void tc_return(struct shmdev_pool *p, struct ptype *pt, struct tc_type *tt, uint32_t nr)
 {
 	struct layout_hot *hot = pt->hot;
 	uint64_t seq;
