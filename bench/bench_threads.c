@@ -37,6 +37,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_median.h"
 #include "shmdev.h"
 
 #define BATCH	16
@@ -134,19 +135,6 @@ static double run(unsigned int flags, unsigned int nthreads, bool two_types, uin
 	if (shmdev_pool_close(pool))
 		die("close");
 	return (double)(pairs * nthreads) / (double)(t1 > t0 ? t1 - t0 : 1) * 1e3;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-	qsort(v, (size_t)n, sizeof(*v), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 /* The cases, run in this order in every repetition (interleaved). */

@@ -13,6 +13,8 @@
  *   pool_key.c    the shared key index: force_get, find and the index
  *                 rebuild (the index itself: pool_index.h)
  *   pool_check.c  the consistency check (shmdev_pool_check), live or not
+ *   pool_lock.c   SHMDEV_POOL_THREADS: the type locks
+ *   pool_cache.c  SHMDEV_POOL_THREADS: the threads' caches of free slots
  *
  * Typed object pools on the base layout (layout.h): open (cold start on
  * clean blocks, resume with every block's identity checked, repair after a

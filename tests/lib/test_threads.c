@@ -221,6 +221,18 @@ static void *churn_thread(void *arg)
 	return NULL;
 }
 
+/* Start NR_THREADS threads of @fn on @c[t] (thread t, @iters operations). */
+static void churn_run(struct churn *c, pthread_t *th, struct shmdev_pool *pool,
+		      unsigned int iters, void *(*fn)(void *))
+{
+	unsigned int t;
+
+	for (t = 0; t < NR_THREADS; t++) {
+		c[t] = (struct churn){ .pool = pool, .t = t, .iters = iters };
+		ck_assert_int_eq(pthread_create(&th[t], NULL, fn, &c[t]), 0);
+	}
+}
+
 START_TEST(test_churn)
 {
 	struct shmdev_conf *conf = thr_conf();
@@ -231,13 +243,7 @@ START_TEST(test_churn)
 	struct shmdev_type_stats st;
 	unsigned int t, j;
 
-	for (t = 0; t < NR_THREADS; t++) {
-		memset(&c[t], 0, sizeof(c[t]));
-		c[t].pool = pool;
-		c[t].t = t;
-		c[t].iters = tu_quick() ? 3000 : 200000;
-		ck_assert_int_eq(pthread_create(&th[t], NULL, churn_thread, &c[t]), 0);
-	}
+	churn_run(c, th, pool, tu_quick() ? 3000 : 200000, churn_thread);
 	for (t = 0; t < NR_THREADS; t++)
 		pthread_join(th[t], NULL);
 	for (t = 0; t < NR_THREADS; t++) {

@@ -38,67 +38,64 @@ static struct jent *cache_entry(struct journal *j, unsigned int i, unsigned int 
 	return &j->plain[*row][i % HOLD];
 }
 
+/* Journaled alloc of entry @i (stamped by "thread" row), and its free. */
+static int cache_alloc(struct shmdev_pool *pool, struct journal *j, unsigned int i)
+{
+	unsigned int row;
+	struct jent *e = cache_entry(j, i, &row);
+	shmdev_handle_t h;
+	struct obj *o;
+
+	jset(e, J_ALLOCING);
+	if (shmdev_alloc(pool, T_A, (void **)&o, &h))
+		return -1;
+	o->owner = row;
+	o->stamp = STAMP ^ h;
+	__atomic_store_n(&e->handle, h, __ATOMIC_RELEASE);
+	jset(e, J_LIVE);
+	return 0;
+}
+
+static int cache_free(struct shmdev_pool *pool, struct journal *j, unsigned int i)
+{
+	unsigned int row;
+	struct jent *e = cache_entry(j, i, &row);
+
+	jset(e, J_FREEING);
+	if (shmdev_free(pool, e->handle))
+		return -1;
+	jset(e, J_EMPTY);
+	e->handle = 0;
+	return 0;
+}
+
 static int cache_kill_child(void *arg)
 {
 	static struct shmdev_conf *conf;	/* reachable at the kill (valgrind) */
 	struct shmdev_pool *pool = NULL;
 	struct journal *j = kill_journal;
-	unsigned int round, i, row;
+	unsigned int round, i;
 
 	conf = thr_conf();
 	setenv("SHMDEV_TEST_KILL_AT", arg, 1);
 	if (shmdev_pool_open(ctx, conf, types, 3, SHMDEV_POOL_THREADS, &pool))
 		return 1;
 	/* What the last round left live. */
-	for (i = 0; i < CACHE_OBJS; i++) {
-		struct jent *e = cache_entry(j, i, &row);
-
-		if (e->state != J_LIVE)
-			continue;
-		jset(e, J_FREEING);
-		if (shmdev_free(pool, e->handle))
+	for (i = 0; i < CACHE_OBJS; i++)
+		if (j->plain[i < HOLD ? 0 : 2][i % HOLD].state == J_LIVE && cache_free(pool, j, i))
 			return 5;
-		jset(e, J_EMPTY);
-		e->handle = 0;
-	}
 	for (round = 0; round < 2; round++) {
-		for (i = 0; i < CACHE_OBJS; i++) {
-			struct jent *e = cache_entry(j, i, &row);
-			shmdev_handle_t h;
-			struct obj *o;
-
-			jset(e, J_ALLOCING);
-			if (shmdev_alloc(pool, T_A, (void **)&o, &h))
+		for (i = 0; i < CACHE_OBJS; i++)
+			if (cache_alloc(pool, j, i))
 				return 2;
-			o->owner = row;
-			o->stamp = STAMP ^ h;
-			__atomic_store_n(&e->handle, h, __ATOMIC_RELEASE);
-			jset(e, J_LIVE);
-		}
-		for (i = 0; i < CACHE_OBJS; i++) {
-			struct jent *e = cache_entry(j, i, &row);
-
-			jset(e, J_FREEING);
-			if (shmdev_free(pool, e->handle))
+		for (i = 0; i < CACHE_OBJS; i++)
+			if (cache_free(pool, j, i))
 				return 3;
-			jset(e, J_EMPTY);
-			e->handle = 0;
-		}
 	}
 	/* Half of them live at the close (which returns the cache). */
-	for (i = 0; i < CACHE_OBJS / 2; i++) {
-		struct jent *e = cache_entry(j, i, &row);
-		shmdev_handle_t h;
-		struct obj *o;
-
-		jset(e, J_ALLOCING);
-		if (shmdev_alloc(pool, T_A, (void **)&o, &h))
+	for (i = 0; i < CACHE_OBJS / 2; i++)
+		if (cache_alloc(pool, j, i))
 			return 4;
-		o->owner = row;
-		o->stamp = STAMP ^ h;
-		__atomic_store_n(&e->handle, h, __ATOMIC_RELEASE);
-		jset(e, J_LIVE);
-	}
 	shmdev_pool_close(pool);
 	return 0;
 }
@@ -262,13 +259,7 @@ START_TEST(test_live_check)
 	live_lc = lc;
 	/* The checker forks before any thread runs. */
 	tu_child_start(&ch, live_check_child, lc, false);
-	for (t = 0; t < NR_THREADS; t++) {
-		memset(&c[t], 0, sizeof(c[t]));
-		c[t].pool = pool;
-		c[t].t = t;
-		c[t].iters = tu_quick() ? 2000 : 200000;
-		ck_assert_int_eq(pthread_create(&th[t], NULL, live_churn, &c[t]), 0);
-	}
+	churn_run(c, th, pool, tu_quick() ? 2000 : 200000, live_churn);
 	__atomic_store_n(&lc->go, 1, __ATOMIC_RELEASE);
 	for (t = 0; t < NR_THREADS; t++)
 		pthread_join(th[t], NULL);
