@@ -210,6 +210,9 @@ static int check_type(struct shmdev_pool *p, const struct ptype *pt)
 	 * no threaded owner holds (a clean close returns them, a repair frees
 	 * them).
 	 */
+	if (live + cached != hot->live_count && !cached)
+		BAD("check: type %u \"%s\": %" PRIu64 " live slots, live count says %" PRIu64,
+		    pt->id, pt->name, live, hot->live_count);
 	if (live + cached != hot->live_count)
 		BAD("check: type %u \"%s\": %" PRIu64 " live slots and %" PRIu64 " in thread caches, live count says %" PRIu64,
 		    pt->id, pt->name, live, cached, hot->live_count);
