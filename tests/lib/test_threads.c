@@ -17,12 +17,14 @@
  *    it and the journal: every completed alloc and force_get is there with
  *    its stamp, every completed free is gone, the interrupted ones either
  *    happened or not, counts match; then the next round resumes it.
- *  - kill_stalled: the same, but the crash hook stops three threads (one
- *    per type) at one crash point of alloc or free each and then kills the
- *    process: three half-done changes at once, at every such point.
+ *  - kill_stalled: the same, but the crash hook stops four threads (two
+ *    on plain type A with their caches, one on B, one on keyed K) at one
+ *    crash point of alloc or free each and then kills the process: four
+ *    half-done changes at once, two of them on one type, at every such
+ *    point.
  *  - flags: THREADS with RDONLY is refused, naming the flags.
- *  - cache_kill, live_check: the threads' caches of free slots
- *    (threads_cache.h).
+ *  - cache_kill, live_check, cache_generations: the threads' caches of
+ *    free slots (threads_cache.h).
  *
  * The suite runs plain, under ASan+UBSan, valgrind and ThreadSanitizer
  * (`make test-lib-tsan`, tests/lib/build.mk).  SHMDEV_TEST_QUICK: fewer
