@@ -270,6 +270,20 @@ static __attribute__((noinline)) void tc_return(struct shmdev_pool *p, struct pt
 }
 
 /*
+ * Nothing to refill from: a full type says where its free slots are (other
+ * threads' caches); else 1, and the locked path reports (full, corrupt).
+ */
+static __attribute__((noinline)) int tc_empty(struct shmdev_pool *p, const struct ptype *pt)
+{
+	uint64_t cached = pool_cache_count(p, pt->id);
+
+	if (!cached || pt->hot->free_head || watermark(pt) < pt->cap)
+		return 1;
+	return shmdev_fail(p->ctx, ENOSPC, "type %u \"%s\" is full: %" PRIu64 " objects (raise max_count); %" PRIu64 " of its slots are free in other threads' caches (SHMDEV_POOL_THREADS: up to %u per thread)",
+			   pt->id, pt->name, pt->cap, cached, TC_MAX);
+}
+
+/*
  * alloc from the calling thread's cache.  1: not for the cache (keyed or
  * unknown type, no cache, nothing to take): the caller locks.
  */
@@ -293,7 +307,7 @@ int pool_cache_alloc(struct shmdev_pool *p, uint16_t type, bool zero, void **obj
 	if (unlikely(!n)) {
 		n = tc_refill(p, pt, tt);
 		if (!n)
-			return 1;
+			return tc_empty(p, pt);
 	}
 	slot = tt->slot[--n];
 	__atomic_store_n(&tt->n, n, __ATOMIC_RELAXED);

@@ -381,6 +381,7 @@ static Suite *threads_suite(void)
 	tcase_add_test(tc, test_cache_kill);
 	tcase_add_test(tc, test_live_check);
 	tcase_add_test(tc, test_cache_generations);
+	tcase_add_test(tc, test_cache_full);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -19,6 +19,9 @@
  *    threads stopped, the check passes, and catches a cached slot made
  *    FREE behind the free list's back.  (cache_kill ends with a live
  *    object turned CACHED in a pool that no cache holds: caught.)
+ *  - cache_full: a type full but for an exited thread's cache says so in
+ *    -ENOSPC's message; a new thread takes that cache over; close returns
+ *    every slot (all max_count allocate again after it).
  *  - cache_generations: a slot freed into a cache comes back with the next
  *    generation (the old handle is stale), and two threads freeing the
  *    same handles at once free each once (the other gets -ESTALE).
@@ -366,6 +369,83 @@ START_TEST(test_cache_generations)
 		ck_assert_msg(shmdev_pool_check(pool) == 0, "%s", shmdev_errmsg(ctx));
 	}
 	ck_assert_int_eq(shmdev_pool_close(pool), 0);
+	shmdev_conf_free(conf);
+}
+END_TEST
+
+/* ---- a full type, and an exited thread's cache ------------------------ */
+
+static void *full_thread(void *arg)
+{
+	struct shmdev_pool *pool = arg;
+	shmdev_handle_t h[10];
+	void *o;
+	unsigned int i;
+
+	for (i = 0; i < 10; i++)
+		if (shmdev_alloc(pool, T_B, &o, &h[i]))
+			return (void *)1;
+	for (i = 0; i < 10; i++)
+		if (shmdev_free(pool, h[i]))
+			return (void *)2;
+	return NULL;
+}
+
+static void *adopt_thread(void *arg)
+{
+	struct shmdev_pool *pool = arg;
+	shmdev_handle_t h;
+	void *o;
+
+	/* The type is full but for the exited thread's cache, which this one takes. */
+	if (shmdev_alloc(pool, T_B, &o, &h))
+		return (void *)1;
+	return shmdev_free(pool, h) ? (void *)2 : NULL;
+}
+
+START_TEST(test_cache_full)
+{
+	struct shmdev_conf *conf = thr_conf();
+	struct shmdev_pool *pool;
+	static shmdev_handle_t h[CAP];
+	struct shmdev_type_stats st;
+	unsigned int n = 0, i;
+	pthread_t th;
+	void *ret, *o;
+	int err;
+
+	destroy_pool();
+	pool = tu_pool_open(ctx, conf, types, 3, SHMDEV_POOL_THREADS);
+	/* This thread's cache first (a thread without one would take the orphan). */
+	ck_assert_int_eq(shmdev_alloc(pool, T_B, &o, &h[0]), 0);
+	ck_assert_int_eq(shmdev_free(pool, h[0]), 0);
+	/* A thread leaves free slots of B in its cache and exits. */
+	ck_assert_int_eq(pthread_create(&th, NULL, full_thread, pool), 0);
+	pthread_join(th, &ret);
+	ck_assert_ptr_null(ret);
+	while (n < CAP && !(err = shmdev_alloc(pool, T_B, &o, &h[n])))
+		n++;
+	ck_assert_int_eq(err, -ENOSPC);
+	ck_assert_msg(strstr(shmdev_errmsg(ctx), "of its slots are free in other threads' caches"), "%s",
+		      shmdev_errmsg(ctx));
+	ck_assert_uint_lt(n, CAP);
+	ck_assert_int_eq(shmdev_pool_type_stats(pool, T_B, &st), 0);
+	ck_assert_uint_eq(st.live_count, n);
+	ck_assert_msg(shmdev_pool_check(pool) == 0, "%s", shmdev_errmsg(ctx));
+	/* A new thread takes the exited one's cache over. */
+	ck_assert_int_eq(pthread_create(&th, NULL, adopt_thread, pool), 0);
+	pthread_join(th, &ret);
+	ck_assert_ptr_null(ret);
+	for (i = 0; i < n; i++)
+		ck_assert_int_eq(shmdev_free(pool, h[i]), 0);
+	ck_assert_int_eq(shmdev_pool_close(pool), 0);
+	/* Everything came back: all CAP slots again, without the flag. */
+	pool = tu_pool_start(ctx, conf, types, 3, 0, SHMDEV_START_RESUMED_CLEAN);
+	for (n = 0; n < CAP; n++)
+		ck_assert_int_eq(shmdev_alloc(pool, T_B, &o, &h[n]), 0);
+	ck_assert_int_eq(shmdev_alloc(pool, T_B, &o, &h[0]), -ENOSPC);
+	ck_assert_int_eq(shmdev_pool_close(pool), 0);
+	destroy_pool();
 	shmdev_conf_free(conf);
 }
 END_TEST
