@@ -128,8 +128,9 @@ int pool_build_view(struct shmdev_pool *p)
 
 /*
  * Rebuild a type's derived data (free list, counters, key index) from the
- * slot tags, in one pass (slots a thread cache held, CACHED, become FREE) (the index as pool_index_rebuild() does it).  Slots at or above the watermark were never used.  Returns the
- * number of live objects.
+ * slot tags, in one pass (the index as pool_index_rebuild() does it; the
+ * slots a thread cache held, CACHED, become FREE).  Slots at or above the
+ * watermark were never used.  Returns the number of live objects.
  */
 uint64_t pool_repair_type(struct shmdev_pool *p, struct ptype *pt)
 {

@@ -577,6 +577,10 @@ struct shmdev_type_stats {
 	char name[32];
 	uint32_t size, align, version;
 	uint64_t max_count;
+	/*
+	 * Read-only attach to a SHMDEV_POOL_THREADS owner: with the free
+	 * slots held in its thread caches (at most 64 per thread).
+	 */
 	uint64_t live_count;
 	uint64_t retired_count;		/* slots whose generations are used up */
 };
