@@ -4,9 +4,11 @@
  * (bench/README.md, "Threads").  A figure, never a test: the host is shared.
  *
  *   bench_threads [--pairs N] [--reps R]
- *       one line per case: million alloc+free pairs per second (the best of
- *       R runs), each thread allocating a batch of 16 objects of 64 bytes and
- *       freeing them again, N pairs per thread:
+ *       one line per case: million alloc+free pairs per second (the median
+ *       of R repetitions, each running every case once in the order below,
+ *       so that a change of the host's load meets all of them), each thread
+ *       allocating a batch of 16 objects of 64 bytes and freeing them
+ *       again, N pairs per thread:
  *         nolock 1        without the flag, one thread (the baseline)
  *         nolock 2 types  without the flag, two threads on two types (they
  *                         share nothing the library writes: the scaling the
@@ -14,7 +16,9 @@
  *         flag 1          with the flag, one thread
  *         flag 2 types    with the flag, two threads on two types
  *         flag 2 one      with the flag, two threads on one type
- *       then the ratios the issue asks about (2 types / 1, one type / 1).
+ *       then the ratios the issue asks about (2 types / 1, one type / 1) and
+ *       the control's, each the median of the per-repetition ratios, then
+ *       every repetition's ratios, and the load average.
  *
  *   bench_threads --counts N
  *       without the flag, one thread: N get, alloc, free, find (a hit) and
@@ -33,6 +37,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_median.h"
 #include "shmdev.h"
 
 #define BATCH	16
@@ -132,18 +137,54 @@ static double run(unsigned int flags, unsigned int nthreads, bool two_types, uin
 	return (double)(pairs * nthreads) / (double)(t1 > t0 ? t1 - t0 : 1) * 1e3;
 }
 
-static double best(unsigned int flags, unsigned int nthreads, bool two_types, uint64_t pairs,
-		   int reps)
-{
-	double b = 0, r;
-	int i;
+/* The cases, run in this order in every repetition (interleaved). */
+enum { C_BASE, C_BASE2, C_ONE, C_TWO, C_SAME, NR_CASES };
 
-	for (i = 0; i < reps; i++) {
-		r = run(flags, nthreads, two_types, pairs);
-		if (r > b)
-			b = r;
+static void measure(uint64_t pairs, int reps)
+{
+	static const struct { unsigned int flags, threads; bool two; const char *name; } cs[NR_CASES] = {
+		{ 0, 1, false, "nolock 1" },
+		{ 0, 2, true, "nolock 2 types" },
+		{ SHMDEV_POOL_THREADS, 1, false, "flag 1" },
+		{ SHMDEV_POOL_THREADS, 2, true, "flag 2 types" },
+		{ SHMDEV_POOL_THREADS, 2, false, "flag 2 one" },
+	};
+	double *v = calloc((size_t)reps * (NR_CASES + 3), sizeof(*v)), *col;
+	double load[3] = { 0, 0, 0 };
+	int r, c;
+
+	if (!v)
+		die("out of memory");
+	for (r = 0; r < reps; r++)
+		for (c = 0; c < NR_CASES; c++)
+			v[c * reps + r] = run(cs[c].flags, cs[c].threads, cs[c].two, pairs);
+	/* Per-repetition ratios, before the medians sort the columns. */
+	col = v + NR_CASES * reps;
+	for (r = 0; r < reps; r++) {
+		col[r] = v[C_BASE2 * reps + r] / v[C_BASE * reps + r];
+		col[reps + r] = v[C_TWO * reps + r] / v[C_ONE * reps + r];
+		col[2 * reps + r] = v[C_SAME * reps + r] / v[C_ONE * reps + r];
 	}
-	return b;
+	if (getloadavg(load, 3) < 0)
+		load[0] = -1;
+	printf("bench_threads: million alloc+free pairs per second, median of %d interleaved repetitions, %" PRIu64 " pairs per thread (load average %.2f at the end)\n",
+	       reps, pairs, load[0]);
+	for (c = 0; c < NR_CASES; c++) {
+		printf("  %-15s %8.2f", cs[c].name, median(v + c * reps, reps));
+		if (c == C_BASE2)
+			printf("   %.2fx nolock 1 (the host's own scaling: the control)", median(col, reps));
+		else if (c == C_TWO)
+			printf("   %.2fx flag 1 (target 1.7x)", median(col + reps, reps));
+		else if (c == C_SAME)
+			printf("   %.2fx flag 1 (target 1.2x)", median(col + 2 * reps, reps));
+		printf("\n");
+	}
+	printf("  per repetition (control, 2 types, one type):");
+	for (r = 0; r < reps; r++)
+		printf(" %.2f/%.2f/%.2f", v[C_BASE2 * reps + r] / v[C_BASE * reps + r],
+		       v[C_TWO * reps + r] / v[C_ONE * reps + r], v[C_SAME * reps + r] / v[C_ONE * reps + r]);
+	printf("\n");
+	free(v);
 }
 
 /* For callgrind: one call each, not inlined, so that its cost is its own. */
@@ -219,7 +260,6 @@ int main(int argc, char **argv)
 {
 	uint64_t pairs = 4000000, ncounts = 0;
 	const char *backend = getenv("SHMDEV_BACKEND");
-	double base, base2, one, two, same;
 	char text[512];
 	int reps = 5, threads = 0, i;
 
@@ -250,18 +290,7 @@ int main(int argc, char **argv)
 	if (ncounts) {
 		counts(ncounts, threads ? SHMDEV_POOL_THREADS : 0);
 	} else {
-		base = best(0, 1, false, pairs, reps);
-		base2 = best(0, 2, true, pairs, reps);
-		one = best(SHMDEV_POOL_THREADS, 1, false, pairs, reps);
-		two = best(SHMDEV_POOL_THREADS, 2, true, pairs, reps);
-		same = best(SHMDEV_POOL_THREADS, 2, false, pairs, reps);
-		printf("bench_threads: million alloc+free pairs per second, best of %d, %" PRIu64 " pairs per thread\n",
-		       reps, pairs);
-		printf("  nolock 1        %8.2f\n", base);
-		printf("  nolock 2 types  %8.2f   %.2fx nolock 1 (the host's own scaling)\n", base2, base2 / base);
-		printf("  flag 1          %8.2f\n", one);
-		printf("  flag 2 types    %8.2f   %.2fx flag 1 (target 1.7x)\n", two, two / one);
-		printf("  flag 2 one      %8.2f   %.2fx flag 1 (target 1.2x)\n", same, same / one);
+		measure(pairs, reps);
 	}
 	shmdev_pool_destroy(ctx, conf);
 	shmdev_conf_free(conf);

@@ -58,7 +58,7 @@ test-host:: bench-smoke
 # bench.sh after the tick tables; built (and run once, tiny) by bench-smoke.
 BENCH_TX := $(BENCH_DIR)/bench_tx
 
-$(BENCH_TX): bench/bench_tx.c libshmdev/shmdev.h $(LIBSHMDEV_A)
+$(BENCH_TX): bench/bench_tx.c bench/bench_median.h libshmdev/shmdev.h $(LIBSHMDEV_A)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_COMMON) -o $@ $< $(LIBSHMDEV_A) $(LIBSHMDEV_LIBS) -lrt
 
@@ -78,7 +78,7 @@ BENCH_THREADS_VARIANTS := one mutex
 BENCH_THREADS := $(BENCH_DIR)/bench_threads
 BENCH_THREADS_LIBOBJS := $(filter-out %/pool_lock.o,$(LIBSHMDEV_OBJS))
 
-$(BENCH_THREADS): bench/bench_threads.c libshmdev/shmdev.h $(LIBSHMDEV_A)
+$(BENCH_THREADS): bench/bench_threads.c bench/bench_median.h libshmdev/shmdev.h $(LIBSHMDEV_A)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_COMMON) -o $@ $< $(LIBSHMDEV_A) $(LIBSHMDEV_LIBS) -lpthread
 
@@ -86,7 +86,7 @@ $(BENCH_DIR)/pool_lock_%.o: libshmdev/pool_lock.c $(wildcard libshmdev/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(LIBSHMDEV_CFLAGS) -DPOOL_LOCK_$(shell echo $* | tr a-z A-Z) -c -o $@ $<
 
-$(BENCH_THREADS)_%: bench/bench_threads.c $(BENCH_DIR)/pool_lock_%.o $(BENCH_THREADS_LIBOBJS)
+$(BENCH_THREADS)_%: bench/bench_threads.c bench/bench_median.h $(BENCH_DIR)/pool_lock_%.o $(BENCH_THREADS_LIBOBJS)
 	$(CC) $(CFLAGS_COMMON) -o $@ $< $(BENCH_DIR)/pool_lock_$*.o $(BENCH_THREADS_LIBOBJS) \
 		$(LIBSHMDEV_LIBS) -lpthread
 

@@ -165,12 +165,17 @@
  * Hot area (NOT covered by the checksum: it changes on every alloc/free;
  * it is derived data that a repair rebuilds from the slots)
  * struct layout_hot (one per type id)
- *   0   u64 live_count
+ *   0   u64 live_count     LIVE and LIVE_KEYED slots, plus the CACHED ones
+ *                          (slots in the owner's thread caches: taken from
+ *                          the free list, not handed out)
  *   8   u64 watermark      slots [0, watermark) have been initialised; the
  *                          ones above were never used and are not scanned
  *   16  u32 free_head      slot + 1 of the first free slot, 0 = empty
- *   20  u32 reserved
- *   24  u64 free_count
+ *   20  u32 caches         thread caches of the owner that may hold this
+ *                          type's slots (SHMDEV_POOL_THREADS, pool_cache.c;
+ *                          0 otherwise): at most caches x
+ *                          SHMDEV_LAYOUT_CACHE_SLOTS slots are CACHED
+ *   24  u64 free_count     FREE slots (all on the free list)
  *   32  u64 allocs, 40 u64 frees   (statistics: no longer counted, so
  *                          that alloc and free touch only the fields a
  *                          repair rebuilds; 0 in new pools)
@@ -226,10 +231,10 @@
  * not depend on it (any aligned offset is valid).
  *   0   u64 key            user key (KEYED objects)
  *   8   u32 tag            bits 0..7 state (FREE, LIVE, LIVE_KEYED,
- *                          RETIRED), bits 8..31 generation (never 0 once
- *                          used)
+ *                          RETIRED, CACHED), bits 8..31 generation (never 0
+ *                          once used)
  *   12  u32 next           slot + 1: the free list link of a FREE slot, 0 =
- *                          end; unused (0) in a live slot
+ *                          end; unused (0) in a live or cached slot
  *   obj_offset             the object
  * The tag is the commit point of alloc and free: it is written with one
  * aligned release store after everything else about the slot.  Free lists,
@@ -290,7 +295,22 @@ enum layout_slot_state {
 	LAYOUT_SLOT_LIVE = 1,
 	LAYOUT_SLOT_LIVE_KEYED = 2,
 	LAYOUT_SLOT_RETIRED = 3,	/* generation used up: never reused */
+	/*
+	 * Free, held in a thread cache of a SHMDEV_POOL_THREADS owner
+	 * (pool_cache.c): on no shared list; its generation is the one its
+	 * next alloc hands out.  Counted in live_count (taken from the free
+	 * list), so that a thread's alloc and free from its cache (CACHED <->
+	 * LIVE) change no shared counter.  Only while such an owner runs, or
+	 * after it crashed: a clean close returns the caches, and a repair
+	 * makes them FREE with the same generation.  A library from before
+	 * this state repairs it as a bad state (FREE, the next generation),
+	 * which is safe; its check of a live threaded owner reports it.
+	 */
+	LAYOUT_SLOT_CACHED = 4,
 };
+
+/* Slots one thread cache holds of a type at most (the check's bound). */
+#define SHMDEV_LAYOUT_CACHE_SLOTS	64U
 
 struct layout_header {
 	uint64_t magic;
@@ -409,7 +429,7 @@ struct layout_hot {
 	uint64_t live_count;
 	uint64_t watermark;
 	uint32_t free_head;
-	uint32_t reserved;
+	uint32_t caches;
 	uint64_t free_count;
 	uint64_t allocs;
 	uint64_t frees;

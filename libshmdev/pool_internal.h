@@ -13,6 +13,8 @@
  *   pool_key.c    the shared key index: force_get, find and the index
  *                 rebuild (the index itself: pool_index.h)
  *   pool_check.c  the consistency check (shmdev_pool_check), live or not
+ *   pool_lock.c   SHMDEV_POOL_THREADS: the type locks
+ *   pool_cache.c  SHMDEV_POOL_THREADS: the threads' caches of free slots
  *
  * Typed object pools on the base layout (layout.h): open (cold start on
  * clean blocks, resume with every block's identity checked, repair after a
@@ -70,6 +72,7 @@
 #define SHMDEV_POOL_INTERNAL_H
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
@@ -190,6 +193,16 @@ struct shmdev_pool {
 	 */
 	struct pool_lock *locks;
 	uint32_t nr_unlocked;
+	/*
+	 * SHMDEV_POOL_THREADS: the threads' caches of free slots
+	 * (pool_cache.c), NULL without the flag.  tc_key gives a thread its
+	 * cache; tcs holds every cache made (a thread's exit leaves it to the
+	 * next new thread), freed at close.
+	 */
+	struct pool_tcache **tcs;
+	uint32_t nr_tcs;
+	int tc_lock;			/* for tcs, nr_tcs (a spin lock) */
+	pthread_key_t tc_key;
 	uint64_t migrated_objects;	/* migrate.c: the open's migration */
 	uint64_t migrated_bytes;	/* old bytes of the objects it migrated */
 	uint64_t migrate_ns;
@@ -382,6 +395,15 @@ int pool_lock_force_get(struct shmdev_pool *p, uint16_t type, uint64_t key,
 			void **obj, shmdev_handle_t *handle, bool *created);
 void *pool_lock_find(const struct shmdev_pool *p, uint16_t type, uint64_t key,
 		     shmdev_handle_t *handle);
+
+/* pool_cache.c: SHMDEV_POOL_THREADS, the threads' caches of free slots */
+int pool_cache_init(struct shmdev_pool *p);
+void pool_cache_return_all(struct shmdev_pool *p);
+void pool_cache_free(struct shmdev_pool *p);
+int pool_cache_alloc(struct shmdev_pool *p, uint16_t type, bool zero, void **obj,
+		     shmdev_handle_t *handle);
+int pool_cache_release(struct shmdev_pool *p, shmdev_handle_t h);
+uint64_t pool_cache_count(const struct shmdev_pool *p, uint16_t type);
 
 /* pool_hot.c and pool_key.c: the calls without the lock, for pool_lock.c */
 int pool_alloc_nolock(struct shmdev_pool *p, uint16_t type, bool zero, void **obj,

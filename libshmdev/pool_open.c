@@ -44,6 +44,7 @@ static void pool_free(struct shmdev_pool *p)
 	free(p->types);
 	free(p->ranges);
 	pool_tx_free(p);
+	pool_cache_free(p);
 	pool_locks_free(p);
 	shmdev_ctx_unref(p->ctx);
 	free(p);
@@ -442,6 +443,8 @@ SHMDEV_EXPORT int shmdev_pool_open(struct shmdev_ctx *ctx, const struct shmdev_c
 	/* SHMDEV_POOL_THREADS: the locks before anything is written (pool_lock.c). */
 	if (flags & SHMDEV_POOL_THREADS) {
 		err = pool_locks_init(p);
+		if (!err)
+			err = pool_cache_init(p);
 		if (err)
 			goto fail;
 	}
@@ -635,6 +638,8 @@ SHMDEV_EXPORT int shmdev_pool_close(struct shmdev_pool *p)
 	if (!p->rdonly) {
 		/* An open transaction is aborted first (tx.c). */
 		pool_tx_close(p);
+		/* SHMDEV_POOL_THREADS: the threads' caches back to the free lists. */
+		pool_cache_return_all(p);
 		/* Every operation is complete here: the derived data is consistent. */
 		CRASH_POINT(p, "close:start");
 		__atomic_store_n(&p->hdr->close_epoch, p->hdr->open_epoch, __ATOMIC_RELEASE);
@@ -744,7 +749,9 @@ SHMDEV_EXPORT int shmdev_pool_type_stats(const struct shmdev_pool *p, uint16_t t
 	st->align = lt->align;
 	st->version = lt->version;
 	st->max_count = lt->max_count;
-	st->live_count = __atomic_load_n(&pt->hot->live_count, __ATOMIC_RELAXED);
+	/* SHMDEV_POOL_THREADS: live_count counts the caches' slots too (pool_cache.c). */
+	st->live_count = __atomic_load_n(&pt->hot->live_count, __ATOMIC_RELAXED) -
+			 pool_cache_count(p, type);
 	st->retired_count = __atomic_load_n(&pt->hot->retired, __ATOMIC_RELAXED);
 	pool_unlock_type(p, type);
 	return 0;

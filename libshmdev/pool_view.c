@@ -128,8 +128,9 @@ int pool_build_view(struct shmdev_pool *p)
 
 /*
  * Rebuild a type's derived data (free list, counters, key index) from the
- * slot tags, in one pass (the index as pool_index_rebuild() does it).  Slots at or above the watermark were never used.  Returns the
- * number of live objects.
+ * slot tags, in one pass (the index as pool_index_rebuild() does it; the
+ * slots a thread cache held, CACHED, become FREE).  Slots at or above the
+ * watermark were never used.  Returns the number of live objects.
  */
 uint64_t pool_repair_type(struct shmdev_pool *p, struct ptype *pt)
 {
@@ -151,6 +152,12 @@ uint64_t pool_repair_type(struct shmdev_pool *p, struct ptype *pt)
 
 		if (st == LAYOUT_SLOT_LIVE_KEYED && !pt->keyed)
 			store_tag(s, tag = layout_tag(st = LAYOUT_SLOT_LIVE, gen));
+		/*
+		 * In a thread cache of the crashed owner (pool_cache.c): free,
+		 * and its generation was never handed out, so it stays.
+		 */
+		if (st == LAYOUT_SLOT_CACHED && gen)
+			store_tag(s, tag = layout_tag(st = LAYOUT_SLOT_FREE, gen));
 		if (st == LAYOUT_SLOT_LIVE && gen) {
 			live++;
 		} else if (st == LAYOUT_SLOT_LIVE_KEYED && gen) {
@@ -182,6 +189,7 @@ uint64_t pool_repair_type(struct shmdev_pool *p, struct ptype *pt)
 	hot->free_count = nfree;
 	hot->live_count = live;
 	hot->retired = retired;
+	hot->caches = 0;	/* the caches died with their owner */
 	CRASH_POINT(p, "rebuild:counts");
 	change_end(hot, seq);
 	return live;

@@ -436,17 +436,30 @@ struct shmdev_type {
  * then calls find; find_fast_init), force_get, foreach,
  * pool_check, pool_type_stats, pool_block_stats, pool_stats, pool_start,
  * pool_handed_over, handle_type and handle_slot, and shmdev_errmsg() on the
- * pool's context.  Each type has a lock in the owner's private memory
- * (never in shared memory: the lease admits one process): alloc, free,
- * force_get, find and pool_type_stats take the type's, pool_check every
- * type's; get, get_typed, get_fast, handle_of and foreach take none (they
- * read a slot's tag with one atomic load, which alloc and free write last).
+ * pool's context.  Each thread has a cache of up to 64 free slots per
+ * plain (not KEYED) type in the owner's private memory: alloc and free of
+ * plain objects use it without a lock, and it takes or returns 32 slots at
+ * a time under the type's lock.  Each type has a lock in the owner's
+ * private memory (never in shared memory: the lease admits one process):
+ * KEYED alloc and free, force_get, find and pool_type_stats take the
+ * type's, pool_check every type's; get, get_typed, get_fast, handle_of and
+ * foreach take none (they read a slot's tag with one atomic load, which
+ * alloc and free write last).  Slots in a thread's cache are CACHED in
+ * shared memory: counted with the live objects by the live count that a
+ * read-only process's pool_type_stats reports and that pool_check
+ * verifies (the owner's pool_type_stats leaves them out: exact while no
+ * thread is inside alloc or free); a crash frees them at the next open,
+ * and close returns them.  A thread's exit leaves its cache to the next
+ * new thread; a type may report full (-ENOSPC) while other threads' caches
+ * hold free slots (at most 64 per thread).  Of two threads that free one
+ * handle at once, one frees it and the other gets -ESTALE.
  * Rules:
  *  - transactions (shmdev_tx_*, shmdev_alloc_publish) are refused on such
  *    a pool with -EOPNOTSUPP: one undo log per pool, not thread-safe yet;
  *  - everything else (the open and shmdev_pool_close/abandon, the context's
  *    ref/unref and setters, conf and region calls) runs while no other
- *    thread uses the pool or its context;
+ *    thread uses the pool or its context (nor exits after using it: an
+ *    exit hands its cache on);
  *  - from the open on, every thread has its own message in the context:
  *    shmdev_errmsg() gives the calling thread's last failure (the opening
  *    thread keeps its message), valid until that thread's next call; the
@@ -462,9 +475,10 @@ struct shmdev_type {
  *    not be visited, and one just allocated may not be initialised yet;
  *  - not with SHMDEV_POOL_RDONLY (-EINVAL).
  * A kill -9 that stops several threads inside the library leaves at most
- * one change per type half done; the next open repairs them all (the
- * repair rebuilds every type from its slots).  Without the flag nothing is
- * locked and no call costs an instruction more.
+ * one change per thread half done (several on one type, from the caches);
+ * the next open repairs them all (the repair rebuilds every type from its
+ * slots, and frees the CACHED ones).  Without the flag nothing is locked,
+ * nothing is cached and no call costs an instruction more.
  */
 
 /*
@@ -564,6 +578,10 @@ struct shmdev_type_stats {
 	char name[32];
 	uint32_t size, align, version;
 	uint64_t max_count;
+	/*
+	 * Read-only attach to a SHMDEV_POOL_THREADS owner: with the free
+	 * slots held in its thread caches (at most 64 per thread).
+	 */
 	uint64_t live_count;
 	uint64_t retired_count;		/* slots whose generations are used up */
 };

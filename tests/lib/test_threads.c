@@ -17,10 +17,14 @@
  *    it and the journal: every completed alloc and force_get is there with
  *    its stamp, every completed free is gone, the interrupted ones either
  *    happened or not, counts match; then the next round resumes it.
- *  - kill_stalled: the same, but the crash hook stops three threads (one
- *    per type) at one crash point of alloc or free each and then kills the
- *    process: three half-done changes at once, at every such point.
+ *  - kill_stalled: the same, but the crash hook stops four threads (two
+ *    on plain type A with their caches, one on B, one on keyed K) at one
+ *    crash point of alloc or free each and then kills the process: four
+ *    half-done changes at once, two of them on one type, at every such
+ *    point.
  *  - flags: THREADS with RDONLY is refused, naming the flags.
+ *  - cache_kill, live_check, cache_generations: the threads' caches of
+ *    free slots (threads_cache.h).
  *
  * The suite runs plain, under ASan+UBSan, valgrind and ThreadSanitizer
  * (`make test-lib-tsan`, tests/lib/build.mk).  SHMDEV_TEST_QUICK: fewer
@@ -38,6 +42,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "layout.h"
 #include "testutil.h"
 
 #define NR_THREADS	4
@@ -218,6 +223,18 @@ static void *churn_thread(void *arg)
 	return NULL;
 }
 
+/* Start NR_THREADS threads of @fn on @c[t] (thread t, @iters operations). */
+static void churn_run(struct churn *c, pthread_t *th, struct shmdev_pool *pool,
+		      unsigned int iters, void *(*fn)(void *))
+{
+	unsigned int t;
+
+	for (t = 0; t < NR_THREADS; t++) {
+		c[t] = (struct churn){ .pool = pool, .t = t, .iters = iters };
+		ck_assert_int_eq(pthread_create(&th[t], NULL, fn, &c[t]), 0);
+	}
+}
+
 START_TEST(test_churn)
 {
 	struct shmdev_conf *conf = thr_conf();
@@ -228,13 +245,7 @@ START_TEST(test_churn)
 	struct shmdev_type_stats st;
 	unsigned int t, j;
 
-	for (t = 0; t < NR_THREADS; t++) {
-		memset(&c[t], 0, sizeof(c[t]));
-		c[t].pool = pool;
-		c[t].t = t;
-		c[t].iters = tu_quick() ? 3000 : 200000;
-		ck_assert_int_eq(pthread_create(&th[t], NULL, churn_thread, &c[t]), 0);
-	}
+	churn_run(c, th, pool, tu_quick() ? 3000 : 200000, churn_thread);
 	for (t = 0; t < NR_THREADS; t++)
 		pthread_join(th[t], NULL);
 	for (t = 0; t < NR_THREADS; t++) {
@@ -263,8 +274,15 @@ START_TEST(test_churn)
 	ck_assert_uint_eq(st.live_count, keyed + shared);
 	ck_assert_msg(shmdev_pool_check(pool) == 0, "%s", shmdev_errmsg(ctx));
 	ck_assert_int_eq(shmdev_pool_close(pool), 0);
-	/* And again after a clean resume, without the flag. */
+	/*
+	 * And again after a clean resume, without the flag: the close gave
+	 * the threads' caches back (a slot left CACHED would count as live).
+	 */
 	pool = tu_pool_start(ctx, conf, types, 3, 0, SHMDEV_START_RESUMED_CLEAN);
+	ck_assert_int_eq(shmdev_pool_type_stats(pool, T_A, &st), 0);
+	ck_assert_uint_eq(st.live_count, held[0]);
+	ck_assert_int_eq(shmdev_pool_type_stats(pool, T_B, &st), 0);
+	ck_assert_uint_eq(st.live_count, held[1]);
 	ck_assert_int_eq(shmdev_pool_close(pool), 0);
 	shmdev_conf_free(conf);
 }
@@ -344,6 +362,7 @@ START_TEST(test_flags)
 END_TEST
 
 #include "threads_kill.h"
+#include "threads_cache.h"
 
 static Suite *threads_suite(void)
 {
@@ -359,6 +378,10 @@ static Suite *threads_suite(void)
 	tcase_add_test(tc, test_flags);
 	tcase_add_test(tc, test_kill);
 	tcase_add_test(tc, test_kill_stalled);
+	tcase_add_test(tc, test_cache_kill);
+	tcase_add_test(tc, test_live_check);
+	tcase_add_test(tc, test_cache_generations);
+	tcase_add_test(tc, test_cache_full);
 	suite_add_tcase(s, tc);
 	return s;
 }

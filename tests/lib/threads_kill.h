@@ -10,10 +10,12 @@
  * which repairs it, and checks every entry against it.
  *
  * test_kill kills at a random moment; test_kill_stalled uses the crash
- * hook's SHMDEV_TEST_KILL_THREADS: three threads, one per type, each stop at
- * the same crash point inside their own change, and the third kills the
- * process, so that three half-done changes (one per type) meet the repair
- * at once, at every point of alloc and free in turn.
+ * hook's SHMDEV_TEST_KILL_THREADS: four threads (two on plain type A with
+ * their thread caches, one on B, one on the keyed K under its lock) each
+ * stop at the same crash point inside their own change, and the fourth
+ * kills the process, so that four half-done changes (two on one type) meet
+ * the repair at once, at every point that cached and locked alloc and free
+ * share in turn.
  */
 #include <sched.h>
 
@@ -37,8 +39,16 @@ struct kill_arg {
 	struct shmdev_pool *pool;
 	unsigned int t;
 	unsigned int round;
-	bool stall;		/* test_kill_stalled: thread t on type t only */
+	bool stall;		/* test_kill_stalled: thread t on kill_type(t) or K only */
 };
+
+static const char *kill_stall_at;	/* test_kill_stalled: the crash point */
+
+/* The plain type of thread @t: test_kill_stalled puts threads 0 and 3 on A. */
+static uint16_t kill_type(unsigned int t)
+{
+	return kill_stall_at && t == 3 ? T_A : plain_type(t);
+}
 
 static void jset(struct jent *e, uint32_t state)
 {
@@ -56,7 +66,7 @@ static void *kill_thread(void *arg)
 	struct kill_arg *a = arg;
 	struct journal *j = a->j;
 	uint64_t seed = 0x2545f4914f6cdd1dULL * (a->t + 1) + a->round;
-	uint16_t ty = plain_type(a->t);
+	uint16_t ty = kill_type(a->t);
 
 	for (;;) {
 		unsigned int n = rnd(&seed) % HOLD, k = rnd(&seed) % OWN_KEYS;
@@ -101,7 +111,6 @@ static void *kill_thread(void *arg)
 
 static struct journal *kill_journal;
 static unsigned int kill_round;
-static const char *kill_stall_at;	/* test_kill_stalled: the crash point */
 
 static int kill_child(void *unused)
 {
@@ -118,19 +127,19 @@ static int kill_child(void *unused)
 	conf = thr_conf();
 	if (kill_stall_at) {
 		setenv("SHMDEV_TEST_KILL_AT", kill_stall_at, 1);
-		setenv("SHMDEV_TEST_KILL_THREADS", "3", 1);
+		setenv("SHMDEV_TEST_KILL_THREADS", "4", 1);
 	}
 	err = shmdev_pool_open(ctx, conf, types, 3, SHMDEV_POOL_THREADS, &pool);
 	if (err)
 		return 1;
-	for (t = 0; t < (kill_stall_at ? 3 : NR_THREADS); t++) {
+	for (t = 0; t < NR_THREADS; t++) {
 		before[t] = kill_journal->ops[t];
 		a[t] = (struct kill_arg){ .j = kill_journal, .pool = pool, .t = t, .round = kill_round,
 					  .stall = kill_stall_at != NULL };
 		if (pthread_create(&th, NULL, kill_thread, &a[t]))
 			return 2;
 	}
-	/* The third thread at the point kills the process. */
+	/* The fourth thread at the point kills the process. */
 	if (kill_stall_at)
 		return 0;
 	/* Every thread under way (the parent kills at a random moment after). */
@@ -159,7 +168,7 @@ static bool journaled(const struct journal *j, uint16_t type, shmdev_handle_t h)
 			for (i = 0; i < OWN_KEYS; i++)
 				if (j->keyed[t][i].state == J_LIVE && j->keyed[t][i].handle == h)
 					return true;
-		} else if (plain_type(t) == type) {
+		} else if (kill_type(t) == type) {
 			for (i = 0; i < HOLD; i++)
 				if (j->plain[t][i].state == J_LIVE && j->plain[t][i].handle == h)
 					return true;
@@ -224,8 +233,8 @@ static void kill_verify(struct journal *j, unsigned int *in_flight)
 	ck_assert_msg(!j->fail[0], "%s", j->fail);
 	for (t = 0; t < NR_THREADS; t++) {
 		for (i = 0; i < HOLD; i++) {
-			fl += settle(pool, &j->plain[t][i], plain_type(t), 0, t);
-			live[plain_type(t)] += j->plain[t][i].state == J_LIVE;
+			fl += settle(pool, &j->plain[t][i], kill_type(t), 0, t);
+			live[kill_type(t)] += j->plain[t][i].state == J_LIVE;
 		}
 		for (i = 0; i < OWN_KEYS; i++) {
 			fl += settle(pool, &j->keyed[t][i], T_K, (uint64_t)t << 32 | i, t);
@@ -281,10 +290,13 @@ END_TEST
 
 START_TEST(test_kill_stalled)
 {
-	/* The points of alloc and free that plain and keyed changes share. */
+	/*
+	 * The points of alloc and free that plain changes (from the thread
+	 * caches) and keyed ones (under the type's lock) share.  The points of
+	 * a cache's refill and return: test_cache_kill.
+	 */
 	static const char *const points[] = {
-		"alloc:taken", "alloc:watermark", "alloc:slot-init", "alloc:prepared",
-		"alloc:committed", "free:prepared", "free:committed", "free:listed",
+		"alloc:prepared", "alloc:committed", "free:prepared", "free:committed",
 	};
 	unsigned int r, in_flight;
 	struct journal *j;
@@ -305,8 +317,8 @@ START_TEST(test_kill_stalled)
 			      r, kill_stall_at, st, j->fail);
 		in_flight = 0;
 		kill_verify(j, &in_flight);
-		/* Each of the three threads was inside its change. */
-		ck_assert_msg(in_flight == 3, "round %u (%s): %u operations in flight, not 3", r,
+		/* Each of the four threads was inside its change, two on type A. */
+		ck_assert_msg(in_flight == 4, "round %u (%s): %u operations in flight, not 4", r,
 			      kill_stall_at, in_flight);
 	}
 	kill_stall_at = NULL;
