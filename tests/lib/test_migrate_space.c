@@ -14,15 +14,7 @@
  *    free extent and the total free, and the block key remedy.
  * Runs on the backend SHMDEV_BACKEND selects.
  */
-#include <check.h>
-#include <errno.h>
-#include <inttypes.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include "layout.h"
-#include "testutil.h"
+#include "migrate_common.h"
 
 #define T_U	1	/* KEYED */
 #define T_I	2	/* plain */
@@ -57,7 +49,6 @@ static const struct shmdev_field fi3[] = {
 	SHMDEV_FIELD(struct i3, id), SHMDEV_FIELD(struct i3, kind), SHMDEV_FIELD(struct i3, w),
 };
 
-#define NF(f) ((uint32_t)(sizeof(f) / sizeof((f)[0])))
 #define TYPES(u, fu, i, fi, v) { \
 	{ .id = T_U, .name = "Unit", .size = sizeof(struct u), .version = v, .max_count = NU, \
 	  .flags = SHMDEV_TYPE_KEYED, .nr_fields = NF(fu), .fields = fu }, \
@@ -67,19 +58,6 @@ static const struct shmdev_field fi3[] = {
 static const struct shmdev_type builds[3][2] = {
 	TYPES(u1, fu1, i1, fi1, 1), TYPES(u2, fu2, i2, fi2, 2), TYPES(u3, fu3, i3, fi3, 3),
 };
-
-static struct shmdev_ctx *ctx;
-
-static uint64_t free_bytes(struct shmdev_pool *pool)
-{
-	struct shmdev_block_stats bs;
-	uint64_t sum = 0;
-	uint32_t b;
-
-	for (b = 0; shmdev_pool_block_stats(pool, b, &bs) == 0; b++)
-		sum += bs.free_bytes;
-	return sum;
-}
 
 /* Holes of the active table (read from the base region), and whether two touch. */
 static unsigned int count_holes(bool *adjacent)
@@ -107,43 +85,6 @@ static unsigned int count_holes(bool *adjacent)
 	}
 	shmdev_region_close(r);
 	return n;
-}
-
-/* The bytes of the base region and the block: a refusal changes none. */
-struct image {
-	unsigned char *b[2];
-	uint64_t len[2];
-};
-
-static void take_image(struct image *im)
-{
-	unsigned int i;
-
-	for (i = 0; i < 2; i++) {
-		struct shmdev_region *r = NULL;
-
-		ck_assert_int_eq(shmdev_region_open(ctx, tu_backend(), tu_key(i), 0,
-						    SHMDEV_REGION_RDONLY, 0, &r), 0);
-		im->len[i] = shmdev_region_size(r);
-		im->b[i] = malloc(im->len[i]);
-		ck_assert_ptr_nonnull(im->b[i]);
-		memcpy(im->b[i], shmdev_region_addr(r), im->len[i]);
-		shmdev_region_close(r);
-	}
-}
-
-static void same_image(struct image *a, const char *what)
-{
-	struct image b;
-	unsigned int i;
-
-	take_image(&b);
-	for (i = 0; i < 2; i++) {
-		ck_assert_msg(a->len[i] == b.len[i] && !memcmp(a->b[i], b.b[i], a->len[i]),
-			      "%s: region %u changed", what, i);
-		free(a->b[i]);
-		free(b.b[i]);
-	}
 }
 
 /* Each object's identity in any build: units by key, items by handle. */
@@ -320,7 +261,7 @@ START_TEST(test_enospc_truth)
 	pool = tu_pool_start(ctx, conf, t, 2, 0, SHMDEV_START_CREATED);
 	ck_assert_int_eq(shmdev_pool_block_stats(pool, 0, &bs), 0);
 	ck_assert_int_eq(shmdev_pool_close(pool), 0);
-	take_image(&im);
+	take_image(&im, 1);
 	memcpy(t3, builds[2], sizeof(t3));
 	t3[0].max_count = 200;
 	t3[1].max_count = 400;
@@ -334,17 +275,10 @@ START_TEST(test_enospc_truth)
 		      "%s (want \"%s\")", shmdev_errmsg(ctx), want);
 	/* 200 slots of 16 + 56 bytes, 512 index entries, a field table of 5. */
 	ck_assert_msg(strstr(shmdev_errmsg(ctx), "needs 16800 bytes"), "%s", shmdev_errmsg(ctx));
-	same_image(&im, "a migration without room");
+	same_image(&im, 1, "a migration without room");
 	tu_pool_destroy(ctx, conf);
 }
 END_TEST
-
-static void sweep(void)
-{
-	struct shmdev_conf *c = tu_conf(ctx, "space", 0, "64K", 1, NULL);
-
-	tu_pool_destroy(ctx, c);
-}
 
 int main(void)
 {
