@@ -574,7 +574,7 @@ static int no_room_for_index(struct shmdev_ctx *ctx, const struct shmdev_type *u
 {
 	uint64_t nr = index_entries(ut->max_count);
 
-	return shmdev_fail(ctx, ENOSPC, "type %u \"%s\": no room for its key index of %" PRIu64 " entries (%" PRIu64 " bytes in one extent, for max_count %" PRIu64 ") in any block; %" PRIu64 " bytes are free in %" PRIu32 " blocks of %" PRIu64 ", the largest free extent %" PRIu64 " bytes (add BlockKey entries to the configuration: BlockSize changes only with a cold start)",
+	return shmdev_fail(ctx, ENOSPC, "type %u \"%s\": no room for its key index of %" PRIu64 " entries (%" PRIu64 " bytes, for max_count %" PRIu64 ") in any block (it needs one free extent); %" PRIu64 " bytes are free in %" PRIu32 " blocks of %" PRIu64 ", the largest free extent %" PRIu64 " bytes (add BlockKey entries to the configuration: BlockSize changes only with a cold start)",
 			   ut->id, ut->name, nr, nr * SHMDEV_LAYOUT_INDEX_ENTRY, ut->max_count,
 			   rm->total, t->nr_blocks, h->block_size, rm->largest);
 }
