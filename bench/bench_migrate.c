@@ -7,15 +7,21 @@
  * is the old objects' bytes over the time the library took to copy and
  * convert them (shmdev_pool_stats: migrated_bytes / migrate_ns), and the
  * whole open beside it.  Target (issue 13): >= 1 GB/s of old objects.
- * Each count runs twice: with the new slots' pages first touched by the
- * migration (a fresh pool's free space: the kernel allocates and zeroes
- * them during it), and with the blocks' pages made resident before
- * (MADV_POPULATE_WRITE, no byte written), which leaves the copy alone.
+ * Each count runs four ways, interleaved run after run (equal work under
+ * the same load; medians): with 4 KiB pages (HugePages = no) and with huge
+ * pages (HugePages = yes: 2 MiB where /dev/shm gives them to a
+ * MADV_HUGEPAGE mapping, which `make bench-migrate` arranges as root in a
+ * private mount namespace; the row says how much was mapped huge), each
+ * with the new slots' pages first touched by the migration (a fresh pool's
+ * free space: the kernel zeroes and maps them during it) and with the
+ * blocks' pages made resident before (MADV_POPULATE_WRITE, no byte
+ * written).
  *
  *   bench_migrate [--counts 100000,1000000] [--runs N]
  *
  * POSIX backend under its own prefix; the pool is destroyed after each run.
- * Prints one line per count (the best of the runs, and the median).
+ * Prints the load average, then one line per count and way (the median of
+ * the runs, 5 by default, and the best rate).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -105,12 +111,30 @@ static void populate_blocks(struct shmdev_ctx *ctx, uint64_t nb)
 	}
 }
 
+/* Bytes of shmem this process maps with huge pages (PMDs) now. */
+static uint64_t shmem_pmd_bytes(void)
+{
+	char line[256];
+	uint64_t v = 0;
+	FILE *f = fopen("/proc/self/smaps_rollup", "r");
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, "ShmemPmdMapped:", 15))
+			v = strtoull(line + 15, NULL, 10) * 1024;
+	fclose(f);
+	return v;
+}
+
 /*
  * One run at @count: the rate in GB/s, the open in ms into *open_ms.
- * @resident: the blocks' pages faulted in before the migration.
+ * @huge: HugePages = yes (huge pages where /dev/shm gives them), else no;
+ * @resident: the blocks' pages faulted in before the migration; the shmem
+ * this process maps with huge pages after the migration into *huge_got.
  */
-static double run(struct shmdev_ctx *ctx, uint64_t count, bool resident, double *open_ms,
-		  double *mig_ms)
+static double run(struct shmdev_ctx *ctx, uint64_t count, bool huge, bool resident,
+		  double *open_ms, double *mig_ms, uint64_t *huge_got)
 {
 	const uint64_t block = 64ULL << 20;
 	uint64_t need = count * (272 + 336) + count / 4 + (8ULL << 20), nb = need / block + 2, i;
@@ -126,7 +150,8 @@ static double run(struct shmdev_ctx *ctx, uint64_t count, bool resident, double 
 
 	if (!text)
 		exit(1);
-	len = (size_t)sprintf(text, "ProcessList = bench\n[bench]\nBaseKey = 0x7e570000\nBlockSize = 64M\n");
+	len = (size_t)sprintf(text, "ProcessList = bench\n[bench]\nBaseKey = 0x7e570000\nBlockSize = 64M\nHugePages = %s\n",
+			      huge ? "yes" : "no");
 	for (i = 0; i < nb; i++)
 		len += (size_t)sprintf(text + len, "BlockKey = 0x%" PRIx64 "\n", 0x7e570001 + i);
 	if (shmdev_conf_load_string(ctx, text, "bench.ini", "bench", &conf))
@@ -157,6 +182,7 @@ static double run(struct shmdev_ctx *ctx, uint64_t count, bool resident, double 
 	if (shmdev_pool_open(ctx, conf, &t2, 1, 0, &pool))
 		die(ctx, "open v2 (the migration)");
 	shmdev_pool_stats(pool, &st);
+	*huge_got = shmem_pmd_bytes();
 	if (st.migrated_objects != count) {
 		fprintf(stderr, "bench_migrate: migrated %" PRIu64 " objects, not %" PRIu64 "\n",
 			st.migrated_objects, count);
@@ -179,11 +205,23 @@ static double run(struct shmdev_ctx *ctx, uint64_t count, bool resident, double 
 	return (double)st.migrated_bytes / (double)st.migrate_ns;
 }
 
+static const char *loadavg(void)
+{
+	static char text[128];
+	FILE *f = fopen("/proc/loadavg", "r");
+
+	if (!f || !fgets(text, sizeof(text), f))
+		snprintf(text, sizeof(text), "unknown\n");
+	if (f)
+		fclose(f);
+	return text;
+}
+
 int main(int argc, char **argv)
 {
 	const char *counts = "100000,1000000";
 	struct shmdev_ctx *ctx;
-	int runs = 3, i, r;
+	int runs = 5, i, r;
 
 	for (i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--counts") && i + 1 < argc)
@@ -196,7 +234,7 @@ int main(int argc, char **argv)
 		}
 	}
 	if (runs < 1 || runs > 50)
-		runs = 3;
+		runs = 5;
 	if (!getenv("SHMDEV_POSIX_PREFIX")) {
 		char prefix[64];
 
@@ -207,36 +245,50 @@ int main(int argc, char **argv)
 	if (shmdev_ctx_new(&ctx))
 		return 1;
 	shmdev_set_log_priority(ctx, 2);	/* the destroy of a pool not there is no news */
-	printf("| objects | old bytes | new slots' pages | migration (best) | rate (best) | rate (median) | whole open |\n"
-	       "|--------:|----------:|:-----------------|-----------------:|------------:|--------------:|-----------:|\n");
+	printf("Load average at the start: %s", loadavg());
+	printf("| objects | old bytes | pages | new slots' pages | migration (median) | rate (median) | rate (best) | whole open (median) |\n"
+	       "|--------:|----------:|:------|:-----------------|-------------------:|--------------:|------------:|--------------------:|\n");
 	while (*counts) {
 		uint64_t count = strtoull(counts, NULL, 10);
-		int res;
+		double rate[4][50], open_ms[4][50], mig_ms[4][50];
+		uint64_t got[4] = { 0 };
+		int c;
 
 		if (!count)
 			break;
-		for (res = 0; res < 2; res++) {
-			double rate[50], open_ms[50], mig_ms[50], best_ms = 1e30, best_open = 0;
+		/* The four ways interleaved, run after run: equal work, the same load. */
+		for (r = 0; r < runs; r++)
+			for (c = 0; c < 4; c++) {
+				uint64_t g = 0;
 
-			for (r = 0; r < runs; r++) {
-				rate[r] = run(ctx, count, res, &open_ms[r], &mig_ms[r]);
-				if (mig_ms[r] < best_ms) {
-					best_ms = mig_ms[r];
-					best_open = open_ms[r];
-				}
+				rate[c][r] = run(ctx, count, c >= 2, c % 2, &open_ms[c][r], &mig_ms[c][r], &g);
+				if (g > got[c])
+					got[c] = g;
 			}
-			qsort(rate, (size_t)runs, sizeof(rate[0]), cmp_d);
-			printf("| %" PRIu64 " | %.1f MB | %s | %.1f ms | %.2f GB/s | %.2f GB/s | %.1f ms |\n",
-			       count, (double)count * 256 / 1e6,
-			       res ? "resident before" : "first touched by it", best_ms,
-			       rate[runs - 1], rate[runs / 2], best_open);
-			fflush(stdout);
+		for (c = 0; c < 4; c++) {
+			char pages[64];
+
+			if (c < 2)
+				snprintf(pages, sizeof(pages), "4 KiB");
+			else if (got[c])
+				snprintf(pages, sizeof(pages), "2 MiB (%.0f MB mapped huge)", (double)got[c] / 1e6);
+			else
+				snprintf(pages, sizeof(pages), "4 KiB (huge pages asked, none given)");
+			qsort(rate[c], (size_t)runs, sizeof(double), cmp_d);
+			qsort(mig_ms[c], (size_t)runs, sizeof(double), cmp_d);
+			qsort(open_ms[c], (size_t)runs, sizeof(double), cmp_d);
+			printf("| %" PRIu64 " | %.1f MB | %s | %s | %.1f ms | %.2f GB/s | %.2f GB/s | %.1f ms |\n",
+			       count, (double)count * 256 / 1e6, pages,
+			       c % 2 ? "resident before" : "first touched by it", mig_ms[c][runs / 2],
+			       rate[c][runs / 2], rate[c][runs - 1], open_ms[c][runs / 2]);
 		}
+		fflush(stdout);
 		counts = strchr(counts, ',');
 		if (!counts)
 			break;
 		counts++;
 	}
+	printf("Load average at the end: %s", loadavg());
 	shmdev_ctx_unref(ctx);
 	return 0;
 }

@@ -120,9 +120,19 @@ $(BENCH_MIGRATE): bench/bench_migrate.c libshmdev/shmdev.h $(LIBSHMDEV_A)
 	$(CC) $(CFLAGS_COMMON) -o $@ $< $(LIBSHMDEV_A) $(LIBSHMDEV_LIBS) -lrt
 
 .PHONY: bench-migrate bench-migrate-smoke
+# As root, in a mount namespace of its own with a huge=advise tmpfs on
+# /dev/shm (as bench.sh runs bench_tick), so that its HugePages = yes rows
+# get huge pages; nothing changes outside that namespace.
 bench-migrate: $(BENCH_MIGRATE)
 	@echo "== bench migrate: Player 256 -> 320 bytes, old objects per second (target >= 1 GB/s)"
-	@$(BENCH_MIGRATE) --counts $(BENCH_MIGRATE_COUNTS)
+	@if [ "$$(id -u)" -eq 0 ] && unshare --mount --propagation private true 2>/dev/null; then \
+		unshare --mount --propagation private -- sh -c \
+		'mount -t tmpfs -o huge=advise,mode=1777,size=50% bench-shm /dev/shm && exec "$$@"' sh \
+		$(BENCH_MIGRATE) --counts $(BENCH_MIGRATE_COUNTS); \
+	else \
+		echo "bench migrate: not root or no unshare: the HugePages = yes rows get what /dev/shm gives"; \
+		$(BENCH_MIGRATE) --counts $(BENCH_MIGRATE_COUNTS); \
+	fi
 
 bench: bench-migrate
 

@@ -152,10 +152,17 @@
  *
  * Carving and giving back: a block is carved from its start (after the block
  * header) upwards.  An extent the layout no longer needs (a KEYED type's
- * index outgrown by a raise, a chunk array moved to a bigger extent) is
- * given back: the carved mark goes down to it when it ends there, else it
- * becomes a hole (merged with a neighbouring one), which later carves use
- * first.  Only if all 64 hole entries are taken does it stay carved.  A raise
+ * index outgrown by a raise, a chunk array moved to a bigger extent, the
+ * old slots, index, chunk array and field table of a migrated type) is
+ * given back: at the end of every change the block map is derived again
+ * from the extents the new table uses (layout_plan.c, give_back_derived()):
+ * each block's carved mark goes down to the end of its last used extent,
+ * and the gaps below it become the holes, so adjacent free space is one
+ * hole and a hole never touches the carved mark.  Gaps under 64 bytes
+ * (alignment) are not listed; with more gaps than 64 entries the largest
+ * are listed.  A gap not listed is not lost: the next change derives it
+ * again and it joins a neighbour that goes back.  Later carves use the
+ * holes first.  A raise
  * gives a KEYED type a new index only when max_count passes half its
  * entries, and a chunk array only grows by doubling.  Space given back by a
  * layout change is reused by later changes only (never before the commit

@@ -216,11 +216,13 @@ static void lower_mark(struct plan *pl, uint32_t block)
 }
 
 /*
- * The end of a change: the extents it no longer uses become holes (merged
- * with a neighbour), and carved marks go down over holes that end at them.
- * With every hole entry taken, an extent stays carved.
+ * The end of a change that cannot read every chunk array (a plan without
+ * blocks, never committed by the library: pool_open() plans again with its
+ * blocks before a commit): the extents it no longer uses become holes
+ * (merged with a neighbour), and carved marks go down over holes that end
+ * at them.  With every hole entry taken, an extent stays carved.
  */
-static void give_back(struct plan *pl)
+static void give_back_listed(struct plan *pl)
 {
 	size_t i;
 	uint32_t j;
@@ -258,15 +260,161 @@ static void give_back(struct plan *pl)
 	}
 }
 
-static uint64_t blocks_free(const struct layout_header *h, struct layout_table *t)
+#define MIN_HOLE 64	/* bytes of the smallest hole listed */
+
+static int cmp_used(const void *a, const void *b)
+{
+	const struct layout_extent *x = a, *y = b;
+
+	if (x->block != y->block)
+		return x->block < y->block ? -1 : 1;
+	return (x->offset > y->offset) - (x->offset < y->offset);
+}
+
+/* Larger first; between equals, block then offset (the result is deterministic). */
+static int cmp_gap(const void *a, const void *b)
+{
+	const struct layout_extent *x = a, *y = b;
+
+	if (x->len != y->len)
+		return x->len > y->len ? -1 : 1;
+	return cmp_used(a, b);
+}
+
+/*
+ * The end of a change: the block map is derived again from what the new
+ * table uses.  Every byte of a block past its header that no slot chunk,
+ * chunk array, key index or field table of the new table covers is free:
+ * the bytes past the last used extent are the block's unused tail (its
+ * carved mark goes down to that extent's end), the gaps below it are holes.
+ * So old extents always go back, adjacent free space is one extent, free
+ * space that touches the tail joins the tail, and the bytes alignment
+ * skipped in front of a carve come back with their neighbours.
+ *
+ * A gap under MIN_HOLE bytes (what a carve's alignment or line phase
+ * skipped) is not listed: it would take a table entry for room that no
+ * index or field table and at most a slot or two fit.  It is not lost
+ * either: it joins the free extent of a neighbour that goes back.
+ *
+ * The table keeps SHMDEV_LAYOUT_MAX_HOLES holes (the on-disk format, layout
+ * version 3, is unchanged).  Gaps past that are at most one per used
+ * extent; if there are more than the table holds, the largest are listed
+ * and the others (the smallest) are not lost: they are not in any table,
+ * so no change carves them, and the next change derives them again from
+ * the used extents and lists them as soon as they merge with a freed
+ * neighbour or there is room.  Deriving rather than keeping a bigger free
+ * list in a block needs no new extent, no new crash point (it writes only
+ * the scratch table, which the commit switches) and cannot drift from the
+ * table it is derived from.
+ *
+ * It needs every type's chunks: a plan without blocks (which cannot read
+ * the chunk array of a type with more than SHMDEV_LAYOUT_INLINE_CHUNKS
+ * chunks) uses give_back_listed() when there is such an array.  1 if it
+ * did, 0 if the caller must fall back, -ENOMEM.
+ */
+static int give_back_derived(struct plan *pl)
+{
+	const struct layout_header *h = pl->h;
+	struct layout_type *lt = layout_types(pl->t);
+	struct layout_block *bl = layout_blocks(pl->t, h->max_types);
+	struct layout_extent *used, *gaps;
+	size_t n = 0, nr_gaps = 0, i, max = 0;
+	uint32_t ty, c, b;
+
+	for (ty = 0; ty < h->max_types; ty++) {
+		if (!lt[ty].used)
+			continue;
+		if (lt[ty].nr_chunks > SHMDEV_LAYOUT_INLINE_CHUNKS && !pl->blocks)
+			return 0;
+		max += lt[ty].nr_chunks + 3;
+	}
+	used = calloc(max + 1, sizeof(*used));
+	gaps = calloc(max + pl->t->nr_blocks + 1, sizeof(*gaps));
+	if (!used || !gaps) {
+		free(used);
+		free(gaps);
+		return shmdev_fail(pl->ctx, ENOMEM, "out of memory deriving the free block space");
+	}
+	for (ty = 0; ty < h->max_types; ty++) {
+		const struct layout_chunk *ch;
+
+		if (!lt[ty].used)
+			continue;
+		ch = layout_chunks(&lt[ty], pl->blocks);
+		for (c = 0; c < lt[ty].nr_chunks; c++)
+			used[n++] = (struct layout_extent){ .block = ch[c].block, .offset = ch[c].offset,
+							    .len = ch[c].nr_slots * lt[ty].slot_size };
+		if (lt[ty].nr_chunks > SHMDEV_LAYOUT_INLINE_CHUNKS)
+			used[n++] = (struct layout_extent){ .block = lt[ty].xchunk_block,
+				.offset = lt[ty].xchunk_offset,
+				.len = (uint64_t)lt[ty].xchunk_cap * sizeof(struct layout_chunk) };
+		if (lt[ty].nr_buckets)
+			used[n++] = (struct layout_extent){ .block = lt[ty].hash_block,
+				.offset = lt[ty].hash_offset,
+				.len = (uint64_t)lt[ty].nr_buckets * SHMDEV_LAYOUT_INDEX_ENTRY };
+		if (lt[ty].nr_fields)
+			used[n++] = (struct layout_extent){ .block = lt[ty].fields_block,
+				.offset = lt[ty].fields_offset,
+				.len = layout_fields_bytes(lt[ty].nr_fields) };
+	}
+	qsort(used, n, sizeof(*used), cmp_used);
+	for (b = 0, i = 0; b < pl->t->nr_blocks; b++) {
+		uint64_t pos = SHMDEV_LAYOUT_BLOCK_HDR;
+
+		for (; i < n && used[i].block == b; i++) {
+			if (!used[i].len)
+				continue;
+			if (used[i].offset >= pos + MIN_HOLE)
+				gaps[nr_gaps++] = (struct layout_extent){ .block = b, .offset = pos,
+									  .len = used[i].offset - pos };
+			if (used[i].offset + used[i].len > pos)
+				pos = used[i].offset + used[i].len;
+		}
+		bl[b].carved = pos;
+		bl[b].free_bytes = h->block_size - pos;
+	}
+	qsort(gaps, nr_gaps, sizeof(*gaps), cmp_gap);
+	if (nr_gaps > SHMDEV_LAYOUT_MAX_HOLES)
+		nr_gaps = SHMDEV_LAYOUT_MAX_HOLES;
+	qsort(gaps, nr_gaps, sizeof(*gaps), cmp_used);
+	memset(pl->holes, 0, SHMDEV_LAYOUT_MAX_HOLES * sizeof(*pl->holes));
+	memcpy(pl->holes, gaps, nr_gaps * sizeof(*gaps));
+	free(used);
+	free(gaps);
+	return 1;
+}
+
+static int give_back(struct plan *pl)
+{
+	int err = give_back_derived(pl);
+
+	if (!err)
+		give_back_listed(pl);
+	return err < 0 ? err : 0;
+}
+
+/* The free block space: all of it, and its largest extent (a hole or a block's tail). */
+struct room {
+	uint64_t total;
+	uint64_t largest;
+};
+
+static struct room room_of(const struct layout_header *h, struct layout_table *t)
 {
 	struct layout_block *blocks = layout_blocks(t, h->max_types);
-	uint64_t sum = 0;
+	const struct layout_extent *holes = layout_holes(t, h->max_types, h->max_blocks);
+	struct room r = { 0, 0 };
 	uint32_t i;
 
-	for (i = 0; i < t->nr_blocks; i++)
-		sum += blocks[i].free_bytes + layout_hole_bytes(h, t, i);
-	return sum;
+	for (i = 0; i < t->nr_blocks; i++) {
+		r.total += blocks[i].free_bytes + layout_hole_bytes(h, t, i);
+		if (blocks[i].free_bytes > r.largest)
+			r.largest = blocks[i].free_bytes;
+	}
+	for (i = 0; i < SHMDEV_LAYOUT_MAX_HOLES; i++)
+		if (holes[i].len > r.largest)
+			r.largest = holes[i].len;
+	return r;
 }
 
 /*
@@ -329,10 +477,10 @@ static int add_chunk(struct plan *pl, struct layout_type *lt, const struct layou
 
 /*
  * Add @n slots to @lt as chunks: holes first, then the blocks' free space
- * in order.  @free_before: the free bytes before this type's change, for
- * the message.
+ * in order.  @rm: the free space before this type's change, for the
+ * message.
  */
-static int carve_slots(struct plan *pl, struct layout_type *lt, uint64_t n, uint64_t free_before)
+static int carve_slots(struct plan *pl, struct layout_type *lt, uint64_t n, const struct room *rm)
 {
 	const struct layout_header *h = pl->h;
 	struct layout_table *t = pl->t;
@@ -378,9 +526,9 @@ static int carve_slots(struct plan *pl, struct layout_type *lt, uint64_t n, uint
 			return err;
 	}
 	if (need)
-		return shmdev_fail(pl->ctx, ENOSPC, "type %u \"%s\": no room for %" PRIu64 " slots of %" PRIu32 " bytes; %" PRIu64 " bytes are free in %" PRIu32 " blocks of %" PRIu64 " (add BlockKey entries to the configuration: BlockSize changes only with a cold start)",
-				   lt->id, lt->name, n, lt->slot_size, free_before,
-				   t->nr_blocks, h->block_size);
+		return shmdev_fail(pl->ctx, ENOSPC, "type %u \"%s\": no room for %" PRIu64 " slots of %" PRIu32 " bytes; %" PRIu64 " bytes are free in %" PRIu32 " blocks of %" PRIu64 ", the largest free extent %" PRIu64 " bytes (add BlockKey entries to the configuration: BlockSize changes only with a cold start)",
+				   lt->id, lt->name, n, lt->slot_size, rm->total,
+				   t->nr_blocks, h->block_size, rm->largest);
 	lt->max_count += n;
 	return 0;
 }
@@ -421,14 +569,14 @@ static int carve_index(struct plan *pl, struct layout_type *lt, uint64_t max_cou
 }
 
 static int no_room_for_index(struct shmdev_ctx *ctx, const struct shmdev_type *ut,
-			     uint64_t free_before, const struct layout_table *t,
+			     const struct room *rm, const struct layout_table *t,
 			     const struct layout_header *h)
 {
 	uint64_t nr = index_entries(ut->max_count);
 
-	return shmdev_fail(ctx, ENOSPC, "type %u \"%s\": no room for its key index of %" PRIu64 " entries (%" PRIu64 " bytes, for max_count %" PRIu64 ") in any block; %" PRIu64 " bytes are free in %" PRIu32 " blocks of %" PRIu64 " (add BlockKey entries to the configuration: BlockSize changes only with a cold start)",
+	return shmdev_fail(ctx, ENOSPC, "type %u \"%s\": no room for its key index of %" PRIu64 " entries (%" PRIu64 " bytes, for max_count %" PRIu64 ") in any block (it needs one free extent); %" PRIu64 " bytes are free in %" PRIu32 " blocks of %" PRIu64 ", the largest free extent %" PRIu64 " bytes (add BlockKey entries to the configuration: BlockSize changes only with a cold start)",
 			   ut->id, ut->name, nr, nr * SHMDEV_LAYOUT_INDEX_ENTRY, ut->max_count,
-			   free_before, t->nr_blocks, h->block_size);
+			   rm->total, t->nr_blocks, h->block_size, rm->largest);
 }
 
 /* A field table for @ut's fields (layout.h), written if there are blocks. */
@@ -460,13 +608,14 @@ static int plan_fields(struct plan *pl, struct layout_type *lt, const struct shm
  * space cannot hold them.
  */
 static int plan_migrate(struct plan *pl, struct layout_type *lt, const struct shmdev_type *ut,
-			void *const *rblocks, uint64_t free_before)
+			void *const *rblocks, const struct room *rm)
 {
 	struct layout_type old = *lt;
 	/* The entry's own chunks are read from the copy: lt is rebuilt below. */
 	const struct layout_chunk *oc = old.nr_chunks <= SHMDEV_LAYOUT_INLINE_CHUNKS ?
 					old.chunks : layout_chunks(lt, rblocks);
 	uint32_t slot_size, obj_offset, c;
+	const char *what;
 	uint64_t need;
 	int err;
 
@@ -487,17 +636,23 @@ static int plan_migrate(struct plan *pl, struct layout_type *lt, const struct sh
 	lt->version = ut->version;
 	lt->slot_size = slot_size;
 	lt->obj_offset = obj_offset;
+	what = "its key index";
 	err = 0;
 	if ((ut->flags & SHMDEV_TYPE_KEYED) && carve_index(pl, lt, ut->max_count, 0))
 		err = -ENOSPC;
-	if (!err)
-		err = carve_slots(pl, lt, ut->max_count, free_before);
-	if (!err)
+	if (!err) {
+		what = "its slots";
+		err = carve_slots(pl, lt, ut->max_count, rm);
+	}
+	if (!err) {
+		what = "its field table";
 		err = plan_fields(pl, lt, ut);
+	}
 	if (err == -ENOSPC)
-		return shmdev_fail(pl->ctx, ENOSPC, "type %u \"%s\": migrating it from %" PRIu32 " to %" PRIu32 " bytes needs about %" PRIu64 " bytes of free block space for its new slots beside the old ones (%" PRIu64 " slots); %" PRIu64 " bytes are free in %" PRIu32 " blocks of %" PRIu64 "; nothing was changed: append a block key to BlockKeys in the configuration and open again",
-				   ut->id, ut->name, old.size, ut->size, need, ut->max_count,
-				   free_before, pl->t->nr_blocks, pl->h->block_size);
+		return shmdev_fail(pl->ctx, ENOSPC, "type %u \"%s\": migrating it from %" PRIu32 " to %" PRIu32 " bytes needs %" PRIu64 " bytes of free block space beside the old slots (%" PRIu64 " slots of %" PRIu32 " bytes%s and its field table; the key index and the field table each in one extent), and %s did not fit: the largest free extent is %" PRIu64 " bytes, %" PRIu64 " bytes are free in all in %" PRIu32 " blocks of %" PRIu64 "; nothing was changed: append a block key to BlockKeys in the configuration and open again",
+				   ut->id, ut->name, old.size, ut->size, need, ut->max_count, slot_size,
+				   ut->flags & SHMDEV_TYPE_KEYED ? ", its key index" : "", what,
+				   rm->largest, rm->total, pl->t->nr_blocks, pl->h->block_size);
 	if (err)
 		return err;
 	/* The old slots, index, chunk array and field table go back. */
@@ -662,7 +817,7 @@ int layout_plan_at(struct shmdev_ctx *ctx, const void *cbase, void *const *block
 	for (i = 0; i < nr_types; i++) {
 		const struct shmdev_type *ut = order[i];
 		struct layout_type *lt = &ltypes[ut->id];
-		uint64_t free_before = blocks_free(h, scratch);
+		struct room rm = room_of(h, scratch);
 
 		if (!lt->used) {
 			if (readonly) {
@@ -680,10 +835,10 @@ int layout_plan_at(struct shmdev_ctx *ctx, const void *cbase, void *const *block
 			lt->version = ut->version;
 			layout_slot_geom(lt->size, lt->align, &lt->slot_size, &lt->obj_offset);
 			if ((ut->flags & SHMDEV_TYPE_KEYED) && carve_index(&pl, lt, ut->max_count, 0)) {
-				err = no_room_for_index(ctx, ut, free_before, scratch, h);
+				err = no_room_for_index(ctx, ut, &rm, scratch, h);
 				goto out;
 			}
-			err = carve_slots(&pl, lt, ut->max_count, free_before);
+			err = carve_slots(&pl, lt, ut->max_count, &rm);
 			if (!err && ut->nr_fields)
 				err = plan_fields(&pl, lt, ut);
 			if (err)
@@ -694,7 +849,7 @@ int layout_plan_at(struct shmdev_ctx *ctx, const void *cbase, void *const *block
 			continue;
 		}
 		if (p->migrate && p->migrate[ut->id]) {
-			err = plan_migrate(&pl, lt, ut, blocks ? blocks : p->rblocks, free_before);
+			err = plan_migrate(&pl, lt, ut, blocks ? blocks : p->rblocks, &rm);
 			if (err)
 				goto out;
 			changes[ut->id] = LAYOUT_MIGRATED;
@@ -738,18 +893,19 @@ int layout_plan_at(struct shmdev_ctx *ctx, const void *cbase, void *const *block
 				give_back_later(&pl, old_block, old_offset,
 						(uint64_t)old_nr * SHMDEV_LAYOUT_INDEX_ENTRY);
 			} else if (5 * ut->max_count > 4ULL * old_nr) {
-				err = no_room_for_index(ctx, ut, free_before, scratch, h);
+				err = no_room_for_index(ctx, ut, &rm, scratch, h);
 				goto out;
 			}
 		}
-		err = carve_slots(&pl, lt, ut->max_count - lt->max_count, free_before);
+		err = carve_slots(&pl, lt, ut->max_count - lt->max_count, &rm);
 		if (err)
 			goto out;
 		changes[ut->id] = LAYOUT_RAISED;
 		changed = true;
 	}
-	give_back(&pl);
-	err = changed;
+	err = give_back(&pl);
+	if (!err)
+		err = changed;
 out:
 	free(order);
 	free(pl.freed);

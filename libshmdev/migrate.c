@@ -213,6 +213,12 @@ int pool_migrate_prepare(struct shmdev_pool *p, struct layout_params *lp,
 		err = conv_build(p->ctx, lt, layout_fields(lt, p->baddr), ut, NULL);
 		if (err)
 			return err;
+		if (ut->convert &&
+		    ((ut->convert_from_version && ut->convert_from_version != lt->version) ||
+		     (ut->convert_from_size && ut->convert_from_size != lt->size)))
+			return shmdev_fail(p->ctx, EINVAL, "type %u \"%s\": its converter reads version %" PRIu32 " (%" PRIu32 " bytes), but the stored type is version %" PRIu32 " (%" PRIu32 " bytes); the migration is refused and nothing was changed",
+					   ut->id, ut->name, ut->convert_from_version,
+					   ut->convert_from_size, lt->version, lt->size);
 		if (p->rdonly)
 			return shmdev_fail(p->ctx, EROFS, "type %u \"%s\": the program's description differs from the stored one; a read-only open cannot migrate it",
 					   ut->id, ut->name);

@@ -424,6 +424,14 @@ struct shmdev_type {
 	const struct shmdev_field *fields;
 	shmdev_convert_fn convert;	/* NULL, or the migration's converter */
 	void *convert_data;		/* its @data */
+	/*
+	 * Optional: the stored type @convert reads (its @old_obj), by version
+	 * and object size; 0 leaves that one unchecked.  A migration from
+	 * another stored version or size is refused (-EINVAL naming both)
+	 * before anything changes.  shmdev.hpp sets both from the old struct.
+	 */
+	uint32_t convert_from_version;
+	uint32_t convert_from_size;
 };
 
 #define SHMDEV_POOL_RDONLY	(1U << 0) /* inspect a live pool: no lease, no writes */

@@ -65,8 +65,10 @@
  *  - Field lists for migration (issue 13): done, an optional trait,
  *    shmdev::fields_of<T>, declared by SHMDEV_FIELDS(T, SHMDEV_FIELD(T, m),
  *    ...), so that types registered with SHMDEV_TYPE alone compile
- *    unchanged; detail::describe<T>() attaches the table.  Converters are
- *    not taken yet (a change that needs one is refused, naming it).
+ *    unchanged; detail::describe<T>() attaches the table.  Converters:
+ *    SHMDEV_CONVERTER(T, Old, fn), typed (fn(const Old &, T &), Old the
+ *    struct T was stored as, registered with T's id and name); misuse is
+ *    a compile error, a stored version other than Old's a refused open.
  *  - Thread-safe pools: shmdev::pool_threads (SHMDEV_POOL_THREADS) passed
  *    through pool::open(..., flags); shmdev.h says what threads may then
  *    do at once.
@@ -83,6 +85,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <initializer_list>
 #include <memory>
 #include <string>
@@ -339,7 +342,19 @@ struct fields_of {
 	static constexpr std::size_t count = 0;
 };
 
+/*
+ * T's converter for migration on resume (issue 13), from SHMDEV_CONVERTER():
+ * absent, a change of T that needs one is refused, naming the field.
+ */
+template <class T>
+struct converter_of {
+	static constexpr bool present = false;
+};
+
 namespace detail {
+
+template <class T>
+int convert_trampoline(const void *old_obj, void *new_obj, void *data) noexcept;
 
 /* The one place a struct shmdev_type is made from T (issue 13 hooks here). */
 template <class T>
@@ -357,6 +372,13 @@ constexpr shmdev_type describe(std::uint64_t max_count)
 	if constexpr (fields_of<T>::count > 0) {
 		t.nr_fields = static_cast<std::uint32_t>(fields_of<T>::count);
 		t.fields = fields_of<T>::list;
+	}
+	if constexpr (converter_of<T>::present) {
+		using Old = typename converter_of<T>::old_type;
+
+		t.convert = &convert_trampoline<T>;
+		t.convert_from_version = type_traits<Old>::version;
+		t.convert_from_size = static_cast<std::uint32_t>(sizeof(Old));
 	}
 	return t;
 }
@@ -459,8 +481,9 @@ constexpr std::uint32_t field_kind()
  *   SHMDEV_FIELDS(Player, SHMDEV_FIELD(Player, id), SHMDEV_FIELD(Player, hp),
  *                 SHMDEV_FIELD_HANDLE_OF(Player, pet));
  * pool::open() then passes them, and a changed Player migrates on resume
- * (README, "Field descriptions and migration").  A converter is not taken
- * here yet: a change that needs one is refused, naming the field.
+ * (README, "Field descriptions and migration").  A change that needs a
+ * converter takes SHMDEV_CONVERTER (below); without one it is refused,
+ * naming the field.
  */
 #define SHMDEV_FIELD(T, m)                                                     \
 	SHMDEV_FIELD_AS(T, m, ::shmdev::detail::field_kind<decltype(std::declval<T &>().m)>())
@@ -471,6 +494,119 @@ constexpr std::uint32_t field_kind()
 	struct shmdev::fields_of<T> {                                          \
 		static constexpr shmdev_field list[] = { __VA_ARGS__ };       \
 		static constexpr std::size_t count = sizeof(list) / sizeof(list[0]); \
+	}
+
+namespace detail {
+
+constexpr bool same_name(const char *a, const char *b)
+{
+	while (*a && *a == *b) {
+		++a;
+		++b;
+	}
+	return *a == *b;
+}
+
+/* Every check SHMDEV_CONVERTER(T, Old, fn) makes, at compile time. */
+template <class T, class Old, class F>
+constexpr bool check_converter()
+{
+	static_assert(check_type<T>());
+	static_assert(check_type<Old>());
+	static_assert(!std::is_same<T, Old>::value,
+		      "shmdev: a converter reads the struct T was stored as, not T itself");
+	static_assert(type_traits<Old>::id == type_traits<T>::id,
+		      "shmdev: a converter's old struct must be registered with T's type id");
+	static_assert(same_name(type_traits<Old>::name, type_traits<T>::name),
+		      "shmdev: a converter's old struct must be registered with T's type name");
+	static_assert(type_traits<Old>::flags == type_traits<T>::flags,
+		      "shmdev: a converter's old struct must be registered with T's flags");
+	static_assert(type_traits<Old>::version != type_traits<T>::version,
+		      "shmdev: a converter's old struct must be registered with another version than T");
+	static_assert(std::is_invocable<F, const Old &, T &>::value,
+		      "shmdev: a converter is called as fn(const Old &old, T &now)");
+	if constexpr (std::is_invocable<F, const Old &, T &>::value) {
+		using R = std::invoke_result_t<F, const Old &, T &>;
+
+		static_assert(std::is_void<R>::value || std::is_same<R, int>::value,
+			      "shmdev: a converter returns void, or int (0: converted; else the migration stops)");
+	}
+	return true;
+}
+
+template <class T, class Old, class F>
+int run_converter(F &&fn, const Old &old, T &now)
+{
+	static_assert(check_converter<T, Old, F>());
+	if constexpr (std::is_void<std::invoke_result_t<F, const Old &, T &>>::value) {
+		fn(old, now);
+		return 0;
+	} else {
+		return fn(old, now);
+	}
+}
+
+/*
+ * The C converter over converter_of<T>: the stored bytes copied into an
+ * Old (a slot's object is aligned to the stored type's alignment, which
+ * need not be alignof(Old)), then the user's function.  The library has
+ * checked that the stored type is Old's version and size (shmdev_type's
+ * convert_from_version and convert_from_size).  An exception would cross
+ * C code: it stops the migration instead (-ECANCELED).
+ */
+template <class T>
+int convert_trampoline(const void *old_obj, void *new_obj, void *) noexcept
+{
+	using Old = typename converter_of<T>::old_type;
+	union holder {
+		Old obj;
+		holder() {}
+	} h;
+
+	std::memcpy(static_cast<void *>(&h.obj), old_obj, sizeof(Old));
+#if SHMDEV_HPP_EXCEPTIONS
+	try {
+		return converter_of<T>::convert(h.obj, *static_cast<T *>(new_obj));
+	} catch (...) {
+		return -ECANCELED;
+	}
+#else
+	return converter_of<T>::convert(h.obj, *static_cast<T *>(new_obj));
+#endif
+}
+
+} // namespace detail
+
+/*
+ * SHMDEV_CONVERTER(T, Old, fn): T's converter for migration on resume, at
+ * global scope after SHMDEV_TYPE of both.  Old is the struct T was stored
+ * as, registered with T's id, name and flags and its own (older) version
+ * (SHMDEV_FIELDS of Old is not needed, T's is); fn is a function or a
+ * lambda callable as fn(const Old &old, T &now), returning void or int
+ * (0: converted; anything else stops the migration, and the open fails
+ * with -EINVAL naming the slot: the stored layout is kept whole).  It runs
+ * once per live object, after the exact copies and defaults were made
+ * into now (README, "Field descriptions and migration").
+ *
+ *   SHMDEV_CONVERTER(v3::Hero, v2::Hero, [](const v2::Hero &o, v3::Hero &n) {
+ *           n.hp = static_cast<float>(o.hp);
+ *   });
+ *
+ * Compile errors: an Old that is T, or registered with another id, name
+ * or flags or the same version; an fn that takes another type, a
+ * non-const Old, or returns something else.  At run time an open whose
+ * stored T is not Old's version and size is refused (-EINVAL, nothing
+ * changed): one converter per T, from one stored version.
+ */
+#define SHMDEV_CONVERTER(T, OLD, ...)                                          \
+	template <>                                                            \
+	struct shmdev::converter_of<T> {                                       \
+		using old_type = OLD;                                          \
+		static constexpr bool present = true;                          \
+		static int convert(const OLD &old, T &now)                     \
+		{                                                              \
+			return ::shmdev::detail::run_converter<T, OLD>(__VA_ARGS__, old, now); \
+		}                                                              \
 	}
 
 /* An object and its handle, as alloc, find and force_get give them. */

@@ -66,6 +66,8 @@
 #define NITEMS		300
 #define VM_RESTARTS	200
 #define PROG		"campaign_migrate"
+#define BLOCK_BYTES	(1U << 20)	/* BlockSize, the one block */
+#define SHMDEV_LAYOUT_BLOCK_HDR_BYTES 64	/* the block's header (layout.h) */
 #define SERVER_NOSPC	40	/* the server's exit status for -ENOSPC */
 
 /* The three builds: structs, fields, converters, expected values. */
@@ -107,6 +109,31 @@ static struct rec *rec_new(struct rec **v, uint64_t *nr, uint64_t *cap)
 	}
 	memset(&(*v)[*nr], 0, sizeof(**v));
 	return &(*v)[(*nr)++];
+}
+
+/*
+ * The most block space build @b's types need beside the old ones (layout.h:
+ * slots of a 16-byte header plus the object at 8-byte alignment, a key
+ * index of a power of two of 4-byte entries at least twice max_count, a
+ * field table of 32 + 64 bytes a field), plus 64 bytes of alignment for
+ * each extent.
+ */
+static uint64_t room_needed(int b)
+{
+	uint64_t sum = 0;
+	unsigned int i;
+
+	for (i = 0; i < 2; i++) {
+		const struct shmdev_type *t = &builds[b][i];
+		uint64_t idx = 16;
+
+		sum += t->max_count * ((16 + t->size + 7) / 8 * 8) + 32 + 64ULL * t->nr_fields + 3 * 64;
+		while (idx < 2 * t->max_count)
+			idx <<= 1;
+		if (t->flags & SHMDEV_TYPE_KEYED)
+			sum += 4 * idx;
+	}
+	return sum;
 }
 
 /* ---- the server (child) ---------------------------------------------------- */
@@ -442,6 +469,10 @@ static bool check_world(struct campaign *c, int target, bool must_old, bool must
 
 		if (!shmdev_pool_block_stats(k.pool, 0, &bs))
 			c->free_bytes = bs.free_bytes;
+		/* The old extents of every migration went back: all but this build's is free. */
+		if (c->free_bytes + SHMDEV_LAYOUT_BLOCK_HDR_BYTES + room_needed(k.b) < BLOCK_BYTES)
+			violation(&k, "v%d: %" PRIu64 " bytes of the block free after %" PRIu64 " migrations of this world, and this build uses at most %" PRIu64 " of %u: space was not given back",
+				  k.b + 1, c->free_bytes, c->world_migrations, room_needed(k.b), BLOCK_BYTES);
 	}
 	if (!k.v.bad)
 		churn(c, k.pool, k.b);
@@ -571,12 +602,23 @@ static void round_once(struct campaign *c, uint64_t *open_us)
 	}
 	if (nospc) {
 		/*
-		 * The block's free space is in holes the new slots do not fit
-		 * (see tests/campaign/README.md): refused before anything
-		 * changed, which the check verifies; then a new world.
+		 * Refused for room before anything changed, which the check
+		 * verifies.  The world's extents always go back to the block
+		 * map (layout_plan.c), so a refusal while the block has room
+		 * for the target build beside the stored one (always, in this
+		 * block) is a violation.
 		 */
+		int from = (target + 2) % 3;
+		uint64_t need = room_needed(target);
+
 		c->nospc++;
-		check_world(c, target, true, false, "a refusal for room (-ENOSPC)");
+		if (check_world(c, target, true, false, "a refusal for room (-ENOSPC)") &&
+		    BLOCK_BYTES - SHMDEV_LAYOUT_BLOCK_HDR_BYTES - room_needed(from) >= need) {
+			c->violations++;
+			printf(PROG ": violation %" PRIu64 ": v%d -> v%d refused for room after %" PRIu64 " migrations of this world with %" PRIu64 " bytes free, where v%d takes at most %" PRIu64 " of the %u bytes and v%d needs at most %" PRIu64 " beside it\n",
+			       c->violations, from + 1, target + 1, c->world_migrations, c->free_bytes,
+			       from + 1, room_needed(from), BLOCK_BYTES, target + 1, need);
+		}
 		if (c->verbose)
 			printf("round %" PRIu64 ": v%d -> v%d refused for room after %" PRIu64 " migrations of this world (%" PRIu64 " bytes free)\n",
 			       c->kills, (target + 2) % 3 + 1, target + 1, c->world_migrations, c->free_bytes);
@@ -633,8 +675,8 @@ int main(int argc, char **argv)
 	}
 	/* Keys of their own: 0x4d69 ("Mi") << 32 | pid << 8. */
 	key = 0x4d6900000000ULL | (uint64_t)(getpid() & 0xffffff) << 8;
-	snprintf(text, sizeof(text), "ProcessList = mig\n[mig]\nBaseKey = 0x%" PRIx64 "\nBlockSize = 1M\nBlockKeys = 0x%" PRIx64 "\nHugePages = no\n",
-		 key, key + 1);
+	snprintf(text, sizeof(text), "ProcessList = mig\n[mig]\nBaseKey = 0x%" PRIx64 "\nBlockSize = %u\nBlockKeys = 0x%" PRIx64 "\nHugePages = no\n",
+		 key, BLOCK_BYTES, key + 1);
 	if (shmdev_ctx_new(&c.ctx) || shmdev_conf_load_string(c.ctx, text, PROG ".ini", "mig", &c.conf)) {
 		fprintf(stderr, PROG ": config: %s\n", c.ctx ? shmdev_errmsg(c.ctx) : "no context");
 		return 2;

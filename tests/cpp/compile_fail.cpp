@@ -45,6 +45,24 @@ struct Unregistered {
 };
 #endif
 
+/* Converters (SHMDEV_CONVERTER): v2 of Player, read from v1. */
+struct Player2 {
+	std::uint64_t id;
+	float score;
+};
+SHMDEV_TYPE(Player2, 1, "Player", 2, shmdev::keyed);
+#if CASE == 0
+SHMDEV_CONVERTER(Player2, Player, [](const Player &o, Player2 &n) { n.score = (float)o.id; });
+#elif CASE == 14
+SHMDEV_CONVERTER(Player2, Player, [](Player &o, Player2 &n) { n.score = (float)o.id; });
+#elif CASE == 15
+SHMDEV_CONVERTER(Player2, Item, [](const Item &o, Player2 &n) { n.score = (float)o.stamp; });
+#elif CASE == 16
+SHMDEV_CONVERTER(Player2, Player2, [](const Player2 &o, Player2 &n) { n = o; });
+#elif CASE == 17
+SHMDEV_CONVERTER(Player2, Player, [](const Player &o, Player2 &n) { n.score = (float)o.id; return true; });
+#endif
+
 static void use_item(shmdev::handle<Item>) {}
 
 int main()
@@ -84,7 +102,7 @@ int main()
 	pool.alloc<Item>();		/* a result must not be dropped */
 #elif CASE == 13
 	shmdev::pool copy = pool;	/* move-only */
-#elif CASE == 14
+#elif CASE == 18
 	(void)shmdev::fast_path<Item>().get(ph);	/* the inline get is typed too */
 #endif
 	return 0;

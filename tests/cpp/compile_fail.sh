@@ -27,7 +27,11 @@ cases=(
 	"11|get<Item> of a Player handle|use of deleted function.*\\[with U = Player.*T = Item\\]"
 	"12|a result dropped|ignoring returned value of type 'shmdev::result<shmdev::ref<Item> >'"
 	"13|a pool copied|use of deleted function 'shmdev::pool::pool\\(const shmdev::pool&\\)'"
-	"14|fast_path<Item>::get of a Player handle|use of deleted function.*\\[with U = Player.*T = Item\\]"
+	"14|a converter that takes the old object non-const|shmdev: a converter is called as fn\\(const Old &old, T &now\\)"
+	"15|a converter from a struct of another type id|shmdev: a converter's old struct must be registered with T's type id"
+	"16|a converter from T itself|shmdev: a converter reads the struct T was stored as, not T itself"
+	"17|a converter returning bool|shmdev: a converter returns void, or int"
+	"18|fast_path<Item>::get of a Player handle|use of deleted function.*\\[with U = Player.*T = Item\\]"
 )
 
 fail=0

@@ -825,6 +825,7 @@ static Suite *cpp_suite(void)
 	tcase_add_test(tc, test_destroy);
 	tcase_add_test(tc, test_transaction);
 	tcase_add_test(tc, test_fields_migrate);
+	tcase_add_test(tc, test_converter_migrate);
 	suite_add_tcase(s, tc);
 	return s;
 }

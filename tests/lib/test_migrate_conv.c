@@ -4,7 +4,8 @@
  *  - a converter handles what no exact rule does (int16 -> float); without
  *    it the change is refused naming type, field and kinds, touching no
  *    byte; a converter that fails leaves the old layout and the next open
- *    migrates;
+ *    migrates; a converter declared for another stored version or size
+ *    (convert_from_version, convert_from_size) is refused, touching nothing;
  *  - not enough free space: -ENOSPC naming the bytes and the block key
  *    remedy, nothing changed; with a block key appended it works;
  *  - stored field tables fuzzed (every bit of a table flipped, entries made
@@ -75,6 +76,21 @@ START_TEST(test_converter)
 		ck_assert(!o || o->hp == (i % 2 ? -1000 - (int)i : 1000 + (int)i));
 	}
 	ck_assert_int_eq(shmdev_pool_close(pool), 0);
+	/* A converter declared for another stored version or size: refused, untouched. */
+	take_image(&im, 3);
+	tv4[0].convert_from_version = 2;
+	err = shmdev_pool_open(ctx, conf, tv4, 2, 0, &pool);
+	ck_assert_msg(err == -EINVAL && strstr(shmdev_errmsg(ctx), "type 1 \"Plain\": its converter reads version 2 (0 bytes), but the stored type is version 1 (48 bytes)"),
+		      "%d %s", err, shmdev_errmsg(ctx));
+	same_image(&im, 3, "a converter for another version");
+	tv4[0].convert_from_version = 1;
+	tv4[0].convert_from_size = sizeof(struct v1) + 8;
+	take_image(&im, 3);
+	err = shmdev_pool_open(ctx, conf, tv4, 2, 0, &pool);
+	ck_assert_msg(err == -EINVAL && strstr(shmdev_errmsg(ctx), "reads version 1 (56 bytes), but the stored type is version 1 (48 bytes)"),
+		      "%d %s", err, shmdev_errmsg(ctx));
+	same_image(&im, 3, "a converter for another size");
+	tv4[0].convert_from_size = sizeof(struct v1);
 	/* The converter that works: every live object through it once. */
 	calls = 0;
 	pool = tu_pool_start(ctx, conf, tv4, 2, 0, SHMDEV_START_RESUMED_CLEAN);
