@@ -407,7 +407,7 @@ END_TEST
  */
 struct tx_crash_arg {
 	struct shmdev_conf *conf;
-	shmdev_handle_t h;
+	shmdev_handle_t h, h2;
 };
 
 static int tx_crash_child(void *arg)
@@ -458,6 +458,60 @@ START_TEST(test_tx_open_blocks_migration)
 }
 END_TEST
 
+/*
+ * A threaded owner (SHMDEV_POOL_THREADS) killed with slots in its thread
+ * cache (state CACHED, libshmdev/pool_cache.c): the next build migrates
+ * before it repairs, so the cached slots are carried as they are and the
+ * repair frees them in the new layout.  Nothing cached is migrated as an
+ * object, nothing is lost: every cached slot allocates again.
+ */
+static int cached_crash_child(void *arg)
+{
+	struct tx_crash_arg *a = arg;
+	struct shmdev_pool *pool = NULL;
+
+	if (shmdev_pool_open(ctx, a->conf, tv1, 2, SHMDEV_POOL_THREADS, &pool))
+		return 2;
+	/* Two live plain objects freed into this thread's cache. */
+	if (shmdev_free(pool, a->h) || shmdev_free(pool, a->h2))
+		return 3;
+	raise(SIGKILL);
+	return 4;
+}
+
+START_TEST(test_thread_cache_crash_then_migration)
+{
+	struct tx_crash_arg a = { .conf = mkconf(3, "64K") };
+	struct shmdev_pool_stats st;
+	struct shmdev_pool *pool = NULL;
+	struct world w;
+	shmdev_handle_t h;
+	void *obj;
+	unsigned int n;
+
+	build_v1(a.conf, &w);
+	a.h = w.h[0][1];
+	a.h2 = w.h[0][2];
+	ck_assert_int_eq(tu_run_in_child(cached_crash_child, &a), 1000 + SIGKILL);
+	w.live[0][1] = w.live[0][2] = false;
+	pool = tu_pool_start(ctx, a.conf, tv2, 2, 0, SHMDEV_START_RESUMED_CRASH);
+	shmdev_pool_stats(pool, &st);
+	ck_assert_uint_eq(st.migrated_objects, 2 * NR - 16 + 4 - 2);
+	check_v2(pool, &w, "a migration after a threaded owner's crash");
+	ck_assert_int_eq(shmdev_pool_check(pool), 0);
+	/* The 4 slots free before, and the 2 the cache held. */
+	for (n = 0; shmdev_alloc(pool, T_P, &obj, &h) == 0; n++)
+		ck_assert_uint_eq(((struct v2 *)obj)->added, 0);
+	ck_assert_uint_eq(n, 4 + 2);
+	/* Reused at their next generation: the freed handles stay stale. */
+	ck_assert_ptr_null(shmdev_get(pool, a.h));
+	ck_assert_ptr_null(shmdev_get(pool, a.h2));
+	ck_assert_int_eq(shmdev_pool_check(pool), 0);
+	ck_assert_int_eq(shmdev_pool_close(pool), 0);
+	shmdev_conf_free(a.conf);
+}
+END_TEST
+
 
 /* level (uint8 -> int32) needs no converter; hp int16 -> float does. */
 int main(void)
@@ -483,6 +537,7 @@ int main(void)
 	tcase_add_test(tc, test_describe_later);
 	tcase_add_test(tc, test_shrink);
 	tcase_add_test(tc, test_tx_open_blocks_migration);
+	tcase_add_test(tc, test_thread_cache_crash_then_migration);
 	tcase_add_loop_test(tc, test_rules, 0, (int)(sizeof(rules) / sizeof(rules[0])));
 	suite_add_tcase(s, tc);
 	return tu_run(s);
