@@ -65,6 +65,8 @@ struct world {
 	shmdev_ctx *ctx;		/* its context, for the C rows' messages */
 	shmdev_fast cf;			/* shmdev_get_fast's, for Item */
 	shmdev::fast_path<Item> fp;
+	struct shmdev_find_fast cff;		/* shmdev_find_fast's, for Player */
+	shmdev::fast_path<Player> pfp;
 	std::vector<shmdev::handle<Item>> items;	/* live, in random order */
 	std::vector<std::uint64_t> keys;		/* find: 1 in 10 absent */
 	std::vector<std::uint64_t> present;		/* force_get */
@@ -144,6 +146,19 @@ __attribute__((noinline)) std::uint64_t op_c_find(world *w, std::size_t i)
 __attribute__((noinline)) std::uint64_t op_cpp_find(world *w, std::size_t i)
 {
 	auto r = w->pool->find<Player>(w->keys[i]);
+
+	return r ? r->gold : 0;
+}
+__attribute__((noinline)) std::uint64_t op_c_find_fast(world *w, std::size_t i)
+{
+	shmdev_handle_t h;
+	auto *p = static_cast<Player *>(shmdev_find_fast(&w->cff, w->keys[i], &h));
+
+	return p ? p->gold : 0;
+}
+__attribute__((noinline)) std::uint64_t op_cpp_find_fast(world *w, std::size_t i)
+{
+	auto r = w->pfp.find(w->keys[i]);
 
 	return r ? r->gold : 0;
 }
@@ -262,6 +277,12 @@ int main(int argc, char **argv)
 	if (!fp)
 		die("fast<Item>", fp.message());
 	w.fp = *fp;
+	if (shmdev_find_fast_init(w.c, 1, &w.cff))
+		die("find_fast_init", shmdev_errmsg(ctx->native()));
+	auto pfp = opened->fast<Player>();
+	if (!pfp)
+		die("fast<Player>", pfp.message());
+	w.pfp = *pfp;
 
 	/* Every Item but one live (alloc+free cycles the one left), in random order. */
 	std::mt19937_64 rng(7);
@@ -291,7 +312,8 @@ int main(int argc, char **argv)
 		{ "get (inline)", op_c_get_fast, op_cpp_get_fast, span_items, {}, {}, {} },
 		{ "get (call)", op_c_get_call, op_cpp_get_call, span_items, {}, {}, {} },
 		{ "alloc+free", op_c_alloc_free, op_cpp_alloc_free, span_one, {}, {}, {} },
-		{ "find", op_c_find, op_cpp_find, span_keys, {}, {}, {} },
+		{ "find (inline)", op_c_find_fast, op_cpp_find_fast, span_keys, {}, {}, {} },
+		{ "find (call)", op_c_find, op_cpp_find, span_keys, {}, {}, {} },
 		{ "force_get", op_c_force_get, op_cpp_force_get, span_present, {}, {}, {} },
 	};
 	if (counts) {

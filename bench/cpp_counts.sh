@@ -24,8 +24,8 @@ callgrind_annotate --inclusive=yes --auto=no "$OUT" | awk -v n="$N" '
 END {
 	print "| operation | C instructions/call | C++ instructions/call |"
 	print "|---|---|---|"
-	split("get_fast get_call alloc_free find force_get", order, " ")
-	for (i = 1; i <= 5; i++) {
+	split("get_fast get_call alloc_free find_fast find force_get", order, " ")
+	for (i = 1; i <= 6; i++) {
 		op = order[i]
 		if (op in ops)
 			printf "| %s | %.2f | %.2f |\n", op, v[op, "c"], v[op, "cpp"]

@@ -625,23 +625,43 @@ struct ref {
  * The inline get of one type (shmdev_get_fast): pool::fast<T>() fills it,
  * get(h) resolves a handle<T> in the caller's code, without a call, and
  * gives exactly what pool::get(h) gives (nullptr for a stale, freed, none
- * or, through from_raw, another type's handle).  Valid while its pool is
- * open; copyable, 56 bytes of the caller's memory.  A default-made one
- * resolves every handle to nullptr.
+ * or, through from_raw, another type's handle); for a keyed T, find(key)
+ * is the inline find.  Valid while its pool is open; copyable, in the
+ * caller's memory.  A default-made one resolves every handle to nullptr
+ * and finds nothing.
  */
 template <class T>
 class fast_path {
 public:
-	fast_path() noexcept : f_() {}
+	fast_path() noexcept : f_(), ff_() {}
 
 	T *get(handle<T> h) const noexcept
 	{
 		return static_cast<T *>(shmdev_get_fast(&f_, h.raw()));
 	}
 
+	/*
+	 * The inline find of a keyed T (shmdev_find_fast): exactly what
+	 * pool::find<T>(key) gives; on a SHMDEV_POOL_THREADS pool every find
+	 * is that call.
+	 */
+	ref<T> find(std::uint64_t key) const noexcept
+	{
+		static_assert(detail::is_keyed<T>(),
+			      "shmdev::fast_path::find needs a keyed type (SHMDEV_TYPE(..., shmdev::keyed))");
+		ref<T> r;
+		shmdev_handle_t h = SHMDEV_HANDLE_NONE;
+
+		r.ptr = static_cast<T *>(shmdev_find_fast(&ff_, key, &h));
+		if (r.ptr)
+			r.handle = handle<T>::from_raw(h);
+		return r;
+	}
+
 private:
 	friend class pool;
 	struct shmdev_fast f_;
+	struct shmdev_find_fast ff_;	/* zeroed (finds nothing) unless T is keyed */
 };
 
 /* ---- context ------------------------------------------------------------- */
@@ -1131,13 +1151,18 @@ public:
 		return static_cast<T *>(shmdev_get_typed(pool_, detail::type_id<T>(), h.raw()));
 	}
 
-	/* The inline get of T (shmdev_fast_init): -ENOENT if T is not in the pool. */
+	/*
+	 * The inline get (and, keyed, find) of T (shmdev_fast_init,
+	 * shmdev_find_fast_init): -ENOENT if T is not in the pool.
+	 */
 	template <class T>
 	result<fast_path<T>> fast() const
 	{
 		fast_path<T> f;
 		int ret = shmdev_fast_init(pool_, detail::type_id<T>(), &f.f_);
 
+		if (!ret && detail::is_keyed<T>())
+			ret = shmdev_find_fast_init(pool_, detail::type_id<T>(), &f.ff_);
 		if (ret)
 			return result<fast_path<T>>(failure, ret, ctx_);
 		return f;

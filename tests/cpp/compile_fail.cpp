@@ -104,6 +104,8 @@ int main()
 	shmdev::pool copy = pool;	/* move-only */
 #elif CASE == 18
 	(void)shmdev::fast_path<Item>().get(ph);	/* the inline get is typed too */
+#elif CASE == 19
+	(void)shmdev::fast_path<Item>().find(1);	/* Item is not keyed */
 #endif
 	return 0;
 }

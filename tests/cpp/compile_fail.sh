@@ -32,6 +32,7 @@ cases=(
 	"16|a converter from T itself|shmdev: a converter reads the struct T was stored as, not T itself"
 	"17|a converter returning bool|shmdev: a converter returns void, or int"
 	"18|fast_path<Item>::get of a Player handle|use of deleted function.*\\[with U = Player.*T = Item\\]"
+	"19|fast_path::find on a type that is not keyed|shmdev::fast_path::find needs a keyed type"
 )
 
 fail=0

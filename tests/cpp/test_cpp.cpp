@@ -285,7 +285,8 @@ END_TEST
 /*
  * pool::fast<T>(): the inline get gives what pool::get gives for every
  * handle (live, freed, none, junk, another type's bits), and reaches the
- * slots a max_count raise put past the first chunk.
+ * slots a max_count raise put past the first chunk; the inline find gives
+ * what pool::find gives for present, freed and absent keys.
  */
 START_TEST(test_fast_path)
 {
@@ -319,6 +320,21 @@ START_TEST(test_fast_path)
 		ck_assert_ptr_null(f->get(shmdev::handle<Item>::from_raw(~0ULL)));
 		ck_assert_ptr_null(shmdev::fast_path<Item>().get(hs[1]));
 		ck_assert_ptr_eq(pool.fast<Player>().value().get(p.handle), p.ptr);
+		/* The inline find gives what pool::find gives, found or not. */
+		auto pf = pool.fast<Player>().value();
+		for (std::uint64_t k = 1; k <= 30; k++)
+			if (k % 3)
+				(void)pool.force_get<Player>(k).value();
+		ck_assert(pool.free(pool.find<Player>(4).handle).has_value());
+		for (std::uint64_t k = 0; k <= 40; k++) {
+			auto a = pf.find(k), b = pool.find<Player>(k);
+
+			ck_assert_ptr_eq(a.ptr, b.ptr);
+			ck_assert_uint_eq(a.handle.raw(), b.handle.raw());
+			ck_assert_msg((a.ptr != nullptr) == (k == 9 || (k && k <= 30 && k % 3 && k != 4)),
+				      "key %llu", (unsigned long long)k);
+		}
+		ck_assert_ptr_null(shmdev::fast_path<Player>().find(9).ptr);
 	}
 	/* Raised: the new slots live past the first chunk's bound. */
 	auto r = shmdev::pool::open(ctx, conf, { shmdev::type<Item>(300), shmdev::type<Player>(50) });
