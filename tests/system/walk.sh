@@ -137,10 +137,18 @@ claim_non_member() {
 # README: logind's RemoveIPC deletes SysV and POSIX objects at logout, not
 # shmpool regions.  In a real session: a SysV segment, a POSIX object, and a
 # running owner of the pool; then loginctl terminate-user.
+#
+# The session stays open while the owner runs (su waits for it), as a
+# server started from an ssh login does.  A session whose su already
+# returned is closed: logind forgets it, its scope lives on abandoned with
+# the owner in it, and terminate-user neither kills the owner nor lets the
+# user go (seen on bookworm: the owner kept its lease, no RemoveIPC ran).
 claim_removeipc() {
-	local i out
+	local i out su_pid
+	rm -f /home/gameserver/player-ipc.log
 	su -l gameserver -c 'ipcmk -M 4096 >/dev/null && echo data >/dev/shm/walk-posix &&
-		{ ./player >player-ipc.log 2>&1 & } && echo "session $XDG_SESSION_ID"' | sed 's/^/    /'
+		echo "session $XDG_SESSION_ID" >player-ipc.log && exec ./player >>player-ipc.log 2>&1' &
+	su_pid=$!
 	for i in $(seq 60); do grep -q 'player 42' /home/gameserver/player-ipc.log 2>/dev/null && break; sleep 1; done
 	sed 's/^/    /' /home/gameserver/player-ipc.log
 	check "RemoveIPC: a SysV segment, a POSIX object and a running owner in a logind session" \
@@ -149,6 +157,8 @@ claim_removeipc() {
 	grep -qx 'RemoveIPC=no' /etc/systemd/logind.conf && bad "RemoveIPC=no in logind.conf"
 	loginctl terminate-user gameserver
 	for i in $(seq 60); do loginctl show-user gameserver >/dev/null 2>&1 || break; sleep 1; done
+	wait "$su_pid" 2>/dev/null || true
+	sed -n 's/^player 42: .*clean exit$/    &/p' /home/gameserver/player-ipc.log
 	check "RemoveIPC: after loginctl terminate-user the user is gone" \
 		sh -c '! loginctl show-user gameserver >/dev/null 2>&1 && ! pgrep -u gameserver >/dev/null'
 	check "RemoveIPC: the SysV segment and the POSIX object are gone" \
