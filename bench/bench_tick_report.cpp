@@ -150,12 +150,20 @@ void print_targets(const std::vector<CountResult> &crs, const std::vector<Restar
 			       worst >= 1.5, fmt("slowest-to-beat: %s at %.2f×", who.c_str(), worst));
 		}
 		if (cr.n >= 1000000 && raw) {
-			double r = 1 / raw->ratio[PH_GET];
+			/*
+			 * Like against like: the THP raw pointer when shmpool's
+			 * memory is mostly in huge pages (the target says both
+			 * on huge pages), else the 4 KiB one.
+			 */
+			bool shm_huge = !std::isnan(shm->huge) && shm->huge >= 0.5;
+			const Row *peer = shm_huge && rawh ? rawh : raw;
+			double r = 1 / peer->ratio[PH_GET];
 
 			target(fmt("random get, %" PRIu64 " live", cr.n).c_str(), "≤ 1.5× a raw pointer touch", r <= 1.5,
-			       fmt("%.2f× the 4 KiB raw pointer (%.1f against %.1f ns); %.2f× the THP one; "
-				   "shmpool has no huge pages here", r, shm->val[PH_GET], raw->val[PH_GET],
-				   rawh ? 1 / rawh->ratio[PH_GET] : NAN));
+			       fmt("%.2f× the %s raw pointer (%.1f against %.1f ns; shmpool %.0f%% in huge pages); "
+				   "%.2f× the 4 KiB one", r, peer == rawh ? "THP" : "4 KiB", shm->val[PH_GET],
+				   peer->val[PH_GET], std::isnan(shm->huge) ? 0.0 : 100 * std::min(1.0, shm->huge),
+				   1 / raw->ratio[PH_GET]));
 		}
 		for (const Row &p : cr.rows)
 			if (is_malloc(p) && p.ratio[PH_FIND] < best_find)
