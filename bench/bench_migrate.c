@@ -33,6 +33,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "bench_proc.h"
 #include "shmdev.h"
 
 struct p1 {
@@ -114,17 +115,9 @@ static void populate_blocks(struct shmdev_ctx *ctx, uint64_t nb)
 /* Bytes of shmem this process maps with huge pages (PMDs) now. */
 static uint64_t shmem_pmd_bytes(void)
 {
-	char line[256];
-	uint64_t v = 0;
-	FILE *f = fopen("/proc/self/smaps_rollup", "r");
+	static const char *const fields[] = { "ShmemPmdMapped:", NULL };
 
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, "ShmemPmdMapped:", 15))
-			v = strtoull(line + 15, NULL, 10) * 1024;
-	fclose(f);
-	return v;
+	return bench_proc_bytes("/proc/self/smaps_rollup", fields);
 }
 
 /*

@@ -43,6 +43,7 @@
 #include <vector>
 
 #include "bench_boost_peer.h"
+#include "bench_proc.h"
 #include "bench_tick.h"
 #include "peers.h"
 
@@ -106,34 +107,16 @@ static uint64_t rss_bytes()
  */
 static uint64_t huge_bytes()
 {
-	char line[256];
-	uint64_t v = 0;
-	FILE *f = fopen("/proc/self/smaps_rollup", "r");
+	static const char *const fields[] = { "AnonHugePages:", "ShmemPmdMapped:", nullptr };
 
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, "AnonHugePages:", 14))
-			v += strtoull(line + 14, nullptr, 10) * 1024;
-		else if (!strncmp(line, "ShmemPmdMapped:", 15))
-			v += strtoull(line + 15, nullptr, 10) * 1024;
-	fclose(f);
-	return v;
+	return bench_proc_bytes("/proc/self/smaps_rollup", fields);
 }
 
 static uint64_t mem_available()
 {
-	char line[256];
-	uint64_t v = 0;
-	FILE *f = fopen("/proc/meminfo", "r");
+	static const char *const fields[] = { "MemAvailable:", nullptr };
 
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, "MemAvailable:", 13))
-			v = strtoull(line + 13, nullptr, 10) * 1024;
-	fclose(f);
-	return v;
+	return bench_proc_bytes("/proc/meminfo", fields);
 }
 
 struct Rng {
