@@ -39,6 +39,7 @@
 
 #include <unistd.h>
 
+#include "bench_median.h"
 #include "shmdev.hpp"
 
 namespace {
@@ -212,18 +213,25 @@ double run(world *w, op_fn f, std::size_t span, long ops)
 	return (double)(now_ns() - t0) / (double)ops;
 }
 
-double median(std::vector<double> v)
+/* The median of the repetitions (bench_median.h; sorts @v, read no more after). */
+double median_of(std::vector<double> &v)
 {
-	std::sort(v.begin(), v.end());
-	std::size_t n = v.size();
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+	return median(v.data(), (int)v.size());
 }
 
 long arg(int argc, char **argv, const char *name, long def)
 {
 	for (int i = 1; i + 1 < argc; i++)
-		if (!std::strcmp(argv[i], name))
-			return std::strtol(argv[i + 1], nullptr, 0);
+		if (!std::strcmp(argv[i], name)) {
+			char *end;
+			long v = std::strtol(argv[i + 1], &end, 0);
+
+			if (!*argv[i + 1] || *end) {
+				std::fprintf(stderr, "bench_cpp: %s \"%s\": not a number\n", name, argv[i + 1]);
+				std::exit(2);
+			}
+			return v;
+		}
 	return def;
 }
 
@@ -343,8 +351,8 @@ int main(int argc, char **argv)
 	std::printf("| operation (%ld Items, %ld Players) | C ns/op | C++ ns/op | C++ / C |\n", nitems, nplayers);
 	std::printf("|---|---|---|---|\n");
 	for (auto &r : rows)
-		std::printf("| %s | %.1f | %.1f | %.3f |\n", r.name, median(r.c_ns), median(r.cpp_ns),
-			    median(r.ratio));
+		std::printf("| %s | %.1f | %.1f | %.3f |\n", r.name, median_of(r.c_ns), median_of(r.cpp_ns),
+			    median_of(r.ratio));
 	std::printf("\nMedians of %ld interleaved repetitions (C and C++ back to back, the order alternating), %ld operations each.\n",
 		    reps, ops);
 	auto closed = opened->close();

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The median of @n doubles (sorts @v), for the C benches (bench_tx, bench_threads). */
+/* The median of @n doubles (sorts @v), for the benches (bench_tx, bench_threads, bench_cpp). */
 #ifndef BENCH_MEDIAN_H
 #define BENCH_MEDIAN_H
 

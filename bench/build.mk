@@ -11,7 +11,7 @@ BENCH_TICK := $(BENCH_DIR)/bench_tick
 BENCH_KPATH := $(BUILD)/vm/bench/bench_kpath
 BENCH_TICK_SRCS := bench/bench_tick.cpp bench/bench_tick_report.cpp
 BENCH_TICK_HDRS := bench/bench_tick.h bench/peers.h bench/oatable.h bench/bench_boost_peer.h \
-	bench/peer_shmpool.h
+	bench/peer_shmpool.h bench/bench_proc.h
 
 # Not in `all`: it needs the peers' packages (install-deps.sh), which only
 # make bench and make test install.
@@ -115,7 +115,7 @@ test-host:: bench-threads-smoke
 BENCH_MIGRATE := $(BENCH_DIR)/bench_migrate
 BENCH_MIGRATE_COUNTS ?= 100000,1000000
 
-$(BENCH_MIGRATE): bench/bench_migrate.c libshmdev/shmdev.h $(LIBSHMDEV_A)
+$(BENCH_MIGRATE): bench/bench_migrate.c bench/bench_proc.h libshmdev/shmdev.h $(LIBSHMDEV_A)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_COMMON) -o $@ $< $(LIBSHMDEV_A) $(LIBSHMDEV_LIBS) -lrt
 
@@ -151,7 +151,7 @@ BENCH_CPP := $(BENCH_DIR)/bench_cpp
 # code; folded into one symbol, callgrind would give both calls to one name.
 BENCH_CPP_FLAGS := -std=c++17 $(WARN) -pedantic $(OPT) -fno-ipa-icf $(CPPFLAGS_COMMON)
 
-$(BENCH_CPP): bench/bench_cpp.cpp libshmdev/shmdev.h libshmdev/shmdev.hpp $(LIBSHMDEV_A)
+$(BENCH_CPP): bench/bench_cpp.cpp bench/bench_median.h libshmdev/shmdev.h libshmdev/shmdev.hpp $(LIBSHMDEV_A)
 	@mkdir -p $(@D)
 	$(CXX) $(BENCH_CPP_FLAGS) -o $@ $< $(LIBSHMDEV_A) $(LIBSHMDEV_LIBS) -lrt
 

@@ -4,8 +4,8 @@
 # op_c_* and op_cpp_* functions of bench/bench_cpp.cpp, each called N times),
 # from callgrind's inclusive costs.  callgrind_annotate lists a function once
 # per source file its inlined code came from, and names the binary on one of
-# those rows only; the largest row is the whole call.  A clock-free comparison: equal counts
-# mean the layer costs nothing.
+# those rows only; the largest row is the whole call.  A clock-free
+# comparison: equal counts mean the layer costs nothing.
 # BENCH: the binary; N: calls of each; OUT: callgrind file.
 set -euo pipefail
 : "${BENCH:?}" "${N:?}" "${OUT:?}"

@@ -47,12 +47,14 @@
  *    on an error throws shmdev::error, a std::system_error carrying the
  *    errno and the message; without them it prints the message and aborts.
  *    Test has_value() / error() first to stay on the error-code path.
- *  - Cost: every call is an inline call of the C function it wraps (get
- *    and free: the typed ones); the type id is a compile-time constant and
- *    the failure path (the message copy) is out of line, so the success
- *    path is the C call and a compare.  pool::fast<T>() gives the inline
- *    get (shmdev_get_fast) as fast_path<T>.  bench/bench_cpp.cpp measures
- *    each against its C call (make bench-cpp).
+ *  - Cost: every call is an inline call of the C function it wraps (get:
+ *    the typed one; free: an inline compare of the handle's type bits,
+ *    then shmdev_free); the type id is a compile-time constant and the
+ *    failure path (the message copy) is out of line, so the success path
+ *    is the C call and a compare.  pool::fast<T>() gives the inline get
+ *    (shmdev_get_fast) and, keyed, find (shmdev_find_fast) as
+ *    fast_path<T>.  bench/bench_cpp.cpp measures each against its C call
+ *    (make bench-cpp).
  *  - Threads: as shmdev.h (a context and what is made from it is used by one
  *    thread at a time, unless the pool is opened with shmdev::pool_threads:
  *    then the pool's calls may come from several threads at once, see

@@ -21,8 +21,9 @@
 # server start), and the restore's own time.  Needs: $BUILD/kmod/SERIES/
 # shmpool.ko, $BUILD/shmpoolctl, $BUILD/vm/demo/zone_demo, kexec (kexec-tools).
 # Environment: SHMPOOL_VM_TIMEOUT (default 1800), SHMPOOL_VM_ACCEL (kvm|tcg,
-# default tcg), SHMPOOL_VM_MEM (default 2G), SHMPOOL_KEXEC_JUDGE_ONLY=1 (judge
-# the kept log of the last run again, without booting).
+# default tcg), SHMPOOL_VM_MEM (default 2G), SHMPOOL_VM_BOOT_TRIES (boots when
+# the first kernel dies before init, default 2), SHMPOOL_KEXEC_JUDGE_ONLY=1
+# (judge the kept log of the last run again, without booting).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -97,7 +98,9 @@ stamp() { local l; while IFS= read -r l; do printf '%s %s\n' "$EPOCHREALTIME" "$
 start=$EPOCHREALTIME
 # A first kernel that dies in its own boot, before init, is booted once
 # more (as run.sh does; tests/vm/README.md): no shmpool code ran.
-for try in 1 2; do
+BOOT_TRIES=${SHMPOOL_VM_BOOT_TRIES:-2}
+[[ $BOOT_TRIES =~ ^[1-9][0-9]*$ ]] || vm_die "SHMPOOL_VM_BOOT_TRIES must be a positive integer, not '$BOOT_TRIES'"
+for try in $(seq 1 "$BOOT_TRIES"); do
 	set +o pipefail
 	timeout -k 10 "$VM_TIMEOUT" qemu-system-x86_64 -accel "$ACCEL" -cpu "$cpu" -smp 2 -m "$MEM" \
 		-nographic -no-reboot -nic none -kernel "$VMLINUZ" -initrd "$cpio" -append "$CMDLINE" \
@@ -105,10 +108,7 @@ for try in 1 2; do
 	qrc=${PIPESTATUS[0]}
 	set -o pipefail
 	cut -d' ' -f2- "$LOG.stamped" >"$LOG"
-	crash=$(vm_preinit_crash "$LOG") || break
-	[ "$try" -eq 1 ] || break
-	cp "$LOG" "$LOG.preinit1"
-	echo "vm kexec [$SERIES] $KREL: the kernel crashed in its own boot, before init (no shmpool code ran): ${crash:0:120}; booting again (log $LOG.preinit1)"
+	vm_retry_preinit "$LOG" "$try" "$BOOT_TRIES" "vm kexec [$SERIES] $KREL" || break
 done
 secs=$(echo "$EPOCHREALTIME - $start" | bc)
 fi

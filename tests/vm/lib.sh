@@ -161,3 +161,14 @@ vm_preinit_crash() { # console-log
 	! grep -q 'SHMPOOL-VM: ' "$1" || return 1
 	vm_kernel_bad "$1" | head -n 1 | grep . | sed 's/^[0-9]*://'
 }
+
+# After boot @try of @tries: if the kernel died before init (above), keep
+# the log as LOG.preinitN, say so under @label, and succeed: boot again.
+# Fails when init ran, the kernel reported nothing, or no try is left.
+vm_retry_preinit() { # console-log try tries label
+	local crash
+	crash=$(vm_preinit_crash "$1") || return 1
+	[ "$2" -lt "$3" ] || return 1
+	cp "$1" "$1.preinit$2"
+	echo "$4: the kernel crashed in its own boot, before init (no shmpool code ran): ${crash:0:120}; booting again (log $1.preinit$2)"
+}
