@@ -225,13 +225,44 @@ bool layout_fields_same(const struct layout_type *lt, void *const *blocks,
 	return same;
 }
 
+static void fields_what(const struct layout_type *lt, uint32_t i, char *what, size_t len)
+{
+	snprintf(what, len, "layout: type %" PRIu32 " \"%.31s\": its field table", i, lt->name);
+}
+
+int layout_verify_fields_place(struct shmdev_ctx *ctx, const struct layout_header *h,
+			       const struct layout_table *t, uint32_t i)
+{
+	const struct layout_type *lt = &layout_types((struct layout_table *)t)[i];
+	const struct layout_block *bl = layout_blocks((struct layout_table *)t, h->max_types);
+	uint64_t carved;
+	char what[96];
+
+	if (!lt->used)
+		return 0;
+	fields_what(lt, i, what, sizeof(what));
+	if (!lt->nr_fields) {
+		if (lt->fields_block || lt->fields_offset)
+			return shmdev_fail(ctx, EUCLEAN, "%s has no fields but a place (block %" PRIu32 ", offset %" PRIu64 ")",
+					   what, lt->fields_block, lt->fields_offset);
+		return 0;
+	}
+	carved = lt->fields_block < t->nr_blocks ? bl[lt->fields_block].carved : 0;
+	if (lt->nr_fields > SHMDEV_FIELDS_MAX || lt->fields_block >= t->nr_blocks ||
+	    lt->fields_offset < SHMDEV_LAYOUT_BLOCK_HDR || lt->fields_offset % 64 ||
+	    lt->fields_offset > carved ||
+	    layout_fields_bytes(lt->nr_fields) > carved - lt->fields_offset)
+		return shmdev_fail(ctx, EUCLEAN, "%s (%" PRIu32 " fields at block %" PRIu32 " offset %" PRIu64 ") is out of bounds",
+				   what, lt->nr_fields, lt->fields_block, lt->fields_offset);
+	return 0;
+}
+
 int layout_verify_fields(struct shmdev_ctx *ctx, const void *cbase, void *const *blocks)
 {
 	void *base = (void *)cbase;
 	const struct layout_header *h = base;
 	struct layout_table *t = layout_active(base);
 	struct layout_type *types = layout_types(t);
-	struct layout_block *bl = layout_blocks(t, h->max_types);
 	char what[96];
 	uint32_t i;
 	int err;
@@ -239,24 +270,13 @@ int layout_verify_fields(struct shmdev_ctx *ctx, const void *cbase, void *const 
 	for (i = 0; i < h->max_types; i++) {
 		const struct layout_type *lt = &types[i];
 		const struct layout_fields_hdr *fh;
-		uint64_t carved;
 
-		if (!lt->used)
+		err = layout_verify_fields_place(ctx, h, t, i);
+		if (err)
+			return err;
+		if (!lt->used || !lt->nr_fields)
 			continue;
-		snprintf(what, sizeof(what), "layout: type %" PRIu32 " \"%.31s\": its field table", i, lt->name);
-		if (!lt->nr_fields) {
-			if (lt->fields_block || lt->fields_offset)
-				return shmdev_fail(ctx, EUCLEAN, "%s has no fields but a place (block %" PRIu32 ", offset %" PRIu64 ")",
-						   what, lt->fields_block, lt->fields_offset);
-			continue;
-		}
-		carved = lt->fields_block < t->nr_blocks ? bl[lt->fields_block].carved : 0;
-		if (lt->nr_fields > SHMDEV_FIELDS_MAX || lt->fields_block >= t->nr_blocks ||
-		    lt->fields_offset < SHMDEV_LAYOUT_BLOCK_HDR || lt->fields_offset % 64 ||
-		    lt->fields_offset > carved ||
-		    layout_fields_bytes(lt->nr_fields) > carved - lt->fields_offset)
-			return shmdev_fail(ctx, EUCLEAN, "%s (%" PRIu32 " fields at block %" PRIu32 " offset %" PRIu64 ") is out of bounds",
-					   what, lt->nr_fields, lt->fields_block, lt->fields_offset);
+		fields_what(lt, i, what, sizeof(what));
 		fh = (const struct layout_fields_hdr *)((const char *)blocks[lt->fields_block] + lt->fields_offset);
 		if (fh->magic != SHMDEV_LAYOUT_FIELDS_MAGIC || fh->type != i ||
 		    fh->nr_fields != lt->nr_fields || fh->reserved)

@@ -375,13 +375,24 @@ static int verify_table(struct shmdev_ctx *ctx, const struct layout_header *h,
 			    lt->max_count > SHMDEV_LAYOUT_MAX_SLOTS)
 				return shmdev_fail(ctx, EUCLEAN, "layout: type %" PRIu32 " chunk array is out of bounds", i);
 		}
+		err = layout_verify_fields_place(ctx, h, t, i);	/* fields.c */
+		if (err)
+			return err;
 		if (lt->flags & SHMDEV_TYPE_KEYED) {
+			/*
+			 * Carved like the chunks: an index past its block's
+			 * carved bytes is a space the next change may carve
+			 * again (and the block map derived from the used
+			 * extents would then exceed the block's high mark).
+			 */
+			uint64_t carved = lt->hash_block < t->nr_blocks ? blocks[lt->hash_block].carved : 0;
+
 			if (!is_pow2(lt->nr_buckets) || lt->nr_buckets < SHMDEV_LAYOUT_MIN_INDEX ||
 			    lt->nr_buckets > SHMDEV_LAYOUT_MAX_INDEX || lt->hash_block >= t->nr_blocks ||
 			    lt->hash_offset % SHMDEV_LAYOUT_INDEX_ENTRY ||
 			    lt->hash_offset < SHMDEV_LAYOUT_BLOCK_HDR ||
-			    lt->hash_offset > h->block_size ||
-			    lt->nr_buckets > (h->block_size - lt->hash_offset) / SHMDEV_LAYOUT_INDEX_ENTRY)
+			    lt->hash_offset > carved ||
+			    lt->nr_buckets > (carved - lt->hash_offset) / SHMDEV_LAYOUT_INDEX_ENTRY)
 				return shmdev_fail(ctx, EUCLEAN, "layout: type %" PRIu32 " key index is out of bounds", i);
 			/* Open addressing: at most 4/5 full, so that every probe ends soon. */
 			if (5 * lt->max_count > 4ULL * lt->nr_buckets)

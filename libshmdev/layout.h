@@ -686,6 +686,14 @@ const struct layout_field *layout_fields(const struct layout_type *lt, void *con
 bool layout_fields_same(const struct layout_type *lt, void *const *blocks,
 			const struct shmdev_type *t);
 
+/*
+ * Where type @i's field table lies, from the table alone (layout_verify()):
+ * none without fields, else in a block, carved, at most SHMDEV_FIELDS_MAX
+ * entries.  -EUCLEAN naming the type.
+ */
+int layout_verify_fields_place(struct shmdev_ctx *ctx, const struct layout_header *h,
+			       const struct layout_table *t, uint32_t i);
+
 /* Every type's field table: bounds, magic, sum, entries.  -EUCLEAN naming the type. */
 int layout_verify_fields(struct shmdev_ctx *ctx, const void *base, void *const *blocks);
 
