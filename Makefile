@@ -44,18 +44,21 @@ TSAN_FLAGS := -fsanitize=thread -fno-omit-frame-pointer -Wno-tsan
 all::
 
 # The README's test command.  It must work on a fresh machine: deps first.
-# Then two lanes side by side (scripts/test-lanes.sh), each in its own build
-# directory: the host suites, and everything that boots the busybox VMs.
-# The host lane goes on with the custom debug kernel's rounds (built and
-# cached on first use): the debug round and the live-update round.  The
-# system test (make test-system) stays a separate target until it passes
-# within its time budget (README, Tests).
+# Then three lanes side by side (scripts/test-lanes.sh), each in its own
+# build directory: the host suites, everything that boots the busybox VMs,
+# and the system test (README's installation walked on real bookworm and
+# trixie systems).  The host lane goes on with the custom debug kernel's
+# rounds (built and cached on first use): the debug round and the
+# live-update round.  Two cores, three lanes: the lanes are mostly waiting
+# on qemu, and the summary gives each lane's wall and CPU time.
 TEST_LANE_HOST := test-host test-vm-debug test-vm-kexec
 TEST_LANE_VM := test-kmod test-vm test-commands
+TEST_LANE_SYSTEM := test-system
 test:
 	@scripts/install-deps.sh
 	@MAKE="$(MAKE)" scripts/test-lanes.sh "host:$(BUILD):$(strip $(TEST_LANE_HOST))" \
-		"vm:$(BUILD)-vm:$(strip $(TEST_LANE_VM))"
+		"vm:$(BUILD)-vm:$(strip $(TEST_LANE_VM))" \
+		"system:$(BUILD)-system:$(strip $(TEST_LANE_SYSTEM))"
 
 # The custom debug kernel's rounds (tests/vm/README.md): its build is cached.
 .PHONY: test-debug

@@ -14,6 +14,10 @@ SRC=/mnt/walk
 README=$SRC/README.md
 CHECKOUT=/home/admin/shmpool
 pass=0 fail=0
+WALK_T0=$(date +%s)
+# Seconds since the walk began, for the "[+Ns]" stamps: the log shows where
+# the time goes (under TCG mostly make and the DKMS build).
+since() { echo "+$(($(date +%s) - WALK_T0))s"; }
 ok() { echo "SYSTEM-PASS: $*"; pass=$((pass + 1)); }
 bad() { echo "SYSTEM-FAIL: $*"; fail=$((fail + 1)); }
 check() { # description command...
@@ -22,7 +26,7 @@ check() { # description command...
 	if "$@"; then ok "$what"; else bad "$what"; fi
 }
 finish() {
-	echo "SYSTEM-DONE: $pass passed, $fail failed"
+	echo "SYSTEM-DONE: $pass passed, $fail failed, walk $(($(date +%s) - WALK_T0)) s"
 	sync
 	exit 0
 }
@@ -57,7 +61,7 @@ block_script() { # name
 		want=0
 		if [[ $line =~ \(exit\ ([0-9]+)\)[^#]*$ ]]; then want=${BASH_REMATCH[1]}; fi
 		printf -v q '%q' "$line"
-		echo "echo \"\$ \"$q"
+		echo "echo \"[+\$((\$(date +%s) - $WALK_T0))s] \$ \"$q"
 		echo "$line"
 		echo "rc=\$?; if [ \$rc -ne $want ]; then echo \"WALK-LINE-FAILED: exit \$rc, README expects $want: \"$q; exit 1; fi"
 	done < <(block_lines "$1")
@@ -75,7 +79,7 @@ run_block() { # name user
 	esac
 	block_script "$name" >"$script"
 	chmod 0755 "$script"
-	echo "== README block '$name' as $user"
+	echo "== [$(since)] README block '$name' as $user"
 	su -l "$user" -c "cd $dir && bash $script" 2>&1 | tee "$OUT/$name.log" | sed 's/^/    /'
 	[ "${PIPESTATUS[0]}" -eq 0 ]
 }
@@ -239,6 +243,6 @@ for b in $(echo "$blocks" | tr ' ' ':'); do
 	remove) claim_nothing_left ;;
 	esac
 done
-echo "== kernel log"
+echo "== [$(since)] walk done; kernel log"
 dmesg
 finish
