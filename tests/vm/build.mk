@@ -76,4 +76,10 @@ test-vm-debug: $(VM_DEBUG_KO) $$(VM_DEBUG_BINS)
 test-vm-judge:
 	@tests/vm/test_judge.sh
 
-test-host:: test-vm-judge
+# vm_first_available (tests/vm/lib.sh), which picks the image package
+# kernels.sh downloads, against a stub apt-cache.
+.PHONY: test-vm-pkg-pick
+test-vm-pkg-pick:
+	@tests/vm/test_pkg_pick.sh
+
+test-host:: test-vm-judge test-vm-pkg-pick

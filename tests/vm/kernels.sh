@@ -173,7 +173,8 @@ prepare_host_series() { # series
 			local common kbuild
 			common=linux-headers-${krel%-amd64}-common
 			kbuild=linux-kbuild-${krel%-amd64}
-			apt-cache show "$kbuild" >/dev/null 2>&1 || kbuild=linux-kbuild-$s
+			kbuild=$(vm_first_available -- "$kbuild" "linux-kbuild-$s") ||
+				vm_die "[$s] no $kbuild or linux-kbuild-$s package in the apt sources"
 			log "[$s] unpacking $hdr $common $kbuild into the cache"
 			tmp=$(mktemp -d "$dir/dl.XXXXXX")
 			vm_rm_tree "$dir/root-$krel"
@@ -195,11 +196,9 @@ prepare_host_series() { # series
 	[ -f "$kdir/Makefile" ] || vm_die "[$s] headers tree $kdir missing"
 
 	if [ "$(. "$dir/kernel.env" 2>/dev/null && echo "$KREL")" != "$krel" ] || [ ! -s "$dir/vmlinuz" ]; then
-		img=''
-		for p in "linux-image-$krel" "linux-image-$krel-unsigned"; do
-			if apt-cache show "$p" >/dev/null 2>&1; then img=$p; break; fi
-		done
-		[ -n "$img" ] || vm_die "[$s] no image package for $krel"
+		# The signed image can come days after its headers and -unsigned.
+		img=$(vm_first_available -- "linux-image-$krel" "linux-image-$krel-unsigned") ||
+			vm_die "[$s] no installable linux-image-$krel or linux-image-$krel-unsigned"
 		log "[$s] downloading $img"
 		tmp=$(mktemp -d "$dir/dl.XXXXXX")
 		deb=$(host_download "$img" "$tmp")
@@ -315,8 +314,9 @@ prepare_7x() {
 		vm_in_trixie apt-get install -y -q -o Dpkg::Use-Pty=0 --no-install-recommends "$hdr" >/dev/null
 	fi
 	if [ "$(. "$dir/kernel.env" 2>/dev/null && echo "$KREL")" != "$krel" ] || [ ! -s "$dir/vmlinuz" ]; then
-		local img=linux-binary-unsigned-$krel
-		vm_in_trixie apt-cache show "$img" >/dev/null 2>&1 || img=linux-image-$krel-unsigned
+		local img
+		img=$(vm_first_available vm_in_trixie -- "linux-binary-unsigned-$krel" "linux-image-$krel-unsigned") ||
+			vm_die "[7.x] no installable linux-binary-unsigned-$krel or linux-image-$krel-unsigned"
 		log "[7.x] downloading $img"
 		tmp=$(mktemp -d "$TRIXIE/tmp/dl.XXXXXX")
 		vm_in_trixie sh -c "cd '${tmp#"$TRIXIE"}' && apt-get download -q -o APT::Sandbox::User=root '$img'" >/dev/null ||

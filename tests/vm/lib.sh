@@ -57,6 +57,26 @@ vm_newest_pkg() {
 	[ -n "$best" ] && echo "$best"
 }
 
+# Print the first PKG that apt can install (one with a candidate version);
+# fail if none can.  WRAPPER (e.g. vm_in_trixie) runs apt-cache elsewhere.
+# `apt-cache show` exiting 0 is not the test: it does so for a name that is
+# only referenced.  bookworm-security listed linux-image-6.1.0-57-amd64 (the
+# signed image) only as what its -unsigned build replaces, before the
+# signed build came, and the download of that name failed.
+vm_first_available() { # [WRAPPER...] -- PKG...
+	local -a wrap=()
+	local p
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do wrap+=("$1"); shift; done
+	[ $# -gt 0 ] && shift
+	for p in "$@"; do
+		if "${wrap[@]}" apt-cache show --no-all-versions "$p" 2>/dev/null | grep -q '^Version:'; then
+			echo "$p"
+			return 0
+		fi
+	done
+	return 1
+}
+
 # Run a command inside the trixie tree with /proc mounted (objtool reads it).
 # Users share /proc: each holds a shared lock while its command runs (a
 # kernel build takes many minutes, and must not block a module build); the
