@@ -65,11 +65,14 @@ vm_newest_pkg() {
 # signed build came, and the download of that name failed.
 vm_first_available() { # [WRAPPER...] -- PKG...
 	local -a wrap=()
-	local p
+	local p out
 	while [ $# -gt 0 ] && [ "$1" != -- ]; do wrap+=("$1"); shift; done
 	[ $# -gt 0 ] && shift
 	for p in "$@"; do
-		if "${wrap[@]}" apt-cache show --no-all-versions "$p" 2>/dev/null | grep -q '^Version:'; then
+		# Not `apt-cache show | grep -q`: grep leaves at the first match,
+		# apt-cache dies of SIGPIPE and pipefail fails the test.
+		out=$("${wrap[@]}" apt-cache show --no-all-versions "$p" 2>/dev/null) || continue
+		if grep -q '^Version:' <<<"$out"; then
 			echo "$p"
 			return 0
 		fi

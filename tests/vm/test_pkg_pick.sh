@@ -4,7 +4,9 @@
 # Debian's did: a name with a candidate ("Package:" and "Version:"), a name
 # only referenced by another package ("Package:" and "Versions:" empty,
 # exit 0: bookworm-security's signed 6.1.0-57 image before it was built),
-# and an unknown name (exit 100).
+# and an unknown name (exit 100).  pipefail is on, as in kernels.sh: a
+# check that let apt-cache die of SIGPIPE took linux-kbuild-6.12 (virtual,
+# no .deb) over linux-kbuild-6.12.117+deb12 there.
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 LIB=${VM_LIB:-$HERE/lib.sh}
@@ -17,7 +19,10 @@ cat >"$T/apt-cache" <<'STUB'
 name=$3
 case $name in
 *-signed-ok|*-unsigned|linux-binary-unsigned-*)
-	printf 'Package: %s\nVersion: 6.1.192-3\nArchitecture: amd64\n\n' "$name" ;;
+	# As apt-cache does: the Version line, then much more (a reader that
+	# leaves early makes this writer die of SIGPIPE).
+	printf 'Package: %s\nVersion: 6.1.192-3\nArchitecture: amd64\n' "$name"
+	yes 'Description: a line of the long description' | head -n 20000 ;;
 *-referenced)
 	printf 'Package: %s\nVersions: \n\nReverse Depends: \n  x-unsigned,%s\n' "$name" "$name" ;;
 *)
