@@ -11,7 +11,10 @@
 #   root.img  vmlinuz  initrd.img  stamp
 # Rebuilt only when missing or when the stamp (a hash of this script, the
 # package lists and the suite) changes.  The mirror is the one of this
-# machine's apt sources (SHMPOOL_MIRROR overrides); never written in the repo.
+# machine's apt sources (SHMPOOL_MIRROR overrides), and so is the security
+# archive (SHMPOOL_SECURITY_MIRROR): a Debian system gets its kernel and
+# fixes from SUITE-security, and so does the image; neither is ever
+# written in the repo.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 TOP=$(cd "$HERE/../.." && pwd)
@@ -39,11 +42,11 @@ if [ -f "$CACHE/stamp" ] && [ "$(cat "$CACHE/stamp")" = "$STAMP" ] &&
 fi
 [ "$(id -u)" -eq 0 ] || die "must run as root (debootstrap, chroot) to build $CACHE"
 
-# The URI that serves the host's own suite, from deb822 or one-line sources.
-find_mirror() {
-	local f found codename
-	if [ -n "${SHMPOOL_MIRROR:-}" ]; then echo "$SHMPOOL_MIRROR"; return 0; fi
-	codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
+# The URI that serves one of the host's suites (its own, or its -security),
+# from deb822 or one-line sources; OVERRIDE first.
+find_mirror() { # suite override
+	local f found codename=$1
+	if [ -n "$2" ]; then echo "$2"; return 0; fi
 	found=$(for f in /etc/apt/sources.list.d/*.sources; do
 		[ -r "$f" ] || continue
 		awk -v suite="$codename" '
@@ -63,8 +66,12 @@ find_mirror() {
 	[ -n "$found" ] || return 1
 	echo "${found%%$'\n'*}"
 }
-MIRROR=$(find_mirror) || die "no Debian mirror in /etc/apt/sources.list{,.d}; set SHMPOOL_MIRROR"
+HOST_SUITE=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
+MIRROR=$(find_mirror "$HOST_SUITE" "${SHMPOOL_MIRROR:-}") ||
+	die "no Debian mirror for '$HOST_SUITE' in /etc/apt/sources.list{,.d}; set SHMPOOL_MIRROR"
 MIRROR=${MIRROR%/}
+SECURITY=$(find_mirror "$HOST_SUITE-security" "${SHMPOOL_SECURITY_MIRROR:-}") || SECURITY=''
+SECURITY=${SECURITY%/}
 
 mkdir -p "$CACHE"
 exec 9>"$CACHE/../.$SUITE.lock"
@@ -88,6 +95,11 @@ cat >"$ROOT/etc/apt/sources.list" <<-E
 	deb $MIRROR $SUITE main
 	deb $MIRROR $SUITE-updates main
 E
+if [ -n "$SECURITY" ]; then
+	echo "deb $SECURITY $SUITE-security main" >>"$ROOT/etc/apt/sources.list"
+else
+	log "no $HOST_SUITE-security in the host's apt sources: the image gets no security updates (SHMPOOL_SECURITY_MIRROR)"
+fi
 mount -t proc proc "$ROOT/proc"
 mount -t sysfs sys "$ROOT/sys"
 mount --bind /dev "$ROOT/dev"
