@@ -45,11 +45,11 @@ fi
 # The URI that serves one of the host's suites (its own, or its -security),
 # from deb822 or one-line sources; OVERRIDE first.
 find_mirror() { # suite override
-	local f found codename=$1
+	local f found suite=$1
 	if [ -n "$2" ]; then echo "$2"; return 0; fi
 	found=$(for f in /etc/apt/sources.list.d/*.sources; do
 		[ -r "$f" ] || continue
-		awk -v suite="$codename" '
+		awk -v suite="$suite" '
 			/^[ \t]*$/ { uris = ""; suites = ""; types = ""; next }
 			tolower($1) == "uris:" { uris = $2 }
 			tolower($1) == "types:" { types = $0 }
@@ -60,7 +60,7 @@ find_mirror() { # suite override
 			}' "$f"
 	done
 	cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
-		awk -v suite="$codename" '$1 == "deb" { i = 2
+		awk -v suite="$suite" '$1 == "deb" { i = 2
 			if ($2 ~ /^\[/) { while (i <= NF && $i !~ /\]$/) i++; i++ }
 			if ($(i + 1) == suite) { print $i; exit } }')
 	[ -n "$found" ] || return 1

@@ -57,12 +57,14 @@ vm_newest_pkg() {
 	[ -n "$best" ] && echo "$best"
 }
 
-# Print the first PKG that apt can install (one with a candidate version);
-# fail if none can.  WRAPPER (e.g. vm_in_trixie) runs apt-cache elsewhere.
-# `apt-cache show` exiting 0 is not the test: it does so for a name that is
-# only referenced.  bookworm-security listed linux-image-6.1.0-57-amd64 (the
-# signed image) only as what its -unsigned build replaces, before the
-# signed build came, and the download of that name failed.
+# Print the first PKG that apt can install (a record of that very name with
+# a candidate version); fail if none can.  WRAPPER (e.g. vm_in_trixie) runs
+# apt-cache elsewhere.  `apt-cache show` exiting 0 is not the test: it does
+# so for a name that is only referenced (bookworm-security listed
+# linux-image-6.1.0-57-amd64, the signed image, only as what its -unsigned
+# build replaces, before the signed build came), and for a virtual name it
+# shows a provider's record (linux-kbuild-6.12); `apt-get download` of
+# either name fails.
 vm_first_available() { # [WRAPPER...] -- PKG...
 	local -a wrap=()
 	local p out
@@ -72,7 +74,9 @@ vm_first_available() { # [WRAPPER...] -- PKG...
 		# Not `apt-cache show | grep -q`: grep leaves at the first match,
 		# apt-cache dies of SIGPIPE and pipefail fails the test.
 		out=$("${wrap[@]}" apt-cache show --no-all-versions "$p" 2>/dev/null) || continue
-		if grep -q '^Version:' <<<"$out"; then
+		if awk -v want="$p" '/^Package:/ { name = $2 }
+			/^Version:/ && name == want { found = 1 }
+			END { exit !found }' <<<"$out"; then
 			echo "$p"
 			return 0
 		fi

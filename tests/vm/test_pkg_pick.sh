@@ -4,7 +4,8 @@
 # Debian's did: a name with a candidate ("Package:" and "Version:"), a name
 # only referenced by another package ("Package:" and "Versions:" empty,
 # exit 0: bookworm-security's signed 6.1.0-57 image before it was built),
-# and an unknown name (exit 100).  pipefail is on, as in kernels.sh: a
+# a virtual name (a provider's record under another name), and an unknown
+# name (exit 100).  pipefail is on, as in kernels.sh: a
 # check that let apt-cache die of SIGPIPE took linux-kbuild-6.12 (virtual,
 # no .deb) over linux-kbuild-6.12.117+deb12 there.
 set -uo pipefail
@@ -23,6 +24,9 @@ case $name in
 	# leaves early makes this writer die of SIGPIPE).
 	printf 'Package: %s\nVersion: 6.1.192-3\nArchitecture: amd64\n' "$name"
 	yes 'Description: a line of the long description' | head -n 20000 ;;
+*-virtual)
+	# A virtual name: apt-cache shows a provider's record.
+	printf 'Package: %s-1.2\nVersion: 1.2-1\n\n' "$name" ;;
 *-referenced)
 	printf 'Package: %s\nVersions: \n\nReverse Depends: \n  x-unsigned,%s\n' "$name" "$name" ;;
 *)
@@ -51,6 +55,8 @@ expect img-unsigned "a signed image only referenced falls back to -unsigned" \
 	-- img-referenced img-unsigned
 expect img-unsigned "an unknown signed image falls back to -unsigned" \
 	-- img-unknown img-unsigned
+expect img-unsigned "a virtual name (a provider's record) is passed over" \
+	-- kbuild-virtual img-unsigned
 expect '(none)' "nothing installable fails" \
 	-- img-referenced img-unknown
 expect linux-binary-unsigned-7 "through a wrapper" \
